@@ -1,0 +1,985 @@
+#include "engine/seat_engine.h"
+
+#include <algorithm>
+#include <cassert>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "engine/seat_picker.h"
+
+namespace seatlock {
+namespace {
+
+// A seat's state word: the top two bits say FREE/HELD/SOLD, the low 30 bits
+// index the hold slot (HELD) or the booking (SOLD).
+constexpr uint32_t kHeldTag = 1u << 30;
+constexpr uint32_t kSoldTag = 2u << 30;
+constexpr uint32_t kTagMask = 3u << 30;
+constexpr uint32_t kIndexMask = kHeldTag - 1;
+constexpr uint64_t kPurgeBit = uint64_t{1} << 63;
+constexpr uint32_t kGenerationMask = 0xffffff;
+
+SeatState StateOf(uint32_t word) {
+  switch (word & kTagMask) {
+    case kHeldTag: return SeatState::kHeld;
+    case kSoldTag: return SeatState::kSold;
+    default: return SeatState::kFree;
+  }
+}
+
+SimpleResult Fail(ResultCode code, std::string detail) { return {code, std::move(detail)}; }
+
+}  // namespace
+
+std::string_view SeatStateName(SeatState s) {
+  switch (s) {
+    case SeatState::kFree: return "FREE";
+    case SeatState::kHeld: return "HELD";
+    case SeatState::kSold: return "SOLD";
+  }
+  return "?";
+}
+
+std::string_view ChangeKindName(ChangeKind k) {
+  switch (k) {
+    case ChangeKind::kHeld: return "HELD";
+    case ChangeKind::kReleased: return "RELEASED";
+    case ChangeKind::kExpired: return "EXPIRED";
+    case ChangeKind::kSold: return "SOLD";
+    case ChangeKind::kCancelled: return "CANCELLED";
+  }
+  return "?";
+}
+
+SeatState ChangeRecord::new_state() const {
+  switch (kind) {
+    case ChangeKind::kHeld: return SeatState::kHeld;
+    case ChangeKind::kSold: return SeatState::kSold;
+    default: return SeatState::kFree;
+  }
+}
+
+bool ConfirmResult::SameOutcome(const ConfirmResult& o) const {
+  return code == o.code && booking_id == o.booking_id && fencing_token == o.fencing_token &&
+         hold_lapsed == o.hold_lapsed && seats == o.seats && confirmed_ms == o.confirmed_ms &&
+         conflicts == o.conflicts && detail == o.detail && change_seq == o.change_seq;
+}
+
+struct SeatEngine::Section {
+  std::string label;
+  bool owned = true;
+  std::vector<PickRow> rows;
+  std::vector<uint32_t> words;     // per seat state word; empty when !owned
+  std::vector<uint16_t> seat_row;  // per seat row index; empty when !owned
+  StringMap<uint32_t> row_by_label;
+  uint32_t total = 0, free = 0, held = 0, sold = 0;
+};
+
+struct SeatEngine::Event {
+  std::string id;
+  EventLayout layout;
+  std::vector<Section> sections;
+  StringMap<uint32_t> section_by_label;
+};
+
+struct SeatEngine::HoldSlot {
+  enum State : uint8_t { kFreeSlot = 0, kLive = 1, kLapsed = 2 };
+  State state = kFreeSlot;
+  uint32_t generation = 0;
+  Event* event = nullptr;
+  std::string holder;
+  SeatList seats;
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;
+  uint64_t fencing = 0;
+  TimerId timer = 0;
+};
+
+struct SeatEngine::Booking {
+  uint64_t id = 0;
+  uint64_t hold_id = 0;
+  uint64_t fencing = 0;
+  Event* event = nullptr;
+  std::string holder;
+  std::string payment_ref;
+  SeatList seats;
+  int64_t confirmed_ms = 0;
+  bool cancelled = false;
+};
+
+struct SeatEngine::IdemRecord {
+  uint64_t hold_id = 0;
+  std::string holder;
+  std::string payment_ref;
+  ConfirmResult result;
+};
+
+SeatEngine::SeatEngine(Options options)
+    : options_(std::move(options)),
+      wheel_(0),
+      next_fencing_(options_.fencing_floor + 1) {
+  assert(options_.clock != nullptr);
+  if (options_.limits.tick_ms <= 0) options_.limits.tick_ms = 1;
+  if (options_.limits.max_live_holds >= kHeldTag) options_.limits.max_live_holds = kHeldTag - 1;
+  // Start the wheel at the current tick so the first Advance is cheap.
+  wheel_.Advance(TickOf(Now()), [](uint64_t) {});
+}
+
+SeatEngine::~SeatEngine() = default;
+
+void SeatEngine::CheckThread() const {
+#ifndef NDEBUG
+  // The first thread to use the engine owns it; any other caller is a bug.
+  auto* self = const_cast<SeatEngine*>(this);
+  if (self->owner_thread_ == std::thread::id()) self->owner_thread_ = std::this_thread::get_id();
+  assert(owner_thread_ == std::this_thread::get_id() && "SeatEngine used off its shard thread");
+#endif
+}
+
+int64_t SeatEngine::TickOf(int64_t ms) const { return ms / options_.limits.tick_ms; }
+
+// ---------------------------------------------------------------------------
+// Events and labels
+
+SimpleResult SeatEngine::DefineEvent(const EventLayout& layout) {
+  CheckThread();
+  const EngineLimits& lim = options_.limits;
+  if (layout.event_id.empty()) return Fail(ResultCode::kInvalidArgument, "event id is empty");
+  if (layout.event_id.size() > lim.max_label_len) {
+    return Fail(ResultCode::kLimitExceeded,
+                absl::StrCat("event id longer than ", lim.max_label_len, " bytes"));
+  }
+  if (const Event* existing = FindEvent(layout.event_id)) {
+    if (existing->layout == layout) return {};
+    return Fail(ResultCode::kEventExists,
+                absl::StrCat("event '", layout.event_id, "' exists with a different layout"));
+  }
+  if (layout.sections.empty()) return Fail(ResultCode::kInvalidArgument, "event has no sections");
+  if (layout.sections.size() > lim.max_sections_per_event) {
+    return Fail(ResultCode::kLimitExceeded,
+                absl::StrCat("more than ", lim.max_sections_per_event, " sections"));
+  }
+  uint64_t total = 0;
+  absl::flat_hash_set<std::string_view, StringHash, StringEq> section_labels;
+  for (const SectionLayout& s : layout.sections) {
+    if (s.label.empty()) return Fail(ResultCode::kInvalidArgument, "a section label is empty");
+    if (s.label.size() > lim.max_label_len) {
+      return Fail(ResultCode::kLimitExceeded, absl::StrCat("section label '", s.label.substr(0, 16),
+                                                           "...' longer than ", lim.max_label_len));
+    }
+    if (!section_labels.insert(s.label).second) {
+      return Fail(ResultCode::kInvalidArgument, absl::StrCat("section '", s.label, "' appears twice"));
+    }
+    if (s.rows.empty()) {
+      return Fail(ResultCode::kInvalidArgument, absl::StrCat("section '", s.label, "' has no rows"));
+    }
+    if (s.rows.size() > lim.max_rows_per_section) {
+      return Fail(ResultCode::kLimitExceeded,
+                  absl::StrCat("section '", s.label, "' has more than ", lim.max_rows_per_section, " rows"));
+    }
+    absl::flat_hash_set<std::string_view, StringHash, StringEq> row_labels;
+    uint64_t section_seats = 0;
+    for (const RowLayout& r : s.rows) {
+      if (r.label.empty() || r.label.size() > lim.max_label_len) {
+        return Fail(r.label.empty() ? ResultCode::kInvalidArgument : ResultCode::kLimitExceeded,
+                    absl::StrCat("section '", s.label, "': row label empty or longer than ",
+                                 lim.max_label_len));
+      }
+      if (!row_labels.insert(r.label).second) {
+        return Fail(ResultCode::kInvalidArgument,
+                    absl::StrCat("section '", s.label, "': row '", r.label, "' appears twice"));
+      }
+      if (!r.seat_labels.empty() && r.seat_count != 0 && r.seat_count != r.seat_labels.size()) {
+        return Fail(ResultCode::kInvalidArgument,
+                    absl::StrCat("section '", s.label, "' row '", r.label,
+                                 "': seat_count disagrees with the number of seat labels"));
+      }
+      if (r.size() == 0) {
+        return Fail(ResultCode::kInvalidArgument,
+                    absl::StrCat("section '", s.label, "' row '", r.label, "' has no seats"));
+      }
+      absl::flat_hash_set<std::string_view, StringHash, StringEq> seat_labels;
+      for (const std::string& l : r.seat_labels) {
+        if (l.empty() || l.size() > lim.max_label_len) {
+          return Fail(l.empty() ? ResultCode::kInvalidArgument : ResultCode::kLimitExceeded,
+                      absl::StrCat("section '", s.label, "' row '", r.label,
+                                   "': seat label empty or longer than ", lim.max_label_len));
+        }
+        if (!seat_labels.insert(l).second) {
+          return Fail(ResultCode::kInvalidArgument,
+                      absl::StrCat("section '", s.label, "' row '", r.label, "': seat '", l,
+                                   "' appears twice"));
+        }
+      }
+      section_seats += r.size();
+      total += r.size();
+      if (total > lim.max_seats_per_event) {
+        return Fail(ResultCode::kLimitExceeded,
+                    absl::StrCat("event has more than ", lim.max_seats_per_event, " seats"));
+      }
+    }
+    if (section_seats >= kHeldTag) {
+      return Fail(ResultCode::kLimitExceeded, "section has too many seats");
+    }
+  }
+
+  auto ev = std::make_unique<Event>();
+  ev->id = layout.event_id;
+  ev->layout = layout;
+  ev->sections.resize(layout.sections.size());
+  for (uint32_t si = 0; si < layout.sections.size(); ++si) {
+    const SectionLayout& sl = layout.sections[si];
+    Section& sec = ev->sections[si];
+    sec.label = sl.label;
+    sec.owned = !options_.owns_section || options_.owns_section(layout.event_id, sl.label);
+    uint32_t first = 0;
+    for (uint32_t ri = 0; ri < sl.rows.size(); ++ri) {
+      const uint32_t n = sl.rows[ri].size();
+      sec.rows.push_back(PickRow{first, n, sec.owned ? n : 0});
+      sec.row_by_label.emplace(sl.rows[ri].label, ri);
+      first += n;
+    }
+    sec.total = first;
+    if (sec.owned) {
+      sec.free = first;
+      sec.words.assign(first, 0);
+      sec.seat_row.resize(first);
+      for (uint32_t ri = 0; ri < sec.rows.size(); ++ri) {
+        std::fill_n(sec.seat_row.begin() + sec.rows[ri].first, sec.rows[ri].count,
+                    static_cast<uint16_t>(ri));
+      }
+    }
+    ev->section_by_label.emplace(sl.label, si);
+  }
+  stats_.events++;
+  events_.emplace(layout.event_id, std::move(ev));
+  return {};
+}
+
+SeatEngine::Event* SeatEngine::FindEvent(std::string_view event_id) {
+  auto it = events_.find(event_id);
+  return it == events_.end() ? nullptr : it->second.get();
+}
+
+const SeatEngine::Event* SeatEngine::FindEvent(std::string_view event_id) const {
+  auto it = events_.find(event_id);
+  return it == events_.end() ? nullptr : it->second.get();
+}
+
+const EventLayout* SeatEngine::Layout(std::string_view event_id) const {
+  const Event* ev = FindEvent(event_id);
+  return ev ? &ev->layout : nullptr;
+}
+
+int SeatEngine::SectionIndex(std::string_view event_id, std::string_view section) const {
+  const Event* ev = FindEvent(event_id);
+  if (!ev) return -1;
+  auto it = ev->section_by_label.find(section);
+  return it == ev->section_by_label.end() ? -1 : static_cast<int>(it->second);
+}
+
+ResolveResult SeatEngine::ResolveSeat(std::string_view event_id, const SeatLabel& label) const {
+  const Event* ev = FindEvent(event_id);
+  if (!ev) return {ResultCode::kEventNotFound, {}, absl::StrCat("no event '", ToAbsl(event_id), "'")};
+  auto sit = ev->section_by_label.find(label.section);
+  if (sit == ev->section_by_label.end()) {
+    return {ResultCode::kUnknownSeat, {}, absl::StrCat("no section '", label.section, "'")};
+  }
+  const Section& sec = ev->sections[sit->second];
+  auto rit = sec.row_by_label.find(label.row);
+  if (rit == sec.row_by_label.end()) {
+    return {ResultCode::kUnknownSeat, {},
+            absl::StrCat("section '", label.section, "' has no row '", label.row, "'")};
+  }
+  const RowLayout& rl = ev->layout.sections[sit->second].rows[rit->second];
+  const PickRow& row = sec.rows[rit->second];
+  uint32_t offset = 0;
+  bool found = false;
+  if (rl.seat_labels.empty()) {
+    uint32_t n = 0;
+    found = absl::SimpleAtoi(label.seat, &n) && n >= 1 && n <= row.count &&
+            std::to_string(n) == label.seat;
+    offset = n - 1;
+  } else {
+    auto it = std::find(rl.seat_labels.begin(), rl.seat_labels.end(), label.seat);
+    found = it != rl.seat_labels.end();
+    offset = static_cast<uint32_t>(it - rl.seat_labels.begin());
+  }
+  if (!found) {
+    return {ResultCode::kUnknownSeat, {},
+            absl::StrCat("section '", label.section, "' row '", label.row, "' has no seat '",
+                         label.seat, "'")};
+  }
+  return {ResultCode::kOk, SeatKey{sit->second, row.first + offset}, ""};
+}
+
+std::optional<SeatLabel> SeatEngine::LabelOf(std::string_view event_id, SeatKey key) const {
+  const Event* ev = FindEvent(event_id);
+  if (!ev || key.section >= ev->sections.size()) return std::nullopt;
+  const Section& sec = ev->sections[key.section];
+  if (key.seat >= sec.total) return std::nullopt;
+  auto it = std::upper_bound(sec.rows.begin(), sec.rows.end(), key.seat,
+                             [](uint32_t seat, const PickRow& r) { return seat < r.first; });
+  const uint32_t ri = static_cast<uint32_t>(it - sec.rows.begin()) - 1;
+  const RowLayout& rl = ev->layout.sections[key.section].rows[ri];
+  const uint32_t offset = key.seat - sec.rows[ri].first;
+  return SeatLabel{sec.label, rl.label,
+                   rl.seat_labels.empty() ? std::to_string(offset + 1) : rl.seat_labels[offset]};
+}
+
+std::vector<std::string> SeatEngine::EventIds() const {
+  std::vector<std::string> ids;
+  for (const auto& [id, ev] : events_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+// ---------------------------------------------------------------------------
+// Holds
+
+SimpleResult SeatEngine::CheckHolder(std::string_view holder) const {
+  if (holder.empty()) return Fail(ResultCode::kInvalidArgument, "holder is empty");
+  if (holder.size() > options_.limits.max_holder_len) {
+    return Fail(ResultCode::kLimitExceeded,
+                absl::StrCat("holder longer than ", options_.limits.max_holder_len, " bytes"));
+  }
+  return {};
+}
+
+SimpleResult SeatEngine::CheckTtl(int64_t ttl_ms) const {
+  if (ttl_ms <= 0) return Fail(ResultCode::kInvalidArgument, "ttl_ms must be positive");
+  if (ttl_ms > options_.limits.max_ttl_ms) {
+    return Fail(ResultCode::kLimitExceeded,
+                absl::StrCat("ttl_ms ", ttl_ms, " exceeds the maximum ", options_.limits.max_ttl_ms));
+  }
+  return {};
+}
+
+uint64_t SeatEngine::MakeHoldId(uint32_t slot, uint32_t generation) const {
+  return (static_cast<uint64_t>(options_.shard_index) << 56) |
+         (static_cast<uint64_t>(generation & kGenerationMask) << 32) | slot;
+}
+
+SeatEngine::HoldSlot* SeatEngine::FindHold(uint64_t hold_id) {
+  if (ShardOfId(hold_id) != options_.shard_index) return nullptr;
+  const uint32_t slot = static_cast<uint32_t>(hold_id);
+  const uint32_t gen = static_cast<uint32_t>(hold_id >> 32) & kGenerationMask;
+  if (slot >= holds_.size()) return nullptr;
+  HoldSlot& h = holds_[slot];
+  if (h.state == HoldSlot::kFreeSlot || (h.generation & kGenerationMask) != gen) return nullptr;
+  return &h;
+}
+
+void SeatEngine::Emit(ChangeKind kind, const Event& ev, uint64_t hold_id, uint64_t booking_id,
+                      uint64_t fencing, absl::Span<const SeatKey> seats, int64_t now) {
+  ++change_seq_;
+  if (options_.sink == nullptr) return;
+  ChangeRecord rec;
+  rec.seq = change_seq_;
+  rec.time_ms = now;
+  rec.kind = kind;
+  rec.event_id = ev.id;
+  rec.hold_id = hold_id;
+  rec.booking_id = booking_id;
+  rec.fencing_token = fencing;
+  rec.seats = seats;
+  options_.sink->OnChange(rec);
+}
+
+HoldResult SeatEngine::Hold(std::string_view event_id, absl::Span<const SeatKey> seats,
+                            std::string_view holder, int64_t ttl_ms) {
+  CheckThread();
+  ExpireDue();
+  HoldResult r;
+  auto fail = [&](SimpleResult s) {
+    r.code = s.code;
+    r.detail = std::move(s.detail);
+    stats_.holds_refused++;
+    return std::move(r);
+  };
+  if (SimpleResult s = CheckHolder(holder); !s.ok()) return fail(std::move(s));
+  if (SimpleResult s = CheckTtl(ttl_ms); !s.ok()) return fail(std::move(s));
+  if (seats.empty()) return fail(Fail(ResultCode::kInvalidArgument, "no seats requested"));
+  if (seats.size() > options_.limits.max_seats_per_hold) {
+    return fail(Fail(ResultCode::kLimitExceeded,
+                     absl::StrCat(seats.size(), " seats exceeds the maximum of ",
+                                  options_.limits.max_seats_per_hold, " per hold")));
+  }
+  Event* ev = FindEvent(event_id);
+  if (!ev) return fail(Fail(ResultCode::kEventNotFound, absl::StrCat("no event '", ToAbsl(event_id), "'")));
+  return Grant(*ev, seats, holder, ttl_ms, Now());
+}
+
+HoldResult SeatEngine::Grant(Event& ev, absl::Span<const SeatKey> seats, std::string_view holder,
+                             int64_t ttl_ms, int64_t now) {
+  HoldResult r;
+  auto fail = [&](ResultCode code, std::string detail) {
+    r.code = code;
+    r.detail = std::move(detail);
+    stats_.holds_refused++;
+    return std::move(r);
+  };
+  for (size_t i = 0; i < seats.size(); ++i) {
+    const SeatKey k = seats[i];
+    if (k.section >= ev.sections.size() || k.seat >= ev.sections[k.section].total) {
+      return fail(ResultCode::kUnknownSeat,
+                  absl::StrCat("no seat ", k.section, "/", k.seat, " in event '", ev.id, "'"));
+    }
+    const Section& sec = ev.sections[k.section];
+    if (!sec.owned) {
+      return fail(ResultCode::kWrongShard,
+                  absl::StrCat("section '", sec.label, "' is owned by another shard"));
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (seats[j] == k) {
+        return fail(ResultCode::kDuplicateSeat,
+                    absl::StrCat("seat ", k.section, "/", k.seat, " requested twice"));
+      }
+    }
+    const uint32_t word = sec.words[k.seat];
+    if (word == 0) continue;
+    if ((word & kTagMask) == kHeldTag) {
+      HoldSlot& other = holds_[word & kIndexMask];
+      r.conflicts.push_back({k, SeatState::kHeld, other.expires_ms});
+    } else {
+      r.conflicts.push_back({k, SeatState::kSold, 0});
+    }
+  }
+  if (!r.conflicts.empty()) {
+    return fail(ResultCode::kSeatUnavailable,
+                absl::StrCat(r.conflicts.size(), " of ", seats.size(), " seats are not free"));
+  }
+  if (stats_.live_holds >= options_.limits.max_live_holds) {
+    return fail(ResultCode::kCapacityExhausted,
+                absl::StrCat("shard holds ", stats_.live_holds, " live holds, the maximum"));
+  }
+  uint32_t slot;
+  if (!free_hold_slots_.empty()) {
+    slot = free_hold_slots_.back();
+    free_hold_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(holds_.size());
+    holds_.emplace_back();
+  }
+  HoldSlot& h = holds_[slot];
+  h.state = HoldSlot::kLive;
+  h.generation = (h.generation + 1) & kGenerationMask;
+  if (h.generation == 0) h.generation = 1;
+  h.event = &ev;
+  h.holder.assign(holder.data(), holder.size());
+  h.seats.assign(seats.begin(), seats.end());
+  h.created_ms = now;
+  h.expires_ms = now + ttl_ms;
+  h.fencing = next_fencing_++;
+  const int64_t deadline_tick =
+      (h.expires_ms + options_.limits.tick_ms - 1) / options_.limits.tick_ms;
+  h.timer = wheel_.Arm(deadline_tick, (static_cast<uint64_t>(h.generation) << 32) | slot);
+  for (const SeatKey k : seats) {
+    Section& sec = ev.sections[k.section];
+    sec.words[k.seat] = kHeldTag | slot;
+    sec.rows[sec.seat_row[k.seat]].free--;
+    sec.free--;
+    sec.held++;
+  }
+  stats_.live_holds++;
+  stats_.holds_granted++;
+  const uint64_t id = MakeHoldId(slot, h.generation);
+  Emit(ChangeKind::kHeld, ev, id, 0, h.fencing, h.seats, now);
+  r.hold_id = id;
+  r.fencing_token = h.fencing;
+  r.expires_ms = h.expires_ms;
+  r.remaining_ms = ttl_ms;
+  r.seats = h.seats;
+  return r;
+}
+
+HoldResult SeatEngine::HoldBestAvailable(std::string_view event_id, int section, uint32_t count,
+                                         bool together, std::string_view holder, int64_t ttl_ms) {
+  CheckThread();
+  ExpireDue();
+  HoldResult r;
+  auto fail = [&](ResultCode code, std::string detail) {
+    r.code = code;
+    r.detail = std::move(detail);
+    stats_.holds_refused++;
+    return std::move(r);
+  };
+  if (SimpleResult s = CheckHolder(holder); !s.ok()) return fail(s.code, std::move(s.detail));
+  if (SimpleResult s = CheckTtl(ttl_ms); !s.ok()) return fail(s.code, std::move(s.detail));
+  if (count == 0) return fail(ResultCode::kInvalidArgument, "count must be positive");
+  if (count > options_.limits.max_seats_per_hold) {
+    return fail(ResultCode::kLimitExceeded,
+                absl::StrCat(count, " seats exceeds the maximum of ",
+                             options_.limits.max_seats_per_hold, " per hold"));
+  }
+  Event* ev = FindEvent(event_id);
+  if (!ev) return fail(ResultCode::kEventNotFound, absl::StrCat("no event '", ToAbsl(event_id), "'"));
+  uint32_t lo = 0, hi = static_cast<uint32_t>(ev->sections.size());
+  if (section >= 0) {
+    if (static_cast<uint32_t>(section) >= ev->sections.size()) {
+      return fail(ResultCode::kUnknownSeat, absl::StrCat("no section index ", section));
+    }
+    if (!ev->sections[section].owned) {
+      return fail(ResultCode::kWrongShard,
+                  absl::StrCat("section '", ev->sections[section].label, "' is owned by another shard"));
+    }
+    lo = static_cast<uint32_t>(section);
+    hi = lo + 1;
+  }
+  // Together: the first section (in preference order) with an orphan-free
+  // block wins; otherwise the first block found that leaves an orphan.
+  std::optional<std::pair<uint32_t, BlockPick>> fallback;
+  uint64_t free_total = 0;
+  for (uint32_t si = lo; si < hi; ++si) {
+    const Section& sec = ev->sections[si];
+    if (!sec.owned) continue;
+    free_total += sec.free;
+    if (sec.free < count) continue;
+    const BlockPick pick = FindBestBlock(
+        sec.rows, [&sec](uint32_t s) { return sec.words[s] == 0; }, count);
+    if (!pick.found) continue;
+    if (!pick.leaves_orphan) {
+      fallback = {si, pick};
+      break;
+    }
+    if (!fallback) fallback = {si, pick};
+  }
+  SeatList chosen;
+  if (fallback) {
+    for (uint32_t i = 0; i < count; ++i) chosen.push_back({fallback->first, fallback->second.start + i});
+  } else if (free_total < count) {
+    return fail(ResultCode::kNotEnoughSeats,
+                absl::StrCat("only ", free_total, " free seats, ", count, " requested"));
+  } else if (together) {
+    return fail(ResultCode::kNoAdjacentSeats,
+                absl::StrCat("no row has ", count, " free seats together"));
+  } else {
+    std::vector<uint32_t> picked;
+    for (uint32_t si = lo; si < hi && chosen.size() < count; ++si) {
+      const Section& sec = ev->sections[si];
+      if (!sec.owned || sec.free == 0) continue;
+      picked.clear();
+      PickScattered(sec.rows, [&sec](uint32_t s) { return sec.words[s] == 0; },
+                    count - static_cast<uint32_t>(chosen.size()), &picked);
+      for (uint32_t s : picked) chosen.push_back({si, s});
+    }
+  }
+  return Grant(*ev, chosen, holder, ttl_ms, Now());
+}
+
+ExtendResult SeatEngine::Extend(uint64_t hold_id, std::string_view holder, int64_t ttl_ms) {
+  CheckThread();
+  ExpireDue();
+  ExtendResult r;
+  auto fail = [&](ResultCode code, std::string detail) {
+    r.code = code;
+    r.detail = std::move(detail);
+    return std::move(r);
+  };
+  if (SimpleResult s = CheckTtl(ttl_ms); !s.ok()) return fail(s.code, std::move(s.detail));
+  HoldSlot* h = FindHold(hold_id);
+  if (!h) return fail(ResultCode::kHoldNotFound, absl::StrCat("no hold ", hold_id));
+  if (h->holder != holder) return fail(ResultCode::kNotHolder, "the hold belongs to another holder");
+  const int64_t now = Now();
+  if (h->state == HoldSlot::kLive && h->expires_ms <= now) {
+    OnTimer((static_cast<uint64_t>(h->generation) << 32) | static_cast<uint32_t>(hold_id));
+  }
+  if (h->state != HoldSlot::kLive) {
+    return fail(ResultCode::kHoldExpired, "the hold expired; its seats were released");
+  }
+  int64_t deadline = now + ttl_ms;
+  const int64_t cap = h->created_ms + options_.limits.max_hold_lifetime_ms;
+  if (deadline > cap) {
+    if (cap <= h->expires_ms) {
+      return fail(ResultCode::kLifetimeExceeded,
+                  absl::StrCat("the hold already runs to its maximum lifetime of ",
+                               options_.limits.max_hold_lifetime_ms, " ms"));
+    }
+    deadline = cap;
+    r.capped = true;
+  }
+  wheel_.Cancel(h->timer);
+  h->expires_ms = deadline;
+  const int64_t tick = (deadline + options_.limits.tick_ms - 1) / options_.limits.tick_ms;
+  h->timer = wheel_.Arm(tick, (static_cast<uint64_t>(h->generation) << 32) |
+                                  static_cast<uint32_t>(hold_id));
+  stats_.holds_extended++;
+  r.expires_ms = deadline;
+  r.remaining_ms = deadline - now;
+  return r;
+}
+
+void SeatEngine::FreeHeldSeats(HoldSlot& h) {
+  const uint32_t slot = static_cast<uint32_t>(&h - holds_.data());
+  for (const SeatKey k : h.seats) {
+    Section& sec = h.event->sections[k.section];
+    if (sec.words[k.seat] != (kHeldTag | slot)) continue;  // defensive; cannot happen
+    sec.words[k.seat] = 0;
+    sec.rows[sec.seat_row[k.seat]].free++;
+    sec.free++;
+    sec.held--;
+  }
+  stats_.live_holds--;
+}
+
+SimpleResult SeatEngine::Release(uint64_t hold_id, std::string_view holder) {
+  CheckThread();
+  ExpireDue();
+  HoldSlot* h = FindHold(hold_id);
+  if (!h) return Fail(ResultCode::kHoldNotFound, absl::StrCat("no hold ", hold_id));
+  if (h->holder != holder) return Fail(ResultCode::kNotHolder, "the hold belongs to another holder");
+  const uint32_t slot = static_cast<uint32_t>(hold_id);
+  const int64_t now = Now();
+  if (h->state == HoldSlot::kLive && h->expires_ms <= now) {
+    OnTimer((static_cast<uint64_t>(h->generation) << 32) | slot);
+  }
+  wheel_.Cancel(h->timer);
+  const bool was_live = h->state == HoldSlot::kLive;
+  if (was_live) {
+    FreeHeldSeats(*h);
+    stats_.holds_released++;
+    Emit(ChangeKind::kReleased, *h->event, hold_id, 0, h->fencing, h->seats, now);
+  } else {
+    stats_.lapsed_holds--;
+  }
+  h->state = HoldSlot::kFreeSlot;
+  h->holder.clear();
+  h->seats.clear();
+  free_hold_slots_.push_back(slot);
+  if (!was_live) return Fail(ResultCode::kHoldExpired, "the hold had already expired");
+  return {};
+}
+
+// Timer payloads: generation << 32 | slot; kPurgeBit marks "forget a lapsed
+// hold" rather than "expire a live one".
+void SeatEngine::OnTimer(uint64_t payload) {
+  const uint32_t slot = static_cast<uint32_t>(payload);
+  const uint32_t gen = static_cast<uint32_t>(payload >> 32) & kGenerationMask;
+  if (slot >= holds_.size()) return;
+  HoldSlot& h = holds_[slot];
+  if (h.generation != gen) return;
+  if ((payload & kPurgeBit) == 0 && h.state == HoldSlot::kLive) {
+    wheel_.Cancel(h.timer);  // no-op when called from the wheel
+    FreeHeldSeats(h);
+    h.state = HoldSlot::kLapsed;
+    stats_.holds_expired++;
+    stats_.lapsed_holds++;
+    // Report the expiry at the deadline, which is when it logically happened.
+    Emit(ChangeKind::kExpired, *h.event, MakeHoldId(slot, h.generation), 0, h.fencing, h.seats,
+         h.expires_ms);
+    const int64_t purge_ms = h.expires_ms + options_.limits.lapsed_hold_retention_ms;
+    h.timer = wheel_.Arm((purge_ms + options_.limits.tick_ms - 1) / options_.limits.tick_ms,
+                         payload | kPurgeBit);
+  } else if ((payload & kPurgeBit) != 0 && h.state == HoldSlot::kLapsed) {
+    h.state = HoldSlot::kFreeSlot;
+    h.holder.clear();
+    h.seats.clear();
+    stats_.lapsed_holds--;
+    free_hold_slots_.push_back(slot);
+  }
+}
+
+size_t SeatEngine::ExpireDue() {
+  return wheel_.Advance(TickOf(Now()), [this](uint64_t payload) { OnTimer(payload); });
+}
+
+int64_t SeatEngine::MsUntilNextTimer() const {
+  if (wheel_.size() == 0) return -1;
+  const int64_t wake_ms = wheel_.NextWakeHint() * options_.limits.tick_ms;
+  return std::max<int64_t>(0, wake_ms - Now());
+}
+
+// ---------------------------------------------------------------------------
+// Confirm and bookings
+
+void SeatEngine::PurgeIdempotency(int64_t now) {
+  while (!idempotency_order_.empty() && idempotency_order_.front().first <= now) {
+    idempotency_.erase(idempotency_order_.front().second);
+    idempotency_order_.pop_front();
+  }
+}
+
+ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
+                                  std::string_view idempotency_key, std::string_view payment_ref) {
+  CheckThread();
+  ExpireDue();
+  const int64_t now = Now();
+  ConfirmResult r;
+  auto fail = [&](ResultCode code, std::string detail) {
+    r.code = code;
+    r.detail = std::move(detail);
+    return std::move(r);
+  };
+  if (SimpleResult s = CheckHolder(holder); !s.ok()) return fail(s.code, std::move(s.detail));
+  if (idempotency_key.empty()) return fail(ResultCode::kInvalidArgument, "idempotency key is empty");
+  if (idempotency_key.size() > options_.limits.max_idempotency_key_len) {
+    return fail(ResultCode::kLimitExceeded,
+                absl::StrCat("idempotency key longer than ", options_.limits.max_idempotency_key_len));
+  }
+  if (payment_ref.size() > options_.limits.max_payment_ref_len) {
+    return fail(ResultCode::kLimitExceeded,
+                absl::StrCat("payment ref longer than ", options_.limits.max_payment_ref_len));
+  }
+  PurgeIdempotency(now);
+  if (auto it = idempotency_.find(idempotency_key); it != idempotency_.end()) {
+    const IdemRecord& rec = it->second;
+    if (rec.hold_id != hold_id || rec.holder != holder || rec.payment_ref != payment_ref) {
+      return fail(ResultCode::kIdempotencyMismatch,
+                  "this idempotency key was used with a different hold, holder or payment ref");
+    }
+    stats_.confirms_replayed++;
+    ConfirmResult replay = rec.result;
+    replay.replayed = true;
+    return replay;
+  }
+  HoldSlot* h = FindHold(hold_id);
+  if (!h) return fail(ResultCode::kHoldNotFound, absl::StrCat("no hold ", hold_id));
+  if (h->holder != holder) return fail(ResultCode::kNotHolder, "the hold belongs to another holder");
+  const uint32_t slot = static_cast<uint32_t>(hold_id);
+  if (h->state == HoldSlot::kLive && h->expires_ms <= now) {
+    OnTimer((static_cast<uint64_t>(h->generation) << 32) | slot);
+  }
+  Event& ev = *h->event;
+  if (h->state == HoldSlot::kLapsed) {
+    for (const SeatKey k : h->seats) {
+      const uint32_t word = ev.sections[k.section].words[k.seat];
+      if (word == 0) continue;
+      if ((word & kTagMask) == kHeldTag) {
+        r.conflicts.push_back({k, SeatState::kHeld, holds_[word & kIndexMask].expires_ms});
+      } else {
+        r.conflicts.push_back({k, SeatState::kSold, 0});
+      }
+    }
+    if (!r.conflicts.empty()) {
+      r.code = ResultCode::kHoldExpiredSeatsTaken;
+      r.detail = absl::StrCat("the hold expired and ", r.conflicts.size(),
+                              " of its seats were taken since; nothing was sold");
+      r.hold_lapsed = true;
+      r.seats = h->seats;
+      r.confirmed_ms = now;
+      stats_.late_confirms_refused++;
+      idempotency_.emplace(std::string(idempotency_key),
+                           IdemRecord{hold_id, std::string(holder), std::string(payment_ref), r});
+      idempotency_order_.emplace_back(now + options_.limits.idempotency_retention_ms,
+                                      std::string(idempotency_key));
+      return r;
+    }
+  }
+  // Sell. A lapsed hold's seats are taken afresh, so they get a new token.
+  const bool lapsed = h->state == HoldSlot::kLapsed;
+  const uint64_t fencing = lapsed ? next_fencing_++ : h->fencing;
+  const uint32_t bidx = static_cast<uint32_t>(bookings_.size());
+  Booking& b = bookings_.emplace_back();
+  b.id = (static_cast<uint64_t>(options_.shard_index) << 56) | next_booking_seq_++;
+  b.hold_id = hold_id;
+  b.fencing = fencing;
+  b.event = &ev;
+  b.holder.assign(holder.data(), holder.size());
+  b.payment_ref.assign(payment_ref.data(), payment_ref.size());
+  b.seats = h->seats;
+  b.confirmed_ms = now;
+  booking_index_.emplace(b.id, bidx);
+  for (const SeatKey k : b.seats) {
+    Section& sec = ev.sections[k.section];
+    if (!lapsed) {
+      sec.held--;
+    } else {
+      sec.free--;
+      sec.rows[sec.seat_row[k.seat]].free--;
+    }
+    sec.sold++;
+    sec.words[k.seat] = kSoldTag | bidx;
+  }
+  wheel_.Cancel(h->timer);
+  if (lapsed) {
+    stats_.lapsed_holds--;
+    stats_.late_confirms++;
+  } else {
+    stats_.live_holds--;
+  }
+  h->state = HoldSlot::kFreeSlot;
+  h->holder.clear();
+  h->seats.clear();
+  free_hold_slots_.push_back(slot);
+  stats_.confirms++;
+  stats_.bookings++;
+  Emit(ChangeKind::kSold, ev, hold_id, b.id, fencing, b.seats, now);
+  r.code = ResultCode::kOk;
+  r.booking_id = b.id;
+  r.fencing_token = fencing;
+  r.hold_lapsed = lapsed;
+  r.seats = b.seats;
+  r.confirmed_ms = now;
+  r.change_seq = change_seq_;
+  if (lapsed) r.detail = "the hold had expired; its seats were still free and are now sold";
+  idempotency_.emplace(std::string(idempotency_key),
+                       IdemRecord{hold_id, std::string(holder), std::string(payment_ref), r});
+  idempotency_order_.emplace_back(now + options_.limits.idempotency_retention_ms,
+                                  std::string(idempotency_key));
+  return r;
+}
+
+SimpleResult SeatEngine::CancelBooking(uint64_t booking_id) {
+  CheckThread();
+  ExpireDue();
+  auto it = booking_index_.find(booking_id);
+  if (it == booking_index_.end()) {
+    return Fail(ResultCode::kBookingNotFound, absl::StrCat("no booking ", booking_id));
+  }
+  Booking& b = bookings_[it->second];
+  if (b.cancelled) return Fail(ResultCode::kBookingCancelled, "the booking was already cancelled");
+  b.cancelled = true;
+  for (const SeatKey k : b.seats) {
+    Section& sec = b.event->sections[k.section];
+    if (sec.words[k.seat] != (kSoldTag | it->second)) continue;
+    sec.words[k.seat] = 0;
+    sec.rows[sec.seat_row[k.seat]].free++;
+    sec.free++;
+    sec.sold--;
+  }
+  stats_.bookings_cancelled++;
+  Emit(ChangeKind::kCancelled, *b.event, b.hold_id, b.id, b.fencing, b.seats, Now());
+  return {};
+}
+
+std::optional<BookingInfo> SeatEngine::GetBooking(uint64_t booking_id) const {
+  auto it = booking_index_.find(booking_id);
+  if (it == booking_index_.end()) return std::nullopt;
+  const Booking& b = bookings_[it->second];
+  return BookingInfo{b.id,     b.hold_id,      b.fencing, b.event->id,     b.holder,
+                     b.payment_ref, b.seats, b.confirmed_ms, b.cancelled};
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+
+Availability SeatEngine::GetAvailability(std::string_view event_id) {
+  CheckThread();
+  ExpireDue();
+  Availability a;
+  const Event* ev = FindEvent(event_id);
+  if (!ev) {
+    a.code = ResultCode::kEventNotFound;
+    return a;
+  }
+  for (const Section& sec : ev->sections) {
+    a.sections.push_back({sec.label, sec.total, sec.free, sec.held, sec.sold, sec.owned});
+    if (!sec.owned) continue;
+    a.total += sec.total;
+    a.free += sec.free;
+    a.held += sec.held;
+    a.sold += sec.sold;
+  }
+  return a;
+}
+
+SectionSeats SeatEngine::GetSeats(std::string_view event_id, int section) {
+  CheckThread();
+  ExpireDue();
+  SectionSeats out;
+  const Event* ev = FindEvent(event_id);
+  if (!ev) {
+    out.code = ResultCode::kEventNotFound;
+    out.detail = absl::StrCat("no event '", ToAbsl(event_id), "'");
+    return out;
+  }
+  if (section < 0 || static_cast<size_t>(section) >= ev->sections.size()) {
+    out.code = ResultCode::kUnknownSeat;
+    out.detail = absl::StrCat("no section index ", section);
+    return out;
+  }
+  const Section& sec = ev->sections[section];
+  if (!sec.owned) {
+    out.code = ResultCode::kWrongShard;
+    out.detail = absl::StrCat("section '", sec.label, "' is owned by another shard");
+    return out;
+  }
+  for (uint32_t ri = 0; ri < sec.rows.size(); ++ri) {
+    out.row_labels.push_back(ev->layout.sections[section].rows[ri].label);
+    out.row_first_seat.push_back(sec.rows[ri].first);
+  }
+  out.seats.reserve(sec.total);
+  for (uint32_t s = 0; s < sec.total; ++s) {
+    SeatView v;
+    v.seat = s;
+    v.row = sec.seat_row[s];
+    const uint32_t word = sec.words[s];
+    v.state = StateOf(word);
+    if (v.state == SeatState::kHeld) {
+      const HoldSlot& h = holds_[word & kIndexMask];
+      v.owner_id = MakeHoldId(word & kIndexMask, h.generation);
+      v.held_until_ms = h.expires_ms;
+    } else if (v.state == SeatState::kSold) {
+      v.owner_id = bookings_[word & kIndexMask].id;
+    }
+    out.seats.push_back(v);
+  }
+  return out;
+}
+
+HoldInfo SeatEngine::InfoOf(const HoldSlot& h) const {
+  const uint32_t slot = static_cast<uint32_t>(&h - holds_.data());
+  return HoldInfo{MakeHoldId(slot, h.generation), h.event->id, h.holder, h.seats, h.created_ms,
+                  h.expires_ms, h.fencing,
+                  h.state == HoldSlot::kLive ? HoldStatus::kLive : HoldStatus::kLapsed};
+}
+
+std::optional<HoldInfo> SeatEngine::GetHold(uint64_t hold_id) {
+  CheckThread();
+  ExpireDue();
+  const HoldSlot* h = FindHold(hold_id);
+  if (!h) return std::nullopt;
+  return InfoOf(*h);
+}
+
+std::vector<HoldInfo> SeatEngine::ListHolds(std::string_view event_id, std::string_view holder,
+                                            uint32_t limit) {
+  CheckThread();
+  ExpireDue();
+  std::vector<HoldInfo> out;
+  limit = std::min(limit, options_.limits.max_list_results);
+  for (const HoldSlot& h : holds_) {
+    if (out.size() >= limit) break;
+    if (h.state != HoldSlot::kLive) continue;
+    if (!event_id.empty() && h.event->id != event_id) continue;
+    if (!holder.empty() && h.holder != holder) continue;
+    out.push_back(InfoOf(h));
+  }
+  return out;
+}
+
+EngineStats SeatEngine::Stats() const {
+  EngineStats s = stats_;
+  s.idempotency_records = idempotency_.size();
+  s.fencing_high_water = fencing_high_water();
+  s.change_seq = change_seq_;
+  s.memory_bytes = MemoryBytes();
+  return s;
+}
+
+size_t SeatEngine::MemoryBytes() const {
+  size_t bytes = wheel_.MemoryBytes();
+  for (const auto& [id, ev] : events_) {
+    bytes += sizeof(Event) + id.capacity();
+    for (const Section& sec : ev->sections) {
+      bytes += sizeof(Section) + sec.words.capacity() * sizeof(uint32_t) +
+               sec.seat_row.capacity() * sizeof(uint16_t) + sec.rows.capacity() * sizeof(PickRow) +
+               sec.row_by_label.capacity() * (sizeof(std::string) + sizeof(uint32_t) + 1);
+    }
+    for (const SectionLayout& sl : ev->layout.sections) {
+      bytes += sizeof(SectionLayout) + sl.rows.capacity() * sizeof(RowLayout);
+      for (const RowLayout& rl : sl.rows) {
+        for (const std::string& l : rl.seat_labels) bytes += sizeof(std::string) + l.capacity();
+      }
+    }
+  }
+  bytes += holds_.capacity() * sizeof(HoldSlot) + free_hold_slots_.capacity() * sizeof(uint32_t);
+  bytes += bookings_.capacity() * sizeof(Booking) +
+           booking_index_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1);
+  bytes += idempotency_.capacity() * (sizeof(std::string) + sizeof(IdemRecord) + 1);
+  return bytes;
+}
+
+}  // namespace seatlock

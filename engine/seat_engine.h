@@ -1,0 +1,333 @@
+// SeatEngine: the seat state machine of one shard. It holds events, their
+// seats (FREE / HELD / SOLD), holds, bookings and idempotency records, and
+// runs every operation as one atomic step: no I/O, no threads, no locks.
+//
+//   ManualClock clock;
+//   SeatEngine engine(SeatEngine::Options{.clock = &clock});
+//   engine.DefineEvent(layout);
+//   SeatKey seat = engine.ResolveSeat("gig", {"103", "F", "12"}).key;
+//   HoldResult h = engine.Hold("gig", {seat}, "buyer-1", /*ttl_ms=*/600'000);
+//   ConfirmResult c = engine.Confirm(h.hold_id, "buyer-1", "idem-1", "pay-77");
+//
+// Rules (see docs/engine.md):
+//  * HOLD is all or nothing; a refusal names each unavailable seat and why.
+//  * Each grant gets a fencing token strictly greater than any before it.
+//  * EXTEND, RELEASE and CONFIRM require the hold's id and its holder.
+//  * CONFIRM is idempotent on its key: the same key and parameters return the
+//    first result; the same key with other parameters is IDEMPOTENCY_MISMATCH.
+//  * A CONFIRM after the deadline sells the seats if all are still FREE (with
+//    hold_lapsed = true), else fails with HOLD_EXPIRED_SEATS_TAKEN.
+//  * Holds expire on a hierarchical timer wheel, never before their deadline
+//    and within one tick after it. Every operation first expires what is due.
+//
+// Ownership and threads: the engine owns all its state. It reads time from
+// the injected Clock and reports changes to the optional ChangeSink; both must
+// outlive it. An engine belongs to one thread (its shard's); it does no
+// locking, and in debug builds it checks that one thread calls it.
+#ifndef SEATLOCK_ENGINE_SEAT_ENGINE_H_
+#define SEATLOCK_ENGINE_SEAT_ENGINE_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/types/span.h"
+#include "engine/clock.h"
+#include "engine/layout.h"
+#include "engine/limits.h"
+#include "engine/result_code.h"
+#include "engine/string_util.h"
+#include "engine/timer_wheel.h"
+
+namespace seatlock {
+
+enum class SeatState : uint8_t { kFree = 0, kHeld = 1, kSold = 2 };
+std::string_view SeatStateName(SeatState s);
+
+using SeatList = absl::InlinedVector<SeatKey, 4>;
+
+// Why a seat could not be taken.
+struct SeatConflict {
+  SeatKey seat;
+  SeatState state = SeatState::kFree;  // kHeld or kSold
+  int64_t held_until_ms = 0;           // the blocking hold's deadline, if kHeld
+  bool operator==(const SeatConflict&) const = default;
+};
+
+struct HoldResult {
+  ResultCode code = ResultCode::kOk;
+  uint64_t hold_id = 0;
+  uint64_t fencing_token = 0;
+  int64_t expires_ms = 0;     // absolute deadline
+  int64_t remaining_ms = 0;   // deadline minus now
+  SeatList seats;             // the seats held (for best-available: the pick)
+  std::vector<SeatConflict> conflicts;  // on kSeatUnavailable
+  std::string detail;         // human-readable reason on failure
+  bool ok() const { return code == ResultCode::kOk; }
+};
+
+struct ExtendResult {
+  ResultCode code = ResultCode::kOk;
+  int64_t expires_ms = 0;
+  int64_t remaining_ms = 0;
+  bool capped = false;  // the deadline was cut to the maximum hold lifetime
+  std::string detail;
+  bool ok() const { return code == ResultCode::kOk; }
+};
+
+// A confirm's outcome. Results of kOk and kHoldExpiredSeatsTaken are stored
+// under the idempotency key and returned unchanged on replay (replayed = true
+// is the only field that differs).
+struct ConfirmResult {
+  ResultCode code = ResultCode::kOk;
+  uint64_t booking_id = 0;
+  uint64_t fencing_token = 0;
+  bool hold_lapsed = false;   // the hold had expired; the seats were still free
+  SeatList seats;
+  int64_t confirmed_ms = 0;
+  std::vector<SeatConflict> conflicts;  // on kHoldExpiredSeatsTaken
+  std::string detail;
+  uint64_t change_seq = 0;    // sequence number of the change record that sold
+  bool replayed = false;      // answered from the idempotency record
+  bool ok() const { return code == ResultCode::kOk; }
+  bool SameOutcome(const ConfirmResult& o) const;  // equality ignoring `replayed`
+};
+
+struct SimpleResult {
+  ResultCode code = ResultCode::kOk;
+  std::string detail;
+  bool ok() const { return code == ResultCode::kOk; }
+};
+
+struct ResolveResult {
+  ResultCode code = ResultCode::kOk;
+  SeatKey key;
+  std::string detail;
+  bool ok() const { return code == ResultCode::kOk; }
+};
+
+enum class HoldStatus : uint8_t { kLive = 0, kLapsed = 1 };
+
+struct HoldInfo {
+  uint64_t hold_id = 0;
+  std::string event_id;
+  std::string holder;
+  SeatList seats;
+  int64_t created_ms = 0;
+  int64_t expires_ms = 0;
+  uint64_t fencing_token = 0;
+  HoldStatus status = HoldStatus::kLive;
+};
+
+struct BookingInfo {
+  uint64_t booking_id = 0;
+  uint64_t hold_id = 0;
+  uint64_t fencing_token = 0;
+  std::string event_id;
+  std::string holder;
+  std::string payment_ref;
+  SeatList seats;
+  int64_t confirmed_ms = 0;
+  bool cancelled = false;
+};
+
+struct SectionCounts {
+  std::string label;
+  uint32_t total = 0, free = 0, held = 0, sold = 0;
+  bool owned = true;  // false: another shard owns this section's seats
+};
+
+struct Availability {
+  ResultCode code = ResultCode::kOk;
+  uint64_t total = 0, free = 0, held = 0, sold = 0;
+  std::vector<SectionCounts> sections;
+};
+
+// One seat as GET_SEATS reports it.
+struct SeatView {
+  uint32_t seat = 0;          // index inside the section
+  uint32_t row = 0;           // row index inside the section
+  SeatState state = SeatState::kFree;
+  uint64_t owner_id = 0;      // hold id (HELD) or booking id (SOLD)
+  int64_t held_until_ms = 0;  // HELD only
+};
+
+struct SectionSeats {
+  ResultCode code = ResultCode::kOk;
+  std::string detail;
+  std::vector<std::string> row_labels;
+  std::vector<uint32_t> row_first_seat;  // seat index where each row starts
+  std::vector<SeatView> seats;           // every seat, in index order
+};
+
+// A change to seat states, emitted after the operation that made it.
+enum class ChangeKind : uint8_t {
+  kHeld = 0,       // seats FREE -> HELD
+  kReleased = 1,   // HELD -> FREE by RELEASE
+  kExpired = 2,    // HELD -> FREE by the timer wheel
+  kSold = 3,       // HELD (or FREE, late confirm) -> SOLD
+  kCancelled = 4,  // SOLD -> FREE by CANCEL_BOOKING
+};
+std::string_view ChangeKindName(ChangeKind k);
+
+struct ChangeRecord {
+  uint64_t seq = 0;  // per engine, starts at 1, +1 per record, no gaps
+  int64_t time_ms = 0;
+  ChangeKind kind = ChangeKind::kHeld;
+  std::string_view event_id;       // valid during the callback only
+  uint64_t hold_id = 0;
+  uint64_t booking_id = 0;         // kSold, kCancelled
+  uint64_t fencing_token = 0;
+  absl::Span<const SeatKey> seats;  // valid during the callback only
+  SeatState new_state() const;
+};
+
+// Receives change records synchronously on the engine's thread.
+class ChangeSink {
+ public:
+  virtual ~ChangeSink() = default;
+  virtual void OnChange(const ChangeRecord& record) = 0;
+};
+
+struct EngineStats {
+  uint64_t events = 0;
+  uint64_t live_holds = 0;
+  uint64_t lapsed_holds = 0;      // expired, kept for late confirm
+  uint64_t bookings = 0;
+  uint64_t idempotency_records = 0;
+  uint64_t holds_granted = 0;
+  uint64_t holds_refused = 0;
+  uint64_t holds_released = 0;
+  uint64_t holds_expired = 0;
+  uint64_t holds_extended = 0;
+  uint64_t confirms = 0;
+  uint64_t confirms_replayed = 0;
+  uint64_t late_confirms = 0;
+  uint64_t late_confirms_refused = 0;
+  uint64_t bookings_cancelled = 0;
+  uint64_t fencing_high_water = 0;
+  uint64_t change_seq = 0;
+  uint64_t memory_bytes = 0;       // approximate, see MemoryBytes()
+};
+
+class SeatEngine {
+ public:
+  struct Options {
+    const Clock* clock = nullptr;   // required
+    EngineLimits limits;
+    uint8_t shard_index = 0;        // stamped into hold and booking ids
+    ChangeSink* sink = nullptr;     // optional
+    // Which sections this engine owns seat state for. Unset: all of them.
+    // Sections it does not own keep their layout (so indices agree across
+    // shards) but refuse seat operations with kWrongShard.
+    std::function<bool(std::string_view event_id, std::string_view section)> owns_section;
+    uint64_t fencing_floor = 0;     // first token granted is > this
+  };
+
+  explicit SeatEngine(Options options);
+  ~SeatEngine();
+  SeatEngine(const SeatEngine&) = delete;
+  SeatEngine& operator=(const SeatEngine&) = delete;
+
+  // Defines an event. Redefining with an identical layout is a no-op (kOk);
+  // with a different one, kEventExists.
+  SimpleResult DefineEvent(const EventLayout& layout);
+
+  ResolveResult ResolveSeat(std::string_view event_id, const SeatLabel& label) const;
+  std::optional<SeatLabel> LabelOf(std::string_view event_id, SeatKey key) const;
+  // Index of a section by label, or -1.
+  int SectionIndex(std::string_view event_id, std::string_view section) const;
+  const EventLayout* Layout(std::string_view event_id) const;
+
+  HoldResult Hold(std::string_view event_id, absl::Span<const SeatKey> seats,
+                  std::string_view holder, int64_t ttl_ms);
+  // section < 0 means any section (in layout order). Picks `count` adjacent
+  // seats in one row: nearest row to the stage, then nearest the row's middle,
+  // avoiding a single orphan seat when another block exists. With
+  // together=false and no block, takes the best scattered seats instead.
+  HoldResult HoldBestAvailable(std::string_view event_id, int section, uint32_t count,
+                               bool together, std::string_view holder, int64_t ttl_ms);
+  ExtendResult Extend(uint64_t hold_id, std::string_view holder, int64_t ttl_ms);
+  SimpleResult Release(uint64_t hold_id, std::string_view holder);
+  ConfirmResult Confirm(uint64_t hold_id, std::string_view holder,
+                        std::string_view idempotency_key, std::string_view payment_ref);
+  SimpleResult CancelBooking(uint64_t booking_id);
+
+  // Reads.
+  Availability GetAvailability(std::string_view event_id);
+  SectionSeats GetSeats(std::string_view event_id, int section);
+  std::optional<HoldInfo> GetHold(uint64_t hold_id);
+  // Live holds, filtered by event and holder when non-empty, at most `limit`.
+  std::vector<HoldInfo> ListHolds(std::string_view event_id, std::string_view holder,
+                                  uint32_t limit);
+  std::optional<BookingInfo> GetBooking(uint64_t booking_id) const;
+  std::vector<std::string> EventIds() const;
+
+  // Expires every hold whose deadline is <= now. Operations call this first;
+  // a server loop calls it when the wheel's next tick is due.
+  size_t ExpireDue();
+  // Milliseconds until the wheel may next have work (a poll timeout hint).
+  int64_t MsUntilNextTimer() const;
+
+  uint64_t fencing_high_water() const { return next_fencing_ - 1; }
+  EngineStats Stats() const;
+  // Approximate bytes of heap this engine holds.
+  size_t MemoryBytes() const;
+  const EngineLimits& limits() const { return options_.limits; }
+
+  // Hold ids and booking ids carry the shard that issued them in their top
+  // 8 bits, so a router can send EXTEND/RELEASE/CONFIRM to the right shard.
+  static uint8_t ShardOfId(uint64_t id) { return static_cast<uint8_t>(id >> 56); }
+
+ private:
+  struct Event;
+  struct Section;
+  struct HoldSlot;
+  struct Booking;
+  struct IdemRecord;
+
+  void CheckThread() const;
+  int64_t Now() const { return options_.clock->NowMs(); }
+  Event* FindEvent(std::string_view event_id);
+  const Event* FindEvent(std::string_view event_id) const;
+  HoldSlot* FindHold(uint64_t hold_id);
+  SimpleResult CheckHolder(std::string_view holder) const;
+  SimpleResult CheckTtl(int64_t ttl_ms) const;
+  HoldResult Grant(Event& ev, absl::Span<const SeatKey> seats, std::string_view holder,
+                   int64_t ttl_ms, int64_t now);
+  void FreeHeldSeats(HoldSlot& h);
+  void OnTimer(uint64_t payload);
+  void Emit(ChangeKind kind, const Event& ev, uint64_t hold_id, uint64_t booking_id,
+            uint64_t fencing, absl::Span<const SeatKey> seats, int64_t now);
+  uint64_t MakeHoldId(uint32_t slot, uint32_t generation) const;
+  HoldInfo InfoOf(const HoldSlot& h) const;
+  void PurgeIdempotency(int64_t now);
+  int64_t TickOf(int64_t ms) const;
+
+  Options options_;
+  std::thread::id owner_thread_;
+  StringMap<std::unique_ptr<Event>> events_;
+  std::vector<HoldSlot> holds_;
+  std::vector<uint32_t> free_hold_slots_;
+  std::vector<Booking> bookings_;
+  absl::flat_hash_map<uint64_t, uint32_t> booking_index_;
+  StringMap<IdemRecord> idempotency_;
+  std::deque<std::pair<int64_t, std::string>> idempotency_order_;  // (expires, key)
+  TimerWheel wheel_;
+  uint64_t next_fencing_;
+  uint64_t next_booking_seq_ = 1;
+  uint64_t change_seq_ = 0;
+  EngineStats stats_;
+};
+
+}  // namespace seatlock
+
+#endif  // SEATLOCK_ENGINE_SEAT_ENGINE_H_

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package seatlock needs to build, test and benchmark.
+# Idempotent: when everything is present it only checks and exits.
+# Usage: scripts/setup.sh        (as root, or with sudo available)
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config ccache
+  liburing-dev libabsl-dev libxxhash-dev libprotobuf-dev protobuf-compiler
+  libgtest-dev libgmock-dev libbenchmark-dev
+  clang-14 libclang-rt-14-dev           # libFuzzer target and TSan/ASan runtime for clang
+  redis-server redis-tools              # baseline for the benchmarks only
+  gnuplot-nox                           # latency CDF plots from bench/compare.sh
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The Debian redis-server package starts a system instance on 6379; the benchmarks
+# start their own on other ports, so the system one is left alone.
+echo "setup: done"
