@@ -18,7 +18,7 @@ struct EngineLimits {
   size_t max_idempotency_key_len = 128;
   size_t max_payment_ref_len = 256;
   uint32_t max_sections_per_event = 10'000;
-  uint32_t max_rows_per_section = 10'000;
+  uint32_t max_rows_per_section = 10'000;  // at most 65,535
   uint64_t max_seats_per_event = 2'000'000;
   uint32_t max_live_holds = 8'000'000;  // per engine (shard); < 2^30
   uint32_t max_list_results = 10'000;   // LIST_HOLDS page cap

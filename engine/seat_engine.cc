@@ -123,6 +123,8 @@ SeatEngine::SeatEngine(Options options)
   assert(options_.clock != nullptr);
   if (options_.limits.tick_ms <= 0) options_.limits.tick_ms = 1;
   if (options_.limits.max_live_holds >= kHeldTag) options_.limits.max_live_holds = kHeldTag - 1;
+  // Seats record their row in 16 bits.
+  options_.limits.max_rows_per_section = std::min<uint32_t>(options_.limits.max_rows_per_section, 65535);
   // Start the wheel at the current tick so the first Advance is cheap.
   wheel_.Advance(TickOf(Now()), [](uint64_t) {});
 }
@@ -766,6 +768,9 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
                                       std::string(idempotency_key));
       return r;
     }
+  }
+  if (bookings_.size() >= kIndexMask) {
+    return fail(ResultCode::kCapacityExhausted, "this shard cannot record more bookings");
   }
   // Sell. A lapsed hold's seats are taken afresh, so they get a new token.
   const bool lapsed = h->state == HoldSlot::kLapsed;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <limits>
 
 namespace seatlock {
 
@@ -129,32 +130,51 @@ void TimerWheel::FireList(uint32_t list, absl::FunctionRef<void(uint64_t)> fire,
   }
 }
 
+int64_t TimerWheel::NextEventTick() const {
+  if (head_[kOverdueList] != kNil) return now_ + 1;
+  int64_t best = std::numeric_limits<int64_t>::max();
+  for (int level = 0; level < kLevels; ++level) {
+    const uint64_t occ = occupied_[level];
+    if (occ == 0) continue;
+    const int shift = kSlotBits * level;
+    // Level `level` visits slot (b & 63) at tick b << shift, for b = now_ >> shift + 1, ...
+    const int64_t cur = now_ >> shift;
+    const int pos = static_cast<int>((cur + 1) & (kSlots - 1));
+    if (pos != 0) {
+      const uint64_t ahead = occ >> pos;
+      if (ahead != 0) {
+        // Inside the current span of the level above, so before anything the
+        // higher levels hold (they act at the end of that span at the earliest).
+        return std::min(best, (cur + 1 + __builtin_ctzll(ahead)) << shift);
+      }
+    }
+    // First occupied slot in the next span of the level above.
+    best = std::min(best, ((cur | (kSlots - 1)) + 1 + __builtin_ctzll(occ)) << shift);
+  }
+  return best;
+}
+
 size_t TimerWheel::Advance(int64_t now_tick, absl::FunctionRef<void(uint64_t)> fire) {
   size_t fired = 0;
   FireList(kOverdueList, fire, &fired);
   while (now_ < now_tick) {
-    if (live_ == 0) {
+    // Jump straight to the next tick that fires a level-0 slot or cascades a
+    // non-empty slot; the ticks in between would do nothing.
+    int64_t next;
+    const int64_t wrap = (now_ | (kSlots - 1)) + 1;
+    if (now_tick < wrap && head_[kOverdueList] == kNil) {
+      // Fast path for short steps: before the next wrap only level-0 slots act.
+      const uint64_t ahead = occupied_[0] >> ((now_ + 1) & (kSlots - 1));
+      next = ahead != 0 ? now_ + 1 + __builtin_ctzll(ahead) : wrap;
+    } else {
+      next = NextEventTick();
+    }
+    if (next > now_tick) {
       now_ = now_tick;
       break;
     }
-    // Skip ahead over empty level-0 slots up to the next wrap, when cascades run.
-    const int64_t next = now_ + 1;
-    const int pos = static_cast<int>(next & (kSlots - 1));
-    if (pos != 0) {
-      const uint64_t ahead = occupied_[0] >> pos;
-      if (ahead == 0) {
-        const int64_t wrap_end = next | (kSlots - 1);  // last tick before wrap
-        now_ = std::min(now_tick, wrap_end);
-        continue;
-      }
-      const int64_t first = next + __builtin_ctzll(ahead);
-      if (first > now_tick) {
-        now_ = now_tick;
-        break;
-      }
-      now_ = first;
-    } else {
-      now_ = next;
+    now_ = next;
+    if ((now_ & (kSlots - 1)) == 0) {
       // Level 0 wrapped: cascade each higher level whose lower digits are zero.
       for (int level = 1; level < kLevels; ++level) {
         const int slot = static_cast<int>((now_ >> (kSlotBits * level)) & (kSlots - 1));
@@ -173,9 +193,10 @@ int64_t TimerWheel::NextWakeHint() const {
   if (head_[kOverdueList] != kNil) return now_;
   const int64_t next = now_ + 1;
   const int pos = static_cast<int>(next & (kSlots - 1));
-  const uint64_t ahead = pos == 0 ? occupied_[0] : occupied_[0] >> pos;
-  if (pos != 0 && ahead != 0) return next + __builtin_ctzll(ahead);
-  if (pos == 0 && ahead != 0) return next + __builtin_ctzll(ahead);
+  // At a wrap (pos == 0) a cascade may bring timers due at `next` itself.
+  if (pos == 0) return next;
+  const uint64_t ahead = occupied_[0] >> pos;
+  if (ahead != 0) return next + __builtin_ctzll(ahead);
   return (next | (kSlots - 1)) + 1;  // next wrap, when a cascade may bring timers
 }
 

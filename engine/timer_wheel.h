@@ -14,7 +14,8 @@
 //   wheel.Advance(2000, [](uint64_t payload) { ... });  // fires due timers
 //
 // Arm and Cancel cost O(1). Advance costs O(timers fired + timers cascaded +
-// ticks/64), since runs of empty level-0 slots are skipped with a bitmap.
+// non-empty slots visited): per-level occupancy bitmaps let it jump straight
+// to the next tick that fires a level-0 slot or cascades a non-empty slot.
 //
 // Ownership and threads: the wheel owns its timer nodes; payloads are opaque
 // 64-bit values owned by the caller. A wheel is not thread-safe: it belongs to
@@ -90,6 +91,9 @@ class TimerWheel {
   void Unlink(uint32_t idx);
   void Release(uint32_t idx);
   void CascadeSlot(int level, int slot);
+  // First tick after now_ at which Advance has work to do (a level-0 slot
+  // fires or a non-empty slot cascades); INT64_MAX when the wheel is empty.
+  int64_t NextEventTick() const;
   void FireList(uint32_t list, absl::FunctionRef<void(uint64_t)> fire, size_t* fired);
 
   int64_t now_;

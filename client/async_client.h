@@ -1,0 +1,99 @@
+// AsyncClient: the pipelined seatlock client. Many requests in flight on few
+// connections; each call's callback runs once, with the response or an
+// error status (timeout, connection lost, not connected).
+//
+//   ClientOptions opts;                 // 127.0.0.1:7400, shard-aware
+//   auto client = AsyncClient::Connect(opts);
+//   wire::Request req;
+//   req.mutable_ping();
+//   (*client)->Call(std::move(req), [](absl::StatusOr<wire::Response> r) { ... });
+//
+// Shard-aware routing: after HELLO the client computes ShardFor exactly as
+// the server does and sends each request to its owner shard's port, so no
+// request hops between server threads. Requests that span shards, or that
+// fan out (DEFINE_EVENT, STATS, ...), go to the main port.
+//
+// Threads: every public method is thread-safe. The client owns one I/O
+// thread, which runs all callbacks; a callback must not block on another
+// call of the same client (use the blocking Client from other threads).
+// Reconnects: a lost connection fails its in-flight calls with UNAVAILABLE
+// and is re-dialled with exponential backoff; calls queued meanwhile wait
+// (bounded by their timeout). Requests are never re-sent automatically:
+// retry CONFIRM with the same idempotency key (Client::ConfirmWithRetry).
+#ifndef SEATLOCK_CLIENT_ASYNC_CLIENT_H_
+#define SEATLOCK_CLIENT_ASYNC_CLIENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "protocol/seatlock.pb.h"
+
+namespace seatlock {
+
+struct ClientOptions {
+  std::string host = "127.0.0.1";
+  uint16_t port = 7400;
+  std::string auth_token;           // sent with AUTH on every connection when set
+  bool shard_aware = true;          // route to shard ports after HELLO
+  int64_t call_timeout_ms = 5000;   // default per-call deadline
+  int64_t connect_timeout_ms = 2000;
+  int64_t backoff_initial_ms = 50;
+  int64_t backoff_max_ms = 2000;
+  std::string client_name = "libseatlock_client";
+};
+
+class AsyncClient {
+ public:
+  using Callback = std::function<void(absl::StatusOr<wire::Response>)>;
+
+  // Connects to the main port, says HELLO, and (shard-aware) prepares one
+  // connection per shard, dialled on first use.
+  static absl::StatusOr<std::unique_ptr<AsyncClient>> Connect(const ClientOptions& options);
+  ~AsyncClient();
+  AsyncClient(const AsyncClient&) = delete;
+  AsyncClient& operator=(const AsyncClient&) = delete;
+
+  // Sends `req` (its request_id is assigned here) and calls `done` exactly
+  // once on the I/O thread. timeout_ms < 0: the default from the options.
+  void Call(wire::Request req, Callback done, int64_t timeout_ms = -1);
+
+  const wire::HelloReply& hello() const { return hello_; }
+  // Which connection a request goes to: -1 main port, else a shard index.
+  int RouteFor(const wire::Request& req) const;
+  // Requests sent but not yet answered, over all connections.
+  size_t in_flight() const;
+
+ private:
+  struct Endpoint;
+  struct Pending;
+  explicit AsyncClient(const ClientOptions& options);
+  absl::Status Start();
+  void IoLoop();
+  void Enqueue(int endpoint, uint64_t id, wire::Request&& req, Callback done, int64_t deadline);
+  int Dial(Endpoint& ep, int64_t now);  // 0, or the errno that failed
+  void FailEndpoint(Endpoint& ep, const absl::Status& why);
+  void HandleReadable(Endpoint& ep);
+  void FlushWrites(Endpoint& ep);
+  void ExpireDeadlines(int64_t now);
+  void WakeIo();
+
+  ClientOptions options_;
+  wire::HelloReply hello_;
+  std::vector<std::unique_ptr<Endpoint>> endpoints_;  // [0] main, [1+i] shard i
+  std::atomic<uint64_t> next_id_{1};
+  int epfd_ = -1;
+  int evfd_ = -1;
+  std::atomic<bool> stop_{false};
+  std::thread io_;
+};
+
+}  // namespace seatlock
+
+#endif  // SEATLOCK_CLIENT_ASYNC_CLIENT_H_

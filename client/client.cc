@@ -1,0 +1,164 @@
+#include "client/client.h"
+
+#include <chrono>
+#include <future>
+#include <thread>
+
+namespace seatlock {
+
+wire::SeatRef SeatAt(std::string section, std::string row, std::string seat) {
+  wire::SeatRef r;
+  r.set_section(std::move(section));
+  r.set_row(std::move(row));
+  r.set_seat(std::move(seat));
+  return r;
+}
+
+wire::SeatRef SeatIndex(std::string section, uint32_t index) {
+  wire::SeatRef r;
+  r.set_section(std::move(section));
+  r.set_index(index);
+  return r;
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
+  auto async = AsyncClient::Connect(options);
+  if (!async.ok()) return async.status();
+  return std::unique_ptr<Client>(new Client(std::move(*async)));
+}
+
+absl::StatusOr<wire::Response> Client::Call(wire::Request req, int64_t timeout_ms) {
+  auto promise = std::make_shared<std::promise<absl::StatusOr<wire::Response>>>();
+  auto future = promise->get_future();
+  async_->Call(std::move(req),
+               [promise](absl::StatusOr<wire::Response> r) { promise->set_value(std::move(r)); },
+               timeout_ms);
+  return future.get();  // the async client always completes the call
+}
+
+absl::StatusOr<wire::Response> Client::Ping() {
+  wire::Request r;
+  r.mutable_ping();
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::DefineEvent(const wire::DefineEventRequest& layout) {
+  wire::Request r;
+  *r.mutable_define_event() = layout;
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::Hold(const std::string& event_id,
+                                            const std::vector<wire::SeatRef>& seats,
+                                            const std::string& holder, int64_t ttl_ms) {
+  wire::Request r;
+  auto* h = r.mutable_hold();
+  h->set_event_id(event_id);
+  for (const auto& s : seats) *h->add_seats() = s;
+  h->set_holder(holder);
+  h->set_ttl_ms(ttl_ms);
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::HoldBestAvailable(const std::string& event_id,
+                                                         const std::string& section, uint32_t count,
+                                                         bool scattered_ok, const std::string& holder,
+                                                         int64_t ttl_ms) {
+  wire::Request r;
+  auto* h = r.mutable_hold_best_available();
+  h->set_event_id(event_id);
+  h->set_section(section);
+  h->set_count(count);
+  h->set_scattered_ok(scattered_ok);
+  h->set_holder(holder);
+  h->set_ttl_ms(ttl_ms);
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::Extend(uint64_t hold_id, const std::string& holder,
+                                              int64_t ttl_ms) {
+  wire::Request r;
+  r.mutable_extend()->set_hold_id(hold_id);
+  r.mutable_extend()->set_holder(holder);
+  r.mutable_extend()->set_ttl_ms(ttl_ms);
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::Release(uint64_t hold_id, const std::string& holder) {
+  wire::Request r;
+  r.mutable_release()->set_hold_id(hold_id);
+  r.mutable_release()->set_holder(holder);
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::Confirm(uint64_t hold_id, const std::string& holder,
+                                               const std::string& idempotency_key,
+                                               const std::string& payment_ref) {
+  wire::Request r;
+  auto* c = r.mutable_confirm();
+  c->set_hold_id(hold_id);
+  c->set_holder(holder);
+  c->set_idempotency_key(idempotency_key);
+  c->set_payment_ref(payment_ref);
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::ConfirmWithRetry(uint64_t hold_id, const std::string& holder,
+                                                        const std::string& idempotency_key,
+                                                        const std::string& payment_ref, int attempts) {
+  absl::StatusOr<wire::Response> last = absl::UnavailableError("no attempt made");
+  for (int i = 0; i < attempts; ++i) {
+    last = Confirm(hold_id, holder, idempotency_key, payment_ref);
+    if (last.ok() && last->code() != wire::IN_PROGRESS) return last;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50 << std::min(i, 5)));
+  }
+  return last;
+}
+
+absl::StatusOr<wire::Response> Client::CancelBooking(uint64_t booking_id) {
+  wire::Request r;
+  r.mutable_cancel_booking()->set_booking_id(booking_id);
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::GetSeats(const std::string& event_id, const std::string& section) {
+  wire::Request r;
+  r.mutable_get_seats()->set_event_id(event_id);
+  r.mutable_get_seats()->set_section(section);
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::GetAvailability(const std::string& event_id) {
+  wire::Request r;
+  r.mutable_get_availability()->set_event_id(event_id);
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::GetHold(uint64_t hold_id) {
+  wire::Request r;
+  r.mutable_get_hold()->set_hold_id(hold_id);
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::ListHolds(const std::string& event_id, const std::string& holder,
+                                                 uint32_t limit) {
+  wire::Request r;
+  r.mutable_list_holds()->set_event_id(event_id);
+  r.mutable_list_holds()->set_holder(holder);
+  r.mutable_list_holds()->set_limit(limit);
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::ListEvents() {
+  wire::Request r;
+  r.mutable_list_events();
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::Stats() {
+  wire::Request r;
+  r.mutable_stats();
+  return Call(std::move(r));
+}
+
+}  // namespace seatlock

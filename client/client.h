@@ -1,0 +1,77 @@
+// Client: the blocking seatlock client for booking services. Each method
+// sends one request and waits for its response.
+//
+// Return values: a non-OK absl::Status means the call itself failed
+// (connection refused or lost, timeout, shutting down). Otherwise the
+// wire::Response carries the server's domain outcome in code() (OK,
+// SEAT_UNAVAILABLE, HOLD_EXPIRED_SEATS_TAKEN, ...) and detail().
+//
+//   auto client = Client::Connect({.host = "127.0.0.1", .port = 7400});
+//   auto hold = (*client)->Hold("gig", {SeatAt("103", "F", "12")}, "buyer-1", 600'000);
+//   if (hold.ok() && hold->code() == wire::OK) { ... hold->hold().hold_id() ... }
+//
+// Threads: thread-safe; calls from many threads share the connections and
+// are pipelined. Owns an AsyncClient (and so its I/O thread).
+#ifndef SEATLOCK_CLIENT_CLIENT_H_
+#define SEATLOCK_CLIENT_CLIENT_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/async_client.h"
+#include "protocol/seatlock.pb.h"
+
+namespace seatlock {
+
+wire::SeatRef SeatAt(std::string section, std::string row, std::string seat);
+wire::SeatRef SeatIndex(std::string section, uint32_t index);
+
+class Client {
+ public:
+  static absl::StatusOr<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+
+  // Sends any request and waits. timeout_ms < 0: the options' default.
+  absl::StatusOr<wire::Response> Call(wire::Request req, int64_t timeout_ms = -1);
+
+  absl::StatusOr<wire::Response> Ping();
+  absl::StatusOr<wire::Response> DefineEvent(const wire::DefineEventRequest& layout);
+  absl::StatusOr<wire::Response> Hold(const std::string& event_id,
+                                      const std::vector<wire::SeatRef>& seats,
+                                      const std::string& holder, int64_t ttl_ms);
+  absl::StatusOr<wire::Response> HoldBestAvailable(const std::string& event_id,
+                                                   const std::string& section, uint32_t count,
+                                                   bool scattered_ok, const std::string& holder,
+                                                   int64_t ttl_ms);
+  absl::StatusOr<wire::Response> Extend(uint64_t hold_id, const std::string& holder, int64_t ttl_ms);
+  absl::StatusOr<wire::Response> Release(uint64_t hold_id, const std::string& holder);
+  absl::StatusOr<wire::Response> Confirm(uint64_t hold_id, const std::string& holder,
+                                         const std::string& idempotency_key,
+                                         const std::string& payment_ref);
+  // Confirm, re-sent with the same idempotency key when the call itself
+  // fails (lost response, timeout, reconnect), up to `attempts` times. Safe:
+  // the server returns the first result for a repeated key.
+  absl::StatusOr<wire::Response> ConfirmWithRetry(uint64_t hold_id, const std::string& holder,
+                                                  const std::string& idempotency_key,
+                                                  const std::string& payment_ref, int attempts = 5);
+  absl::StatusOr<wire::Response> CancelBooking(uint64_t booking_id);
+  absl::StatusOr<wire::Response> GetSeats(const std::string& event_id, const std::string& section);
+  absl::StatusOr<wire::Response> GetAvailability(const std::string& event_id);
+  absl::StatusOr<wire::Response> GetHold(uint64_t hold_id);
+  absl::StatusOr<wire::Response> ListHolds(const std::string& event_id, const std::string& holder,
+                                           uint32_t limit = 0);
+  absl::StatusOr<wire::Response> ListEvents();
+  absl::StatusOr<wire::Response> Stats();
+
+  AsyncClient& async() { return *async_; }
+  const wire::HelloReply& hello() const { return async_->hello(); }
+
+ private:
+  explicit Client(std::unique_ptr<AsyncClient> async) : async_(std::move(async)) {}
+  std::unique_ptr<AsyncClient> async_;
+};
+
+}  // namespace seatlock
+
+#endif  // SEATLOCK_CLIENT_CLIENT_H_

@@ -1,0 +1,35 @@
+// ServerConfig: everything seatlockd is started with, filled from flags in
+// main.cc. A value type; each shard gets a const reference for its lifetime.
+#ifndef SEATLOCK_SERVER_CONFIG_H_
+#define SEATLOCK_SERVER_CONFIG_H_
+
+#include <cstdint>
+#include <string>
+
+#include "engine/limits.h"
+#include "server/event_loop.h"
+
+namespace seatlock {
+
+inline constexpr char kServerVersion[] = "0.1.0";
+
+struct ServerConfig {
+  std::string bind = "127.0.0.1";
+  uint16_t port = 7400;            // 0: pick ephemeral ports (tests)
+  uint32_t shards = 1;
+  bool pin = false;                // pin shard i to CPU i % ncpu
+  std::string data_dir = "./data";
+  std::string auth_token;          // empty: no AUTH required
+  IoBackend io = IoBackend::kUring;
+  uint32_t max_connections = 10'000;   // per server
+  uint32_t max_in_flight = 1024;       // per connection
+  int64_t idle_timeout_ms = 300'000;   // 0: never
+  uint32_t max_frame_bytes = 1u << 20;
+  uint64_t hash_seed = 0;              // 0: protocol::kDefaultHashSeed
+  std::string port_file;               // write the bound ports here (JSON)
+  EngineLimits limits;
+};
+
+}  // namespace seatlock
+
+#endif  // SEATLOCK_SERVER_CONFIG_H_

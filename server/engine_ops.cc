@@ -1,0 +1,313 @@
+#include "server/engine_ops.h"
+
+#include "absl/strings/str_cat.h"
+#include "engine/string_util.h"
+
+namespace seatlock {
+namespace {
+
+using wire::Request;
+using wire::Response;
+
+void SetCode(Response* resp, ResultCode code, const std::string& detail) {
+  resp->set_code(ToWire(code));
+  if (!detail.empty()) resp->set_detail(detail);
+}
+
+wire::SeatState ToWire(SeatState s) {
+  switch (s) {
+    case SeatState::kHeld: return wire::HELD;
+    case SeatState::kSold: return wire::SOLD;
+    default: return wire::FREE;
+  }
+}
+
+void FillSeatRef(const SeatEngine& engine, std::string_view event_id, SeatKey key,
+                 wire::SeatRef* out) {
+  if (auto label = engine.LabelOf(event_id, key)) {
+    out->set_section(label->section);
+    out->set_row(label->row);
+    out->set_seat(label->seat);
+  }
+  out->set_index(key.seat);
+}
+
+void FillConflicts(const SeatEngine& engine, std::string_view event_id,
+                   const std::vector<SeatConflict>& conflicts,
+                   google::protobuf::RepeatedPtrField<wire::SeatConflict>* out) {
+  for (const SeatConflict& c : conflicts) {
+    wire::SeatConflict* w = out->Add();
+    FillSeatRef(engine, event_id, c.seat, w->mutable_seat());
+    w->set_state(ToWire(c.state));
+    w->set_held_until_ms(c.held_until_ms);
+  }
+}
+
+void FillHoldInfo(const SeatEngine& engine, const HoldInfo& h, int64_t now, wire::HoldInfo* out) {
+  out->set_hold_id(h.hold_id);
+  out->set_event_id(h.event_id);
+  out->set_holder(h.holder);
+  for (SeatKey k : h.seats) FillSeatRef(engine, h.event_id, k, out->add_seats());
+  out->set_created_ms(h.created_ms);
+  out->set_expires_ms(h.expires_ms);
+  out->set_remaining_ms(std::max<int64_t>(0, h.expires_ms - now));
+  out->set_fencing_token(h.fencing_token);
+  out->set_lapsed(h.status == HoldStatus::kLapsed);
+}
+
+EventLayout ToLayout(const wire::DefineEventRequest& d) {
+  EventLayout layout;
+  layout.event_id = d.event_id();
+  for (const wire::SectionLayout& s : d.sections()) {
+    SectionLayout& sl = layout.sections.emplace_back();
+    sl.label = s.label();
+    for (const wire::RowLayout& r : s.rows()) {
+      RowLayout& rl = sl.rows.emplace_back();
+      rl.label = r.label();
+      rl.seat_count = r.seat_count();
+      rl.seat_labels.assign(r.seat_labels().begin(), r.seat_labels().end());
+    }
+  }
+  return layout;
+}
+
+void DoHold(SeatEngine& engine, const wire::HoldRequest& h, Response* resp) {
+  SeatList keys;
+  for (const wire::SeatRef& ref : h.seats()) {
+    const int si = engine.SectionIndex(h.event_id(), ref.section());
+    if (si < 0) {
+      const bool no_event = engine.Layout(h.event_id()) == nullptr;
+      SetCode(resp, no_event ? ResultCode::kEventNotFound : ResultCode::kUnknownSeat,
+              no_event ? absl::StrCat("no event '", h.event_id(), "'")
+                       : absl::StrCat("no section '", ref.section(), "'"));
+      return;
+    }
+    if (ref.has_index()) {
+      keys.push_back({static_cast<uint32_t>(si), ref.index()});
+      continue;
+    }
+    ResolveResult r = engine.ResolveSeat(h.event_id(), {ref.section(), ref.row(), ref.seat()});
+    if (!r.ok()) {
+      SetCode(resp, r.code, r.detail);
+      return;
+    }
+    keys.push_back(r.key);
+  }
+  HoldResult r = engine.Hold(h.event_id(), keys, h.holder(), h.ttl_ms());
+  SetCode(resp, r.code, r.detail);
+  wire::HoldReply* out = resp->mutable_hold();
+  if (r.ok()) {
+    out->set_hold_id(r.hold_id);
+    out->add_part_hold_ids(r.hold_id);
+    out->set_fencing_token(r.fencing_token);
+    out->set_expires_ms(r.expires_ms);
+    out->set_remaining_ms(r.remaining_ms);
+    for (SeatKey k : r.seats) FillSeatRef(engine, h.event_id(), k, out->add_seats());
+  }
+  FillConflicts(engine, h.event_id(), r.conflicts, out->mutable_conflicts());
+}
+
+void DoHoldBest(SeatEngine& engine, const wire::HoldBestAvailableRequest& h, Response* resp) {
+  int section = -1;
+  if (!h.section().empty()) {
+    section = engine.SectionIndex(h.event_id(), h.section());
+    if (section < 0) {
+      const bool no_event = engine.Layout(h.event_id()) == nullptr;
+      SetCode(resp, no_event ? ResultCode::kEventNotFound : ResultCode::kUnknownSeat,
+              no_event ? absl::StrCat("no event '", h.event_id(), "'")
+                       : absl::StrCat("no section '", h.section(), "'"));
+      return;
+    }
+  }
+  HoldResult r = engine.HoldBestAvailable(h.event_id(), section, h.count(), !h.scattered_ok(),
+                                          h.holder(), h.ttl_ms());
+  SetCode(resp, r.code, r.detail);
+  if (!r.ok()) return;
+  wire::HoldReply* out = resp->mutable_hold();
+  out->set_hold_id(r.hold_id);
+  out->add_part_hold_ids(r.hold_id);
+  out->set_fencing_token(r.fencing_token);
+  out->set_expires_ms(r.expires_ms);
+  out->set_remaining_ms(r.remaining_ms);
+  for (SeatKey k : r.seats) FillSeatRef(engine, h.event_id(), k, out->add_seats());
+}
+
+void DoConfirm(SeatEngine& engine, const wire::ConfirmRequest& c, Response* resp) {
+  // The hold's event is needed to label seats; look it up before the confirm
+  // consumes the hold.
+  std::string event_id;
+  if (auto info = engine.GetHold(c.hold_id())) event_id = info->event_id;
+  ConfirmResult r = engine.Confirm(c.hold_id(), c.holder(), c.idempotency_key(), c.payment_ref());
+  if (event_id.empty() && r.booking_id != 0) {
+    if (auto b = engine.GetBooking(r.booking_id)) event_id = b->event_id;
+  }
+  SetCode(resp, r.code, r.detail);
+  if (r.code != ResultCode::kOk && r.code != ResultCode::kHoldExpiredSeatsTaken) return;
+  wire::ConfirmReply* out = resp->mutable_confirm();
+  out->set_booking_id(r.booking_id);
+  out->set_fencing_token(r.fencing_token);
+  out->set_hold_lapsed(r.hold_lapsed);
+  for (SeatKey k : r.seats) FillSeatRef(engine, event_id, k, out->add_seats());
+  out->set_confirmed_ms(r.confirmed_ms);
+  FillConflicts(engine, event_id, r.conflicts, out->mutable_conflicts());
+  out->set_replayed(r.replayed);
+}
+
+void DoGetSeats(SeatEngine& engine, const wire::GetSeatsRequest& g, Response* resp) {
+  const int si = engine.SectionIndex(g.event_id(), g.section());
+  if (si < 0) {
+    const bool no_event = engine.Layout(g.event_id()) == nullptr;
+    SetCode(resp, no_event ? ResultCode::kEventNotFound : ResultCode::kUnknownSeat,
+            no_event ? absl::StrCat("no event '", g.event_id(), "'")
+                     : absl::StrCat("no section '", g.section(), "'"));
+    return;
+  }
+  SectionSeats s = engine.GetSeats(g.event_id(), si);
+  SetCode(resp, s.code, s.detail);
+  if (s.code != ResultCode::kOk) return;
+  const EventLayout* layout = engine.Layout(g.event_id());
+  wire::GetSeatsReply* out = resp->mutable_get_seats();
+  out->set_section(g.section());
+  for (const std::string& r : s.row_labels) out->add_rows(r);
+  for (const SeatView& v : s.seats) {
+    wire::SeatInfo* w = out->add_seats();
+    w->set_index(v.seat);
+    w->set_row(s.row_labels[v.row]);
+    const RowLayout& rl = layout->sections[si].rows[v.row];
+    const uint32_t off = v.seat - s.row_first_seat[v.row];
+    w->set_seat(rl.seat_labels.empty() ? std::to_string(off + 1) : rl.seat_labels[off]);
+    w->set_state(ToWire(v.state));
+    w->set_owner_id(v.owner_id);
+    w->set_held_until_ms(v.held_until_ms);
+  }
+}
+
+}  // namespace
+
+wire::ResultCode ToWire(ResultCode code) { return static_cast<wire::ResultCode>(code); }
+
+void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const Request& req, Response* resp) {
+  resp->set_request_id(req.request_id());
+  resp->set_code(wire::OK);
+  const int64_t now = SystemClock::Get()->NowMs();
+  switch (req.op_case()) {
+    case Request::kDefineEvent: {
+      SimpleResult r = engine.DefineEvent(ToLayout(req.define_event()));
+      SetCode(resp, r.code, r.detail);
+      return;
+    }
+    case Request::kHold:
+      DoHold(engine, req.hold(), resp);
+      return;
+    case Request::kHoldBestAvailable:
+      DoHoldBest(engine, req.hold_best_available(), resp);
+      return;
+    case Request::kExtend: {
+      const auto& e = req.extend();
+      ExtendResult r = engine.Extend(e.hold_id(), e.holder(), e.ttl_ms());
+      SetCode(resp, r.code, r.detail);
+      if (r.ok()) {
+        resp->mutable_extend()->set_expires_ms(r.expires_ms);
+        resp->mutable_extend()->set_remaining_ms(r.remaining_ms);
+        resp->mutable_extend()->set_capped(r.capped);
+      }
+      return;
+    }
+    case Request::kRelease: {
+      SimpleResult r = engine.Release(req.release().hold_id(), req.release().holder());
+      SetCode(resp, r.code, r.detail);
+      return;
+    }
+    case Request::kConfirm:
+      DoConfirm(engine, req.confirm(), resp);
+      return;
+    case Request::kCancelBooking: {
+      SimpleResult r = engine.CancelBooking(req.cancel_booking().booking_id());
+      SetCode(resp, r.code, r.detail);
+      return;
+    }
+    case Request::kGetSeats:
+      DoGetSeats(engine, req.get_seats(), resp);
+      return;
+    case Request::kGetAvailability: {
+      Availability a = engine.GetAvailability(req.get_availability().event_id());
+      SetCode(resp, a.code,
+              a.code == ResultCode::kOk ? ""
+                                        : absl::StrCat("no event '", req.get_availability().event_id(), "'"));
+      if (a.code != ResultCode::kOk) return;
+      wire::GetAvailabilityReply* out = resp->mutable_get_availability();
+      out->set_total(a.total);
+      out->set_free(a.free);
+      out->set_held(a.held);
+      out->set_sold(a.sold);
+      for (const SectionCounts& s : a.sections) {
+        if (!s.owned) continue;
+        wire::SectionAvailability* w = out->add_sections();
+        w->set_section(s.label);
+        w->set_total(s.total);
+        w->set_free(s.free);
+        w->set_held(s.held);
+        w->set_sold(s.sold);
+        w->set_shard(shard_index);
+      }
+      return;
+    }
+    case Request::kGetHold: {
+      auto h = engine.GetHold(req.get_hold().hold_id());
+      if (!h) {
+        SetCode(resp, ResultCode::kHoldNotFound, absl::StrCat("no hold ", req.get_hold().hold_id()));
+        return;
+      }
+      FillHoldInfo(engine, *h, now, resp->mutable_get_hold()->mutable_hold());
+      return;
+    }
+    case Request::kListHolds: {
+      const auto& l = req.list_holds();
+      const uint32_t limit = l.limit() == 0 ? 1000 : l.limit();
+      std::vector<HoldInfo> holds = engine.ListHolds(l.event_id(), l.holder(), limit + 1);
+      wire::ListHoldsReply* out = resp->mutable_list_holds();
+      for (size_t i = 0; i < holds.size() && i < limit; ++i) {
+        FillHoldInfo(engine, holds[i], now, out->add_holds());
+      }
+      out->set_truncated(holds.size() > limit);
+      return;
+    }
+    case Request::kListEvents: {
+      wire::ListEventsReply* out = resp->mutable_list_events();
+      for (const std::string& id : engine.EventIds()) {
+        Availability a = engine.GetAvailability(id);
+        wire::EventSummary* e = out->add_events();
+        e->set_event_id(id);
+        e->set_total(a.total);
+        e->set_free(a.free);
+        e->set_held(a.held);
+        e->set_sold(a.sold);
+      }
+      return;
+    }
+    case Request::kStats: {
+      engine.ExpireDue();
+      const EngineStats s = engine.Stats();
+      wire::ShardStats* out = resp->mutable_stats()->add_shards();
+      out->set_shard(shard_index);
+      out->set_live_holds(s.live_holds);
+      out->set_lapsed_holds(s.lapsed_holds);
+      out->set_bookings(s.bookings);
+      out->set_holds_granted(s.holds_granted);
+      out->set_holds_refused(s.holds_refused);
+      out->set_holds_released(s.holds_released);
+      out->set_holds_expired(s.holds_expired);
+      out->set_confirms(s.confirms);
+      out->set_confirms_replayed(s.confirms_replayed);
+      out->set_fencing_high_water(s.fencing_high_water);
+      out->set_memory_bytes(s.memory_bytes);
+      return;
+    }
+    default:
+      SetCode(resp, ResultCode::kInternal, "not an engine op");
+      resp->set_code(wire::UNKNOWN_OP);
+      return;
+  }
+}
+
+}  // namespace seatlock

@@ -1,0 +1,25 @@
+// Engine ops: the per-shard half of every request. Each function translates
+// one wire request into SeatEngine calls on the owning shard and fills the
+// wire response. They do no I/O and no routing (that is Shard's job), so
+// they are tested without sockets (tests/server/engine_ops_test.cc).
+//
+// Called only on the shard thread that owns `engine`.
+#ifndef SEATLOCK_SERVER_ENGINE_OPS_H_
+#define SEATLOCK_SERVER_ENGINE_OPS_H_
+
+#include "engine/seat_engine.h"
+#include "protocol/seatlock.pb.h"
+
+namespace seatlock {
+
+// Executes `req` (an engine op, not HELLO/AUTH/PING) against this shard's
+// engine. For fan-out ops (DEFINE_EVENT, GET_AVAILABILITY, LIST_HOLDS,
+// LIST_EVENTS, STATS) it fills this shard's part, which the router merges.
+void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const wire::Request& req,
+                     wire::Response* resp);
+
+wire::ResultCode ToWire(ResultCode code);
+
+}  // namespace seatlock
+
+#endif  // SEATLOCK_SERVER_ENGINE_OPS_H_

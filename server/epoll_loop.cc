@@ -1,0 +1,228 @@
+#include "server/epoll_loop.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server/log.h"
+
+namespace seatlock {
+namespace {
+// epoll data: listeners and the eventfd are tagged in the top bits; a
+// connection's data is its id (ids stay below 2^62).
+constexpr uint64_t kListenerBit = uint64_t{1} << 63;
+constexpr uint64_t kWakeBit = uint64_t{1} << 62;
+constexpr size_t kReadChunk = 64 * 1024;
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EpollLoop>> EpollLoop::Create() {
+  const int epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (epfd < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
+  const int evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (evfd < 0) {
+    close(epfd);
+    return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
+  }
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kWakeBit;
+  epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev);
+  auto loop = std::unique_ptr<EpollLoop>(new EpollLoop(epfd, evfd));
+  loop->rbuf_.resize(kReadChunk);
+  return loop;
+}
+
+EpollLoop::~EpollLoop() {
+  for (auto& [id, c] : conns_) close(c.fd);
+  close(evfd_);
+  close(epfd_);
+}
+
+absl::Status EpollLoop::AddListener(int fd, int tag) {
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = kListenerBit | static_cast<uint32_t>(fd);
+  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
+    return absl::InternalError(absl::StrCat("epoll_ctl(listener): ", strerror(errno)));
+  }
+  listeners_[fd] = tag;
+  return absl::OkStatus();
+}
+
+void EpollLoop::StopListening() {
+  for (auto& [fd, tag] : listeners_) epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
+  listeners_.clear();
+}
+
+void EpollLoop::AddConnection(uint64_t conn, int fd) {
+  Conn& c = conns_[conn];
+  c.fd = fd;
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLRDHUP;
+  ev.data.u64 = conn;
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev);
+}
+
+std::string* EpollLoop::Output(uint64_t conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end() || it->second.broken) return nullptr;
+  dirty_.insert(conn);
+  return &it->second.out;
+}
+
+size_t EpollLoop::PendingOutput(uint64_t conn) const {
+  auto it = conns_.find(conn);
+  return it == conns_.end() ? 0 : it->second.out.size() - it->second.out_off;
+}
+
+void EpollLoop::UpdateInterest(uint64_t id, Conn& c) {
+  epoll_event ev{};
+  uint32_t events = 0;
+  if (c.want_read && !c.closing) events |= EPOLLIN | EPOLLRDHUP;
+  if (c.want_write) events |= EPOLLOUT;
+  ev.events = events;
+  ev.data.u64 = id;
+  epoll_ctl(epfd_, EPOLL_CTL_MOD, c.fd, &ev);
+}
+
+void EpollLoop::SetReadEnabled(uint64_t conn, bool enabled) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end() || it->second.want_read == enabled) return;
+  it->second.want_read = enabled;
+  UpdateInterest(conn, it->second);
+}
+
+void EpollLoop::Close(uint64_t conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  Conn& c = it->second;
+  c.closing = true;
+  if (c.broken || c.out.size() == c.out_off) {
+    Finish(conn);
+  } else {
+    dirty_.insert(conn);
+    UpdateInterest(conn, c);
+  }
+}
+
+void EpollLoop::Finish(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  close(it->second.fd);  // also removes it from the epoll set
+  conns_.erase(it);
+  dirty_.erase(id);
+}
+
+void EpollLoop::FlushOne(uint64_t id, Conn& c) {
+  while (c.out_off < c.out.size()) {
+    const ssize_t n = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off,
+                           MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      c.out_off += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (!c.want_write) {
+        c.want_write = true;
+        UpdateInterest(id, c);
+      }
+      return;
+    }
+    c.broken = true;
+    c.out.clear();
+    c.out_off = 0;
+    if (c.closing) {
+      Finish(id);
+    } else {
+      handler_->OnPeerClosed(id, n < 0 ? errno : EPIPE);
+    }
+    return;
+  }
+  c.out.clear();
+  c.out_off = 0;
+  if (c.want_write) {
+    c.want_write = false;
+    UpdateInterest(id, c);
+  }
+  if (c.closing) Finish(id);
+}
+
+void EpollLoop::Wake() {
+  const uint64_t one = 1;
+  ssize_t unused = write(evfd_, &one, sizeof(one));
+  (void)unused;
+}
+
+void EpollLoop::Run(LoopHandler* handler) {
+  handler_ = handler;
+  std::vector<epoll_event> events(256);
+  std::vector<uint64_t> flush;
+  while (!stop_) {
+    const int64_t wait_ms = handler_->OnPass();
+    if (stop_) break;
+    flush.assign(dirty_.begin(), dirty_.end());
+    dirty_.clear();
+    for (uint64_t id : flush) {
+      auto it = conns_.find(id);
+      if (it != conns_.end()) FlushOne(id, it->second);
+    }
+    const int timeout = wait_ms < 0 ? -1 : static_cast<int>(std::min<int64_t>(wait_ms, 1000));
+    const int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), dirty_.empty() ? timeout : 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      LogError("epoll_wait: ", strerror(errno));
+      break;
+    }
+    for (int i = 0; i < n; ++i) {
+      const uint64_t data = events[i].data.u64;
+      if (data & kListenerBit) {
+        const int lfd = static_cast<int>(data & 0xffffffffu);
+        auto lit = listeners_.find(lfd);
+        if (lit == listeners_.end()) continue;
+        for (int k = 0; k < 64; ++k) {
+          const int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+          if (fd < 0) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+              LogWarning("accept: ", strerror(errno));
+            }
+            break;
+          }
+          handler_->OnAccept(lit->second, fd);
+        }
+        continue;
+      }
+      if (data & kWakeBit) {
+        uint64_t v;
+        ssize_t unused = read(evfd_, &v, sizeof(v));
+        (void)unused;
+        handler_->OnWake();
+        continue;
+      }
+      const uint64_t id = data;
+      auto it = conns_.find(id);
+      if (it == conns_.end()) continue;
+      if (events[i].events & EPOLLOUT) {
+        FlushOne(id, it->second);
+        it = conns_.find(id);
+        if (it == conns_.end()) continue;
+      }
+      if (!(events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) continue;
+      Conn& c = it->second;
+      if (c.closing || !c.want_read) continue;
+      const ssize_t r = recv(c.fd, rbuf_.data(), rbuf_.size(), MSG_DONTWAIT);
+      if (r > 0) {
+        handler_->OnData(id, rbuf_.data(), static_cast<size_t>(r));
+      } else if (r == 0) {
+        handler_->OnPeerClosed(id, 0);
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        handler_->OnPeerClosed(id, errno);
+      }
+    }
+  }
+}
+
+}  // namespace seatlock

@@ -1,0 +1,62 @@
+// EpollLoop: the EventLoop backend on epoll(7), level-triggered, for hosts
+// where io_uring is disabled. Owns its epoll fd, its eventfd and every
+// connection's socket and output buffer. One thread; Wake() from any thread.
+#ifndef SEATLOCK_SERVER_EPOLL_LOOP_H_
+#define SEATLOCK_SERVER_EPOLL_LOOP_H_
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "server/event_loop.h"
+
+namespace seatlock {
+
+class EpollLoop final : public EventLoop {
+ public:
+  static absl::StatusOr<std::unique_ptr<EpollLoop>> Create();
+  ~EpollLoop() override;
+
+  std::string_view name() const override { return "epoll"; }
+  absl::Status AddListener(int fd, int tag) override;
+  void StopListening() override;
+  void AddConnection(uint64_t conn, int fd) override;
+  std::string* Output(uint64_t conn) override;
+  size_t PendingOutput(uint64_t conn) const override;
+  void SetReadEnabled(uint64_t conn, bool enabled) override;
+  void Close(uint64_t conn) override;
+  size_t connection_count() const override { return conns_.size(); }
+  void Run(LoopHandler* handler) override;
+  void Stop() override { stop_ = true; }
+  void Wake() override;
+
+ private:
+  struct Conn {
+    int fd = -1;
+    std::string out;
+    size_t out_off = 0;
+    bool want_read = true;
+    bool want_write = false;  // EPOLLOUT registered
+    bool closing = false;
+    bool broken = false;
+  };
+  EpollLoop(int epfd, int evfd) : epfd_(epfd), evfd_(evfd) {}
+  void UpdateInterest(uint64_t id, Conn& c);
+  void FlushOne(uint64_t id, Conn& c);
+  void Finish(uint64_t id);
+
+  int epfd_;
+  int evfd_;
+  bool stop_ = false;
+  LoopHandler* handler_ = nullptr;
+  absl::flat_hash_map<int, int> listeners_;  // fd -> tag
+  absl::flat_hash_map<uint64_t, Conn> conns_;
+  absl::flat_hash_set<uint64_t> dirty_;      // have output to flush
+  std::vector<char> rbuf_;
+};
+
+}  // namespace seatlock
+
+#endif  // SEATLOCK_SERVER_EPOLL_LOOP_H_

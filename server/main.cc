@@ -1,0 +1,148 @@
+// seatlockd: the seatlock daemon. See README.md and docs/operations.md.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "server/log.h"
+#include "server/server.h"
+
+ABSL_FLAG(std::string, bind, "127.0.0.1", "Address to listen on (IPv4 or IPv6).");
+ABSL_FLAG(int32_t, port, 7400,
+          "Main port, shared by all shards. Shard i also listens on port+1+i. 0 picks ephemeral "
+          "ports (for tests; see --port-file).");
+ABSL_FLAG(int32_t, shards, 0, "Shard threads (0: one per CPU core).");
+ABSL_FLAG(bool, pin, false, "Pin shard i to CPU core i.");
+ABSL_FLAG(std::string, data_dir, "./data", "Directory for the write-ahead log and snapshots.");
+ABSL_FLAG(std::string, auth_token_file, "",
+          "File holding a shared secret; clients must AUTH with it. Empty: no auth.");
+ABSL_FLAG(std::string, io, "uring", "I/O backend: uring (falls back to epoll if refused) or epoll.");
+ABSL_FLAG(int32_t, max_connections, 10000, "Maximum open client connections.");
+ABSL_FLAG(int32_t, max_in_flight, 1024,
+          "Maximum requests in flight per connection; beyond it the server stops reading.");
+ABSL_FLAG(int64_t, idle_timeout_ms, 300000, "Close connections idle this long (0: never).");
+ABSL_FLAG(int32_t, max_frame_bytes, 1 << 20, "Largest accepted frame.");
+ABSL_FLAG(std::string, port_file, "", "Write the bound ports as JSON to this file once listening.");
+ABSL_FLAG(int32_t, max_seats_per_hold, 32, "Most seats one hold may take.");
+ABSL_FLAG(int64_t, max_ttl_ms, 3600000, "Longest TTL one HOLD or EXTEND may ask for.");
+ABSL_FLAG(int64_t, max_hold_lifetime_ms, 7200000, "Longest total life of a hold, extensions included.");
+ABSL_FLAG(int64_t, idempotency_retention_ms, 86400000, "How long confirm results are kept for replay.");
+ABSL_FLAG(int64_t, lapsed_hold_retention_ms, 3600000,
+          "How long an expired hold is remembered for a late CONFIRM.");
+
+namespace {
+
+bool OurFlags(absl::string_view file) { return absl::StrContains(file, "server/main.cc"); }
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "seatlockd: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = OurFlags;
+  usage.contains_helpshort_flags = OurFlags;
+  usage.version_string = [] { return std::string("seatlockd ") + seatlock::kServerVersion + "\n"; };
+  absl::SetFlagsUsageConfig(usage);
+  absl::SetProgramUsageMessage(
+      "seatlockd: in-memory seat-lock server for flash-sale ticketing.\n"
+      "Usage: seatlockd [--bind 127.0.0.1] [--port 7400] [--shards N] [--data-dir ./data] ...");
+  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+  if (rest.size() > 1) return Fail(absl::StrCat("unexpected argument '", rest[1], "' (see --help)"));
+
+  seatlock::ServerConfig config;
+  config.bind = absl::GetFlag(FLAGS_bind);
+  const int32_t port = absl::GetFlag(FLAGS_port);
+  if (port < 0 || port > 65535 - 65) return Fail("--port must be between 0 and 65470");
+  config.port = static_cast<uint16_t>(port);
+  int32_t shards = absl::GetFlag(FLAGS_shards);
+  if (shards == 0) shards = static_cast<int32_t>(std::max(1u, std::thread::hardware_concurrency()));
+  if (shards < 1 || shards > 64) return Fail("--shards must be between 1 and 64");
+  config.shards = static_cast<uint32_t>(shards);
+  config.pin = absl::GetFlag(FLAGS_pin);
+  config.data_dir = absl::GetFlag(FLAGS_data_dir);
+  const std::string io = absl::GetFlag(FLAGS_io);
+  if (io == "uring") config.io = seatlock::IoBackend::kUring;
+  else if (io == "epoll") config.io = seatlock::IoBackend::kEpoll;
+  else return Fail(absl::StrCat("--io must be 'uring' or 'epoll', not '", io, "'"));
+  if (const std::string f = absl::GetFlag(FLAGS_auth_token_file); !f.empty()) {
+    std::ifstream in(f);
+    if (!in) return Fail(absl::StrCat("cannot read --auth-token-file '", f, "'"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    config.auth_token = std::string(absl::StripAsciiWhitespace(ss.str()));
+    if (config.auth_token.empty()) return Fail(absl::StrCat("--auth-token-file '", f, "' is empty"));
+  }
+  auto positive = [](int64_t v, const char* name) -> std::string {
+    return v > 0 ? "" : absl::StrCat("--", name, " must be positive");
+  };
+  for (auto [v, name] : {std::pair<int64_t, const char*>{absl::GetFlag(FLAGS_max_connections), "max_connections"},
+                         {absl::GetFlag(FLAGS_max_in_flight), "max_in_flight"},
+                         {absl::GetFlag(FLAGS_max_frame_bytes), "max_frame_bytes"},
+                         {absl::GetFlag(FLAGS_max_seats_per_hold), "max_seats_per_hold"},
+                         {absl::GetFlag(FLAGS_max_ttl_ms), "max_ttl_ms"},
+                         {absl::GetFlag(FLAGS_max_hold_lifetime_ms), "max_hold_lifetime_ms"},
+                         {absl::GetFlag(FLAGS_idempotency_retention_ms), "idempotency_retention_ms"},
+                         {absl::GetFlag(FLAGS_lapsed_hold_retention_ms), "lapsed_hold_retention_ms"}}) {
+    if (std::string e = positive(v, name); !e.empty()) return Fail(e);
+  }
+  if (absl::GetFlag(FLAGS_idle_timeout_ms) < 0) return Fail("--idle_timeout_ms must be >= 0");
+  config.max_connections = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_connections));
+  config.max_in_flight = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_in_flight));
+  config.idle_timeout_ms = absl::GetFlag(FLAGS_idle_timeout_ms);
+  config.max_frame_bytes = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_frame_bytes));
+  config.port_file = absl::GetFlag(FLAGS_port_file);
+  config.limits.max_seats_per_hold = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_seats_per_hold));
+  config.limits.max_ttl_ms = absl::GetFlag(FLAGS_max_ttl_ms);
+  config.limits.max_hold_lifetime_ms = absl::GetFlag(FLAGS_max_hold_lifetime_ms);
+  config.limits.idempotency_retention_ms = absl::GetFlag(FLAGS_idempotency_retention_ms);
+  config.limits.lapsed_hold_retention_ms = absl::GetFlag(FLAGS_lapsed_hold_retention_ms);
+
+  // Signals: SIGPIPE ignored; SIGTERM/SIGINT handled by sigwait below, so
+  // block them before any thread starts (threads inherit the mask).
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  seatlock::LogInfo("seatlockd ", seatlock::kServerVersion, " starting: bind=", config.bind,
+                    " port=", config.port, " shards=", config.shards, " io=", io,
+                    " pin=", config.pin ? "yes" : "no", " data_dir=", config.data_dir,
+                    " auth=", config.auth_token.empty() ? "off" : "on",
+                    " max_connections=", config.max_connections, " max_in_flight=", config.max_in_flight,
+                    " max_frame_bytes=", config.max_frame_bytes);
+  seatlock::LogWarning("sales are kept in memory only in this version: the write-ahead log is "
+                       "not implemented yet (docs/durability.md)");
+  seatlock::Server server(config);
+  if (absl::Status st = server.Start(); !st.ok()) {
+    seatlock::LogError("start failed: ", st.message());
+    return 1;
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  seatlock::LogInfo("received ", sig == SIGTERM ? "SIGTERM" : "SIGINT", "; shutting down");
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(4800));
+    seatlock::LogError("shutdown did not finish within 5 s; exiting");
+    _exit(1);
+  }).detach();
+  server.Stop();
+  server.Wait();
+  seatlock::LogInfo("stopped");
+  return 0;
+}

@@ -1,0 +1,147 @@
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "protocol/sharding.h"
+#include "server/log.h"
+
+namespace seatlock {
+namespace {
+
+absl::StatusOr<int> Listen(const std::string& bind, uint16_t port, bool reuse_port) {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  int family = AF_INET;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+  if (inet_pton(AF_INET, bind.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    len = sizeof(*v4);
+  } else if (inet_pton(AF_INET6, bind.c_str(), &v6->sin6_addr) == 1) {
+    family = AF_INET6;
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    len = sizeof(*v6);
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("--bind: '", bind, "' is not an IPv4 or IPv6 address"));
+  }
+  const int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  const int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
+    const int err = errno;
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot bind ", bind, ":", port, ": ", strerror(err),
+                                               err == EADDRINUSE ? " (is another seatlockd running?)" : ""));
+  }
+  if (listen(fd, 4096) < 0) {
+    const int err = errno;
+    close(fd);
+    return absl::InternalError(absl::StrCat("listen: ", strerror(err)));
+  }
+  return fd;
+}
+
+uint16_t BoundPort(int fd) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+}
+
+}  // namespace
+
+Server::Server(ServerConfig config) : config_(std::move(config)) {
+  group_.hash_seed = config_.hash_seed != 0 ? config_.hash_seed : protocol::kDefaultHashSeed;
+  group_.start_ms = SystemClock::Get()->NowMs();
+  group_.go = go_.get_future().share();
+}
+
+Server::~Server() {
+  Stop();
+  Wait();
+  for (int fd : main_fds_) close(fd);
+  for (int fd : shard_fds_) close(fd);
+}
+
+absl::Status Server::Bind() {
+  // The first main socket picks the port (ephemeral when --port 0); the other
+  // shards join it through SO_REUSEPORT so the kernel spreads connections.
+  for (uint32_t i = 0; i < config_.shards; ++i) {
+    auto fd = Listen(config_.bind, i == 0 ? config_.port : group_.main_port, true);
+    if (!fd.ok()) return fd.status();
+    main_fds_.push_back(*fd);
+    if (i == 0) group_.main_port = BoundPort(*fd);
+  }
+  for (uint32_t i = 0; i < config_.shards; ++i) {
+    const uint16_t want = config_.port == 0 ? 0 : static_cast<uint16_t>(config_.port + 1 + i);
+    auto fd = Listen(config_.bind, want, false);
+    if (!fd.ok()) return fd.status();
+    shard_fds_.push_back(*fd);
+    group_.shard_ports.push_back(BoundPort(*fd));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Server::Start() {
+  if (config_.shards == 0 || config_.shards > 64) {
+    return absl::InvalidArgumentError("--shards must be between 1 and 64");
+  }
+  if (absl::Status st = Bind(); !st.ok()) return st;
+  for (uint32_t i = 0; i < config_.shards; ++i) {
+    shards_.push_back(std::make_unique<Shard>(i, config_, &group_, main_fds_[i], shard_fds_[i]));
+    group_.shards.push_back(shards_.back().get());
+  }
+  group_.busy_shards = static_cast<int>(config_.shards);
+  std::vector<std::promise<absl::Status>> started(config_.shards);
+  for (uint32_t i = 0; i < config_.shards; ++i) {
+    threads_.emplace_back([this, i, p = &started[i]] { shards_[i]->Run(p); });
+  }
+  absl::Status first_error;
+  for (auto& p : started) {
+    absl::Status st = p.get_future().get();
+    if (!st.ok() && first_error.ok()) first_error = st;
+  }
+  go_.set_value();
+  if (!first_error.ok()) {
+    Stop();
+    Wait();
+    return first_error;
+  }
+  LogInfo("listening on ", config_.bind, ":", group_.main_port, " (shard ports ",
+          absl::StrJoin(group_.shard_ports, ","), ")");
+  if (!config_.port_file.empty()) {
+    std::ofstream f(config_.port_file + ".tmp");
+    f << "{\"port\":" << group_.main_port << ",\"shard_ports\":[" << absl::StrJoin(group_.shard_ports, ",")
+      << "]}\n";
+    f.close();
+    std::rename((config_.port_file + ".tmp").c_str(), config_.port_file.c_str());
+  }
+  return absl::OkStatus();
+}
+
+void Server::Stop() {
+  if (group_.stopping.exchange(true)) return;
+  for (Shard* s : group_.shards) s->Wake();
+}
+
+void Server::Wait() {
+  for (std::thread& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+}
+
+}  // namespace seatlock

@@ -1,0 +1,722 @@
+#include "server/shard.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <map>
+
+#include "absl/strings/str_cat.h"
+#include "protocol/sharding.h"
+#include "server/engine_ops.h"
+#include "server/log.h"
+
+namespace seatlock {
+namespace {
+
+using wire::Request;
+using wire::Response;
+
+int64_t NowMs() { return SystemClock::Get()->NowMs(); }
+
+Response ErrorResponse(uint64_t request_id, wire::ResultCode code, std::string detail) {
+  Response r;
+  r.set_request_id(request_id);
+  r.set_code(code);
+  r.set_detail(std::move(detail));
+  return r;
+}
+
+// Returns a non-empty message when a request is malformed: a required field
+// is missing or out of range. Domain limits are the engine's business.
+std::string Malformed(const Request& req) {
+  switch (req.op_case()) {
+    case Request::kDefineEvent:
+      if (req.define_event().event_id().empty()) return "define_event.event_id is empty";
+      if (req.define_event().sections_size() == 0) return "define_event.sections is empty";
+      return "";
+    case Request::kHold: {
+      const auto& h = req.hold();
+      if (h.event_id().empty()) return "hold.event_id is empty";
+      if (h.seats_size() == 0) return "hold.seats is empty";
+      for (const auto& s : h.seats()) {
+        if (s.section().empty()) return "hold.seats[].section is empty";
+        if (!s.has_index() && (s.row().empty() || s.seat().empty())) {
+          return "hold.seats[] needs row and seat labels, or an index";
+        }
+      }
+      if (h.holder().empty()) return "hold.holder is empty";
+      if (h.ttl_ms() <= 0) return "hold.ttl_ms must be positive";
+      return "";
+    }
+    case Request::kHoldBestAvailable: {
+      const auto& h = req.hold_best_available();
+      if (h.event_id().empty()) return "hold_best_available.event_id is empty";
+      if (h.count() == 0) return "hold_best_available.count must be positive";
+      if (h.holder().empty()) return "hold_best_available.holder is empty";
+      if (h.ttl_ms() <= 0) return "hold_best_available.ttl_ms must be positive";
+      return "";
+    }
+    case Request::kExtend:
+      if (req.extend().hold_id() == 0) return "extend.hold_id is 0";
+      if (req.extend().holder().empty()) return "extend.holder is empty";
+      if (req.extend().ttl_ms() <= 0) return "extend.ttl_ms must be positive";
+      return "";
+    case Request::kRelease:
+      if (req.release().hold_id() == 0) return "release.hold_id is 0";
+      if (req.release().holder().empty()) return "release.holder is empty";
+      return "";
+    case Request::kConfirm:
+      if (req.confirm().hold_id() == 0) return "confirm.hold_id is 0";
+      if (req.confirm().holder().empty()) return "confirm.holder is empty";
+      if (req.confirm().idempotency_key().empty()) return "confirm.idempotency_key is empty";
+      return "";
+    case Request::kCancelBooking:
+      if (req.cancel_booking().booking_id() == 0) return "cancel_booking.booking_id is 0";
+      return "";
+    case Request::kGetSeats:
+      if (req.get_seats().event_id().empty()) return "get_seats.event_id is empty";
+      if (req.get_seats().section().empty()) return "get_seats.section is empty";
+      return "";
+    case Request::kGetAvailability:
+      if (req.get_availability().event_id().empty()) return "get_availability.event_id is empty";
+      return "";
+    case Request::kGetHold:
+      if (req.get_hold().hold_id() == 0) return "get_hold.hold_id is 0";
+      return "";
+    default:
+      return "";
+  }
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  // Compares every byte of the longer input so the time does not reveal
+  // where the first difference is.
+  const size_t n = std::max(a.size(), b.size());
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff |= x ^ y;
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+Shard::Shard(uint32_t index, const ServerConfig& config, ShardGroup* group, int main_listen_fd,
+             int shard_listen_fd)
+    : index_(index),
+      config_(config),
+      group_(group),
+      main_listen_fd_(main_listen_fd),
+      shard_listen_fd_(shard_listen_fd) {
+  SeatEngine::Options opts;
+  opts.clock = SystemClock::Get();
+  opts.limits = config.limits;
+  opts.shard_index = static_cast<uint8_t>(index);
+  const uint32_t count = config.shards;
+  const uint64_t seed = group->hash_seed;
+  opts.owns_section = [index, count, seed](std::string_view event, std::string_view section) {
+    return protocol::ShardFor(event, section, count, seed) == index;
+  };
+  engine_ = std::make_unique<SeatEngine>(std::move(opts));
+}
+
+Shard::~Shard() = default;
+
+void Shard::Run(std::promise<absl::Status>* started) {
+  SetLogThreadName(absl::StrCat("shard ", index_));
+  if (config_.pin) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    const long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    CPU_SET(static_cast<int>(index_ % static_cast<uint32_t>(ncpu > 0 ? ncpu : 1)), &set);
+    if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
+      LogWarning("could not pin shard ", index_, " to a CPU");
+    }
+  }
+  auto loop = MakeEventLoop(config_.io);
+  if (!loop.ok()) {
+    started->set_value(loop.status());
+    return;
+  }
+  loop_ = std::move(*loop);
+  absl::Status st = loop_->AddListener(main_listen_fd_, 0);
+  if (st.ok()) st = loop_->AddListener(shard_listen_fd_, 1);
+  started->set_value(st);
+  if (!st.ok()) return;
+  group_->go.wait();  // every shard's loop exists before any shard routes
+  loop_->Run(this);
+  loop_.reset();  // closes every remaining connection
+}
+
+void Shard::Post(std::unique_ptr<ShardMessage> msg) {
+  if (inbox_.Push(std::move(msg))) Wake();
+}
+
+void Shard::Wake() {
+  // loop_ is set before the server starts routing (it waits for every shard
+  // to report started), and reset only after all shards went idle.
+  if (loop_ != nullptr) loop_->Wake();
+}
+
+void Shard::OnAccept(int /*listener_tag*/, int fd) {
+  if (draining_) {
+    close(fd);
+    return;
+  }
+  if (group_->connections.load(std::memory_order_relaxed) >= config_.max_connections) {
+    if (rejected_connections_++ % 1000 == 0) {
+      LogWarning("connection limit (", config_.max_connections, ") reached; refusing connections");
+    }
+    close(fd);
+    return;
+  }
+  group_->connections.fetch_add(1, std::memory_order_relaxed);
+  const uint64_t id = next_conn_id_++;
+  auto [it, inserted] = conns_.try_emplace(id, config_.max_frame_bytes);
+  it->second.last_active_ms = NowMs();
+  it->second.authed = config_.auth_token.empty();
+  loop_->AddConnection(id, fd);
+}
+
+void Shard::OnData(uint64_t id, const char* data, size_t n) {
+  auto it = conns_.find(id);
+  if (it == conns_.end() || it->second.closing) return;
+  it->second.decoder.Append(data, n);
+  it->second.last_active_ms = NowMs();
+  DrainFrames(id);
+}
+
+void Shard::DrainFrames(uint64_t id) {
+  for (;;) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    Conn& c = it->second;
+    if (c.closing) return;
+    if (c.in_flight >= config_.max_in_flight || draining_) {
+      if (!c.paused) {
+        c.paused = true;
+        loop_->SetReadEnabled(id, false);
+      }
+      return;
+    }
+    std::string_view body;
+    switch (c.decoder.Next(&body)) {
+      case protocol::FrameDecoder::Result::kNeedMore:
+        if (c.paused) {
+          c.paused = false;
+          loop_->SetReadEnabled(id, true);
+        }
+        return;
+      case protocol::FrameDecoder::Result::kTooLarge:
+        ProtocolError(id, wire::BAD_FRAME, 0,
+                      absl::StrCat("frame of ", c.decoder.last_length(), " bytes exceeds the limit of ",
+                                   config_.max_frame_bytes));
+        return;
+      case protocol::FrameDecoder::Result::kFrame: {
+        Request req;
+        if (!req.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+          ProtocolError(id, wire::BAD_FRAME, 0, "frame body is not a valid Request message");
+          return;
+        }
+        HandleRequest(id, c, std::move(req));
+        break;
+      }
+    }
+  }
+}
+
+void Shard::ProtocolError(uint64_t id, wire::ResultCode code, uint64_t request_id,
+                          std::string detail) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  LogWarning("connection ", id, ": ", detail, "; closing it");
+  Reply(id, ErrorResponse(request_id, code, std::move(detail)));
+  it = conns_.find(id);
+  if (it == conns_.end()) return;
+  it->second.closing = true;
+  loop_->SetReadEnabled(id, false);
+  if (it->second.in_flight == 0) CloseConn(id);
+}
+
+void Shard::CloseConn(uint64_t id) {
+  if (conns_.erase(id) > 0) group_->connections.fetch_sub(1, std::memory_order_relaxed);
+  loop_->Close(id);
+}
+
+void Shard::OnPeerClosed(uint64_t id, int /*error*/) { CloseConn(id); }
+
+void Shard::Reply(uint64_t id, const Response& resp) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  std::string* out = loop_->Output(id);
+  if (out != nullptr) protocol::AppendFrame(resp, out);
+}
+
+void Shard::HandleRequest(uint64_t id, Conn& conn, Request&& req) {
+  ++requests_;
+  const uint64_t rid = req.request_id();
+  const auto op = req.op_case();
+  if (op == Request::OP_NOT_SET) {
+    ProtocolError(id, wire::UNKNOWN_OP, rid, "request carries no known operation");
+    return;
+  }
+  if (std::string why = Malformed(req); !why.empty()) {
+    ProtocolError(id, wire::INVALID_ARGUMENT, rid, std::move(why));
+    return;
+  }
+  if (op == Request::kHello) {
+    Response r;
+    r.set_request_id(rid);
+    wire::HelloReply* h = r.mutable_hello();
+    h->set_protocol_version(protocol::kProtocolVersion);
+    h->set_server_version(kServerVersion);
+    h->set_shard_count(config_.shards);
+    for (uint16_t p : group_->shard_ports) h->add_shard_ports(p);
+    h->set_hash_seed(group_->hash_seed);
+    h->set_auth_required(!config_.auth_token.empty());
+    h->set_max_frame_bytes(config_.max_frame_bytes);
+    h->set_max_in_flight(config_.max_in_flight);
+    Reply(id, r);
+    return;
+  }
+  if (op == Request::kAuth) {
+    const bool ok = config_.auth_token.empty() ||
+                    ConstantTimeEquals(req.auth().token(), config_.auth_token);
+    conn.authed = conn.authed || ok;
+    Reply(id, ok ? ErrorResponse(rid, wire::OK, "")
+                 : ErrorResponse(rid, wire::UNAUTHENTICATED, "wrong auth token"));
+    return;
+  }
+  if (op == Request::kPing) {
+    Response r;
+    r.set_request_id(rid);
+    r.mutable_ping()->set_payload(req.ping().payload());
+    r.mutable_ping()->set_server_time_ms(NowMs());
+    Reply(id, r);
+    return;
+  }
+  if (!conn.authed) {
+    Reply(id, ErrorResponse(rid, wire::UNAUTHENTICATED, "send AUTH with the server's token first"));
+    return;
+  }
+  conn.in_flight++;
+  Route(std::move(req), [this, id](Response&& resp) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    Conn& c = it->second;
+    c.in_flight--;
+    Reply(id, resp);
+    if (c.closing && c.in_flight == 0) {
+      CloseConn(id);
+    } else if (c.paused && !draining_) {
+      DrainFrames(id);
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Routing
+
+void Shard::Route(Request&& req, Callback done) {
+  const uint32_t n = config_.shards;
+  auto by_id = [&](uint64_t id, const char* what) {
+    const uint32_t owner = protocol::ShardOfId(id);
+    if (owner >= n) {
+      done(ErrorResponse(req.request_id(),
+                         std::string_view(what) == "booking" ? wire::BOOKING_NOT_FOUND : wire::HOLD_NOT_FOUND,
+                         absl::StrCat("no ", what, " ", id, " (it names shard ", owner, ")")));
+      return;
+    }
+    CallShard(owner, std::move(req), std::move(done));
+  };
+  switch (req.op_case()) {
+    case Request::kHold:
+      RouteHold(std::move(req), std::move(done));
+      return;
+    case Request::kHoldBestAvailable:
+      if (req.hold_best_available().section().empty()) {
+        RouteHoldAnywhere(std::move(req), std::move(done));
+      } else {
+        const uint32_t owner = protocol::ShardFor(req.hold_best_available().event_id(),
+                                                  req.hold_best_available().section(), n,
+                                                  group_->hash_seed);
+        CallShard(owner, std::move(req), std::move(done));
+      }
+      return;
+    case Request::kGetSeats: {
+      const uint32_t owner = protocol::ShardFor(req.get_seats().event_id(), req.get_seats().section(),
+                                                n, group_->hash_seed);
+      CallShard(owner, std::move(req), std::move(done));
+      return;
+    }
+    case Request::kExtend: by_id(req.extend().hold_id(), "hold"); return;
+    case Request::kRelease: by_id(req.release().hold_id(), "hold"); return;
+    case Request::kConfirm: by_id(req.confirm().hold_id(), "hold"); return;
+    case Request::kGetHold: by_id(req.get_hold().hold_id(), "hold"); return;
+    case Request::kCancelBooking: by_id(req.cancel_booking().booking_id(), "booking"); return;
+    case Request::kDefineEvent:
+    case Request::kGetAvailability:
+    case Request::kListHolds:
+    case Request::kListEvents:
+    case Request::kStats: {
+      const uint64_t rid = req.request_id();
+      const auto op = req.op_case();
+      const uint32_t limit = req.list_holds().limit() == 0 ? 1000 : req.list_holds().limit();
+      std::string event_id = req.get_availability().event_id();
+      FanOut(req, [rid, op, limit, event_id = std::move(event_id), done = std::move(done),
+                   this](std::vector<Response>&& parts) {
+        Response out;
+        out.set_request_id(rid);
+        out.set_code(wire::OK);
+        // The first failure wins (every shard sees the same layout, so they
+        // agree on DEFINE_EVENT and EVENT_NOT_FOUND).
+        for (const Response& p : parts) {
+          if (p.code() != wire::OK) {
+            out.set_code(p.code());
+            out.set_detail(p.detail());
+            done(std::move(out));
+            return;
+          }
+        }
+        switch (op) {
+          case Request::kGetAvailability: {
+            auto* a = out.mutable_get_availability();
+            std::vector<const wire::SectionAvailability*> sections;
+            for (const Response& p : parts) {
+              a->set_total(a->total() + p.get_availability().total());
+              a->set_free(a->free() + p.get_availability().free());
+              a->set_held(a->held() + p.get_availability().held());
+              a->set_sold(a->sold() + p.get_availability().sold());
+              for (const auto& s : p.get_availability().sections()) sections.push_back(&s);
+            }
+            // Report sections in layout order (every shard has the layout).
+            if (const EventLayout* layout = engine_->Layout(event_id)) {
+              std::map<std::string_view, size_t> order;
+              for (size_t i = 0; i < layout->sections.size(); ++i) order[layout->sections[i].label] = i;
+              std::sort(sections.begin(), sections.end(), [&order](const auto* x, const auto* y) {
+                return order[x->section()] < order[y->section()];
+              });
+            }
+            for (const auto* s : sections) *a->add_sections() = *s;
+            break;
+          }
+          case Request::kListHolds: {
+            auto* l = out.mutable_list_holds();
+            for (const Response& p : parts) {
+              for (const auto& h : p.list_holds().holds()) {
+                if (static_cast<uint32_t>(l->holds_size()) >= limit) {
+                  l->set_truncated(true);
+                  break;
+                }
+                *l->add_holds() = h;
+              }
+              if (p.list_holds().truncated()) l->set_truncated(true);
+            }
+            break;
+          }
+          case Request::kListEvents: {
+            auto* l = out.mutable_list_events();
+            std::map<std::string, wire::EventSummary> merged;
+            for (const Response& p : parts) {
+              for (const auto& e : p.list_events().events()) {
+                wire::EventSummary& m = merged[e.event_id()];
+                m.set_event_id(e.event_id());
+                m.set_total(m.total() + e.total());
+                m.set_free(m.free() + e.free());
+                m.set_held(m.held() + e.held());
+                m.set_sold(m.sold() + e.sold());
+              }
+            }
+            for (auto& [id, e] : merged) *l->add_events() = e;
+            break;
+          }
+          case Request::kStats: {
+            auto* s = out.mutable_stats();
+            for (const Response& p : parts) {
+              for (const auto& sh : p.stats().shards()) *s->add_shards() = sh;
+            }
+            s->set_uptime_ms(NowMs() - group_->start_ms);
+            s->set_server_version(kServerVersion);
+            s->set_io_backend(std::string(loop_->name()));
+            break;
+          }
+          default:
+            break;
+        }
+        done(std::move(out));
+      });
+      return;
+    }
+    default:
+      done(ErrorResponse(req.request_id(), wire::UNKNOWN_OP, "unknown operation"));
+      return;
+  }
+}
+
+void Shard::RouteHold(Request&& req, Callback done) {
+  const uint32_t n = config_.shards;
+  const wire::HoldRequest& h = req.hold();
+  // Split the seats by owner shard.
+  std::map<uint32_t, Request> parts;
+  for (const wire::SeatRef& s : h.seats()) {
+    const uint32_t owner = protocol::ShardFor(h.event_id(), s.section(), n, group_->hash_seed);
+    auto [it, inserted] = parts.try_emplace(owner);
+    if (inserted) {
+      it->second.set_request_id(req.request_id());
+      auto* p = it->second.mutable_hold();
+      p->set_event_id(h.event_id());
+      p->set_holder(h.holder());
+      p->set_ttl_ms(h.ttl_ms());
+    }
+    *it->second.mutable_hold()->add_seats() = s;
+  }
+  if (parts.size() == 1) {
+    CallShard(parts.begin()->first, std::move(req), std::move(done));
+    return;
+  }
+  // All or nothing across shards: take the parts in shard order; on the first
+  // refusal, release the parts already taken and report the refusal.
+  struct MultiHold {
+    std::vector<std::pair<uint32_t, Request>> parts;
+    size_t next = 0;
+    std::vector<std::pair<uint32_t, uint64_t>> taken;  // (shard, hold id)
+    Response merged;
+    Callback done;
+    std::string holder;
+  };
+  auto state = std::make_shared<MultiHold>();
+  for (auto& [shard, part] : parts) state->parts.emplace_back(shard, std::move(part));
+  state->done = std::move(done);
+  state->holder = h.holder();
+  state->merged.set_request_id(req.request_id());
+  state->merged.set_code(wire::OK);
+  auto step = std::make_shared<std::function<void()>>();
+  *step = [this, state, step]() {
+    if (state->next == state->parts.size()) {
+      state->done(std::move(state->merged));
+      *step = nullptr;  // break the self-reference
+      return;
+    }
+    auto& [shard, part] = state->parts[state->next++];
+    CallShard(shard, std::move(part), [this, state, step, shard = shard](Response&& r) {
+      if (r.code() != wire::OK) {
+        for (const auto& [s, hold_id] : state->taken) {
+          Request rel;
+          rel.mutable_release()->set_hold_id(hold_id);
+          rel.mutable_release()->set_holder(state->holder);
+          CallShard(s, std::move(rel), [](Response&&) {});
+        }
+        r.set_request_id(state->merged.request_id());
+        state->done(std::move(r));
+        *step = nullptr;
+        return;
+      }
+      state->taken.emplace_back(shard, r.hold().hold_id());
+      wire::HoldReply* m = state->merged.mutable_hold();
+      if (m->hold_id() == 0) {
+        m->set_hold_id(r.hold().hold_id());
+        m->set_expires_ms(r.hold().expires_ms());
+        m->set_remaining_ms(r.hold().remaining_ms());
+      }
+      m->add_part_hold_ids(r.hold().hold_id());
+      m->set_fencing_token(std::max(m->fencing_token(), r.hold().fencing_token()));
+      m->set_expires_ms(std::min(m->expires_ms(), r.hold().expires_ms()));
+      m->set_remaining_ms(std::min(m->remaining_ms(), r.hold().remaining_ms()));
+      for (const auto& s : r.hold().seats()) *m->add_seats() = s;
+      (*step)();
+    });
+  };
+  (*step)();
+}
+
+void Shard::RouteHoldAnywhere(Request&& req, Callback done) {
+  // Try this shard first (no hop), then the others in order, until one has
+  // a block; the refusal reported is the most specific one seen.
+  struct Attempt {
+    Request req;
+    std::vector<uint32_t> order;
+    size_t next = 0;
+    Response best_failure;
+    Callback done;
+  };
+  auto state = std::make_shared<Attempt>();
+  state->order.push_back(index_);
+  for (uint32_t s = 0; s < config_.shards; ++s) {
+    if (s != index_) state->order.push_back(s);
+  }
+  state->req = std::move(req);
+  state->done = std::move(done);
+  state->best_failure.set_code(wire::NOT_ENOUGH_SEATS);
+  auto step = std::make_shared<std::function<void()>>();
+  *step = [this, state, step]() {
+    if (state->next == state->order.size()) {
+      state->best_failure.set_request_id(state->req.request_id());
+      state->done(std::move(state->best_failure));
+      *step = nullptr;
+      return;
+    }
+    Request copy = state->req;
+    CallShard(state->order[state->next++], std::move(copy), [state, step](Response&& r) {
+      if (r.code() == wire::OK) {
+        state->done(std::move(r));
+        *step = nullptr;
+        return;
+      }
+      // EVENT_NOT_FOUND and argument errors are the same on every shard.
+      if (r.code() != wire::NOT_ENOUGH_SEATS && r.code() != wire::NO_ADJACENT_SEATS) {
+        state->done(std::move(r));
+        *step = nullptr;
+        return;
+      }
+      if (r.code() == wire::NO_ADJACENT_SEATS || state->best_failure.detail().empty()) {
+        state->best_failure = std::move(r);
+      }
+      (*step)();
+    });
+  };
+  (*step)();
+}
+
+void Shard::FanOut(const Request& req, std::function<void(std::vector<Response>&&)> done) {
+  struct Gather {
+    std::vector<Response> parts;
+    uint32_t remaining;
+    std::function<void(std::vector<Response>&&)> done;
+  };
+  auto g = std::make_shared<Gather>();
+  g->parts.resize(config_.shards);
+  g->remaining = config_.shards;
+  g->done = std::move(done);
+  for (uint32_t s = 0; s < config_.shards; ++s) {
+    Request copy = req;
+    CallShard(s, std::move(copy), [g, s](Response&& r) {
+      g->parts[s] = std::move(r);
+      if (--g->remaining == 0) g->done(std::move(g->parts));
+    });
+  }
+}
+
+void Shard::CallShard(uint32_t target, Request&& req, Callback done) {
+  if (target == index_) {
+    done(ExecuteLocal(req));
+    return;
+  }
+  ++forwarded_;
+  auto msg = std::make_unique<ShardMessage>();
+  msg->kind = ShardMessage::Kind::kCall;
+  msg->from = index_;
+  msg->token = next_token_++;
+  msg->request = std::move(req);
+  pending_.emplace(msg->token, std::move(done));
+  if (group_->shards[target]->inbox_.Push(std::move(msg))) wake_targets_.push_back(target);
+}
+
+Response Shard::ExecuteLocal(const Request& req) {
+  Response resp;
+  ExecuteEngineOp(*engine_, index_, req, &resp);
+  if (req.op_case() == Request::kStats && resp.stats().shards_size() == 1) {
+    wire::ShardStats* s = resp.mutable_stats()->mutable_shards(0);
+    s->set_connections(conns_.size());
+    s->set_requests(requests_);
+    s->set_forwarded_out(forwarded_);
+    uint64_t in_flight = 0;
+    for (const auto& [id, c] : conns_) in_flight += c.in_flight;
+    s->set_in_flight(in_flight);
+  }
+  return resp;
+}
+
+void Shard::FlushWakes() {
+  std::sort(wake_targets_.begin(), wake_targets_.end());
+  wake_targets_.erase(std::unique(wake_targets_.begin(), wake_targets_.end()), wake_targets_.end());
+  for (uint32_t t : wake_targets_) group_->shards[t]->Wake();
+  wake_targets_.clear();
+}
+
+void Shard::OnWake() {
+  drained_.clear();
+  inbox_.DrainAll(&drained_);
+  for (auto& msg : drained_) {
+    if (msg->kind == ShardMessage::Kind::kCall) {
+      const uint32_t from = msg->from;
+      msg->response = ExecuteLocal(msg->request);
+      msg->request.Clear();
+      msg->kind = ShardMessage::Kind::kReply;
+      if (group_->shards[from]->inbox_.Push(std::move(msg))) wake_targets_.push_back(from);
+    } else {
+      auto it = pending_.find(msg->token);
+      if (it == pending_.end()) continue;
+      Callback cb = std::move(it->second);
+      pending_.erase(it);
+      cb(std::move(msg->response));
+    }
+  }
+  drained_.clear();
+  if (group_->stopping.load() && !draining_) BeginShutdown();
+}
+
+void Shard::BeginShutdown() {
+  draining_ = true;
+  drain_deadline_ms_ = NowMs() + 4000;
+  loop_->StopListening();
+  for (auto& [id, c] : conns_) {
+    if (!c.paused) {
+      c.paused = true;
+      loop_->SetReadEnabled(id, false);
+    }
+  }
+  LogInfo("shutting down: stopped accepting; answering requests in flight");
+}
+
+int64_t Shard::OnPass() {
+  if (!inbox_.empty()) OnWake();  // messages that raced with the last wake
+  engine_->ExpireDue();
+  const int64_t now = NowMs();
+  if (config_.idle_timeout_ms > 0 && now - last_idle_check_ms_ >= 1000) {
+    last_idle_check_ms_ = now;
+    std::vector<uint64_t> idle;
+    for (const auto& [id, c] : conns_) {
+      if (c.in_flight == 0 && now - c.last_active_ms > config_.idle_timeout_ms) idle.push_back(id);
+    }
+    for (uint64_t id : idle) CloseConn(id);
+  }
+  if (draining_) {
+    uint64_t in_flight = 0;
+    for (const auto& [id, c] : conns_) in_flight += c.in_flight;
+    const bool idle = in_flight == 0 && pending_.empty();
+    if ((idle || now >= drain_deadline_ms_) && !counted_idle_) {
+      counted_idle_ = true;
+      if (group_->busy_shards.fetch_sub(1) == 1) {
+        for (Shard* s : group_->shards) {
+          if (s != this) s->Wake();
+        }
+      }
+    }
+    if (counted_idle_ && group_->busy_shards.load() <= 0) {
+      if (!closing_all_) {
+        closing_all_ = true;
+        std::vector<uint64_t> ids;
+        for (const auto& [id, c] : conns_) ids.push_back(id);
+        for (uint64_t id : ids) CloseConn(id);
+      }
+      if (loop_->connection_count() == 0 || now >= drain_deadline_ms_ + 500) {
+        FlushWakes();
+        loop_->Stop();
+        return 0;
+      }
+      FlushWakes();
+      return 10;
+    }
+  }
+  FlushWakes();
+  int64_t wait = engine_->MsUntilNextTimer();
+  if (wait < 0 || wait > 1000) wait = 1000;
+  if (draining_) wait = std::min<int64_t>(wait, 10);
+  return wait;
+}
+
+}  // namespace seatlock

@@ -1,0 +1,344 @@
+#include "server/uring_loop.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "server/log.h"
+
+namespace seatlock {
+namespace {
+
+// user_data: the operation kind in the top byte, the connection id (or the
+// listener index) below it.
+enum Op : uint64_t { kAccept = 1, kRecv = 2, kSend = 3, kWake = 4, kCancel = 5 };
+constexpr int kOpShift = 56;
+constexpr uint64_t kIdMask = (uint64_t{1} << kOpShift) - 1;
+uint64_t Tag(Op op, uint64_t id) { return (static_cast<uint64_t>(op) << kOpShift) | (id & kIdMask); }
+
+constexpr unsigned kRingEntries = 1024;
+constexpr uint16_t kBufGroup = 1;
+constexpr unsigned kBufCount = 512;     // power of two
+constexpr unsigned kBufSize = 16 * 1024;
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<UringLoop>> UringLoop::Create() {
+  auto loop = std::unique_ptr<UringLoop>(new UringLoop());
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  int rc = io_uring_queue_init_params(kRingEntries, &loop->ring_, &params);
+  if (rc == -EINVAL) {  // older kernel: no SINGLE_ISSUER / DEFER_TASKRUN
+    params = {};
+    rc = io_uring_queue_init_params(kRingEntries, &loop->ring_, &params);
+  }
+  if (rc < 0) {
+    return absl::UnavailableError(absl::StrCat("io_uring unavailable: io_uring_queue_init: ", strerror(-rc)));
+  }
+  loop->ring_ready_ = true;
+
+  // Provided-buffer ring for multishot recv: ring entries and buffers in one
+  // page-aligned mapping (liburing 2.3 has no io_uring_setup_buf_ring).
+  const size_t ring_bytes = kBufCount * sizeof(io_uring_buf);
+  loop->buf_ring_bytes_ = ring_bytes + static_cast<size_t>(kBufCount) * kBufSize;
+  void* mem = mmap(nullptr, loop->buf_ring_bytes_, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mem == MAP_FAILED) return absl::InternalError(absl::StrCat("mmap: ", strerror(errno)));
+  loop->buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
+  loop->buf_base_ = static_cast<char*>(mem) + ring_bytes;
+  io_uring_buf_ring_init(loop->buf_ring_);
+  io_uring_buf_reg reg{};
+  reg.ring_addr = reinterpret_cast<uint64_t>(mem);
+  reg.ring_entries = kBufCount;
+  reg.bgid = kBufGroup;
+  rc = io_uring_register_buf_ring(&loop->ring_, &reg, 0);
+  if (rc < 0) {
+    return absl::UnavailableError(absl::StrCat("io_uring unavailable: register_buf_ring: ", strerror(-rc)));
+  }
+  for (unsigned i = 0; i < kBufCount; ++i) {
+    io_uring_buf_ring_add(loop->buf_ring_, loop->buf_base_ + static_cast<size_t>(i) * kBufSize,
+                          kBufSize, static_cast<uint16_t>(i), io_uring_buf_ring_mask(kBufCount),
+                          static_cast<int>(i));
+  }
+  io_uring_buf_ring_advance(loop->buf_ring_, kBufCount);
+
+  loop->evfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (loop->evfd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
+  loop->ArmWake();
+  return loop;
+}
+
+UringLoop::~UringLoop() {
+  for (auto& [id, c] : conns_) close(c.fd);
+  if (ring_ready_) io_uring_queue_exit(&ring_);
+  if (buf_ring_ != nullptr) munmap(buf_ring_, buf_ring_bytes_);
+  if (evfd_ >= 0) close(evfd_);
+}
+
+io_uring_sqe* UringLoop::GetSqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  while (sqe == nullptr) {
+    io_uring_submit(&ring_);
+    sqe = io_uring_get_sqe(&ring_);
+  }
+  return sqe;
+}
+
+void UringLoop::ArmWake() {
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_read(sqe, evfd_, &evfd_value_, sizeof(evfd_value_), 0);
+  io_uring_sqe_set_data64(sqe, Tag(kWake, 0));
+}
+
+void UringLoop::ArmAccept(size_t index) {
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_multishot_accept(sqe, listeners_[index].fd, nullptr, nullptr,
+                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
+  io_uring_sqe_set_data64(sqe, Tag(kAccept, index));
+  listeners_[index].armed = true;
+}
+
+absl::Status UringLoop::AddListener(int fd, int tag) {
+  listeners_.push_back({fd, tag, false});
+  ArmAccept(listeners_.size() - 1);
+  return absl::OkStatus();
+}
+
+void UringLoop::StopListening() {
+  listening_ = false;
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (!listeners_[i].armed) continue;
+    io_uring_sqe* sqe = GetSqe();
+    io_uring_prep_cancel64(sqe, Tag(kAccept, i), 0);
+    io_uring_sqe_set_data64(sqe, Tag(kCancel, 0));
+  }
+}
+
+void UringLoop::ArmRecv(uint64_t id, Conn& c) {
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_recv_multishot(sqe, c.fd, nullptr, 0, 0);
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kBufGroup;
+  io_uring_sqe_set_data64(sqe, Tag(kRecv, id));
+  c.recv_armed = true;
+  c.ops++;
+}
+
+void UringLoop::AddConnection(uint64_t conn, int fd) {
+  Conn& c = conns_[conn];
+  c.fd = fd;
+  ArmRecv(conn, c);
+}
+
+std::string* UringLoop::Output(uint64_t conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end() || it->second.broken) return nullptr;
+  dirty_.insert(conn);
+  return &it->second.out;
+}
+
+size_t UringLoop::PendingOutput(uint64_t conn) const {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return 0;
+  return it->second.out.size() + it->second.sending.size() - it->second.send_off;
+}
+
+void UringLoop::SetReadEnabled(uint64_t conn, bool enabled) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  Conn& c = it->second;
+  if (c.want_read == enabled || c.closing) return;
+  c.want_read = enabled;
+  if (enabled && !c.recv_armed) {
+    ArmRecv(conn, c);
+  } else if (!enabled && c.recv_armed) {
+    io_uring_sqe* sqe = GetSqe();
+    io_uring_prep_cancel64(sqe, Tag(kRecv, conn), 0);
+    io_uring_sqe_set_data64(sqe, Tag(kCancel, conn));
+  }
+}
+
+void UringLoop::Close(uint64_t conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end() || it->second.closing) return;
+  Conn& c = it->second;
+  c.closing = true;
+  c.want_read = false;
+  if (c.recv_armed) {
+    io_uring_sqe* sqe = GetSqe();
+    io_uring_prep_cancel64(sqe, Tag(kRecv, conn), 0);
+    io_uring_sqe_set_data64(sqe, Tag(kCancel, conn));
+  }
+  dirty_.insert(conn);
+  MaybeFinish(conn);
+}
+
+void UringLoop::MaybeFinish(uint64_t id) {
+  auto it = conns_.find(id);
+  if (it == conns_.end()) return;
+  Conn& c = it->second;
+  if (!c.closing || c.ops > 0 || c.send_in_flight) return;
+  if (!c.broken && !c.out.empty()) return;  // still has output to send
+  close(c.fd);
+  conns_.erase(it);
+  dirty_.erase(id);
+}
+
+void UringLoop::StartSend(uint64_t id, Conn& c) {
+  if (c.send_in_flight || c.broken) return;
+  if (c.sending.size() == c.send_off) {
+    if (c.out.empty()) return;
+    c.sending.swap(c.out);
+    c.out.clear();
+    c.send_off = 0;
+  }
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_send(sqe, c.fd, c.sending.data() + c.send_off, c.sending.size() - c.send_off,
+                     MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, Tag(kSend, id));
+  c.send_in_flight = true;
+  c.ops++;
+}
+
+void UringLoop::RecycleBuffer(uint16_t bid) {
+  io_uring_buf_ring_add(buf_ring_, buf_base_ + static_cast<size_t>(bid) * kBufSize, kBufSize, bid,
+                        io_uring_buf_ring_mask(kBufCount), 0);
+  io_uring_buf_ring_advance(buf_ring_, 1);
+}
+
+void UringLoop::Wake() {
+  const uint64_t one = 1;
+  ssize_t unused = write(evfd_, &one, sizeof(one));
+  (void)unused;
+}
+
+void UringLoop::HandleCqe(const io_uring_cqe* cqe) {
+  const uint64_t data = io_uring_cqe_get_data64(cqe);
+  const Op op = static_cast<Op>(data >> kOpShift);
+  const uint64_t id = data & kIdMask;
+  const int res = cqe->res;
+  const bool more = (cqe->flags & IORING_CQE_F_MORE) != 0;
+  switch (op) {
+    case kWake:
+      handler_->OnWake();
+      if (!stop_) ArmWake();
+      return;
+    case kCancel:
+      return;
+    case kAccept: {
+      if (id >= listeners_.size()) return;
+      if (res >= 0) {
+        if (listening_) handler_->OnAccept(listeners_[id].tag, res);
+        else close(res);
+      } else if (res != -ECANCELED) {
+        LogWarning("accept: ", strerror(-res));
+      }
+      if (!more) {
+        listeners_[id].armed = false;
+        if (listening_ && !stop_) ArmAccept(id);
+      }
+      return;
+    }
+    case kRecv: {
+      const bool has_buf = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
+      const uint16_t bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+      auto it = conns_.find(id);
+      if (it == conns_.end()) {
+        if (has_buf) RecycleBuffer(bid);
+        return;
+      }
+      if (res > 0 && has_buf) {
+        if (!it->second.closing) {
+          handler_->OnData(id, buf_base_ + static_cast<size_t>(bid) * kBufSize, static_cast<size_t>(res));
+        }
+        RecycleBuffer(bid);
+      } else if (has_buf) {
+        RecycleBuffer(bid);
+      }
+      it = conns_.find(id);  // the handler may have closed it
+      if (it == conns_.end()) return;
+      Conn& c = it->second;
+      if (res == 0 || (res < 0 && res != -ENOBUFS && res != -ECANCELED)) {
+        c.recv_armed = false;
+        c.ops--;
+        if (!c.closing) handler_->OnPeerClosed(id, res == 0 ? 0 : -res);
+        MaybeFinish(id);
+        return;
+      }
+      if (!more) {
+        c.recv_armed = false;
+        c.ops--;
+        if (c.want_read && !c.closing && !stop_) ArmRecv(id, c);  // ENOBUFS or ended
+        MaybeFinish(id);
+      }
+      return;
+    }
+    case kSend: {
+      auto it = conns_.find(id);
+      if (it == conns_.end()) return;
+      Conn& c = it->second;
+      c.ops--;
+      c.send_in_flight = false;
+      if (res < 0) {
+        c.broken = true;
+        c.out.clear();
+        c.sending.clear();
+        c.send_off = 0;
+        if (!c.closing) handler_->OnPeerClosed(id, -res);
+        MaybeFinish(id);
+        return;
+      }
+      c.send_off += static_cast<size_t>(res);
+      if (c.send_off == c.sending.size()) {
+        c.sending.clear();
+        c.send_off = 0;
+      }
+      StartSend(id, c);
+      MaybeFinish(id);
+      return;
+    }
+  }
+}
+
+void UringLoop::Run(LoopHandler* handler) {
+  handler_ = handler;
+  std::vector<uint64_t> flush;
+  while (!stop_) {
+    const int64_t wait_ms = handler_->OnPass();
+    if (stop_) break;
+    flush.assign(dirty_.begin(), dirty_.end());
+    dirty_.clear();
+    for (uint64_t id : flush) {
+      auto it = conns_.find(id);
+      if (it == conns_.end()) continue;
+      StartSend(id, it->second);
+      MaybeFinish(id);
+    }
+    io_uring_cqe* cqe = nullptr;
+    int rc;
+    if (wait_ms < 0) {
+      rc = io_uring_submit_and_wait(&ring_, 1);
+    } else {
+      __kernel_timespec ts{};
+      ts.tv_sec = wait_ms / 1000;
+      ts.tv_nsec = (wait_ms % 1000) * 1000000;
+      rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    }
+    if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+      LogError("io_uring_submit_and_wait: ", strerror(-rc));
+      break;
+    }
+    unsigned head;
+    unsigned count = 0;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      HandleCqe(cqe);
+      ++count;
+    }
+    io_uring_cq_advance(&ring_, count);
+  }
+}
+
+}  // namespace seatlock
