@@ -110,6 +110,7 @@ absl::StatusOr<wire::Response> Client::ConfirmWithRetry(uint64_t hold_id, const 
   for (int i = 0; i < attempts; ++i) {
     last = Confirm(hold_id, holder, idempotency_key, payment_ref);
     if (last.ok() && last->code() != wire::IN_PROGRESS) return last;
+    if (i + 1 == attempts) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50 << std::min(i, 5)));
   }
   return last;

@@ -944,7 +944,6 @@ std::vector<HoldInfo> SeatEngine::ListHolds(std::string_view event_id, std::stri
   CheckThread();
   ExpireDue();
   std::vector<HoldInfo> out;
-  limit = std::min(limit, options_.limits.max_list_results);
   for (const HoldSlot& h : holds_) {
     if (out.size() >= limit) break;
     if (h.state != HoldSlot::kLive) continue;

@@ -265,7 +265,8 @@ class SeatEngine {
   Availability GetAvailability(std::string_view event_id);
   SectionSeats GetSeats(std::string_view event_id, int section);
   std::optional<HoldInfo> GetHold(uint64_t hold_id);
-  // Live holds, filtered by event and holder when non-empty, at most `limit`.
+  // Live holds, filtered by event and holder when non-empty, at most `limit`
+  // (the caller bounds it; seatlockd caps it at limits().max_list_results).
   std::vector<HoldInfo> ListHolds(std::string_view event_id, std::string_view holder,
                                   uint32_t limit);
   std::optional<BookingInfo> GetBooking(uint64_t booking_id) const;

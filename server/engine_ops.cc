@@ -263,7 +263,8 @@ void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const Request& re
     }
     case Request::kListHolds: {
       const auto& l = req.list_holds();
-      const uint32_t limit = l.limit() == 0 ? 1000 : l.limit();
+      const uint32_t limit =
+          std::min(l.limit() == 0 ? 1000u : l.limit(), engine.limits().max_list_results);
       std::vector<HoldInfo> holds = engine.ListHolds(l.event_id(), l.holder(), limit + 1);
       wire::ListHoldsReply* out = resp->mutable_list_holds();
       for (size_t i = 0; i < holds.size() && i < limit; ++i) {

@@ -34,11 +34,15 @@ class Inbox {
   // Returns true if the inbox was empty before this push (the consumer may
   // be asleep and should be woken).
   bool Push(std::unique_ptr<T> item) {
-    Node* node = new Node{std::move(item), head_.load(std::memory_order_relaxed)};
-    while (!head_.compare_exchange_weak(node->next, node, std::memory_order_release,
+    // After the exchange the consumer may take and free `node` at once, so
+    // only the local copy of the old head is read afterwards.
+    Node* old = head_.load(std::memory_order_relaxed);
+    Node* node = new Node{std::move(item), old};
+    while (!head_.compare_exchange_weak(old, node, std::memory_order_release,
                                         std::memory_order_relaxed)) {
+      node->next = old;
     }
-    return node->next == nullptr;
+    return old == nullptr;
   }
 
   // Moves every queued item, oldest first, to the end of *out.

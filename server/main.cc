@@ -1,7 +1,8 @@
-// seatlockd: the seatlock daemon. See README.md and docs/operations.md.
+// seatlockd: the seatlock daemon. See README.md and docs/protocol.md.
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -59,8 +60,21 @@ int main(int argc, char** argv) {
   absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
       "seatlockd: in-memory seat-lock server for flash-sale ticketing.\n"
-      "Usage: seatlockd [--bind 127.0.0.1] [--port 7400] [--shards N] [--data-dir ./data] ...");
-  std::vector<char*> rest = absl::ParseCommandLine(argc, argv);
+      "Usage: seatlockd [--bind 127.0.0.1] [--port 7400] [--shards N] [--data-dir ./data] ...\n"
+      "Flags may be spelled with '-' or '_' (--data-dir or --data_dir).");
+  // Accept --data-dir as well as --data_dir (Abseil spells flags with '_').
+  std::vector<std::string> normalized;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i > 0 && a.rfind("--", 0) == 0) {
+      const size_t end = std::min(a.find('='), a.size());
+      std::replace(a.begin() + 2, a.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
+    }
+    normalized.push_back(std::move(a));
+  }
+  std::vector<char*> args;
+  for (auto& a : normalized) args.push_back(a.data());
+  std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   if (rest.size() > 1) return Fail(absl::StrCat("unexpected argument '", rest[1], "' (see --help)"));
 
   seatlock::ServerConfig config;

@@ -149,7 +149,8 @@ void Shard::Run(std::promise<absl::Status>* started) {
   if (!st.ok()) return;
   group_->go.wait();  // every shard's loop exists before any shard routes
   loop_->Run(this);
-  loop_.reset();  // closes every remaining connection
+  // loop_ stays alive (other shards may still Wake it) until ~Shard, which
+  // the server runs after every shard thread has exited.
 }
 
 void Shard::Post(std::unique_ptr<ShardMessage> msg) {
@@ -365,7 +366,8 @@ void Shard::Route(Request&& req, Callback done) {
     case Request::kStats: {
       const uint64_t rid = req.request_id();
       const auto op = req.op_case();
-      const uint32_t limit = req.list_holds().limit() == 0 ? 1000 : req.list_holds().limit();
+      const uint32_t limit = std::min(req.list_holds().limit() == 0 ? 1000u : req.list_holds().limit(),
+                                      config_.limits.max_list_results);
       std::string event_id = req.get_availability().event_id();
       FanOut(req, [rid, op, limit, event_id = std::move(event_id), done = std::move(done),
                    this](std::vector<Response>&& parts) {
@@ -460,6 +462,12 @@ void Shard::Route(Request&& req, Callback done) {
 void Shard::RouteHold(Request&& req, Callback done) {
   const uint32_t n = config_.shards;
   const wire::HoldRequest& h = req.hold();
+  if (static_cast<uint32_t>(h.seats_size()) > config_.limits.max_seats_per_hold) {
+    done(ErrorResponse(req.request_id(), wire::LIMIT_EXCEEDED,
+                       absl::StrCat(h.seats_size(), " seats exceeds the maximum of ",
+                                    config_.limits.max_seats_per_hold, " per hold")));
+    return;
+  }
   // Split the seats by owner shard.
   std::map<uint32_t, Request> parts;
   for (const wire::SeatRef& s : h.seats()) {
