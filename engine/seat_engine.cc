@@ -443,8 +443,7 @@ HoldResult SeatEngine::Grant(Event& ev, absl::Span<const SeatKey> seats, std::st
     const uint32_t word = sec.words[k.seat];
     if (word == 0) continue;
     if ((word & kTagMask) == kHeldTag) {
-      HoldSlot& other = holds_[word & kIndexMask];
-      r.conflicts.push_back({k, SeatState::kHeld, other.expires_ms});
+      r.conflicts.push_back({k, SeatState::kHeld, hold_deadline_[word & kIndexMask]});
     } else {
       r.conflicts.push_back({k, SeatState::kSold, 0});
     }
@@ -464,6 +463,7 @@ HoldResult SeatEngine::Grant(Event& ev, absl::Span<const SeatKey> seats, std::st
   } else {
     slot = static_cast<uint32_t>(holds_.size());
     holds_.emplace_back();
+    hold_deadline_.push_back(0);
   }
   HoldSlot& h = holds_[slot];
   h.state = HoldSlot::kLive;
@@ -474,6 +474,7 @@ HoldResult SeatEngine::Grant(Event& ev, absl::Span<const SeatKey> seats, std::st
   h.seats.assign(seats.begin(), seats.end());
   h.created_ms = now;
   h.expires_ms = now + ttl_ms;
+  hold_deadline_[slot] = h.expires_ms;
   h.fencing = next_fencing_++;
   const int64_t deadline_tick =
       (h.expires_ms + options_.limits.tick_ms - 1) / options_.limits.tick_ms;
@@ -604,6 +605,7 @@ ExtendResult SeatEngine::Extend(uint64_t hold_id, std::string_view holder, int64
   }
   wheel_.Cancel(h->timer);
   h->expires_ms = deadline;
+  hold_deadline_[static_cast<uint32_t>(hold_id)] = deadline;
   const int64_t tick = (deadline + options_.limits.tick_ms - 1) / options_.limits.tick_ms;
   h->timer = wheel_.Arm(tick, (static_cast<uint64_t>(h->generation) << 32) |
                                   static_cast<uint32_t>(hold_id));
@@ -749,7 +751,7 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
       const uint32_t word = ev.sections[k.section].words[k.seat];
       if (word == 0) continue;
       if ((word & kTagMask) == kHeldTag) {
-        r.conflicts.push_back({k, SeatState::kHeld, holds_[word & kIndexMask].expires_ms});
+        r.conflicts.push_back({k, SeatState::kHeld, hold_deadline_[word & kIndexMask]});
       } else {
         r.conflicts.push_back({k, SeatState::kSold, 0});
       }
@@ -979,7 +981,8 @@ size_t SeatEngine::MemoryBytes() const {
       }
     }
   }
-  bytes += holds_.capacity() * sizeof(HoldSlot) + free_hold_slots_.capacity() * sizeof(uint32_t);
+  bytes += holds_.capacity() * (sizeof(HoldSlot) + sizeof(int64_t)) +
+           free_hold_slots_.capacity() * sizeof(uint32_t);
   bytes += bookings_.capacity() * sizeof(Booking) +
            booking_index_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1);
   bytes += idempotency_.capacity() * (sizeof(std::string) + sizeof(IdemRecord) + 1);

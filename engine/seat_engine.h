@@ -317,6 +317,9 @@ class SeatEngine {
   std::thread::id owner_thread_;
   StringMap<std::unique_ptr<Event>> events_;
   std::vector<HoldSlot> holds_;
+  // holds_[i].expires_ms, kept dense so a refusal's "held until" does not
+  // touch the (large, cold) hold slot.
+  std::vector<int64_t> hold_deadline_;
   std::vector<uint32_t> free_hold_slots_;
   std::vector<Booking> bookings_;
   absl::flat_hash_map<uint64_t, uint32_t> booking_index_;

@@ -189,7 +189,7 @@ wire::ResultCode ToWire(ResultCode code) { return static_cast<wire::ResultCode>(
 void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const Request& req, Response* resp) {
   resp->set_request_id(req.request_id());
   resp->set_code(wire::OK);
-  const int64_t now = SystemClock::Get()->NowMs();
+  auto now_ms = [] { return SystemClock::Get()->NowMs(); };
   switch (req.op_case()) {
     case Request::kDefineEvent: {
       SimpleResult r = engine.DefineEvent(ToLayout(req.define_event()));
@@ -258,7 +258,7 @@ void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const Request& re
         SetCode(resp, ResultCode::kHoldNotFound, absl::StrCat("no hold ", req.get_hold().hold_id()));
         return;
       }
-      FillHoldInfo(engine, *h, now, resp->mutable_get_hold()->mutable_hold());
+      FillHoldInfo(engine, *h, now_ms(), resp->mutable_get_hold()->mutable_hold());
       return;
     }
     case Request::kListHolds: {
@@ -267,6 +267,7 @@ void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const Request& re
           std::min(l.limit() == 0 ? 1000u : l.limit(), engine.limits().max_list_results);
       std::vector<HoldInfo> holds = engine.ListHolds(l.event_id(), l.holder(), limit + 1);
       wire::ListHoldsReply* out = resp->mutable_list_holds();
+      const int64_t now = now_ms();
       for (size_t i = 0; i < holds.size() && i < limit; ++i) {
         FillHoldInfo(engine, holds[i], now, out->add_holds());
       }

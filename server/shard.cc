@@ -18,8 +18,6 @@ namespace {
 using wire::Request;
 using wire::Response;
 
-int64_t NowMs() { return SystemClock::Get()->NowMs(); }
-
 Response ErrorResponse(uint64_t request_id, wire::ResultCode code, std::string detail) {
   Response r;
   r.set_request_id(request_id);
@@ -113,7 +111,7 @@ Shard::Shard(uint32_t index, const ServerConfig& config, ShardGroup* group, int 
       main_listen_fd_(main_listen_fd),
       shard_listen_fd_(shard_listen_fd) {
   SeatEngine::Options opts;
-  opts.clock = SystemClock::Get();
+  opts.clock = &clock_;
   opts.limits = config.limits;
   opts.shard_index = static_cast<uint8_t>(index);
   const uint32_t count = config.shards;
@@ -178,7 +176,7 @@ void Shard::OnAccept(int /*listener_tag*/, int fd) {
   group_->connections.fetch_add(1, std::memory_order_relaxed);
   const uint64_t id = next_conn_id_++;
   auto [it, inserted] = conns_.try_emplace(id, config_.max_frame_bytes);
-  it->second.last_active_ms = NowMs();
+  it->second.last_active_ms = clock_.NowMs();
   it->second.authed = config_.auth_token.empty();
   loop_->AddConnection(id, fd);
 }
@@ -186,9 +184,11 @@ void Shard::OnAccept(int /*listener_tag*/, int fd) {
 void Shard::OnData(uint64_t id, const char* data, size_t n) {
   auto it = conns_.find(id);
   if (it == conns_.end() || it->second.closing) return;
+  clock_.Refresh();
   it->second.decoder.Append(data, n);
-  it->second.last_active_ms = NowMs();
+  it->second.last_active_ms = clock_.NowMs();
   DrainFrames(id);
+  arena_.Reset();
 }
 
 void Shard::DrainFrames(uint64_t id) {
@@ -218,12 +218,12 @@ void Shard::DrainFrames(uint64_t id) {
                                    config_.max_frame_bytes));
         return;
       case protocol::FrameDecoder::Result::kFrame: {
-        Request req;
-        if (!req.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+        Request* req = google::protobuf::Arena::CreateMessage<Request>(&arena_);
+        if (!req->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
           ProtocolError(id, wire::BAD_FRAME, 0, "frame body is not a valid Request message");
           return;
         }
-        HandleRequest(id, c, std::move(req));
+        HandleRequest(id, c, std::move(*req));
         break;
       }
     }
@@ -296,7 +296,7 @@ void Shard::HandleRequest(uint64_t id, Conn& conn, Request&& req) {
     Response r;
     r.set_request_id(rid);
     r.mutable_ping()->set_payload(req.ping().payload());
-    r.mutable_ping()->set_server_time_ms(NowMs());
+    r.mutable_ping()->set_server_time_ms(clock_.NowMs());
     Reply(id, r);
     return;
   }
@@ -441,7 +441,7 @@ void Shard::Route(Request&& req, Callback done) {
             for (const Response& p : parts) {
               for (const auto& sh : p.stats().shards()) *s->add_shards() = sh;
             }
-            s->set_uptime_ms(NowMs() - group_->start_ms);
+            s->set_uptime_ms(clock_.NowMs() - group_->start_ms);
             s->set_server_version(kServerVersion);
             s->set_io_backend(std::string(loop_->name()));
             break;
@@ -610,7 +610,9 @@ void Shard::FanOut(const Request& req, std::function<void(std::vector<Response>&
 
 void Shard::CallShard(uint32_t target, Request&& req, Callback done) {
   if (target == index_) {
-    done(ExecuteLocal(req));
+    Response* resp = google::protobuf::Arena::CreateMessage<Response>(&arena_);
+    ExecuteLocal(req, resp);
+    done(std::move(*resp));
     return;
   }
   ++forwarded_;
@@ -623,11 +625,10 @@ void Shard::CallShard(uint32_t target, Request&& req, Callback done) {
   if (group_->shards[target]->inbox_.Push(std::move(msg))) wake_targets_.push_back(target);
 }
 
-Response Shard::ExecuteLocal(const Request& req) {
-  Response resp;
-  ExecuteEngineOp(*engine_, index_, req, &resp);
-  if (req.op_case() == Request::kStats && resp.stats().shards_size() == 1) {
-    wire::ShardStats* s = resp.mutable_stats()->mutable_shards(0);
+void Shard::ExecuteLocal(const Request& req, Response* resp) {
+  ExecuteEngineOp(*engine_, index_, req, resp);
+  if (req.op_case() == Request::kStats && resp->stats().shards_size() == 1) {
+    wire::ShardStats* s = resp->mutable_stats()->mutable_shards(0);
     s->set_connections(conns_.size());
     s->set_requests(requests_);
     s->set_forwarded_out(forwarded_);
@@ -635,7 +636,6 @@ Response Shard::ExecuteLocal(const Request& req) {
     for (const auto& [id, c] : conns_) in_flight += c.in_flight;
     s->set_in_flight(in_flight);
   }
-  return resp;
 }
 
 void Shard::FlushWakes() {
@@ -646,12 +646,13 @@ void Shard::FlushWakes() {
 }
 
 void Shard::OnWake() {
+  clock_.Refresh();
   drained_.clear();
   inbox_.DrainAll(&drained_);
   for (auto& msg : drained_) {
     if (msg->kind == ShardMessage::Kind::kCall) {
       const uint32_t from = msg->from;
-      msg->response = ExecuteLocal(msg->request);
+      ExecuteLocal(msg->request, &msg->response);
       msg->request.Clear();
       msg->kind = ShardMessage::Kind::kReply;
       if (group_->shards[from]->inbox_.Push(std::move(msg))) wake_targets_.push_back(from);
@@ -669,7 +670,7 @@ void Shard::OnWake() {
 
 void Shard::BeginShutdown() {
   draining_ = true;
-  drain_deadline_ms_ = NowMs() + 4000;
+  drain_deadline_ms_ = clock_.NowMs() + 4000;
   loop_->StopListening();
   for (auto& [id, c] : conns_) {
     if (!c.paused) {
@@ -682,8 +683,10 @@ void Shard::BeginShutdown() {
 
 int64_t Shard::OnPass() {
   if (!inbox_.empty()) OnWake();  // messages that raced with the last wake
+  arena_.Reset();
+  clock_.Refresh();
   engine_->ExpireDue();
-  const int64_t now = NowMs();
+  const int64_t now = clock_.NowMs();
   if (config_.idle_timeout_ms > 0 && now - last_idle_check_ms_ >= 1000) {
     last_idle_check_ms_ = now;
     std::vector<uint64_t> idle;
