@@ -36,7 +36,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "bench/histogram.h"
+#include "common/histogram.h"
 #include "protocol/framing.h"
 #include "protocol/seatlock.pb.h"
 #include "protocol/sharding.h"

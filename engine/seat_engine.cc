@@ -31,6 +31,12 @@ SeatState StateOf(uint32_t word) {
 
 SimpleResult Fail(ResultCode code, std::string detail) { return {code, std::move(detail)}; }
 
+constexpr char kLapsedSoldDetail[] = "the hold had expired; its seats were still free and are now sold";
+
+std::string SeatsTakenDetail(size_t n) {
+  return absl::StrCat("the hold expired and ", n, " of its seats were taken since; nothing was sold");
+}
+
 }  // namespace
 
 std::string_view SeatStateName(SeatState s) {
@@ -758,8 +764,7 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
     }
     if (!r.conflicts.empty()) {
       r.code = ResultCode::kHoldExpiredSeatsTaken;
-      r.detail = absl::StrCat("the hold expired and ", r.conflicts.size(),
-                              " of its seats were taken since; nothing was sold");
+      r.detail = SeatsTakenDetail(r.conflicts.size());
       r.hold_lapsed = true;
       r.seats = h->seats;
       r.confirmed_ms = now;
@@ -820,7 +825,7 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
   r.seats = b.seats;
   r.confirmed_ms = now;
   r.change_seq = change_seq_;
-  if (lapsed) r.detail = "the hold had expired; its seats were still free and are now sold";
+  if (lapsed) r.detail = kLapsedSoldDetail;
   idempotency_.emplace(std::string(idempotency_key),
                        IdemRecord{hold_id, std::string(holder), std::string(payment_ref), r});
   idempotency_order_.emplace_back(now + options_.limits.idempotency_retention_ms,
@@ -954,6 +959,117 @@ std::vector<HoldInfo> SeatEngine::ListHolds(std::string_view event_id, std::stri
     out.push_back(InfoOf(h));
   }
   return out;
+}
+
+// ---------------------------------------------------------------------------
+// Recovery
+
+bool SeatEngine::RestoreSale(const DurableSale& sale) {
+  CheckThread();
+  Event* ev = FindEvent(sale.event_id);
+  if (ev == nullptr) return false;
+  RaiseFencingFloor(sale.fencing_token);
+  if (ShardOfId(sale.booking_id) == options_.shard_index) {
+    next_booking_seq_ = std::max(next_booking_seq_, (sale.booking_id & ((uint64_t{1} << 56) - 1)) + 1);
+  }
+  if (booking_index_.contains(sale.booking_id)) return true;  // already applied
+  bool owns_any = false;
+  for (const SeatKey k : sale.seats) {
+    if (k.section >= ev->sections.size() || k.seat >= ev->sections[k.section].total) return false;
+    const Section& sec = ev->sections[k.section];
+    if (!sec.owned) continue;
+    owns_any = true;
+    if (sec.words[k.seat] != 0) return false;  // sold twice, or still held: inconsistent
+  }
+  if (!owns_any) return true;  // another shard's sale
+  if (bookings_.size() >= kIndexMask) return false;
+  const uint32_t bidx = static_cast<uint32_t>(bookings_.size());
+  Booking& b = bookings_.emplace_back();
+  b.id = sale.booking_id;
+  b.hold_id = sale.hold_id;
+  b.fencing = sale.fencing_token;
+  b.event = ev;
+  b.holder = sale.holder;
+  b.payment_ref = sale.payment_ref;
+  b.seats = sale.seats;
+  b.confirmed_ms = sale.confirmed_ms;
+  booking_index_.emplace(b.id, bidx);
+  for (const SeatKey k : sale.seats) {
+    Section& sec = ev->sections[k.section];
+    if (!sec.owned) continue;
+    sec.words[k.seat] = kSoldTag | bidx;
+    sec.rows[sec.seat_row[k.seat]].free--;
+    sec.free--;
+    sec.sold++;
+  }
+  stats_.bookings++;
+  if (!sale.idempotency_key.empty() && !idempotency_.contains(sale.idempotency_key)) {
+    ConfirmResult r;
+    r.code = ResultCode::kOk;
+    r.booking_id = sale.booking_id;
+    r.fencing_token = sale.fencing_token;
+    r.hold_lapsed = sale.hold_lapsed;
+    r.seats = sale.seats;
+    r.confirmed_ms = sale.confirmed_ms;
+    if (sale.hold_lapsed) r.detail = kLapsedSoldDetail;
+    const int64_t expires = sale.confirmed_ms + options_.limits.idempotency_retention_ms;
+    if (expires > Now()) {
+      idempotency_.emplace(sale.idempotency_key,
+                           IdemRecord{sale.hold_id, sale.holder, sale.payment_ref, std::move(r)});
+      idempotency_order_.emplace_back(expires, sale.idempotency_key);
+    }
+  }
+  return true;
+}
+
+void SeatEngine::RestoreRefusal(uint64_t hold_id, std::string_view event_id, const SeatList& seats,
+                                const SeatList& taken, std::string_view holder,
+                                std::string_view payment_ref, std::string_view idempotency_key,
+                                int64_t refused_ms) {
+  CheckThread();
+  if (idempotency_key.empty() || idempotency_.contains(idempotency_key)) return;
+  const int64_t expires = refused_ms + options_.limits.idempotency_retention_ms;
+  if (expires <= Now() || FindEvent(event_id) == nullptr) return;
+  ConfirmResult r;
+  r.code = ResultCode::kHoldExpiredSeatsTaken;
+  r.hold_lapsed = true;
+  r.seats = seats;
+  r.confirmed_ms = refused_ms;
+  for (const SeatKey k : taken) r.conflicts.push_back({k, SeatState::kSold, 0});
+  r.detail = SeatsTakenDetail(taken.size());
+  idempotency_.emplace(std::string(idempotency_key),
+                       IdemRecord{hold_id, std::string(holder), std::string(payment_ref), std::move(r)});
+  idempotency_order_.emplace_back(expires, std::string(idempotency_key));
+}
+
+bool SeatEngine::RestoreCancel(uint64_t booking_id) {
+  CheckThread();
+  auto it = booking_index_.find(booking_id);
+  if (it == booking_index_.end()) return false;
+  Booking& b = bookings_[it->second];
+  if (b.cancelled) return true;
+  b.cancelled = true;
+  for (const SeatKey k : b.seats) {
+    Section& sec = b.event->sections[k.section];
+    if (!sec.owned || sec.words[k.seat] != (kSoldTag | it->second)) continue;
+    sec.words[k.seat] = 0;
+    sec.rows[sec.seat_row[k.seat]].free++;
+    sec.free++;
+    sec.sold--;
+  }
+  stats_.bookings_cancelled++;
+  return true;
+}
+
+void SeatEngine::RaiseFencingFloor(uint64_t high_water) {
+  next_fencing_ = std::max(next_fencing_, high_water + 1);
+}
+
+void SeatEngine::ForEachBooking(const std::function<void(const BookingInfo&)>& fn) const {
+  for (const Booking& b : bookings_) {
+    fn(BookingInfo{b.id, b.hold_id, b.fencing, b.event->id, b.holder, b.payment_ref, b.seats,
+                   b.confirmed_ms, b.cancelled});
+  }
 }
 
 EngineStats SeatEngine::Stats() const {

@@ -272,6 +272,37 @@ class SeatEngine {
   std::optional<BookingInfo> GetBooking(uint64_t booking_id) const;
   std::vector<std::string> EventIds() const;
 
+  // ---- Recovery: re-applying durable records (docs/wal.md) ----------------
+  // Each Restore* is idempotent: applying a record the state already
+  // reflects changes nothing, so a log may be replayed over a snapshot that
+  // already contains some of its records.
+  struct DurableSale {
+    uint64_t booking_id = 0;
+    uint64_t hold_id = 0;
+    uint64_t fencing_token = 0;
+    std::string event_id;
+    SeatList seats;
+    std::string holder;
+    std::string payment_ref;
+    std::string idempotency_key;   // empty: none
+    int64_t confirmed_ms = 0;
+    bool hold_lapsed = false;
+  };
+  // Re-creates a sale. Seats of sections this engine does not own are
+  // skipped. Returns false (and changes nothing) if the event is unknown or
+  // an owned seat is sold to another booking: the log is inconsistent.
+  bool RestoreSale(const DurableSale& sale);
+  // Re-creates the idempotency record of a refused late confirm.
+  void RestoreRefusal(uint64_t hold_id, std::string_view event_id, const SeatList& seats,
+                      const SeatList& taken, std::string_view holder, std::string_view payment_ref,
+                      std::string_view idempotency_key, int64_t refused_ms);
+  // Re-applies a cancellation; false if the booking is unknown here.
+  bool RestoreCancel(uint64_t booking_id);
+  // Tokens granted from now on are > high_water.
+  void RaiseFencingFloor(uint64_t high_water);
+  // Every sale (cancelled ones too), for a snapshot. Calls `fn` per booking.
+  void ForEachBooking(const std::function<void(const BookingInfo&)>& fn) const;
+
   // Expires every hold whose deadline is <= now. Operations call this first;
   // a server loop calls it when the wheel's next tick is due.
   size_t ExpireDue();

@@ -55,7 +55,9 @@ void FillHoldInfo(const SeatEngine& engine, const HoldInfo& h, int64_t now, wire
   out->set_lapsed(h.status == HoldStatus::kLapsed);
 }
 
-EventLayout ToLayout(const wire::DefineEventRequest& d) {
+}  // namespace
+
+EventLayout LayoutFromWire(const wire::DefineEventRequest& d) {
   EventLayout layout;
   layout.event_id = d.event_id();
   for (const wire::SectionLayout& s : d.sections()) {
@@ -70,6 +72,8 @@ EventLayout ToLayout(const wire::DefineEventRequest& d) {
   }
   return layout;
 }
+
+namespace {
 
 void DoHold(SeatEngine& engine, const wire::HoldRequest& h, Response* resp) {
   SeatList keys;
@@ -192,7 +196,7 @@ void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const Request& re
   auto now_ms = [] { return SystemClock::Get()->NowMs(); };
   switch (req.op_case()) {
     case Request::kDefineEvent: {
-      SimpleResult r = engine.DefineEvent(ToLayout(req.define_event()));
+      SimpleResult r = engine.DefineEvent(LayoutFromWire(req.define_event()));
       SetCode(resp, r.code, r.detail);
       return;
     }

@@ -20,6 +20,9 @@ void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const wire::Reque
 
 wire::ResultCode ToWire(ResultCode code);
 
+// The engine's layout for a DEFINE_EVENT request (also used to replay the log).
+EventLayout LayoutFromWire(const wire::DefineEventRequest& define);
+
 }  // namespace seatlock
 
 #endif  // SEATLOCK_SERVER_ENGINE_OPS_H_

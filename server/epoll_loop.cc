@@ -15,6 +15,7 @@ namespace {
 // connection's data is its id (ids stay below 2^62).
 constexpr uint64_t kListenerBit = uint64_t{1} << 63;
 constexpr uint64_t kWakeBit = uint64_t{1} << 62;
+constexpr uint64_t kFileDoneBit = uint64_t{1} << 61;
 constexpr size_t kReadChunk = 64 * 1024;
 }  // namespace
 
@@ -30,12 +31,24 @@ absl::StatusOr<std::unique_ptr<EpollLoop>> EpollLoop::Create() {
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeBit;
   epoll_ctl(epfd, EPOLL_CTL_ADD, evfd, &ev);
-  auto loop = std::unique_ptr<EpollLoop>(new EpollLoop(epfd, evfd));
+  const int iofd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  ev.data.u64 = kFileDoneBit;
+  epoll_ctl(epfd, EPOLL_CTL_ADD, iofd, &ev);
+  auto loop = std::unique_ptr<EpollLoop>(new EpollLoop(epfd, evfd, iofd));
   loop->rbuf_.resize(kReadChunk);
   return loop;
 }
 
 EpollLoop::~EpollLoop() {
+  if (file_thread_.joinable()) {
+    {
+      std::lock_guard<std::mutex> l(file_mu_);
+      file_stop_ = true;
+    }
+    file_cv_.notify_all();
+    file_thread_.join();
+  }
+  close(iofd_);
   for (auto& [id, c] : conns_) close(c.fd);
   close(evfd_);
   close(epfd_);
@@ -151,6 +164,60 @@ void EpollLoop::FlushOne(uint64_t id, Conn& c) {
   if (c.closing) Finish(id);
 }
 
+void EpollLoop::WriteAndSync(int fd, const char* data, size_t len, uint64_t offset, bool sync,
+                             std::function<void(int)> done) {
+  if (!file_thread_.joinable()) file_thread_ = std::thread([this] { FileWorker(); });
+  {
+    std::lock_guard<std::mutex> l(file_mu_);
+    file_queue_.push_back(FileJob{fd, data, len, offset, sync, 0, std::move(done)});
+  }
+  file_cv_.notify_one();
+}
+
+void EpollLoop::FileWorker() {
+  for (;;) {
+    FileJob job;
+    {
+      std::unique_lock<std::mutex> l(file_mu_);
+      file_cv_.wait(l, [this] { return file_stop_ || !file_queue_.empty(); });
+      if (file_queue_.empty()) return;
+      job = std::move(file_queue_.front());
+      file_queue_.pop_front();
+    }
+    size_t off = 0;
+    job.result = 0;
+    while (off < job.len) {
+      const ssize_t n = pwrite(job.fd, job.data + off, job.len - off, static_cast<off_t>(job.offset + off));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        job.result = n < 0 ? -errno : -EIO;
+        break;
+      }
+      off += static_cast<size_t>(n);
+    }
+    if (job.result == 0 && job.sync && fdatasync(job.fd) < 0) job.result = -errno;
+    {
+      std::lock_guard<std::mutex> l(file_mu_);
+      file_done_.push_back(std::move(job));
+    }
+    const uint64_t one = 1;
+    ssize_t unused = write(iofd_, &one, sizeof(one));
+    (void)unused;
+  }
+}
+
+void EpollLoop::RunFileCompletions() {
+  uint64_t v;
+  ssize_t unused = read(iofd_, &v, sizeof(v));
+  (void)unused;
+  std::deque<FileJob> done;
+  {
+    std::lock_guard<std::mutex> l(file_mu_);
+    done.swap(file_done_);
+  }
+  for (FileJob& job : done) job.done(job.result);
+}
+
 void EpollLoop::Wake() {
   const uint64_t one = 1;
   ssize_t unused = write(evfd_, &one, sizeof(one));
@@ -193,6 +260,10 @@ void EpollLoop::Run(LoopHandler* handler) {
           }
           handler_->OnAccept(lit->second, fd);
         }
+        continue;
+      }
+      if (data & kFileDoneBit) {
+        RunFileCompletions();
         continue;
       }
       if (data & kWakeBit) {

@@ -5,6 +5,11 @@
 #define SEATLOCK_SERVER_EPOLL_LOOP_H_
 
 #include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -28,6 +33,8 @@ class EpollLoop final : public EventLoop {
   void SetReadEnabled(uint64_t conn, bool enabled) override;
   void Close(uint64_t conn) override;
   size_t connection_count() const override { return conns_.size(); }
+  void WriteAndSync(int fd, const char* data, size_t len, uint64_t offset, bool sync,
+                    std::function<void(int)> done) override;
   void Run(LoopHandler* handler) override;
   void Stop() override { stop_ = true; }
   void Wake() override;
@@ -42,7 +49,28 @@ class EpollLoop final : public EventLoop {
     bool closing = false;
     bool broken = false;
   };
-  EpollLoop(int epfd, int evfd) : epfd_(epfd), evfd_(evfd) {}
+  EpollLoop(int epfd, int evfd, int iofd) : iofd_(iofd), epfd_(epfd), evfd_(evfd) {}
+  void FileWorker();
+  void RunFileCompletions();
+
+  // File writes run on a helper thread (blocking pwrite + fdatasync), which
+  // hands results back through iofd_. Guarded by file_mu_.
+  struct FileJob {
+    int fd;
+    const char* data;
+    size_t len;
+    uint64_t offset;
+    bool sync;
+    int result;
+    std::function<void(int)> done;
+  };
+  std::mutex file_mu_;
+  std::condition_variable file_cv_;
+  std::deque<FileJob> file_queue_;
+  std::deque<FileJob> file_done_;
+  bool file_stop_ = false;
+  std::thread file_thread_;
+  int iofd_;
   void UpdateInterest(uint64_t id, Conn& c);
   void FlushOne(uint64_t id, Conn& c);
   void Finish(uint64_t id);

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -64,6 +65,14 @@ class EventLoop {
   // Sends what is queued, then closes. No more OnData for this connection.
   virtual void Close(uint64_t conn) = 0;
   virtual size_t connection_count() const = 0;
+
+  // Writes [data, data+len) at `offset` of the regular file `fd`, then, if
+  // `sync`, fdatasync(fd); calls done(0) or done(-errno) on the loop thread.
+  // `data` must stay valid until done runs. The io_uring backend submits the
+  // write and the fdatasync as one linked pair on the ring; the epoll backend
+  // runs them on a helper thread. At most one call per fd in flight.
+  virtual void WriteAndSync(int fd, const char* data, size_t len, uint64_t offset, bool sync,
+                            std::function<void(int)> done) = 0;
 
   // Runs passes until Stop(). Returns when stopped.
   virtual void Run(LoopHandler* handler) = 0;

@@ -34,6 +34,13 @@ ABSL_FLAG(int32_t, max_in_flight, 1024,
 ABSL_FLAG(int64_t, idle_timeout_ms, 300000, "Close connections idle this long (0: never).");
 ABSL_FLAG(int32_t, max_frame_bytes, 1 << 20, "Largest accepted frame.");
 ABSL_FLAG(std::string, port_file, "", "Write the bound ports as JSON to this file once listening.");
+ABSL_FLAG(std::string, fsync, "always",
+          "always: answer a CONFIRM only after its log record is fdatasync'ed. none: skip the "
+          "fdatasync (benchmarks only: acknowledged sales can be lost).");
+ABSL_FLAG(int64_t, wal_segment_bytes, 64 << 20, "Roll the write-ahead log to a new segment at this size.");
+ABSL_FLAG(bool, wal_repair, false,
+          "If the log is corrupt before its tail, cut it there (losing later records) instead of "
+          "refusing to start.");
 ABSL_FLAG(int32_t, max_seats_per_hold, 32, "Most seats one hold may take.");
 ABSL_FLAG(int64_t, max_ttl_ms, 3600000, "Longest TTL one HOLD or EXTEND may ask for.");
 ABSL_FLAG(int64_t, max_hold_lifetime_ms, 7200000, "Longest total life of a hold, extensions included.");
@@ -119,6 +126,12 @@ int main(int argc, char** argv) {
   config.idle_timeout_ms = absl::GetFlag(FLAGS_idle_timeout_ms);
   config.max_frame_bytes = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_frame_bytes));
   config.port_file = absl::GetFlag(FLAGS_port_file);
+  const std::string fsync = absl::GetFlag(FLAGS_fsync);
+  if (fsync != "always" && fsync != "none") return Fail("--fsync must be 'always' or 'none'");
+  config.fsync = fsync == "always";
+  if (absl::GetFlag(FLAGS_wal_segment_bytes) < 4096) return Fail("--wal_segment_bytes must be >= 4096");
+  config.wal_segment_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_wal_segment_bytes));
+  config.wal_repair = absl::GetFlag(FLAGS_wal_repair);
   config.limits.max_seats_per_hold = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_seats_per_hold));
   config.limits.max_ttl_ms = absl::GetFlag(FLAGS_max_ttl_ms);
   config.limits.max_hold_lifetime_ms = absl::GetFlag(FLAGS_max_hold_lifetime_ms);
@@ -139,9 +152,12 @@ int main(int argc, char** argv) {
                     " pin=", config.pin ? "yes" : "no", " data_dir=", config.data_dir,
                     " auth=", config.auth_token.empty() ? "off" : "on",
                     " max_connections=", config.max_connections, " max_in_flight=", config.max_in_flight,
-                    " max_frame_bytes=", config.max_frame_bytes);
-  seatlock::LogWarning("sales are kept in memory only in this version: the write-ahead log is "
-                       "not implemented yet (docs/durability.md)");
+                    " max_frame_bytes=", config.max_frame_bytes, " fsync=", fsync,
+                    " wal_segment_bytes=", config.wal_segment_bytes, config.wal_repair ? " wal_repair=yes" : "");
+  if (!config.fsync) {
+    seatlock::LogWarning("--fsync=none: confirms are answered before they are on disk; a crash or "
+                         "power loss can lose acknowledged sales. For benchmarks only.");
+  }
   seatlock::Server server(config);
   if (absl::Status st = server.Start(); !st.ok()) {
     seatlock::LogError("start failed: ", st.message());

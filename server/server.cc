@@ -2,15 +2,20 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "protocol/sharding.h"
 #include "server/log.h"
 
@@ -75,6 +80,7 @@ Server::~Server() {
   Wait();
   for (int fd : main_fds_) close(fd);
   for (int fd : shard_fds_) close(fd);
+  if (lock_fd_ >= 0) close(lock_fd_);
 }
 
 absl::Status Server::Bind() {
@@ -96,10 +102,52 @@ absl::Status Server::Bind() {
   return absl::OkStatus();
 }
 
+absl::Status Server::CheckShardLayout() {
+  std::error_code ec;
+  std::filesystem::create_directories(config_.data_dir, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot create --data-dir ", config_.data_dir, ": ", ec.message()));
+  // One daemon per data dir: hold an exclusive lock on <data-dir>/LOCK for
+  // the life of the process (released by the kernel on any exit).
+  const std::string lock_path = absl::StrCat(config_.data_dir, "/LOCK");
+  lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0 || flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot lock ", lock_path, ": ", strerror(errno),
+        errno == EWOULDBLOCK ? " (another seatlockd is using this --data-dir)" : ""));
+  }
+  const std::string meta = absl::StrCat(config_.data_dir, "/SHARDS");
+  const std::string want = absl::StrCat("shards=", config_.shards, " seed=", group_.hash_seed, "\n");
+  std::ifstream in(meta);
+  if (in) {
+    std::string have((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (have != want) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "--data-dir ", config_.data_dir, " was written with ", absl::StripTrailingAsciiWhitespace(have),
+          " but this start has ", absl::StripTrailingAsciiWhitespace(want),
+          "; restart with the same --shards (changing the shard count of a data dir is not supported yet)"));
+    }
+    return absl::OkStatus();
+  }
+  const std::string tmp = meta + ".tmp";
+  {
+    std::ofstream out(tmp);
+    out << want;
+    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), meta.c_str()) != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot create ", meta, ": ", strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Server::Start() {
   if (config_.shards == 0 || config_.shards > 64) {
     return absl::InvalidArgumentError("--shards must be between 1 and 64");
   }
+  // Each shard replays its own log, and a section's sales are in the log of
+  // the shard that owned it, so the shard count (and hash seed) a data dir
+  // was written with must not change. They are recorded in <data-dir>/SHARDS.
+  if (absl::Status st = CheckShardLayout(); !st.ok()) return st;
   if (absl::Status st = Bind(); !st.ok()) return st;
   for (uint32_t i = 0; i < config_.shards; ++i) {
     shards_.push_back(std::make_unique<Shard>(i, config_, &group_, main_fds_[i], shard_fds_[i]));

@@ -36,6 +36,7 @@ class Server {
 
  private:
   absl::Status Bind();
+  absl::Status CheckShardLayout();
 
   ServerConfig config_;
   ShardGroup group_;
@@ -44,6 +45,7 @@ class Server {
   std::vector<int> shard_fds_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::thread> threads_;
+  int lock_fd_ = -1;
 };
 
 }  // namespace seatlock

@@ -1,6 +1,8 @@
 #include "server/shard.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <string.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -8,6 +10,8 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "persistence/wal.pb.h"
+#include "persistence/wal_record.h"
 #include "protocol/sharding.h"
 #include "server/engine_ops.h"
 #include "server/log.h"
@@ -17,6 +21,11 @@ namespace {
 
 using wire::Request;
 using wire::Response;
+
+// Fencing tokens are reserved in the log a block at a time, and the next
+// block is reserved when half of this one is used, so a restart never hands
+// out a token twice (the floor after a crash is the last reservation).
+constexpr uint64_t kFencingBlock = uint64_t{1} << 30;
 
 Response ErrorResponse(uint64_t request_id, wire::ResultCode code, std::string detail) {
   Response r;
@@ -135,12 +144,19 @@ void Shard::Run(std::promise<absl::Status>* started) {
       LogWarning("could not pin shard ", index_, " to a CPU");
     }
   }
+  if (absl::Status st = Recover(); !st.ok()) {
+    started->set_value(st);
+    return;
+  }
   auto loop = MakeEventLoop(config_.io);
   if (!loop.ok()) {
     started->set_value(loop.status());
     return;
   }
   loop_ = std::move(*loop);
+  log_ = std::make_unique<ShardLog>(std::move(*recovered_dir_), recovered_next_lsn_, loop_.get(),
+                                    config_.fsync ? FsyncMode::kAlways : FsyncMode::kNone);
+  recovered_dir_.reset();
   absl::Status st = loop_->AddListener(main_listen_fd_, 0);
   if (st.ok()) st = loop_->AddListener(shard_listen_fd_, 1);
   started->set_value(st);
@@ -610,9 +626,7 @@ void Shard::FanOut(const Request& req, std::function<void(std::vector<Response>&
 
 void Shard::CallShard(uint32_t target, Request&& req, Callback done) {
   if (target == index_) {
-    Response* resp = google::protobuf::Arena::CreateMessage<Response>(&arena_);
-    ExecuteLocal(req, resp);
-    done(std::move(*resp));
+    RunOp(req, std::move(done));
     return;
   }
   ++forwarded_;
@@ -638,6 +652,214 @@ void Shard::ExecuteLocal(const Request& req, Response* resp) {
   }
 }
 
+void Shard::RunOp(const Request& req, Callback done) {
+  const auto op = req.op_case();
+  const bool durable =
+      op == Request::kConfirm || op == Request::kCancelBooking || op == Request::kDefineEvent;
+  if (durable && log_ != nullptr && log_->failed()) {
+    done(ErrorResponse(req.request_id(), wire::UNAVAILABLE, std::string(log_->status().message())));
+    return;
+  }
+  const bool new_event =
+      op == Request::kDefineEvent && engine_->Layout(req.define_event().event_id()) == nullptr;
+  Response* resp = google::protobuf::Arena::CreateMessage<Response>(&arena_);
+  ExecuteLocal(req, resp);
+  uint64_t lsn = 0;
+  if (log_ != nullptr) {
+    if (op == Request::kConfirm &&
+        (resp->code() == wire::OK || resp->code() == wire::HOLD_EXPIRED_SEATS_TAKEN)) {
+      const std::string& key = req.confirm().idempotency_key();
+      if (resp->confirm().replayed()) {
+        // The first attempt may still be on its way to disk: answer when it is.
+        auto it = undurable_keys_.find(key);
+        if (it != undurable_keys_.end() && it->second > log_->durable_lsn()) lsn = it->second;
+      } else {
+        lsn = LogConfirm(req, *resp);
+        undurable_keys_[key] = lsn;
+      }
+    } else if (op == Request::kCancelBooking && resp->code() == wire::OK) {
+      wal::Cancel c;
+      c.set_booking_id(req.cancel_booking().booking_id());
+      c.set_cancelled_ms(clock_.NowMs());
+      lsn = log_->Append(wal::RecordType::kCancel, c);
+    } else if (new_event && resp->code() == wire::OK) {
+      wal::DefineEvent d;
+      d.set_define_event_request(req.define_event().SerializeAsString());
+      lsn = log_->Append(wal::RecordType::kDefineEvent, d);
+    }
+    if (engine_->fencing_high_water() + kFencingBlock / 2 >= fencing_reserved_) ReserveFencing();
+  }
+  if (lsn == 0) {
+    done(std::move(*resp));
+    return;
+  }
+  auto held = std::make_shared<Response>(*resp);  // outlives this batch's arena
+  const uint64_t rid = req.request_id();
+  log_->WhenDurable(lsn, [held, rid, done = std::move(done)](const absl::Status& st) {
+    if (st.ok()) {
+      done(std::move(*held));
+    } else {
+      done(ErrorResponse(rid, wire::UNAVAILABLE, std::string(st.message())));
+    }
+  });
+}
+
+uint64_t Shard::LogConfirm(const Request& req, const Response& resp) {
+  const wire::ConfirmRequest& c = req.confirm();
+  if (resp.code() == wire::OK) {
+    auto b = engine_->GetBooking(resp.confirm().booking_id());
+    wal::Confirm rec;
+    rec.set_booking_id(b->booking_id);
+    rec.set_hold_id(b->hold_id);
+    rec.set_fencing_token(b->fencing_token);
+    rec.set_event_id(b->event_id);
+    for (SeatKey k : b->seats) {
+      auto* p = rec.add_seats();
+      p->set_section(k.section);
+      p->set_seat(k.seat);
+    }
+    rec.set_holder(b->holder);
+    rec.set_payment_ref(b->payment_ref);
+    rec.set_idempotency_key(c.idempotency_key());
+    rec.set_confirmed_ms(b->confirmed_ms);
+    rec.set_hold_lapsed(resp.confirm().hold_lapsed());
+    return log_->Append(wal::RecordType::kConfirm, rec);
+  }
+  // HOLD_EXPIRED_SEATS_TAKEN: the lapsed hold is still remembered.
+  wal::ConfirmRefused rec;
+  rec.set_hold_id(c.hold_id());
+  rec.set_holder(c.holder());
+  rec.set_payment_ref(c.payment_ref());
+  rec.set_idempotency_key(c.idempotency_key());
+  rec.set_refused_ms(resp.confirm().confirmed_ms());
+  if (auto h = engine_->GetHold(c.hold_id())) {
+    rec.set_event_id(h->event_id);
+    for (SeatKey k : h->seats) {
+      auto* p = rec.add_seats();
+      p->set_section(k.section);
+      p->set_seat(k.seat);
+    }
+    for (const auto& conflict : resp.confirm().conflicts()) {
+      auto* p = rec.add_taken();
+      p->set_section(static_cast<uint32_t>(
+          std::max(0, engine_->SectionIndex(h->event_id, conflict.seat().section()))));
+      p->set_seat(conflict.seat().index());
+    }
+  }
+  return log_->Append(wal::RecordType::kConfirmRefused, rec);
+}
+
+void Shard::ReserveFencing() {
+  fencing_reserved_ = std::max(fencing_reserved_, engine_->fencing_high_water()) + kFencingBlock;
+  wal::Fencing f;
+  f.set_high_water(fencing_reserved_);
+  log_->Append(wal::RecordType::kFencing, f);
+}
+
+absl::Status Shard::Recover() {
+  const std::string dir = absl::StrCat(config_.data_dir, "/shard-", index_);
+  auto wal_dir = wal::WalDir::Open(dir, config_.wal_segment_bytes);
+  if (!wal_dir.ok()) return wal_dir.status();
+  uint64_t fencing_seen = 0;
+  absl::Status apply_error;
+  auto apply = [&](uint64_t lsn, const wal::Record& rec) {
+    if (!apply_error.ok()) return;
+    auto bad = [&](std::string_view what) {
+      apply_error = absl::DataLossError(absl::StrCat(dir, ": record ", lsn, " at offset ", rec.offset,
+                                                     ": ", ToAbsl(what)));
+    };
+    const int size = static_cast<int>(rec.payload.size());
+    switch (rec.type) {
+      case wal::RecordType::kDefineEvent: {
+        wal::DefineEvent m;
+        wire::DefineEventRequest d;
+        if (!m.ParseFromArray(rec.payload.data(), size) || !d.ParseFromString(m.define_event_request())) {
+          return bad("DEFINE_EVENT payload does not parse");
+        }
+        SimpleResult r = engine_->DefineEvent(LayoutFromWire(d));
+        if (!r.ok()) return bad(absl::StrCat("DEFINE_EVENT rejected: ", r.detail));
+        return;
+      }
+      case wal::RecordType::kConfirm: {
+        wal::Confirm m;
+        if (!m.ParseFromArray(rec.payload.data(), size)) return bad("CONFIRM payload does not parse");
+        SeatEngine::DurableSale sale;
+        sale.booking_id = m.booking_id();
+        sale.hold_id = m.hold_id();
+        sale.fencing_token = m.fencing_token();
+        sale.event_id = m.event_id();
+        for (const auto& p : m.seats()) sale.seats.push_back({p.section(), p.seat()});
+        sale.holder = m.holder();
+        sale.payment_ref = m.payment_ref();
+        sale.idempotency_key = m.idempotency_key();
+        sale.confirmed_ms = m.confirmed_ms();
+        sale.hold_lapsed = m.hold_lapsed();
+        if (!engine_->RestoreSale(sale)) {
+          return bad(absl::StrCat("booking ", m.booking_id(), " conflicts with the state before it"));
+        }
+        return;
+      }
+      case wal::RecordType::kConfirmRefused: {
+        wal::ConfirmRefused m;
+        if (!m.ParseFromArray(rec.payload.data(), size)) return bad("CONFIRM_REFUSED payload does not parse");
+        SeatList seats, taken;
+        for (const auto& p : m.seats()) seats.push_back({p.section(), p.seat()});
+        for (const auto& p : m.taken()) taken.push_back({p.section(), p.seat()});
+        engine_->RestoreRefusal(m.hold_id(), m.event_id(), seats, taken, m.holder(), m.payment_ref(),
+                                m.idempotency_key(), m.refused_ms());
+        return;
+      }
+      case wal::RecordType::kCancel: {
+        wal::Cancel m;
+        if (!m.ParseFromArray(rec.payload.data(), size)) return bad("CANCEL payload does not parse");
+        engine_->RestoreCancel(m.booking_id());
+        return;
+      }
+      case wal::RecordType::kFencing: {
+        wal::Fencing m;
+        if (!m.ParseFromArray(rec.payload.data(), size)) return bad("FENCING payload does not parse");
+        fencing_seen = std::max(fencing_seen, m.high_water());
+        engine_->RaiseFencingFloor(m.high_water());
+        return;
+      }
+    }
+    bad("unknown record type");
+  };
+  const int64_t t0 = SystemClock::Get()->NowMs();
+  auto report = wal_dir->Recover(config_.wal_repair, apply);
+  if (!report.ok()) return report.status();
+  if (!apply_error.ok()) return apply_error;
+  if (report->dropped_bytes > 0) {
+    LogWarning("write-ahead log ", dir, ": cut ", report->dropped_bytes, " bytes at ", report->dropped_where,
+               config_.wal_repair ? " (--wal-repair)" : " (torn tail from a crash)");
+  }
+  const EngineStats st = engine_->Stats();
+  LogInfo("recovered ", dir, ": ", report->records, " records in ", report->segments, " segments (",
+          report->bytes, " bytes), ", st.events, " events, ", st.bookings, " bookings, in ",
+          SystemClock::Get()->NowMs() - t0, " ms");
+  // Reserve a block of fencing tokens above anything granted before the
+  // restart, durably, before any hold is granted.
+  fencing_reserved_ = std::max(fencing_seen, engine_->fencing_high_water()) + kFencingBlock;
+  wal::Fencing f;
+  f.set_high_water(fencing_reserved_);
+  std::string rec;
+  wal::AppendRecord(wal::RecordType::kFencing, f.SerializeAsString(), &rec);
+  size_t off = 0;
+  while (off < rec.size()) {
+    const ssize_t n = pwrite(wal_dir->fd(), rec.data() + off, rec.size() - off,
+                             static_cast<off_t>(wal_dir->offset() + off));
+    if (n <= 0) return absl::DataLossError(absl::StrCat(dir, ": cannot write the log: ", strerror(errno)));
+    off += static_cast<size_t>(n);
+  }
+  if (config_.fsync && fdatasync(wal_dir->fd()) < 0) {
+    return absl::DataLossError(absl::StrCat(dir, ": fdatasync failed: ", strerror(errno)));
+  }
+  if (absl::Status adv = wal_dir->Advance(rec.size(), report->next_lsn + 1); !adv.ok()) return adv;
+  recovered_next_lsn_ = report->next_lsn + 1;
+  recovered_dir_ = std::make_unique<wal::WalDir>(std::move(*wal_dir));
+  return absl::OkStatus();
+}
+
 void Shard::FlushWakes() {
   std::sort(wake_targets_.begin(), wake_targets_.end());
   wake_targets_.erase(std::unique(wake_targets_.begin(), wake_targets_.end()), wake_targets_.end());
@@ -651,11 +873,15 @@ void Shard::OnWake() {
   inbox_.DrainAll(&drained_);
   for (auto& msg : drained_) {
     if (msg->kind == ShardMessage::Kind::kCall) {
-      const uint32_t from = msg->from;
-      ExecuteLocal(msg->request, &msg->response);
-      msg->request.Clear();
-      msg->kind = ShardMessage::Kind::kReply;
-      if (group_->shards[from]->inbox_.Push(std::move(msg))) wake_targets_.push_back(from);
+      ShardMessage* m = msg.release();  // owned by the reply callback now
+      RunOp(m->request, [this, m](Response&& resp) {
+        std::unique_ptr<ShardMessage> reply(m);
+        const uint32_t from = reply->from;
+        reply->response = std::move(resp);
+        reply->request.Clear();
+        reply->kind = ShardMessage::Kind::kReply;
+        if (group_->shards[from]->inbox_.Push(std::move(reply))) wake_targets_.push_back(from);
+      });
     } else {
       auto it = pending_.find(msg->token);
       if (it == pending_.end()) continue;
@@ -686,6 +912,13 @@ int64_t Shard::OnPass() {
   arena_.Reset();
   clock_.Refresh();
   engine_->ExpireDue();
+  if (log_ != nullptr) {
+    log_->Flush();  // group commit: everything appended this pass, one write + fdatasync
+    if (!undurable_keys_.empty()) {
+      const uint64_t durable = log_->durable_lsn();
+      absl::erase_if(undurable_keys_, [durable](const auto& kv) { return kv.second <= durable; });
+    }
+  }
   const int64_t now = clock_.NowMs();
   if (config_.idle_timeout_ms > 0 && now - last_idle_check_ms_ >= 1000) {
     last_idle_check_ms_ = now;

@@ -25,6 +25,7 @@
 #include "server/config.h"
 #include "server/event_loop.h"
 #include "server/inbox.h"
+#include "server/shard_log.h"
 
 namespace seatlock {
 
@@ -99,6 +100,13 @@ class Shard final : public LoopHandler {
   void CallShard(uint32_t target, wire::Request&& req, Callback done);
   // Runs an engine op here. `out` may live on an arena.
   void ExecuteLocal(const wire::Request& req, wire::Response* out);
+  // Runs an op owned by this shard and calls `done` with its response: at
+  // once, or, for an op that must be durable first (CONFIRM, CANCEL_BOOKING,
+  // a new DEFINE_EVENT), once its log record is on disk.
+  void RunOp(const wire::Request& req, Callback done);
+  uint64_t LogConfirm(const wire::Request& req, const wire::Response& resp);
+  void ReserveFencing();
+  absl::Status Recover();
   void Reply(uint64_t id, const wire::Response& resp);
   void ProtocolError(uint64_t id, wire::ResultCode code, uint64_t request_id, std::string detail);
   void CloseConn(uint64_t id);
@@ -138,6 +146,12 @@ class Shard final : public LoopHandler {
   bool closing_all_ = false;
   int64_t drain_deadline_ms_ = 0;
   int64_t last_idle_check_ms_ = 0;
+  // Durability.
+  std::unique_ptr<ShardLog> log_;
+  uint64_t fencing_reserved_ = 0;          // tokens up to here may be granted
+  std::unique_ptr<wal::WalDir> recovered_dir_;  // from Recover() until the log opens
+  uint64_t recovered_next_lsn_ = 1;
+  StringMap<uint64_t> undurable_keys_;     // confirm key -> LSN not yet durable
   // Counters for STATS.
   uint64_t requests_ = 0;
   uint64_t forwarded_ = 0;

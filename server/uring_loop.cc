@@ -14,7 +14,8 @@ namespace {
 
 // user_data: the operation kind in the top byte, the connection id (or the
 // listener index) below it.
-enum Op : uint64_t { kAccept = 1, kRecv = 2, kSend = 3, kWake = 4, kCancel = 5 };
+enum Op : uint64_t { kAccept = 1, kRecv = 2, kSend = 3, kWake = 4, kCancel = 5, kFileWrite = 6,
+                     kFileSync = 7 };
 constexpr int kOpShift = 56;
 constexpr uint64_t kIdMask = (uint64_t{1} << kOpShift) - 1;
 uint64_t Tag(Op op, uint64_t id) { return (static_cast<uint64_t>(op) << kOpShift) | (id & kIdMask); }
@@ -203,6 +204,27 @@ void UringLoop::StartSend(uint64_t id, Conn& c) {
   c.ops++;
 }
 
+void UringLoop::WriteAndSync(int fd, const char* data, size_t len, uint64_t offset, bool sync,
+                             std::function<void(int)> done) {
+  const uint64_t id = next_file_write_++;
+  file_writes_.emplace(id, FileWrite{fd, data, len, 0, offset, sync, 0, std::move(done)});
+  SubmitFileWrite(id);
+}
+
+void UringLoop::SubmitFileWrite(uint64_t id) {
+  FileWrite& w = file_writes_.at(id);
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_write(sqe, w.fd, w.data + w.done_bytes, static_cast<unsigned>(w.len - w.done_bytes),
+                      w.offset + w.done_bytes);
+  io_uring_sqe_set_data64(sqe, Tag(kFileWrite, id));
+  if (w.sync) {
+    sqe->flags |= IOSQE_IO_LINK;  // the fdatasync runs only after the write
+    io_uring_sqe* fsq = GetSqe();
+    io_uring_prep_fsync(fsq, w.fd, IORING_FSYNC_DATASYNC);
+    io_uring_sqe_set_data64(fsq, Tag(kFileSync, id));
+  }
+}
+
 void UringLoop::RecycleBuffer(uint16_t bid) {
   io_uring_buf_ring_add(buf_ring_, buf_base_ + static_cast<size_t>(bid) * kBufSize, kBufSize, bid,
                         io_uring_buf_ring_mask(kBufCount), 0);
@@ -228,6 +250,31 @@ void UringLoop::HandleCqe(const io_uring_cqe* cqe) {
       return;
     case kCancel:
       return;
+    case kFileWrite:
+    case kFileSync: {
+      auto it = file_writes_.find(id);
+      if (it == file_writes_.end()) return;
+      FileWrite& w = it->second;
+      if (op == kFileWrite) {
+        w.write_res = res;
+        if (res > 0) w.done_bytes += static_cast<size_t>(res);
+        if (w.sync) return;  // the linked fsync's completion decides
+      }
+      int result = res;
+      if (w.write_res < 0) {
+        result = w.write_res;
+      } else if (w.write_res == 0 && w.len > 0) {
+        result = -EIO;
+      } else if (w.done_bytes < w.len) {
+        SubmitFileWrite(id);  // short write: the rest, then sync again
+        return;
+      }
+      if (op == kFileWrite) result = 0;
+      auto done = std::move(w.done);
+      file_writes_.erase(it);
+      done(result < 0 ? result : 0);
+      return;
+    }
     case kAccept: {
       if (id >= listeners_.size()) return;
       if (res >= 0) {

@@ -37,6 +37,8 @@ class UringLoop final : public EventLoop {
   void SetReadEnabled(uint64_t conn, bool enabled) override;
   void Close(uint64_t conn) override;
   size_t connection_count() const override { return conns_.size(); }
+  void WriteAndSync(int fd, const char* data, size_t len, uint64_t offset, bool sync,
+                    std::function<void(int)> done) override;
   void Run(LoopHandler* handler) override;
   void Stop() override { stop_ = true; }
   void Wake() override;
@@ -69,6 +71,20 @@ class UringLoop final : public EventLoop {
   void MaybeFinish(uint64_t id);
   void HandleCqe(const io_uring_cqe* cqe);
   void RecycleBuffer(uint16_t bid);
+  void SubmitFileWrite(uint64_t id);
+
+  struct FileWrite {
+    int fd;
+    const char* data;
+    size_t len;
+    size_t done_bytes;
+    uint64_t offset;
+    bool sync;
+    int write_res;
+    std::function<void(int)> done;
+  };
+  absl::flat_hash_map<uint64_t, FileWrite> file_writes_;
+  uint64_t next_file_write_ = 1;
 
   io_uring ring_{};
   bool ring_ready_ = false;

@@ -24,6 +24,7 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
 
 Daemon::~Daemon() {
   if (pid_ > 0) Kill9();
+  if (keep_) return;
   std::string cmd = "rm -rf '" + dir_ + "'";
   int unused = system(cmd.c_str());
   (void)unused;

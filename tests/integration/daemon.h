@@ -22,6 +22,7 @@ class Daemon {
  public:
   explicit Daemon(DaemonOptions options);
   ~Daemon();
+  void KeepFiles() { keep_ = true; }
   // Starts seatlockd and waits until it listens. Returns false on failure.
   bool Start();
   // SIGTERM, then waits. Returns the exit status (or -1 on timeout).
@@ -43,6 +44,7 @@ class Daemon {
   std::string dir_;
   std::string data_dir_;
   std::string log_path_;
+  bool keep_ = false;
 };
 
 // Path of the seatlockd binary under test (set by CMake).

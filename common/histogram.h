@@ -2,8 +2,8 @@
 // HdrHistogram with 3 significant bits... here 64 linear sub-buckets per
 // power of two, so any recorded value is reported within 1.6%). Fixed
 // memory (~32 KiB), O(1) record. Not thread-safe: one per thread, Merge()d.
-#ifndef SEATLOCK_BENCH_HISTOGRAM_H_
-#define SEATLOCK_BENCH_HISTOGRAM_H_
+#ifndef SEATLOCK_COMMON_HISTOGRAM_H_
+#define SEATLOCK_COMMON_HISTOGRAM_H_
 
 #include <array>
 #include <cstdint>
@@ -67,4 +67,4 @@ class LatencyHistogram {
 
 }  // namespace seatlock
 
-#endif  // SEATLOCK_BENCH_HISTOGRAM_H_
+#endif  // SEATLOCK_COMMON_HISTOGRAM_H_

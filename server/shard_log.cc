@@ -1,0 +1,88 @@
+#include "server/shard_log.h"
+
+#include <string.h>
+#include <time.h>
+
+#include <google/protobuf/message_lite.h>
+
+#include "absl/strings/str_cat.h"
+#include "persistence/wal_record.h"
+#include "server/log.h"
+
+namespace seatlock {
+namespace {
+uint64_t MonoNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+}  // namespace
+
+ShardLog::ShardLog(wal::WalDir dir, uint64_t next_lsn, EventLoop* loop, FsyncMode mode)
+    : dir_(std::move(dir)), loop_(loop), mode_(mode), next_lsn_(next_lsn), durable_lsn_(next_lsn - 1) {}
+
+uint64_t ShardLog::Append(wal::RecordType type, const google::protobuf::MessageLite& payload) {
+  const uint64_t lsn = next_lsn_++;
+  wal::AppendRecord(type, payload.SerializeAsString(), &buffer_);
+  buffer_last_lsn_ = lsn;
+  return lsn;
+}
+
+void ShardLog::WhenDurable(uint64_t lsn, Waiter done) {
+  if (failed()) {
+    done(status_);
+    return;
+  }
+  if (lsn <= durable_lsn_) {
+    done(absl::OkStatus());
+    return;
+  }
+  waiters_.emplace_back(lsn, std::move(done));
+}
+
+void ShardLog::Flush() {
+  if (in_flight_ || buffer_.empty() || failed()) return;
+  writing_.swap(buffer_);
+  buffer_.clear();
+  writing_last_lsn_ = buffer_last_lsn_;
+  in_flight_ = true;
+  write_started_ns_ = MonoNs();
+  loop_->WriteAndSync(dir_.fd(), writing_.data(), writing_.size(), dir_.offset(),
+                      mode_ == FsyncMode::kAlways, [this](int result) { OnWritten(result); });
+}
+
+void ShardLog::OnWritten(int result) {
+  in_flight_ = false;
+  if (result < 0) {
+    Fail(absl::DataLossError(absl::StrCat("write-ahead log ", mode_ == FsyncMode::kAlways ? "write/fdatasync" : "write",
+                                          " failed in ", dir_.path(), ": ", strerror(-result),
+                                          "; this shard no longer acknowledges sales")));
+    return;
+  }
+  sync_latency_.Record(MonoNs() - write_started_ns_);
+  groups_++;
+  if (absl::Status st = dir_.Advance(writing_.size(), writing_last_lsn_ + 1); !st.ok()) {
+    Fail(st);
+    return;
+  }
+  writing_.clear();
+  durable_lsn_ = writing_last_lsn_;
+  // Waiters are mostly in LSN order; a replayed confirm may wait for an older
+  // LSN further back, which is released no later than the entries before it.
+  while (!waiters_.empty() && waiters_.front().first <= durable_lsn_) {
+    Waiter w = std::move(waiters_.front().second);
+    waiters_.pop_front();
+    w(absl::OkStatus());
+  }
+  Flush();  // the next group, if confirms arrived while this one synced
+}
+
+void ShardLog::Fail(absl::Status status) {
+  LogError(status.message());
+  status_ = std::move(status);
+  std::deque<std::pair<uint64_t, Waiter>> waiters;
+  waiters.swap(waiters_);
+  for (auto& [lsn, w] : waiters) w(status_);
+}
+
+}  // namespace seatlock

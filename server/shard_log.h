@@ -1,0 +1,76 @@
+// ShardLog: one shard's write-ahead log in use: it buffers records appended
+// during a loop pass, writes them as one group (one write + one fdatasync,
+// submitted on the shard's event loop), and calls each waiter once its record
+// is durable. Every confirm that arrives while one group is being synced
+// shares the next group (group commit). A failed write or fsync is sticky:
+// every waiter, then and later, gets the error, and the shard stops
+// acknowledging durable operations (docs/wal.md).
+//
+// Owns its WalDir and buffers. Shard-thread only.
+#ifndef SEATLOCK_SERVER_SHARD_LOG_H_
+#define SEATLOCK_SERVER_SHARD_LOG_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/histogram.h"
+#include "persistence/wal_log.h"
+#include "server/event_loop.h"
+
+namespace google::protobuf { class MessageLite; }
+
+namespace seatlock {
+
+enum class FsyncMode { kAlways, kNone };
+
+class ShardLog {
+ public:
+  using Waiter = std::function<void(const absl::Status&)>;
+
+  ShardLog(wal::WalDir dir, uint64_t next_lsn, EventLoop* loop, FsyncMode mode);
+
+  // Buffers a record; returns its LSN. Written at the next Flush().
+  uint64_t Append(wal::RecordType type, const google::protobuf::MessageLite& payload);
+  // Runs `done` once every record up to `lsn` is durable (at once if it is
+  // already), or with the log's error if it failed.
+  void WhenDurable(uint64_t lsn, Waiter done);
+  // Starts writing the buffered records if no group is in flight. Called at
+  // the end of every loop pass.
+  void Flush();
+
+  bool failed() const { return !status_.ok(); }
+  const absl::Status& status() const { return status_; }
+  uint64_t durable_lsn() const { return durable_lsn_; }
+  uint64_t last_lsn() const { return next_lsn_ - 1; }
+  bool idle() const { return !in_flight_ && buffer_.empty(); }
+  uint64_t groups_written() const { return groups_; }
+  // fdatasync (write + sync) latency per group, in nanoseconds.
+  const LatencyHistogram& sync_latency() const { return sync_latency_; }
+
+ private:
+  void OnWritten(int result);
+  void Fail(absl::Status status);
+
+  wal::WalDir dir_;
+  EventLoop* loop_;
+  FsyncMode mode_;
+  uint64_t next_lsn_;
+  uint64_t durable_lsn_;
+  std::string buffer_;         // records appended since the last submit
+  uint64_t buffer_last_lsn_ = 0;
+  std::string writing_;        // the group being written
+  uint64_t writing_last_lsn_ = 0;
+  bool in_flight_ = false;
+  uint64_t write_started_ns_ = 0;
+  std::deque<std::pair<uint64_t, Waiter>> waiters_;
+  absl::Status status_;
+  uint64_t groups_ = 0;
+  LatencyHistogram sync_latency_;
+};
+
+}  // namespace seatlock
+
+#endif  // SEATLOCK_SERVER_SHARD_LOG_H_
