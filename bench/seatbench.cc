@@ -44,13 +44,16 @@
 ABSL_FLAG(std::string, target, "seatlock", "seatlock or redis.");
 ABSL_FLAG(std::string, host, "127.0.0.1", "Server address (loopback only for load tests).");
 ABSL_FLAG(int32_t, port, 7400, "Server port (seatlockd main port, or Redis).");
-ABSL_FLAG(std::string, workload, "hold1", "hold1 (one random seat) or hold4 (4 adjacent seats).");
+ABSL_FLAG(std::string, workload, "hold1",
+          "hold1 (one random seat), hold4 (4 adjacent seats), or hold-confirm (hold a free seat, then "
+          "CONFIRM it: durable sales; seatlock only, throughput counts confirms).");
 ABSL_FLAG(int32_t, connections, 50, "Connections in total.");
 ABSL_FLAG(int32_t, pipeline, 1, "Requests in flight per connection.");
 ABSL_FLAG(int32_t, threads, 1, "Load-generator threads.");
 ABSL_FLAG(double, duration, 10, "Seconds to measure.");
 ABSL_FLAG(double, warmup, 2, "Seconds to run before measuring.");
-ABSL_FLAG(int32_t, seats, 50000, "Seats in the event (50 sections of rows of 50).");
+ABSL_FLAG(int32_t, seats, 50000,
+          "Seats in the event: rows of 50, 50 seats a section up to 50,000 seats, else 1,000 sections.");
 ABSL_FLAG(int64_t, ttl, 1000, "Hold TTL in ms (short, so seats keep coming back).");
 ABSL_FLAG(std::string, json, "", "Also write the results as JSON to this file.");
 ABSL_FLAG(std::string, event, "", "Event id (default: bench-<pid>).");
@@ -138,6 +141,7 @@ std::string RedisCall(int fd, const std::vector<std::string>& args) {
 
 struct Setup {
   bool redis = false;
+  bool confirm = false;  // hold-confirm workload
   int hold_seats = 1;
   std::string event;
   std::string sha;  // redis script
@@ -164,9 +168,15 @@ struct Conn {
   std::vector<uint64_t> sent_ns;  // ring, indexed by request id & mask (FIFO for redis)
   uint64_t next_id = 1;
   uint64_t next_done = 1;         // redis: replies arrive in order
+  // hold-confirm: this connection's next unsold seat, walking its sections.
+  size_t section_cursor = 0;
+  uint32_t seat_cursor = 0;
+  std::vector<uint64_t> confirm_hold;  // ring: hold id of a pending confirm, 0 for a hold
+  std::vector<uint64_t> txn_start_ns;  // ring: when the sale's HOLD was sent
   int in_flight = 0;
   std::mt19937_64 rng;
   std::string holder;
+  std::vector<int> my_sections;  // hold-confirm: sections only this connection sells
 };
 
 class Worker {
@@ -175,7 +185,11 @@ class Worker {
       : setup_(setup), conns_(std::move(conns)), pipeline_(pipeline) {
     mask_ = 1;
     while (mask_ < static_cast<uint64_t>(pipeline) * 4) mask_ <<= 1;
-    for (auto& c : conns_) c.sent_ns.assign(mask_, 0);
+    for (auto& c : conns_) {
+      c.sent_ns.assign(mask_, 0);
+      c.confirm_hold.assign(mask_, 0);
+      c.txn_start_ns.assign(mask_, 0);
+    }
     --mask_;
   }
 
@@ -230,7 +244,7 @@ class Worker {
   void Done(Conn& c, uint64_t id, int outcome) {
     c.in_flight--;
     if (!measuring_) return;
-    stats.hist.Record(MonoNs() - c.sent_ns[id & mask_]);
+    stats.hist.Record(MonoNs() - (setup_.confirm ? c.txn_start_ns[id & mask_] : c.sent_ns[id & mask_]));
     if (outcome == 0) stats.ok++;
     else if (outcome == 1) stats.refused++;
     else stats.errors++;
@@ -241,8 +255,20 @@ class Worker {
     auto* h = req.mutable_hold();
     h->set_event_id(setup_.event);
     const auto& secs = setup_.sections_of_shard[c.shard];
-    const int sec = secs[c.rng() % secs.size()];
-    const uint32_t first = static_cast<uint32_t>(c.rng() % (setup_.seats_per_section - setup_.hold_seats + 1));
+    int sec = secs[c.rng() % secs.size()];
+    uint32_t first = static_cast<uint32_t>(c.rng() % (setup_.seats_per_section - setup_.hold_seats + 1));
+    if (setup_.confirm) {  // walk this connection's own seats, so each hold finds a free seat
+      c.confirm_hold[id & mask_] = 0;
+      c.txn_start_ns[id & mask_] = c.sent_ns[id & mask_];
+      if (c.seat_cursor >= static_cast<uint32_t>(setup_.seats_per_section)) {
+        c.seat_cursor = 0;
+        c.section_cursor += 1;
+      }
+      const auto& mine = c.my_sections;
+      if (c.section_cursor >= mine.size()) Die("hold-confirm sold every seat: raise --seats");
+      sec = mine[c.section_cursor];
+      first = c.seat_cursor++;
+    }
     for (int k = 0; k < setup_.hold_seats; ++k) {
       auto* s = h->add_seats();
       s->set_section(absl::StrCat("S", sec));
@@ -261,8 +287,27 @@ class Worker {
       wire::Response resp;
       if (!resp.ParseFromArray(c.in.data() + c.in_off + 4, static_cast<int>(len))) Die("bad response");
       c.in_off += 4 + len;
+      if (setup_.confirm && resp.code() == wire::OK && resp.has_hold()) {
+        // The hold of a sale: send its CONFIRM in the same slot of the pipeline.
+        const uint64_t hid = resp.hold().hold_id();
+        const uint64_t start = c.txn_start_ns[resp.request_id() & mask_];
+        const uint64_t id = c.next_id++;
+        c.sent_ns[id & mask_] = MonoNs();
+        c.txn_start_ns[id & mask_] = start;
+        c.confirm_hold[id & mask_] = hid;
+        wire::Request req;
+        req.set_request_id(id);
+        auto* cf = req.mutable_confirm();
+        cf->set_hold_id(hid);
+        cf->set_holder(c.holder);
+        cf->set_idempotency_key(absl::StrCat(setup_.event, "-", c.holder, "-", id));
+        cf->set_payment_ref("bench");
+        protocol::AppendFrame(req, &c.out);
+        dirty_.push_back(&c);
+        continue;
+      }
       const int outcome = resp.code() == wire::OK ? 0 : resp.code() == wire::SEAT_UNAVAILABLE ? 1 : 2;
-      if (outcome == 2 && stats.errors < 3) {
+      if (outcome == 2 && printed_errors_++ < 3) {
         std::fprintf(stderr, "seatbench: unexpected result %s: %s\n",
                      wire::ResultCode_Name(resp.code()).c_str(), resp.detail().c_str());
       }
@@ -292,7 +337,7 @@ class Worker {
       const char kind = c.in[c.in_off];
       int outcome = 2;
       if (kind == ':') outcome = c.in[c.in_off + 1] == '1' ? 0 : 1;
-      if (outcome == 2 && stats.errors < 3) {
+      if (outcome == 2 && printed_errors_++ < 3) {
         std::fprintf(stderr, "seatbench: unexpected redis reply %s\n", c.in.substr(c.in_off, nl - c.in_off).c_str());
       }
       c.in_off = nl + 2;
@@ -307,6 +352,7 @@ class Worker {
   int pipeline_;
   uint64_t mask_;
   bool measuring_ = false;
+  int printed_errors_ = 0;
   std::vector<Conn*> dirty_;
 };
 
@@ -318,7 +364,12 @@ int Main() {
   const std::string workload = absl::GetFlag(FLAGS_workload);
   if (workload == "hold1") setup.hold_seats = 1;
   else if (workload == "hold4") setup.hold_seats = 4;
-  else Die("--workload must be hold1 or hold4");
+  else if (workload == "hold-confirm") setup.confirm = true;
+  else Die("--workload must be hold1, hold4 or hold-confirm");
+  if (setup.confirm && setup.redis) {
+    Die("--workload hold-confirm is seatlock-only for now; for Redis use redis-benchmark SET against "
+        "redis-server --appendonly yes --appendfsync always (docs/benchmarks.md)");
+  }
   const std::string host = absl::GetFlag(FLAGS_host);
   const int port = absl::GetFlag(FLAGS_port);
   const int connections = absl::GetFlag(FLAGS_connections);
@@ -329,8 +380,11 @@ int Main() {
   if (connections < 1 || pipeline < 1 || duration <= 0 || warmup < 0 || duration > 3600) {
     Die("--connections and --pipeline must be >= 1, --duration in (0, 3600]");
   }
-  setup.seats_per_section = 50;
-  setup.sections = std::max(1, absl::GetFlag(FLAGS_seats) / 50);
+  // Sections of rows of 50 seats: 50 seats a section up to 50,000 seats,
+  // then at most 1,000 sections with more rows each.
+  const int seats = std::max(50, absl::GetFlag(FLAGS_seats));
+  setup.sections = std::min(1000, seats / 50);
+  setup.seats_per_section = (seats / setup.sections) / 50 * 50;
   setup.ttl = absl::GetFlag(FLAGS_ttl);
   setup.event = absl::GetFlag(FLAGS_event).empty() ? absl::StrCat("bench-", getpid()) : absl::GetFlag(FLAGS_event);
 
@@ -358,9 +412,11 @@ int Main() {
     for (int s = 0; s < setup.sections; ++s) {
       auto* sec = d->add_sections();
       sec->set_label(absl::StrCat("S", s));
-      auto* row = sec->add_rows();  // one row of 50: adjacency for hold4
-      row->set_label("A");
-      row->set_seat_count(static_cast<uint32_t>(setup.seats_per_section));
+      for (int r = 0; r < setup.seats_per_section / 50; ++r) {
+        auto* row = sec->add_rows();
+        row->set_label(absl::StrCat("R", r));
+        row->set_seat_count(50);
+      }
     }
     const wire::Response dr = SeatlockCall(fd, def);
     if (dr.code() != wire::OK) Die(absl::StrCat("DEFINE_EVENT failed: ", dr.detail()));
@@ -375,10 +431,22 @@ int Main() {
     for (uint32_t s = 0; s < shards; ++s) {
       if (!setup.sections_of_shard[s].empty()) usable.push_back(static_cast<int>(s));
     }
+    std::vector<size_t> dealt(shards, 0);
     for (int i = 0; i < connections; ++i) {
       const int shard = usable[static_cast<size_t>(i) % usable.size()];
       conns[i].shard = shard;
       conns[i].fd = Dial(host, static_cast<int>(hr.hello().shard_ports(shard)));
+    }
+    if (setup.confirm) {  // deal each shard's sections out to its connections
+      for (uint32_t s = 0; s < shards; ++s) {
+        std::vector<Conn*> on_shard;
+        for (auto& c : conns) {
+          if (c.shard == static_cast<int>(s)) on_shard.push_back(&c);
+        }
+        for (size_t k = 0; k < setup.sections_of_shard[s].size() && !on_shard.empty(); ++k) {
+          on_shard[k % on_shard.size()]->my_sections.push_back(setup.sections_of_shard[s][k]);
+        }
+      }
     }
   }
   for (int i = 0; i < connections; ++i) {
@@ -414,8 +482,8 @@ int Main() {
   auto us = [&](double q) { return static_cast<double>(total.hist.Quantile(q)) / 1000.0; };
   std::printf("target=%s workload=%s connections=%d pipeline=%d threads=%d duration=%.1fs\n", target.c_str(),
               workload.c_str(), connections, pipeline, threads, secs);
-  std::printf("  requests %llu  throughput %.0f req/s  granted %.1f%%  refused %.1f%%  errors %llu\n",
-              static_cast<unsigned long long>(n), rate, n ? 100.0 * static_cast<double>(total.ok) / static_cast<double>(n) : 0,
+  std::printf("  %s %llu  throughput %.0f /s  granted %.1f%%  refused %.1f%%  errors %llu\n",
+              setup.confirm ? "sales" : "requests", static_cast<unsigned long long>(n), rate, n ? 100.0 * static_cast<double>(total.ok) / static_cast<double>(n) : 0,
               n ? 100.0 * static_cast<double>(total.refused) / static_cast<double>(n) : 0,
               static_cast<unsigned long long>(total.errors));
   std::printf("  latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", us(0.5), us(0.9), us(0.99),
