@@ -113,6 +113,8 @@ struct SeatEngine::Booking {
   SeatList seats;
   int64_t confirmed_ms = 0;
   bool cancelled = false;
+  bool hold_lapsed = false;
+  std::string idempotency_key;
 };
 
 struct SeatEngine::IdemRecord {
@@ -120,6 +122,7 @@ struct SeatEngine::IdemRecord {
   std::string holder;
   std::string payment_ref;
   ConfirmResult result;
+  std::string event_id;  // set for refusals (snapshots need it)
 };
 
 SeatEngine::SeatEngine(Options options)
@@ -770,7 +773,7 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
       r.confirmed_ms = now;
       stats_.late_confirms_refused++;
       idempotency_.emplace(std::string(idempotency_key),
-                           IdemRecord{hold_id, std::string(holder), std::string(payment_ref), r});
+                           IdemRecord{hold_id, std::string(holder), std::string(payment_ref), r, ev.id});
       idempotency_order_.emplace_back(now + options_.limits.idempotency_retention_ms,
                                       std::string(idempotency_key));
       return r;
@@ -792,6 +795,8 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
   b.payment_ref.assign(payment_ref.data(), payment_ref.size());
   b.seats = h->seats;
   b.confirmed_ms = now;
+  b.hold_lapsed = lapsed;
+  b.idempotency_key.assign(idempotency_key.data(), idempotency_key.size());
   booking_index_.emplace(b.id, bidx);
   for (const SeatKey k : b.seats) {
     Section& sec = ev.sections[k.section];
@@ -860,8 +865,9 @@ std::optional<BookingInfo> SeatEngine::GetBooking(uint64_t booking_id) const {
   auto it = booking_index_.find(booking_id);
   if (it == booking_index_.end()) return std::nullopt;
   const Booking& b = bookings_[it->second];
-  return BookingInfo{b.id,     b.hold_id,      b.fencing, b.event->id,     b.holder,
-                     b.payment_ref, b.seats, b.confirmed_ms, b.cancelled};
+  return BookingInfo{b.id,    b.hold_id,     b.fencing,      b.event->id,     b.holder,
+                     b.payment_ref, b.seats, b.confirmed_ms, b.cancelled, b.idempotency_key,
+                     b.hold_lapsed};
 }
 
 // ---------------------------------------------------------------------------
@@ -993,6 +999,8 @@ bool SeatEngine::RestoreSale(const DurableSale& sale) {
   b.payment_ref = sale.payment_ref;
   b.seats = sale.seats;
   b.confirmed_ms = sale.confirmed_ms;
+  b.hold_lapsed = sale.hold_lapsed;
+  b.idempotency_key = sale.idempotency_key;
   booking_index_.emplace(b.id, bidx);
   for (const SeatKey k : sale.seats) {
     Section& sec = ev->sections[k.section];
@@ -1003,7 +1011,11 @@ bool SeatEngine::RestoreSale(const DurableSale& sale) {
     sec.sold++;
   }
   stats_.bookings++;
-  if (!sale.idempotency_key.empty() && !idempotency_.contains(sale.idempotency_key)) {
+  if (!sale.idempotency_key.empty()) {
+    const int64_t expires = sale.confirmed_ms + options_.limits.idempotency_retention_ms;
+    if (expires <= Now()) return true;
+    auto [it, inserted] = idempotency_.try_emplace(sale.idempotency_key);
+    if (!inserted) return true;
     ConfirmResult r;
     r.code = ResultCode::kOk;
     r.booking_id = sale.booking_id;
@@ -1012,12 +1024,8 @@ bool SeatEngine::RestoreSale(const DurableSale& sale) {
     r.seats = sale.seats;
     r.confirmed_ms = sale.confirmed_ms;
     if (sale.hold_lapsed) r.detail = kLapsedSoldDetail;
-    const int64_t expires = sale.confirmed_ms + options_.limits.idempotency_retention_ms;
-    if (expires > Now()) {
-      idempotency_.emplace(sale.idempotency_key,
-                           IdemRecord{sale.hold_id, sale.holder, sale.payment_ref, std::move(r)});
-      idempotency_order_.emplace_back(expires, sale.idempotency_key);
-    }
+    it->second = IdemRecord{sale.hold_id, sale.holder, sale.payment_ref, std::move(r)};
+    idempotency_order_.emplace_back(expires, sale.idempotency_key);
   }
   return true;
 }
@@ -1038,7 +1046,8 @@ void SeatEngine::RestoreRefusal(uint64_t hold_id, std::string_view event_id, con
   for (const SeatKey k : taken) r.conflicts.push_back({k, SeatState::kSold, 0});
   r.detail = SeatsTakenDetail(taken.size());
   idempotency_.emplace(std::string(idempotency_key),
-                       IdemRecord{hold_id, std::string(holder), std::string(payment_ref), std::move(r)});
+                       IdemRecord{hold_id, std::string(holder), std::string(payment_ref), std::move(r),
+                                  std::string(event_id)});
   idempotency_order_.emplace_back(expires, std::string(idempotency_key));
 }
 
@@ -1065,11 +1074,31 @@ void SeatEngine::RaiseFencingFloor(uint64_t high_water) {
   next_fencing_ = std::max(next_fencing_, high_water + 1);
 }
 
-void SeatEngine::ForEachBooking(const std::function<void(const BookingInfo&)>& fn) const {
-  for (const Booking& b : bookings_) {
-    fn(BookingInfo{b.id, b.hold_id, b.fencing, b.event->id, b.holder, b.payment_ref, b.seats,
-                   b.confirmed_ms, b.cancelled});
+size_t SeatEngine::booking_count() const { return bookings_.size(); }
+
+BookingInfo SeatEngine::BookingAt(size_t index) const {
+  const Booking& b = bookings_[index];
+  return BookingInfo{b.id,    b.hold_id,     b.fencing,      b.event->id,     b.holder,
+                     b.payment_ref, b.seats, b.confirmed_ms, b.cancelled, b.idempotency_key,
+                     b.hold_lapsed};
+}
+
+std::vector<RefusalInfo> SeatEngine::Refusals() const {
+  std::vector<RefusalInfo> out;
+  for (const auto& [key, rec] : idempotency_) {
+    if (rec.result.code != ResultCode::kHoldExpiredSeatsTaken) continue;
+    RefusalInfo r;
+    r.hold_id = rec.hold_id;
+    r.event_id = rec.event_id;
+    r.seats = rec.result.seats;
+    for (const SeatConflict& c : rec.result.conflicts) r.taken.push_back(c.seat);
+    r.holder = rec.holder;
+    r.payment_ref = rec.payment_ref;
+    r.idempotency_key = key;
+    r.refused_ms = rec.result.confirmed_ms;
+    out.push_back(std::move(r));
   }
+  return out;
 }
 
 EngineStats SeatEngine::Stats() const {

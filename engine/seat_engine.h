@@ -137,6 +137,20 @@ struct BookingInfo {
   SeatList seats;
   int64_t confirmed_ms = 0;
   bool cancelled = false;
+  std::string idempotency_key;
+  bool hold_lapsed = false;
+};
+
+// A refused late confirm kept for idempotent replay (for snapshots).
+struct RefusalInfo {
+  uint64_t hold_id = 0;
+  std::string event_id;
+  SeatList seats;
+  SeatList taken;
+  std::string holder;
+  std::string payment_ref;
+  std::string idempotency_key;
+  int64_t refused_ms = 0;
 };
 
 struct SectionCounts {
@@ -300,8 +314,13 @@ class SeatEngine {
   bool RestoreCancel(uint64_t booking_id);
   // Tokens granted from now on are > high_water.
   void RaiseFencingFloor(uint64_t high_water);
-  // Every sale (cancelled ones too), for a snapshot. Calls `fn` per booking.
-  void ForEachBooking(const std::function<void(const BookingInfo&)>& fn) const;
+  // Sales in the order they were made (cancelled ones too), for snapshots:
+  // booking_count() now, and the i-th sale. Indices stay valid: sales are
+  // never removed.
+  size_t booking_count() const;
+  BookingInfo BookingAt(size_t index) const;
+  // Refused late confirms still within idempotency retention.
+  std::vector<RefusalInfo> Refusals() const;
 
   // Expires every hold whose deadline is <= now. Operations call this first;
   // a server loop calls it when the wheel's next tick is due.

@@ -30,6 +30,7 @@ struct ServerConfig {
   bool fsync = true;                   // false: --fsync=none (benchmarks only)
   uint64_t wal_segment_bytes = 64ull << 20;
   bool wal_repair = false;             // cut the log at mid-log corruption
+  uint64_t snapshot_bytes = 256ull << 20;  // snapshot after this much log; 0: never
   EngineLimits limits;
 };
 

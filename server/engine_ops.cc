@@ -73,6 +73,22 @@ EventLayout LayoutFromWire(const wire::DefineEventRequest& d) {
   return layout;
 }
 
+wire::DefineEventRequest WireFromLayout(const EventLayout& layout) {
+  wire::DefineEventRequest d;
+  d.set_event_id(layout.event_id);
+  for (const SectionLayout& sl : layout.sections) {
+    wire::SectionLayout* s = d.add_sections();
+    s->set_label(sl.label);
+    for (const RowLayout& rl : sl.rows) {
+      wire::RowLayout* r = s->add_rows();
+      r->set_label(rl.label);
+      r->set_seat_count(rl.seat_count);
+      for (const std::string& l : rl.seat_labels) r->add_seat_labels(l);
+    }
+  }
+  return d;
+}
+
 namespace {
 
 void DoHold(SeatEngine& engine, const wire::HoldRequest& h, Response* resp) {

@@ -22,6 +22,8 @@ wire::ResultCode ToWire(ResultCode code);
 
 // The engine's layout for a DEFINE_EVENT request (also used to replay the log).
 EventLayout LayoutFromWire(const wire::DefineEventRequest& define);
+// And back (snapshots write layouts as DEFINE_EVENT requests).
+wire::DefineEventRequest WireFromLayout(const EventLayout& layout);
 
 }  // namespace seatlock
 

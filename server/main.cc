@@ -38,6 +38,9 @@ ABSL_FLAG(std::string, fsync, "always",
           "always: answer a CONFIRM only after its log record is fdatasync'ed. none: skip the "
           "fdatasync (benchmarks only: acknowledged sales can be lost).");
 ABSL_FLAG(int64_t, wal_segment_bytes, 64 << 20, "Roll the write-ahead log to a new segment at this size.");
+ABSL_FLAG(int64_t, snapshot_bytes, 256 << 20,
+          "Write a snapshot of a shard after this many bytes of log, then drop the log segments it "
+          "covers (0: never).");
 ABSL_FLAG(bool, wal_repair, false,
           "If the log is corrupt before its tail, cut it there (losing later records) instead of "
           "refusing to start.");
@@ -132,6 +135,8 @@ int main(int argc, char** argv) {
   if (absl::GetFlag(FLAGS_wal_segment_bytes) < 4096) return Fail("--wal_segment_bytes must be >= 4096");
   config.wal_segment_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_wal_segment_bytes));
   config.wal_repair = absl::GetFlag(FLAGS_wal_repair);
+  if (absl::GetFlag(FLAGS_snapshot_bytes) < 0) return Fail("--snapshot_bytes must be >= 0");
+  config.snapshot_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_snapshot_bytes));
   config.limits.max_seats_per_hold = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_seats_per_hold));
   config.limits.max_ttl_ms = absl::GetFlag(FLAGS_max_ttl_ms);
   config.limits.max_hold_lifetime_ms = absl::GetFlag(FLAGS_max_hold_lifetime_ms);

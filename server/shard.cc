@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <map>
 
 #include "absl/strings/str_cat.h"
@@ -15,6 +17,7 @@
 #include "protocol/sharding.h"
 #include "server/engine_ops.h"
 #include "server/log.h"
+#include "server/wal_codec.h"
 
 namespace seatlock {
 namespace {
@@ -157,6 +160,7 @@ void Shard::Run(std::promise<absl::Status>* started) {
   log_ = std::make_unique<ShardLog>(std::move(*recovered_dir_), recovered_next_lsn_, loop_.get(),
                                     config_.fsync ? FsyncMode::kAlways : FsyncMode::kNone);
   recovered_dir_.reset();
+  snapshotter_ = std::make_unique<Snapshotter>(absl::StrCat(config_.data_dir, "/shard-", index_), loop_.get());
   absl::Status st = loop_->AddListener(main_listen_fd_, 0);
   if (st.ok()) st = loop_->AddListener(shard_listen_fd_, 1);
   started->set_value(st);
@@ -707,46 +711,26 @@ void Shard::RunOp(const Request& req, Callback done) {
 uint64_t Shard::LogConfirm(const Request& req, const Response& resp) {
   const wire::ConfirmRequest& c = req.confirm();
   if (resp.code() == wire::OK) {
-    auto b = engine_->GetBooking(resp.confirm().booking_id());
-    wal::Confirm rec;
-    rec.set_booking_id(b->booking_id);
-    rec.set_hold_id(b->hold_id);
-    rec.set_fencing_token(b->fencing_token);
-    rec.set_event_id(b->event_id);
-    for (SeatKey k : b->seats) {
-      auto* p = rec.add_seats();
-      p->set_section(k.section);
-      p->set_seat(k.seat);
-    }
-    rec.set_holder(b->holder);
-    rec.set_payment_ref(b->payment_ref);
-    rec.set_idempotency_key(c.idempotency_key());
-    rec.set_confirmed_ms(b->confirmed_ms);
-    rec.set_hold_lapsed(resp.confirm().hold_lapsed());
-    return log_->Append(wal::RecordType::kConfirm, rec);
+    return log_->Append(wal::RecordType::kConfirm,
+                        ConfirmRecordOf(*engine_->GetBooking(resp.confirm().booking_id())));
   }
   // HOLD_EXPIRED_SEATS_TAKEN: the lapsed hold is still remembered.
-  wal::ConfirmRefused rec;
-  rec.set_hold_id(c.hold_id());
-  rec.set_holder(c.holder());
-  rec.set_payment_ref(c.payment_ref());
-  rec.set_idempotency_key(c.idempotency_key());
-  rec.set_refused_ms(resp.confirm().confirmed_ms());
+  RefusalInfo r;
+  r.hold_id = c.hold_id();
+  r.holder = c.holder();
+  r.payment_ref = c.payment_ref();
+  r.idempotency_key = c.idempotency_key();
+  r.refused_ms = resp.confirm().confirmed_ms();
   if (auto h = engine_->GetHold(c.hold_id())) {
-    rec.set_event_id(h->event_id);
-    for (SeatKey k : h->seats) {
-      auto* p = rec.add_seats();
-      p->set_section(k.section);
-      p->set_seat(k.seat);
-    }
+    r.event_id = h->event_id;
+    r.seats = h->seats;
     for (const auto& conflict : resp.confirm().conflicts()) {
-      auto* p = rec.add_taken();
-      p->set_section(static_cast<uint32_t>(
-          std::max(0, engine_->SectionIndex(h->event_id, conflict.seat().section()))));
-      p->set_seat(conflict.seat().index());
+      r.taken.push_back({static_cast<uint32_t>(
+                             std::max(0, engine_->SectionIndex(h->event_id, conflict.seat().section()))),
+                         conflict.seat().index()});
     }
   }
-  return log_->Append(wal::RecordType::kConfirmRefused, rec);
+  return log_->Append(wal::RecordType::kConfirmRefused, RefusalRecordOf(r));
 }
 
 void Shard::ReserveFencing() {
@@ -762,68 +746,38 @@ absl::Status Shard::Recover() {
   if (!wal_dir.ok()) return wal_dir.status();
   uint64_t fencing_seen = 0;
   absl::Status apply_error;
+  // The newest snapshot first, then the whole log: records the snapshot
+  // already holds are skipped (replay is idempotent).
+  uint64_t snap_lsn = 0;
+  const std::string snap = Snapshotter::Latest(dir, &snap_lsn);
+  uint64_t snap_records = 0;
+  if (!snap.empty()) {
+    std::string bytes;
+    {
+      std::ifstream in(snap, std::ios::binary);
+      bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    }
+    wal::RecordReader reader(bytes);
+    wal::Record rec;
+    wal::RecordReader::Result r;
+    while ((r = reader.Next(&rec)) == wal::RecordReader::Result::kRecord) {
+      if (absl::Status st = ApplyRecord(*engine_, rec, &fencing_seen); !st.ok()) {
+        return absl::DataLossError(absl::StrCat(snap, " at offset ", rec.offset, ": ", st.message()));
+      }
+      ++snap_records;
+    }
+    if (r != wal::RecordReader::Result::kEof) {
+      return absl::DataLossError(absl::StrCat(
+          "snapshot ", snap, " is damaged at offset ", reader.bad_offset(),
+          "; move it out of the way to recover from the log alone, if the log still starts at LSN 1"));
+    }
+  }
   auto apply = [&](uint64_t lsn, const wal::Record& rec) {
     if (!apply_error.ok()) return;
-    auto bad = [&](std::string_view what) {
-      apply_error = absl::DataLossError(absl::StrCat(dir, ": record ", lsn, " at offset ", rec.offset,
-                                                     ": ", ToAbsl(what)));
-    };
-    const int size = static_cast<int>(rec.payload.size());
-    switch (rec.type) {
-      case wal::RecordType::kDefineEvent: {
-        wal::DefineEvent m;
-        wire::DefineEventRequest d;
-        if (!m.ParseFromArray(rec.payload.data(), size) || !d.ParseFromString(m.define_event_request())) {
-          return bad("DEFINE_EVENT payload does not parse");
-        }
-        SimpleResult r = engine_->DefineEvent(LayoutFromWire(d));
-        if (!r.ok()) return bad(absl::StrCat("DEFINE_EVENT rejected: ", r.detail));
-        return;
-      }
-      case wal::RecordType::kConfirm: {
-        wal::Confirm m;
-        if (!m.ParseFromArray(rec.payload.data(), size)) return bad("CONFIRM payload does not parse");
-        SeatEngine::DurableSale sale;
-        sale.booking_id = m.booking_id();
-        sale.hold_id = m.hold_id();
-        sale.fencing_token = m.fencing_token();
-        sale.event_id = m.event_id();
-        for (const auto& p : m.seats()) sale.seats.push_back({p.section(), p.seat()});
-        sale.holder = m.holder();
-        sale.payment_ref = m.payment_ref();
-        sale.idempotency_key = m.idempotency_key();
-        sale.confirmed_ms = m.confirmed_ms();
-        sale.hold_lapsed = m.hold_lapsed();
-        if (!engine_->RestoreSale(sale)) {
-          return bad(absl::StrCat("booking ", m.booking_id(), " conflicts with the state before it"));
-        }
-        return;
-      }
-      case wal::RecordType::kConfirmRefused: {
-        wal::ConfirmRefused m;
-        if (!m.ParseFromArray(rec.payload.data(), size)) return bad("CONFIRM_REFUSED payload does not parse");
-        SeatList seats, taken;
-        for (const auto& p : m.seats()) seats.push_back({p.section(), p.seat()});
-        for (const auto& p : m.taken()) taken.push_back({p.section(), p.seat()});
-        engine_->RestoreRefusal(m.hold_id(), m.event_id(), seats, taken, m.holder(), m.payment_ref(),
-                                m.idempotency_key(), m.refused_ms());
-        return;
-      }
-      case wal::RecordType::kCancel: {
-        wal::Cancel m;
-        if (!m.ParseFromArray(rec.payload.data(), size)) return bad("CANCEL payload does not parse");
-        engine_->RestoreCancel(m.booking_id());
-        return;
-      }
-      case wal::RecordType::kFencing: {
-        wal::Fencing m;
-        if (!m.ParseFromArray(rec.payload.data(), size)) return bad("FENCING payload does not parse");
-        fencing_seen = std::max(fencing_seen, m.high_water());
-        engine_->RaiseFencingFloor(m.high_water());
-        return;
-      }
+    if (absl::Status st = ApplyRecord(*engine_, rec, &fencing_seen); !st.ok()) {
+      apply_error = absl::DataLossError(
+          absl::StrCat(dir, ": record ", lsn, " at offset ", rec.offset, ": ", st.message()));
     }
-    bad("unknown record type");
   };
   const int64_t t0 = SystemClock::Get()->NowMs();
   auto report = wal_dir->Recover(config_.wal_repair, apply);
@@ -834,7 +788,9 @@ absl::Status Shard::Recover() {
                config_.wal_repair ? " (--wal-repair)" : " (torn tail from a crash)");
   }
   const EngineStats st = engine_->Stats();
-  LogInfo("recovered ", dir, ": ", report->records, " records in ", report->segments, " segments (",
+  LogInfo("recovered ", dir, ": ", snap.empty() ? std::string("no snapshot")
+                                                : absl::StrCat(snap_records, " records from ", snap),
+          ", then ", report->records, " records in ", report->segments, " segments (",
           report->bytes, " bytes), ", st.events, " events, ", st.bookings, " bookings, in ",
           SystemClock::Get()->NowMs() - t0, " ms");
   // Reserve a block of fencing tokens above anything granted before the
@@ -912,6 +868,21 @@ int64_t Shard::OnPass() {
   arena_.Reset();
   clock_.Refresh();
   engine_->ExpireDue();
+  if (log_ != nullptr && !draining_) {
+    if (snapshotter_->active()) {
+      if (const uint64_t covered = snapshotter_->Step(*engine_); covered != 0) {
+        if (absl::Status st = log_->DropBefore(covered); !st.ok()) {
+          LogWarning("could not drop log segments covered by the snapshot: ", st.message());
+        }
+      }
+    } else if (config_.snapshot_bytes > 0 && log_->bytes_since_snapshot() >= config_.snapshot_bytes &&
+               !log_->failed()) {
+      log_->MarkSnapshotStarted();
+      if (absl::Status st = snapshotter_->Start(*engine_, log_->last_lsn() + 1, fencing_reserved_); !st.ok()) {
+        LogError("cannot start a snapshot: ", st.message());
+      }
+    }
+  }
   if (log_ != nullptr) {
     log_->Flush();  // group commit: everything appended this pass, one write + fdatasync
     if (!undurable_keys_.empty()) {
@@ -959,6 +930,9 @@ int64_t Shard::OnPass() {
   FlushWakes();
   int64_t wait = engine_->MsUntilNextTimer();
   if (wait < 0 || wait > 1000) wait = 1000;
+  if (snapshotter_ != nullptr && snapshotter_->active() && !snapshotter_->waiting_for_io()) {
+    wait = 0;  // keep encoding between requests
+  }
   if (draining_) wait = std::min<int64_t>(wait, 10);
   return wait;
 }

@@ -26,6 +26,7 @@
 #include "server/event_loop.h"
 #include "server/inbox.h"
 #include "server/shard_log.h"
+#include "server/snapshotter.h"
 
 namespace seatlock {
 
@@ -148,6 +149,7 @@ class Shard final : public LoopHandler {
   int64_t last_idle_check_ms_ = 0;
   // Durability.
   std::unique_ptr<ShardLog> log_;
+  std::unique_ptr<Snapshotter> snapshotter_;
   uint64_t fencing_reserved_ = 0;          // tokens up to here may be granted
   std::unique_ptr<wal::WalDir> recovered_dir_;  // from Recover() until the log opens
   uint64_t recovered_next_lsn_ = 1;

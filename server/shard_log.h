@@ -47,6 +47,11 @@ class ShardLog {
   uint64_t last_lsn() const { return next_lsn_ - 1; }
   bool idle() const { return !in_flight_ && buffer_.empty(); }
   uint64_t groups_written() const { return groups_; }
+  // Bytes appended since the last snapshot was taken (see MarkSnapshot).
+  uint64_t bytes_since_snapshot() const { return bytes_since_snapshot_; }
+  void MarkSnapshotStarted() { bytes_since_snapshot_ = 0; }
+  // Deletes the segments a snapshot covering LSNs < `lsn` makes redundant.
+  absl::Status DropBefore(uint64_t lsn) { return dir_.DropBefore(lsn); }
   // fdatasync (write + sync) latency per group, in nanoseconds.
   const LatencyHistogram& sync_latency() const { return sync_latency_; }
 
@@ -68,6 +73,7 @@ class ShardLog {
   std::deque<std::pair<uint64_t, Waiter>> waiters_;
   absl::Status status_;
   uint64_t groups_ = 0;
+  uint64_t bytes_since_snapshot_ = 0;
   LatencyHistogram sync_latency_;
 };
 

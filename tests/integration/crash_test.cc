@@ -3,7 +3,8 @@
 // and restarted on the same data dir, 20 times. After every restart, every
 // confirm a client saw acknowledged must still be there: its seats SOLD to
 // its booking, and a re-sent CONFIRM with the same idempotency key must
-// return the same booking. No seat may ever be sold to two bookings.
+// return the same booking. No seat may ever be sold to two bookings. Small
+// segments and frequent snapshots put kills mid-roll and mid-snapshot.
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -52,7 +53,10 @@ TEST_P(CrashTest, AcknowledgedSalesSurviveKillNine) {
   const uint64_t seed = std::random_device{}();
   std::printf("crash test seed %llu\n", static_cast<unsigned long long>(seed));
   std::mt19937_64 rng(seed);
-  Daemon daemon(DaemonOptions{.shards = 2, .io = GetParam()});
+  // Small segments and frequent snapshots, so kills also land mid-snapshot
+  // and mid-roll, and restarts replay snapshot + log.
+  Daemon daemon(DaemonOptions{.shards = 2, .io = GetParam(),
+                              .extra_args = {"--snapshot_bytes=300000", "--wal_segment_bytes=200000"}});
   std::vector<Acked> acked;            // every confirm ever acknowledged
   std::map<std::string, uint64_t> owner;  // seat -> the booking it was sold to
   std::atomic<int> next_seat{0};

@@ -1,0 +1,119 @@
+#include "server/wal_codec.h"
+
+#include "absl/strings/str_cat.h"
+#include "protocol/seatlock.pb.h"
+#include "server/engine_ops.h"
+
+namespace seatlock {
+namespace {
+
+void AddSeats(const SeatList& seats, google::protobuf::RepeatedPtrField<wal::SeatPos>* out) {
+  for (const SeatKey k : seats) {
+    wal::SeatPos* p = out->Add();
+    p->set_section(k.section);
+    p->set_seat(k.seat);
+  }
+}
+
+SeatList SeatsOf(const google::protobuf::RepeatedPtrField<wal::SeatPos>& in) {
+  SeatList out;
+  for (const wal::SeatPos& p : in) out.push_back({p.section(), p.seat()});
+  return out;
+}
+
+}  // namespace
+
+wal::Confirm ConfirmRecordOf(const BookingInfo& b) {
+  wal::Confirm rec;
+  rec.set_booking_id(b.booking_id);
+  rec.set_hold_id(b.hold_id);
+  rec.set_fencing_token(b.fencing_token);
+  rec.set_event_id(b.event_id);
+  AddSeats(b.seats, rec.mutable_seats());
+  rec.set_holder(b.holder);
+  rec.set_payment_ref(b.payment_ref);
+  rec.set_idempotency_key(b.idempotency_key);
+  rec.set_confirmed_ms(b.confirmed_ms);
+  rec.set_hold_lapsed(b.hold_lapsed);
+  return rec;
+}
+
+wal::ConfirmRefused RefusalRecordOf(const RefusalInfo& r) {
+  wal::ConfirmRefused rec;
+  rec.set_hold_id(r.hold_id);
+  rec.set_event_id(r.event_id);
+  AddSeats(r.seats, rec.mutable_seats());
+  AddSeats(r.taken, rec.mutable_taken());
+  rec.set_holder(r.holder);
+  rec.set_payment_ref(r.payment_ref);
+  rec.set_idempotency_key(r.idempotency_key);
+  rec.set_refused_ms(r.refused_ms);
+  return rec;
+}
+
+absl::Status ApplyRecord(SeatEngine& engine, const wal::Record& rec, uint64_t* fencing_seen) {
+  const int size = static_cast<int>(rec.payload.size());
+  switch (rec.type) {
+    case wal::RecordType::kDefineEvent: {
+      wal::DefineEvent m;
+      wire::DefineEventRequest d;
+      if (!m.ParseFromArray(rec.payload.data(), size) || !d.ParseFromString(m.define_event_request())) {
+        return absl::DataLossError("DEFINE_EVENT payload does not parse");
+      }
+      SimpleResult r = engine.DefineEvent(LayoutFromWire(d));
+      if (!r.ok()) return absl::DataLossError(absl::StrCat("DEFINE_EVENT rejected: ", r.detail));
+      return absl::OkStatus();
+    }
+    case wal::RecordType::kConfirm: {
+      wal::Confirm m;
+      if (!m.ParseFromArray(rec.payload.data(), size)) {
+        return absl::DataLossError("CONFIRM payload does not parse");
+      }
+      SeatEngine::DurableSale sale;
+      sale.booking_id = m.booking_id();
+      sale.hold_id = m.hold_id();
+      sale.fencing_token = m.fencing_token();
+      sale.event_id = m.event_id();
+      sale.seats = SeatsOf(m.seats());
+      sale.holder = m.holder();
+      sale.payment_ref = m.payment_ref();
+      sale.idempotency_key = m.idempotency_key();
+      sale.confirmed_ms = m.confirmed_ms();
+      sale.hold_lapsed = m.hold_lapsed();
+      if (!engine.RestoreSale(sale)) {
+        return absl::DataLossError(
+            absl::StrCat("booking ", m.booking_id(), " conflicts with the state before it"));
+      }
+      return absl::OkStatus();
+    }
+    case wal::RecordType::kConfirmRefused: {
+      wal::ConfirmRefused m;
+      if (!m.ParseFromArray(rec.payload.data(), size)) {
+        return absl::DataLossError("CONFIRM_REFUSED payload does not parse");
+      }
+      engine.RestoreRefusal(m.hold_id(), m.event_id(), SeatsOf(m.seats()), SeatsOf(m.taken()),
+                            m.holder(), m.payment_ref(), m.idempotency_key(), m.refused_ms());
+      return absl::OkStatus();
+    }
+    case wal::RecordType::kCancel: {
+      wal::Cancel m;
+      if (!m.ParseFromArray(rec.payload.data(), size)) {
+        return absl::DataLossError("CANCEL payload does not parse");
+      }
+      engine.RestoreCancel(m.booking_id());
+      return absl::OkStatus();
+    }
+    case wal::RecordType::kFencing: {
+      wal::Fencing m;
+      if (!m.ParseFromArray(rec.payload.data(), size)) {
+        return absl::DataLossError("FENCING payload does not parse");
+      }
+      *fencing_seen = std::max(*fencing_seen, m.high_water());
+      engine.RaiseFencingFloor(m.high_water());
+      return absl::OkStatus();
+    }
+  }
+  return absl::DataLossError("unknown record type");
+}
+
+}  // namespace seatlock

@@ -1,0 +1,27 @@
+// WAL codec: turns engine state into log records (for the log and for
+// snapshots) and applies log records to an engine (for recovery). Pure
+// functions; call them on the thread that owns the engine.
+#ifndef SEATLOCK_SERVER_WAL_CODEC_H_
+#define SEATLOCK_SERVER_WAL_CODEC_H_
+
+#include <cstdint>
+
+#include "absl/status/status.h"
+#include "engine/seat_engine.h"
+#include "persistence/wal.pb.h"
+#include "persistence/wal_record.h"
+
+namespace seatlock {
+
+wal::Confirm ConfirmRecordOf(const BookingInfo& booking);
+wal::ConfirmRefused RefusalRecordOf(const RefusalInfo& refusal);
+
+// Applies one record to `engine`. Idempotent (a record the state already
+// reflects changes nothing), so a log may be replayed over a snapshot that
+// already holds some of it. `fencing_seen` is raised to any kFencing mark.
+// An error names the problem; the caller adds where the record was.
+absl::Status ApplyRecord(SeatEngine& engine, const wal::Record& record, uint64_t* fencing_seen);
+
+}  // namespace seatlock
+
+#endif  // SEATLOCK_SERVER_WAL_CODEC_H_
