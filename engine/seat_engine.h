@@ -27,6 +27,7 @@
 #ifndef SEATLOCK_ENGINE_SEAT_ENGINE_H_
 #define SEATLOCK_ENGINE_SEAT_ENGINE_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -314,6 +315,9 @@ class SeatEngine {
   bool RestoreCancel(uint64_t booking_id);
   // Tokens granted from now on are > high_water.
   void RaiseFencingFloor(uint64_t high_water);
+  // Booking ids issued from now on use sequence numbers >= seq.
+  void RaiseBookingSeq(uint64_t seq) { next_booking_seq_ = std::max(next_booking_seq_, seq); }
+  uint64_t next_booking_seq() const { return next_booking_seq_; }
   // Sales in the order they were made (cancelled ones too), for snapshots:
   // booking_count() now, and the i-th sale. Indices stay valid: sales are
   // never removed.

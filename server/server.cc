@@ -18,6 +18,7 @@
 #include "absl/strings/strip.h"
 #include "protocol/sharding.h"
 #include "server/log.h"
+#include "server/reshard.h"
 
 namespace seatlock {
 namespace {
@@ -115,28 +116,21 @@ absl::Status Server::CheckShardLayout() {
         "cannot lock ", lock_path, ": ", strerror(errno),
         errno == EWOULDBLOCK ? " (another seatlockd is using this --data-dir)" : ""));
   }
-  const std::string meta = absl::StrCat(config_.data_dir, "/SHARDS");
-  const std::string want = absl::StrCat("shards=", config_.shards, " seed=", group_.hash_seed, "\n");
-  std::ifstream in(meta);
-  if (in) {
-    std::string have((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (have != want) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--data-dir ", config_.data_dir, " was written with ", absl::StripTrailingAsciiWhitespace(have),
-          " but this start has ", absl::StripTrailingAsciiWhitespace(want),
-          "; restart with the same --shards (changing the shard count of a data dir is not supported yet)"));
-    }
-    return absl::OkStatus();
+  if (absl::Status st = reshard::ResumeOrClean(config_.data_dir); !st.ok()) return st;
+  const reshard::Layout want{config_.shards, group_.hash_seed};
+  const std::optional<reshard::Layout> have = reshard::ReadLayout(config_.data_dir);
+  if (!have) return reshard::WriteLayout(config_.data_dir, want);
+  if (*have == want) return absl::OkStatus();
+  // A section's sales are in the log of the shard that owned it under the
+  // old layout: move them to their new owners before serving.
+  LogInfo("resharding ", config_.data_dir, " from ", have->shards, " shards (seed ", have->seed, ") to ",
+          want.shards, " (seed ", want.seed, ")");
+  if (absl::Status st = reshard::PrepareOldLogs(config_.data_dir, have->shards, config_.wal_repair); !st.ok()) {
+    return st;
   }
-  const std::string tmp = meta + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << want;
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
-  }
-  if (std::rename(tmp.c_str(), meta.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot create ", meta, ": ", strerror(errno)));
-  }
+  group_.reshard_from = have->shards;
+  group_.staged = std::vector<std::promise<absl::Status>>(config_.shards);
+  group_.swapped = swapped_.get_future().share();
   return absl::OkStatus();
 }
 
@@ -144,9 +138,8 @@ absl::Status Server::Start() {
   if (config_.shards == 0 || config_.shards > 64) {
     return absl::InvalidArgumentError("--shards must be between 1 and 64");
   }
-  // Each shard replays its own log, and a section's sales are in the log of
-  // the shard that owned it, so the shard count (and hash seed) a data dir
-  // was written with must not change. They are recorded in <data-dir>/SHARDS.
+  // The data dir records the shard count and seed it was written with
+  // (<data-dir>/SHARDS); a start with others reshards it first.
   if (absl::Status st = CheckShardLayout(); !st.ok()) return st;
   if (absl::Status st = Bind(); !st.ok()) return st;
   for (uint32_t i = 0; i < config_.shards; ++i) {
@@ -157,6 +150,17 @@ absl::Status Server::Start() {
   std::vector<std::promise<absl::Status>> started(config_.shards);
   for (uint32_t i = 0; i < config_.shards; ++i) {
     threads_.emplace_back([this, i, p = &started[i]] { shards_[i]->Run(p); });
+  }
+  if (group_.reshard_from > 0) {
+    absl::Status staged;
+    for (auto& p : group_.staged) {
+      absl::Status st = p.get_future().get();
+      if (!st.ok() && staged.ok()) staged = st;
+    }
+    if (staged.ok()) {
+      staged = reshard::Swap(config_.data_dir, group_.reshard_from, {config_.shards, group_.hash_seed});
+    }
+    swapped_.set_value(staged);
   }
   absl::Status first_error;
   for (auto& p : started) {

@@ -41,6 +41,7 @@ class Server {
   ServerConfig config_;
   ShardGroup group_;
   std::promise<void> go_;
+  std::promise<absl::Status> swapped_;
   std::vector<int> main_fds_;
   std::vector<int> shard_fds_;
   std::vector<std::unique_ptr<Shard>> shards_;

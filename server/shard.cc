@@ -17,6 +17,7 @@
 #include "protocol/sharding.h"
 #include "server/engine_ops.h"
 #include "server/log.h"
+#include "server/reshard.h"
 #include "server/wal_codec.h"
 
 namespace seatlock {
@@ -145,6 +146,15 @@ void Shard::Run(std::promise<absl::Status>* started) {
     CPU_SET(static_cast<int>(index_ % static_cast<uint32_t>(ncpu > 0 ? ncpu : 1)), &set);
     if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
       LogWarning("could not pin shard ", index_, " to a CPU");
+    }
+  }
+  if (group_->reshard_from > 0) {
+    const absl::Status staged = StageReshard();
+    group_->staged[index_].set_value(staged);
+    const absl::Status swapped = group_->swapped.get();
+    if (!staged.ok() || !swapped.ok()) {
+      started->set_value(!staged.ok() ? staged : swapped);
+      return;
     }
   }
   if (absl::Status st = Recover(); !st.ok()) {
@@ -376,9 +386,28 @@ void Shard::Route(Request&& req, Callback done) {
     }
     case Request::kExtend: by_id(req.extend().hold_id(), "hold"); return;
     case Request::kRelease: by_id(req.release().hold_id(), "hold"); return;
-    case Request::kConfirm: by_id(req.confirm().hold_id(), "hold"); return;
+    case Request::kConfirm:
+      RouteConfirm(std::move(req), std::move(done));
+      return;
     case Request::kGetHold: by_id(req.get_hold().hold_id(), "hold"); return;
-    case Request::kCancelBooking: by_id(req.cancel_booking().booking_id(), "booking"); return;
+    case Request::kCancelBooking: {
+      // After a reshard a booking's seats may live on any shard (and on
+      // several): ask every shard; one that had it answers OK.
+      const uint64_t rid = req.request_id();
+      FanOut(req, [rid, done = std::move(done)](std::vector<Response>&& parts) {
+        Response out = ErrorResponse(rid, wire::BOOKING_NOT_FOUND, "no such booking");
+        for (Response& p : parts) {
+          if (p.code() == wire::OK) {
+            done(std::move(p));
+            return;
+          }
+          if (p.code() != wire::BOOKING_NOT_FOUND) out = std::move(p);
+        }
+        out.set_request_id(rid);
+        done(std::move(out));
+      });
+      return;
+    }
     case Request::kDefineEvent:
     case Request::kGetAvailability:
     case Request::kListHolds:
@@ -477,6 +506,43 @@ void Shard::Route(Request&& req, Callback done) {
       done(ErrorResponse(req.request_id(), wire::UNKNOWN_OP, "unknown operation"));
       return;
   }
+}
+
+void Shard::RouteConfirm(Request&& req, Callback done) {
+  // The hold's shard first. HOLD_NOT_FOUND there may still be a replay whose
+  // sale moved to another shard in a reshard: then ask the others, which
+  // answer only from their idempotency records (they hold no such hold).
+  const uint32_t n = config_.shards;
+  const uint32_t owner = protocol::ShardOfId(req.confirm().hold_id());
+  std::vector<uint32_t> order;
+  if (owner < n) order.push_back(owner);
+  for (uint32_t s = 0; s < n; ++s) {
+    if (s != owner) order.push_back(s);
+  }
+  struct Attempt {
+    Request req;
+    std::vector<uint32_t> order;
+    size_t next = 0;
+    Callback done;
+  };
+  auto state = std::make_shared<Attempt>();
+  state->req = std::move(req);
+  state->order = std::move(order);
+  state->done = std::move(done);
+  auto step = std::make_shared<std::function<void()>>();
+  *step = [this, state, step]() {
+    Request copy = state->req;
+    const uint32_t target = state->order[state->next++];
+    CallShard(target, std::move(copy), [state, step](Response&& r) {
+      if (r.code() != wire::HOLD_NOT_FOUND || state->next == state->order.size()) {
+        state->done(std::move(r));
+        *step = nullptr;
+        return;
+      }
+      (*step)();
+    });
+  };
+  (*step)();
 }
 
 void Shard::RouteHold(Request&& req, Callback done) {
@@ -738,6 +804,27 @@ void Shard::ReserveFencing() {
   wal::Fencing f;
   f.set_high_water(fencing_reserved_);
   log_->Append(wal::RecordType::kFencing, f);
+}
+
+absl::Status Shard::StageReshard() {
+  // Every old shard's sales, keeping the sections this shard now owns (the
+  // engine skips the others); then this shard's state as a fresh snapshot.
+  const int64_t t0 = SystemClock::Get()->NowMs();
+  uint64_t fencing_seen = 0;
+  for (uint32_t k = 0; k < group_->reshard_from; ++k) {
+    const std::string dir = absl::StrCat(config_.data_dir, "/shard-", k);
+    absl::Status st = reshard::ReplayReadOnly(
+        dir, [&](const wal::Record& rec) { return ApplyRecord(*engine_, rec, &fencing_seen); });
+    if (!st.ok()) return st;
+  }
+  const std::string staged = absl::StrCat(reshard::StagingDir(config_.data_dir), "/shard-", index_);
+  absl::Status st = reshard::WriteSnapshotSync(
+      *engine_, std::max(fencing_seen, engine_->fencing_high_water()), staged);
+  if (st.ok()) {
+    LogInfo("resharding: staged ", engine_->Stats().bookings, " bookings from ", group_->reshard_from,
+            " old shards in ", SystemClock::Get()->NowMs() - t0, " ms");
+  }
+  return st;
 }
 
 absl::Status Shard::Recover() {

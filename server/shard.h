@@ -54,6 +54,11 @@ struct ShardGroup {
   std::atomic<bool> stopping{false};
   std::atomic<int> busy_shards{0};      // shards still answering during shutdown
   std::atomic<uint32_t> connections{0};  // across all shards
+  // Resharding at start (reshard.h): the old shard count (0: none), each
+  // shard's "staged" report, and the main thread's "swapped" answer.
+  uint32_t reshard_from = 0;
+  std::vector<std::promise<absl::Status>> staged;
+  std::shared_future<absl::Status> swapped;
 };
 
 class Shard final : public LoopHandler {
@@ -95,6 +100,7 @@ class Shard final : public LoopHandler {
   void HandleRequest(uint64_t id, Conn& conn, wire::Request&& req);
   void Route(wire::Request&& req, Callback done);
   void RouteHold(wire::Request&& req, Callback done);
+  void RouteConfirm(wire::Request&& req, Callback done);
   void RouteHoldAnywhere(wire::Request&& req, Callback done);
   void FanOut(const wire::Request& req,
               std::function<void(std::vector<wire::Response>&&)> done);
@@ -108,6 +114,7 @@ class Shard final : public LoopHandler {
   uint64_t LogConfirm(const wire::Request& req, const wire::Response& resp);
   void ReserveFencing();
   absl::Status Recover();
+  absl::Status StageReshard();
   void Reply(uint64_t id, const wire::Response& resp);
   void ProtocolError(uint64_t id, wire::ResultCode code, uint64_t request_id, std::string detail);
   void CloseConn(uint64_t id);

@@ -92,6 +92,7 @@ absl::Status Snapshotter::Start(const SeatEngine& engine, uint64_t lsn, uint64_t
   }
   wal::Fencing f;
   f.set_high_water(fencing_mark);
+  f.set_next_booking_seq(engine.next_booking_seq());
   wal::AppendRecord(wal::RecordType::kFencing, f.SerializeAsString(), &pending_);
   return absl::OkStatus();
 }

@@ -110,6 +110,7 @@ absl::Status ApplyRecord(SeatEngine& engine, const wal::Record& rec, uint64_t* f
       }
       *fencing_seen = std::max(*fencing_seen, m.high_water());
       engine.RaiseFencingFloor(m.high_water());
+      engine.RaiseBookingSeq(m.next_booking_seq());
       return absl::OkStatus();
     }
   }

@@ -23,6 +23,8 @@ class Daemon {
   explicit Daemon(DaemonOptions options);
   ~Daemon();
   void KeepFiles() { keep_ = true; }
+  // For the next Start(): restart the same data dir with another shard count.
+  void set_shards(uint32_t shards) { options_.shards = shards; }
   // Starts seatlockd and waits until it listens. Returns false on failure.
   bool Start();
   // SIGTERM, then waits. Returns the exit status (or -1 on timeout).
