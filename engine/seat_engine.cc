@@ -449,13 +449,7 @@ HoldResult SeatEngine::Grant(Event& ev, absl::Span<const SeatKey> seats, std::st
                     absl::StrCat("seat ", k.section, "/", k.seat, " requested twice"));
       }
     }
-    const uint32_t word = sec.words[k.seat];
-    if (word == 0) continue;
-    if ((word & kTagMask) == kHeldTag) {
-      r.conflicts.push_back({k, SeatState::kHeld, hold_deadline_[word & kIndexMask]});
-    } else {
-      r.conflicts.push_back({k, SeatState::kSold, 0});
-    }
+    if (sec.words[k.seat] != 0) r.conflicts.push_back(ConflictAt(k, sec.words[k.seat]));
   }
   if (!r.conflicts.empty()) {
     return fail(ResultCode::kSeatUnavailable,
@@ -624,6 +618,25 @@ ExtendResult SeatEngine::Extend(uint64_t hold_id, std::string_view holder, int64
   return r;
 }
 
+SeatConflict SeatEngine::ConflictAt(SeatKey k, uint32_t word) const {
+  if ((word & kTagMask) == kHeldTag) return {k, SeatState::kHeld, hold_deadline_[word & kIndexMask]};
+  return {k, SeatState::kSold, 0};
+}
+
+void SeatEngine::FreeSoldSeats(uint32_t booking_index) {
+  Booking& b = bookings_[booking_index];
+  b.cancelled = true;
+  for (const SeatKey k : b.seats) {
+    Section& sec = b.event->sections[k.section];
+    if (!sec.owned || sec.words[k.seat] != (kSoldTag | booking_index)) continue;
+    sec.words[k.seat] = 0;
+    sec.rows[sec.seat_row[k.seat]].free++;
+    sec.free++;
+    sec.sold--;
+  }
+  stats_.bookings_cancelled++;
+}
+
 void SeatEngine::FreeHeldSeats(HoldSlot& h) {
   const uint32_t slot = static_cast<uint32_t>(&h - holds_.data());
   for (const SeatKey k : h.seats) {
@@ -758,12 +771,7 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
   if (h->state == HoldSlot::kLapsed) {
     for (const SeatKey k : h->seats) {
       const uint32_t word = ev.sections[k.section].words[k.seat];
-      if (word == 0) continue;
-      if ((word & kTagMask) == kHeldTag) {
-        r.conflicts.push_back({k, SeatState::kHeld, hold_deadline_[word & kIndexMask]});
-      } else {
-        r.conflicts.push_back({k, SeatState::kSold, 0});
-      }
+      if (word != 0) r.conflicts.push_back(ConflictAt(k, word));
     }
     if (!r.conflicts.empty()) {
       r.code = ResultCode::kHoldExpiredSeatsTaken;
@@ -847,16 +855,7 @@ SimpleResult SeatEngine::CancelBooking(uint64_t booking_id) {
   }
   Booking& b = bookings_[it->second];
   if (b.cancelled) return Fail(ResultCode::kBookingCancelled, "the booking was already cancelled");
-  b.cancelled = true;
-  for (const SeatKey k : b.seats) {
-    Section& sec = b.event->sections[k.section];
-    if (sec.words[k.seat] != (kSoldTag | it->second)) continue;
-    sec.words[k.seat] = 0;
-    sec.rows[sec.seat_row[k.seat]].free++;
-    sec.free++;
-    sec.sold--;
-  }
-  stats_.bookings_cancelled++;
+  FreeSoldSeats(it->second);
   Emit(ChangeKind::kCancelled, *b.event, b.hold_id, b.id, b.fencing, b.seats, Now());
   return {};
 }
@@ -1055,18 +1054,7 @@ bool SeatEngine::RestoreCancel(uint64_t booking_id) {
   CheckThread();
   auto it = booking_index_.find(booking_id);
   if (it == booking_index_.end()) return false;
-  Booking& b = bookings_[it->second];
-  if (b.cancelled) return true;
-  b.cancelled = true;
-  for (const SeatKey k : b.seats) {
-    Section& sec = b.event->sections[k.section];
-    if (!sec.owned || sec.words[k.seat] != (kSoldTag | it->second)) continue;
-    sec.words[k.seat] = 0;
-    sec.rows[sec.seat_row[k.seat]].free++;
-    sec.free++;
-    sec.sold--;
-  }
-  stats_.bookings_cancelled++;
+  if (!bookings_[it->second].cancelled) FreeSoldSeats(it->second);
   return true;
 }
 

@@ -359,6 +359,10 @@ class SeatEngine {
   HoldResult Grant(Event& ev, absl::Span<const SeatKey> seats, std::string_view holder,
                    int64_t ttl_ms, int64_t now);
   void FreeHeldSeats(HoldSlot& h);
+  // Marks a booking cancelled and frees the seats it still holds.
+  void FreeSoldSeats(uint32_t booking_index);
+  // Why the seat whose state word is `word` (not FREE) cannot be taken.
+  SeatConflict ConflictAt(SeatKey k, uint32_t word) const;
   void OnTimer(uint64_t payload);
   void Emit(ChangeKind kind, const Event& ev, uint64_t hold_id, uint64_t booking_id,
             uint64_t fencing, absl::Span<const SeatKey> seats, int64_t now);
