@@ -43,6 +43,14 @@ class LatencyHistogram {
     return max_;
   }
   uint64_t count() const { return total_; }
+  uint64_t sum() const { return sum_; }
+  // Observations <= ns (exact at bucket edges, else within one bucket).
+  uint64_t CountAtMost(uint64_t ns) const {
+    uint64_t n = 0;
+    const int last = Index(ns);
+    for (int i = 0; i <= last && i < kBuckets; ++i) n += counts_[i];
+    return n;
+  }
   uint64_t max() const { return max_; }
   double mean() const { return total_ ? static_cast<double>(sum_) / static_cast<double>(total_) : 0; }
 

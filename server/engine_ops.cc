@@ -323,6 +323,8 @@ void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const Request& re
       out->set_confirms_replayed(s.confirms_replayed);
       out->set_fencing_high_water(s.fencing_high_water);
       out->set_memory_bytes(s.memory_bytes);
+      out->set_bookings_cancelled(s.bookings_cancelled);
+      out->set_events(s.events);
       return;
     }
     default:

@@ -33,6 +33,8 @@ ABSL_FLAG(int32_t, max_in_flight, 1024,
           "Maximum requests in flight per connection; beyond it the server stops reading.");
 ABSL_FLAG(int64_t, idle_timeout_ms, 300000, "Close connections idle this long (0: never).");
 ABSL_FLAG(int32_t, max_frame_bytes, 1 << 20, "Largest accepted frame.");
+ABSL_FLAG(int32_t, metrics_port, -1,
+          "Serve Prometheus metrics at http://BIND:PORT/metrics (-1: off; 0: an ephemeral port).");
 ABSL_FLAG(std::string, port_file, "", "Write the bound ports as JSON to this file once listening.");
 ABSL_FLAG(std::string, fsync, "always",
           "always: answer a CONFIRM only after its log record is fdatasync'ed. none: skip the "
@@ -129,6 +131,8 @@ int main(int argc, char** argv) {
   config.idle_timeout_ms = absl::GetFlag(FLAGS_idle_timeout_ms);
   config.max_frame_bytes = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_frame_bytes));
   config.port_file = absl::GetFlag(FLAGS_port_file);
+  config.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  if (config.metrics_port < -1 || config.metrics_port > 65535) return Fail("--metrics_port must be -1..65535");
   const std::string fsync = absl::GetFlag(FLAGS_fsync);
   if (fsync != "always" && fsync != "none") return Fail("--fsync must be 'always' or 'none'");
   config.fsync = fsync == "always";

@@ -82,6 +82,7 @@ Server::~Server() {
   for (int fd : main_fds_) close(fd);
   for (int fd : shard_fds_) close(fd);
   if (lock_fd_ >= 0) close(lock_fd_);
+  if (metrics_fd_ >= 0) close(metrics_fd_);
 }
 
 absl::Status Server::Bind() {
@@ -99,6 +100,12 @@ absl::Status Server::Bind() {
     if (!fd.ok()) return fd.status();
     shard_fds_.push_back(*fd);
     group_.shard_ports.push_back(BoundPort(*fd));
+  }
+  if (config_.metrics_port >= 0) {
+    auto fd = Listen(config_.bind, static_cast<uint16_t>(config_.metrics_port), false);
+    if (!fd.ok()) return fd.status();
+    metrics_fd_ = *fd;
+    metrics_port_ = BoundPort(*fd);
   }
   return absl::OkStatus();
 }
@@ -143,7 +150,8 @@ absl::Status Server::Start() {
   if (absl::Status st = CheckShardLayout(); !st.ok()) return st;
   if (absl::Status st = Bind(); !st.ok()) return st;
   for (uint32_t i = 0; i < config_.shards; ++i) {
-    shards_.push_back(std::make_unique<Shard>(i, config_, &group_, main_fds_[i], shard_fds_[i]));
+    shards_.push_back(std::make_unique<Shard>(i, config_, &group_, main_fds_[i], shard_fds_[i],
+                                              i == 0 ? metrics_fd_ : -1));
     group_.shards.push_back(shards_.back().get());
   }
   group_.busy_shards = static_cast<int>(config_.shards);
@@ -174,11 +182,12 @@ absl::Status Server::Start() {
     return first_error;
   }
   LogInfo("listening on ", config_.bind, ":", group_.main_port, " (shard ports ",
-          absl::StrJoin(group_.shard_ports, ","), ")");
+          absl::StrJoin(group_.shard_ports, ","), ")",
+          metrics_fd_ >= 0 ? absl::StrCat("; metrics on http://", config_.bind, ":", metrics_port_, "/metrics") : "");
   if (!config_.port_file.empty()) {
     std::ofstream f(config_.port_file + ".tmp");
     f << "{\"port\":" << group_.main_port << ",\"shard_ports\":[" << absl::StrJoin(group_.shard_ports, ",")
-      << "]}\n";
+      << "],\"metrics_port\":" << (metrics_fd_ >= 0 ? metrics_port_ : 0) << "}\n";
     f.close();
     std::rename((config_.port_file + ".tmp").c_str(), config_.port_file.c_str());
   }

@@ -47,6 +47,8 @@ class Server {
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::thread> threads_;
   int lock_fd_ = -1;
+  int metrics_fd_ = -1;
+  uint16_t metrics_port_ = 0;
 };
 
 }  // namespace seatlock

@@ -17,6 +17,7 @@
 #include "protocol/sharding.h"
 #include "server/engine_ops.h"
 #include "server/log.h"
+#include "server/metrics.h"
 #include "server/reshard.h"
 #include "server/wal_codec.h"
 
@@ -25,6 +26,14 @@ namespace {
 
 using wire::Request;
 using wire::Response;
+
+constexpr int kMetricsListener = 2;
+
+uint64_t MonoNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
 
 // Fencing tokens are reserved in the log a block at a time, and the next
 // block is reserved when half of this one is used, so a restart never hands
@@ -117,12 +126,13 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 }  // namespace
 
 Shard::Shard(uint32_t index, const ServerConfig& config, ShardGroup* group, int main_listen_fd,
-             int shard_listen_fd)
+             int shard_listen_fd, int metrics_listen_fd)
     : index_(index),
       config_(config),
       group_(group),
       main_listen_fd_(main_listen_fd),
-      shard_listen_fd_(shard_listen_fd) {
+      shard_listen_fd_(shard_listen_fd),
+      metrics_listen_fd_(metrics_listen_fd) {
   SeatEngine::Options opts;
   opts.clock = &clock_;
   opts.limits = config.limits;
@@ -173,6 +183,7 @@ void Shard::Run(std::promise<absl::Status>* started) {
   snapshotter_ = std::make_unique<Snapshotter>(absl::StrCat(config_.data_dir, "/shard-", index_), loop_.get());
   absl::Status st = loop_->AddListener(main_listen_fd_, 0);
   if (st.ok()) st = loop_->AddListener(shard_listen_fd_, 1);
+  if (st.ok() && metrics_listen_fd_ >= 0) st = loop_->AddListener(metrics_listen_fd_, kMetricsListener);
   started->set_value(st);
   if (!st.ok()) return;
   group_->go.wait();  // every shard's loop exists before any shard routes
@@ -191,7 +202,7 @@ void Shard::Wake() {
   if (loop_ != nullptr) loop_->Wake();
 }
 
-void Shard::OnAccept(int /*listener_tag*/, int fd) {
+void Shard::OnAccept(int listener_tag, int fd) {
   if (draining_) {
     close(fd);
     return;
@@ -208,6 +219,7 @@ void Shard::OnAccept(int /*listener_tag*/, int fd) {
   auto [it, inserted] = conns_.try_emplace(id, config_.max_frame_bytes);
   it->second.last_active_ms = clock_.NowMs();
   it->second.authed = config_.auth_token.empty();
+  it->second.http = listener_tag == kMetricsListener;
   loop_->AddConnection(id, fd);
 }
 
@@ -215,6 +227,10 @@ void Shard::OnData(uint64_t id, const char* data, size_t n) {
   auto it = conns_.find(id);
   if (it == conns_.end() || it->second.closing) return;
   clock_.Refresh();
+  if (it->second.http) {
+    HandleHttp(id, it->second, data, n);
+    return;
+  }
   it->second.decoder.Append(data, n);
   it->second.last_active_ms = clock_.NowMs();
   DrainFrames(id);
@@ -271,6 +287,41 @@ void Shard::ProtocolError(uint64_t id, wire::ResultCode code, uint64_t request_i
   it->second.closing = true;
   loop_->SetReadEnabled(id, false);
   if (it->second.in_flight == 0) CloseConn(id);
+}
+
+void Shard::HandleHttp(uint64_t id, Conn& conn, const char* data, size_t n) {
+  if (conn.in_flight > 0) return;  // one request per connection
+  conn.http_in.append(data, n);
+  std::string method, path;
+  if (!ParseHttpRequest(conn.http_in, &method, &path)) {
+    if (conn.http_in.size() > 8192) {
+      if (std::string* out = loop_->Output(id)) {
+        *out += HttpResponse(431, "Request Header Fields Too Large", "text/plain", "request too large\n");
+      }
+      CloseConn(id);
+    }
+    return;
+  }
+  if (method != "GET" || (path != "/metrics" && path.rfind("/metrics?", 0) != 0)) {
+    if (std::string* out = loop_->Output(id)) {
+      *out += HttpResponse(404, "Not Found", "text/plain", "seatlockd serves only GET /metrics\n");
+    }
+    CloseConn(id);
+    return;
+  }
+  conn.in_flight++;
+  Request req;
+  req.mutable_stats();
+  Route(std::move(req), [this, id](Response&& resp) {
+    auto it = conns_.find(id);
+    if (it == conns_.end()) return;
+    it->second.in_flight--;
+    if (std::string* out = loop_->Output(id)) {
+      *out += HttpResponse(200, "OK", "text/plain; version=0.0.4; charset=utf-8",
+                           RenderPrometheus(resp.stats()));
+    }
+    CloseConn(id);
+  });
 }
 
 void Shard::CloseConn(uint64_t id) {
@@ -719,6 +770,13 @@ void Shard::ExecuteLocal(const Request& req, Response* resp) {
     uint64_t in_flight = 0;
     for (const auto& [id, c] : conns_) in_flight += c.in_flight;
     s->set_in_flight(in_flight);
+    FillLatencyBuckets(hold_latency_, s->mutable_hold_latency());
+    FillLatencyBuckets(confirm_latency_, s->mutable_confirm_latency());
+    if (log_ != nullptr) {
+      FillLatencyBuckets(log_->sync_latency(), s->mutable_fsync_latency());
+      s->set_wal_groups(log_->groups_written());
+      s->set_wal_failed(log_->failed());
+    }
   }
 }
 
@@ -733,7 +791,9 @@ void Shard::RunOp(const Request& req, Callback done) {
   const bool new_event =
       op == Request::kDefineEvent && engine_->Layout(req.define_event().event_id()) == nullptr;
   Response* resp = google::protobuf::Arena::CreateMessage<Response>(&arena_);
+  const uint64_t started_ns = MonoNs();
   ExecuteLocal(req, resp);
+  if (op == Request::kHold || op == Request::kHoldBestAvailable) hold_latency_.Record(MonoNs() - started_ns);
   uint64_t lsn = 0;
   if (log_ != nullptr) {
     if (op == Request::kConfirm &&
@@ -760,12 +820,14 @@ void Shard::RunOp(const Request& req, Callback done) {
     if (engine_->fencing_high_water() + kFencingBlock / 2 >= fencing_reserved_) ReserveFencing();
   }
   if (lsn == 0) {
+    if (op == Request::kConfirm) confirm_latency_.Record(MonoNs() - started_ns);
     done(std::move(*resp));
     return;
   }
   auto held = std::make_shared<Response>(*resp);  // outlives this batch's arena
   const uint64_t rid = req.request_id();
-  log_->WhenDurable(lsn, [held, rid, done = std::move(done)](const absl::Status& st) {
+  log_->WhenDurable(lsn, [this, op, started_ns, held, rid, done = std::move(done)](const absl::Status& st) {
+    if (op == Request::kConfirm) confirm_latency_.Record(MonoNs() - started_ns);
     if (st.ok()) {
       done(std::move(*held));
     } else {

@@ -63,8 +63,9 @@ struct ShardGroup {
 
 class Shard final : public LoopHandler {
  public:
+  // `metrics_listen_fd` is -1 except on the shard that serves /metrics.
   Shard(uint32_t index, const ServerConfig& config, ShardGroup* group, int main_listen_fd,
-        int shard_listen_fd);
+        int shard_listen_fd, int metrics_listen_fd);
   ~Shard() override;
 
   // The thread body: builds the loop, reports on `started`, serves until the
@@ -93,6 +94,8 @@ class Shard final : public LoopHandler {
     bool authed = false;
     bool closing = false;   // protocol error: answer what is in flight, then close
     bool paused = false;    // reading paused for backpressure
+    bool http = false;      // a /metrics connection, not the seatlock protocol
+    std::string http_in;
     int64_t last_active_ms = 0;
   };
 
@@ -118,6 +121,7 @@ class Shard final : public LoopHandler {
   void Reply(uint64_t id, const wire::Response& resp);
   void ProtocolError(uint64_t id, wire::ResultCode code, uint64_t request_id, std::string detail);
   void CloseConn(uint64_t id);
+  void HandleHttp(uint64_t id, Conn& conn, const char* data, size_t n);
   void BeginShutdown();
   void FlushWakes();
 
@@ -126,6 +130,9 @@ class Shard final : public LoopHandler {
   ShardGroup* group_;
   int main_listen_fd_;
   int shard_listen_fd_;
+  int metrics_listen_fd_;
+  LatencyHistogram hold_latency_;
+  LatencyHistogram confirm_latency_;
   std::unique_ptr<EventLoop> loop_;
   // The engine reads time from here: refreshed once per batch of input
   // rather than once per call (a syscall-free vDSO read is still ~20 ns).

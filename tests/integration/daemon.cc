@@ -59,6 +59,9 @@ bool Daemon::Start() {
       // {"port":N,"shard_ports":[a,b]}
       port_ = static_cast<uint16_t>(std::stoi(s.substr(s.find(':') + 1)));
       shard_ports_.clear();
+      if (const size_t m = s.find("\"metrics_port\":"); m != std::string::npos) {
+        metrics_port_ = static_cast<uint16_t>(std::stoi(s.substr(m + 15)));
+      }
       size_t p = s.find('[') + 1;
       while (p < s.size() && s[p] != ']') {
         shard_ports_.push_back(static_cast<uint16_t>(std::stoi(s.substr(p))));

@@ -33,6 +33,7 @@ class Daemon {
   bool Running();
 
   uint16_t port() const { return port_; }
+  uint16_t metrics_port() const { return metrics_port_; }  // 0 unless --metrics_port
   const std::vector<uint16_t>& shard_ports() const { return shard_ports_; }
   const std::string& data_dir() const { return data_dir_; }
   const std::string& log_path() const { return log_path_; }
@@ -42,6 +43,7 @@ class Daemon {
   DaemonOptions options_;
   pid_t pid_ = -1;
   uint16_t port_ = 0;
+  uint16_t metrics_port_ = 0;
   std::vector<uint16_t> shard_ports_;
   std::string dir_;
   std::string data_dir_;

@@ -1,0 +1,131 @@
+#include "server/metrics.h"
+
+#include <cstdio>
+#include <functional>
+
+#include "absl/strings/str_cat.h"
+
+namespace seatlock {
+namespace {
+
+constexpr double kBoundsSeconds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                     0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1.0, 2.5};
+
+std::string Num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.9g", v);
+  return buf;
+}
+
+void Family(std::string* out, absl::string_view name, absl::string_view type, absl::string_view help) {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+}
+
+}  // namespace
+
+void FillLatencyBuckets(const LatencyHistogram& h, wire::LatencyBuckets* out) {
+  for (double b : kBoundsSeconds) {
+    out->add_le_seconds(b);
+    out->add_counts(h.CountAtMost(static_cast<uint64_t>(b * 1e9)));
+  }
+  out->set_count(h.count());
+  out->set_sum_seconds(static_cast<double>(h.sum()) / 1e9);
+  out->set_p50_seconds(static_cast<double>(h.Quantile(0.5)) / 1e9);
+  out->set_p99_seconds(static_cast<double>(h.Quantile(0.99)) / 1e9);
+}
+
+std::string RenderPrometheus(const wire::StatsReply& stats) {
+  std::string out;
+  using Getter = std::function<double(const wire::ShardStats&)>;
+  auto per_shard = [&](absl::string_view name, absl::string_view type, absl::string_view help, Getter get) {
+    Family(&out, name, type, help);
+    for (const auto& s : stats.shards()) {
+      absl::StrAppend(&out, name, "{shard=\"", s.shard(), "\"} ", Num(get(s)), "\n");
+    }
+  };
+  auto u = [](uint64_t v) { return static_cast<double>(v); };
+  per_shard("seatlock_requests_total", "counter", "Requests received by the shard.",
+            [&](const auto& s) { return u(s.requests()); });
+  per_shard("seatlock_forwarded_total", "counter", "Requests forwarded to another shard.",
+            [&](const auto& s) { return u(s.forwarded_out()); });
+  per_shard("seatlock_holds_granted_total", "counter", "Holds granted.",
+            [&](const auto& s) { return u(s.holds_granted()); });
+  per_shard("seatlock_holds_refused_total", "counter", "Holds refused (seat taken, limits, ...).",
+            [&](const auto& s) { return u(s.holds_refused()); });
+  per_shard("seatlock_holds_released_total", "counter", "Holds released by their holder.",
+            [&](const auto& s) { return u(s.holds_released()); });
+  per_shard("seatlock_holds_expired_total", "counter", "Holds that ran out.",
+            [&](const auto& s) { return u(s.holds_expired()); });
+  per_shard("seatlock_confirms_total", "counter", "Sales made by CONFIRM.",
+            [&](const auto& s) { return u(s.confirms()); });
+  per_shard("seatlock_confirms_replayed_total", "counter", "CONFIRMs answered from an idempotency record.",
+            [&](const auto& s) { return u(s.confirms_replayed()); });
+  per_shard("seatlock_bookings_cancelled_total", "counter", "Bookings cancelled.",
+            [&](const auto& s) { return u(s.bookings_cancelled()); });
+  per_shard("seatlock_wal_groups_total", "counter", "Write-ahead log groups written (one fdatasync each).",
+            [&](const auto& s) { return u(s.wal_groups()); });
+  per_shard("seatlock_live_holds", "gauge", "Holds currently live.",
+            [&](const auto& s) { return u(s.live_holds()); });
+  per_shard("seatlock_lapsed_holds", "gauge", "Expired holds remembered for a late CONFIRM.",
+            [&](const auto& s) { return u(s.lapsed_holds()); });
+  per_shard("seatlock_bookings", "gauge", "Bookings held by the shard (cancelled ones included).",
+            [&](const auto& s) { return u(s.bookings()); });
+  per_shard("seatlock_events", "gauge", "Events defined.", [&](const auto& s) { return u(s.events()); });
+  per_shard("seatlock_connections", "gauge", "Open client connections on the shard.",
+            [&](const auto& s) { return u(s.connections()); });
+  per_shard("seatlock_in_flight", "gauge", "Requests being processed.",
+            [&](const auto& s) { return u(s.in_flight()); });
+  per_shard("seatlock_memory_bytes", "gauge", "Approximate bytes held by the shard's engine.",
+            [&](const auto& s) { return u(s.memory_bytes()); });
+  per_shard("seatlock_fencing_high_water", "gauge", "Largest fencing token granted.",
+            [&](const auto& s) { return u(s.fencing_high_water()); });
+  per_shard("seatlock_wal_failed", "gauge", "1 if the shard's log failed and it stopped acknowledging sales.",
+            [&](const auto& s) { return s.wal_failed() ? 1.0 : 0.0; });
+  auto histogram = [&](absl::string_view name, absl::string_view help,
+                       std::function<const wire::LatencyBuckets&(const wire::ShardStats&)> get) {
+    Family(&out, name, "histogram", help);
+    for (const auto& s : stats.shards()) {
+      const wire::LatencyBuckets& b = get(s);
+      for (int i = 0; i < b.le_seconds_size() && i < b.counts_size(); ++i) {
+        absl::StrAppend(&out, name, "_bucket{shard=\"", s.shard(), "\",le=\"", Num(b.le_seconds(i)), "\"} ",
+                        b.counts(i), "\n");
+      }
+      absl::StrAppend(&out, name, "_bucket{shard=\"", s.shard(), "\",le=\"+Inf\"} ", b.count(), "\n");
+      absl::StrAppend(&out, name, "_sum{shard=\"", s.shard(), "\"} ", Num(b.sum_seconds()), "\n");
+      absl::StrAppend(&out, name, "_count{shard=\"", s.shard(), "\"} ", b.count(), "\n");
+    }
+  };
+  histogram("seatlock_hold_latency_seconds", "Time to run a HOLD in its shard.",
+            [](const auto& s) -> const wire::LatencyBuckets& { return s.hold_latency(); });
+  histogram("seatlock_confirm_latency_seconds", "Time to answer a CONFIRM, fdatasync included.",
+            [](const auto& s) -> const wire::LatencyBuckets& { return s.confirm_latency(); });
+  histogram("seatlock_wal_fsync_seconds", "Time of one log group's write + fdatasync.",
+            [](const auto& s) -> const wire::LatencyBuckets& { return s.fsync_latency(); });
+  Family(&out, "seatlock_uptime_seconds", "gauge", "Seconds since seatlockd started.");
+  absl::StrAppend(&out, "seatlock_uptime_seconds ", Num(static_cast<double>(stats.uptime_ms()) / 1000.0), "\n");
+  return out;
+}
+
+bool ParseHttpRequest(absl::string_view request, std::string* method, std::string* path) {
+  if (request.find("\r\n\r\n") == absl::string_view::npos) return false;
+  const size_t eol = request.find("\r\n");
+  absl::string_view line = request.substr(0, eol);
+  const size_t a = line.find(' ');
+  const size_t b = a == absl::string_view::npos ? a : line.find(' ', a + 1);
+  if (a == absl::string_view::npos || b == absl::string_view::npos) {
+    method->clear();
+    path->clear();
+    return true;
+  }
+  *method = std::string(line.substr(0, a));
+  *path = std::string(line.substr(a + 1, b - a - 1));
+  return true;
+}
+
+std::string HttpResponse(int status, absl::string_view reason, absl::string_view content_type,
+                         absl::string_view body) {
+  return absl::StrCat("HTTP/1.1 ", status, " ", reason, "\r\nContent-Type: ", content_type,
+                      "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n\r\n", body);
+}
+
+}  // namespace seatlock
