@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <limits>
 #include <queue>
 
 #include "absl/container/flat_hash_map.h"
@@ -125,6 +126,7 @@ absl::StatusOr<wire::Response> RoundTrip(const std::string& host, uint16_t port,
 struct AsyncClient::Pending {
   Callback done;
   int64_t deadline;
+  bool stream = false;  // SUBSCRIBE: stays until a non-OK message
 };
 
 struct AsyncClient::Endpoint {
@@ -241,7 +243,9 @@ int AsyncClient::RouteFor(const wire::Request& req) const {
     case wire::Request::kRelease: return by_id(req.release().hold_id());
     case wire::Request::kConfirm: return by_id(req.confirm().hold_id());
     case wire::Request::kGetHold: return by_id(req.get_hold().hold_id());
-    case wire::Request::kCancelBooking: return by_id(req.cancel_booking().booking_id());
+    case wire::Request::kCancelBooking: return -1;  // every shard may hold a part
+    case wire::Request::kSubscribe:
+      return req.subscribe().shard() < n ? static_cast<int>(req.subscribe().shard()) : -1;
     default: return -1;
   }
 }
@@ -262,19 +266,28 @@ void AsyncClient::WakeIo() {
 }
 
 void AsyncClient::Call(wire::Request req, Callback done, int64_t timeout_ms) {
+  Send(std::move(req), std::move(done), timeout_ms, false);
+}
+
+void AsyncClient::Subscribe(wire::Request req, Callback on_message) {
+  Send(std::move(req), std::move(on_message), -1, true);
+}
+
+void AsyncClient::Send(wire::Request req, Callback done, int64_t timeout_ms, bool stream) {
   const uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
   req.set_request_id(id);
   const int route = RouteFor(req);
   Endpoint& ep = *endpoints_[route < 0 ? 0 : static_cast<size_t>(route) + 1];
-  const int64_t deadline = MonoMs() + (timeout_ms < 0 ? options_.call_timeout_ms : timeout_ms);
+  const int64_t deadline = stream ? std::numeric_limits<int64_t>::max()
+                                  : MonoMs() + (timeout_ms < 0 ? options_.call_timeout_ms : timeout_ms);
   bool wake = false;
   bool queued = false;
   {
     std::lock_guard<std::mutex> l(ep.mu);
     if (!stop_) {
       queued = true;
-      ep.pending.emplace(id, Pending{std::move(done), deadline});
-      ep.deadlines.emplace(deadline, id);
+      ep.pending.emplace(id, Pending{std::move(done), deadline, stream});
+      if (!stream) ep.deadlines.emplace(deadline, id);
       protocol::AppendFrame(req, &ep.out);
       wake = !ep.wake_requested;
       ep.wake_requested = true;
@@ -408,8 +421,12 @@ void AsyncClient::HandleReadable(Endpoint& ep) {
         std::lock_guard<std::mutex> l(ep.mu);
         auto it = ep.pending.find(resp.request_id());
         if (it == ep.pending.end()) continue;  // timed out already
-        done = std::move(it->second.done);
-        ep.pending.erase(it);
+        if (it->second.stream && resp.code() == wire::OK) {
+          done = it->second.done;  // the stream goes on
+        } else {
+          done = std::move(it->second.done);
+          ep.pending.erase(it);
+        }
       }
       done(std::move(resp));
     }

@@ -64,6 +64,12 @@ class AsyncClient {
   // once on the I/O thread. timeout_ms < 0: the default from the options.
   void Call(wire::Request req, Callback done, int64_t timeout_ms = -1);
 
+  // Opens a SUBSCRIBE stream (req.subscribe() names the event and shard; it
+  // is sent to that shard's port). `on_message` runs for every message of
+  // the stream, on the I/O thread, until one that is not OK (for example
+  // RESYNC_REQUIRED) or an error status, which is the last. No timeout.
+  void Subscribe(wire::Request req, Callback on_message);
+
   const wire::HelloReply& hello() const { return hello_; }
   // Which connection a request goes to: -1 main port, else a shard index.
   int RouteFor(const wire::Request& req) const;
@@ -76,7 +82,7 @@ class AsyncClient {
   explicit AsyncClient(const ClientOptions& options);
   absl::Status Start();
   void IoLoop();
-  void Enqueue(int endpoint, uint64_t id, wire::Request&& req, Callback done, int64_t deadline);
+  void Send(wire::Request req, Callback done, int64_t timeout_ms, bool stream);
   int Dial(Endpoint& ep, int64_t now);  // 0, or the errno that failed
   void FailEndpoint(Endpoint& ep, const absl::Status& why);
   void HandleReadable(Endpoint& ep);

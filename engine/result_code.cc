@@ -28,6 +28,7 @@ std::string_view ResultCodeName(ResultCode code) {
     case ResultCode::kUnavailable: return "UNAVAILABLE";
     case ResultCode::kUnauthenticated: return "UNAUTHENTICATED";
     case ResultCode::kInternal: return "INTERNAL";
+    case ResultCode::kResyncRequired: return "RESYNC_REQUIRED";
   }
   return "UNKNOWN_RESULT_CODE";
 }

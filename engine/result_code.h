@@ -37,6 +37,7 @@ enum class ResultCode : uint16_t {
   kUnavailable = 21,           // server-side: shutting down, WAL failed, ...
   kUnauthenticated = 22,
   kInternal = 23,
+  kResyncRequired = 24,        // change feed: the asked-for changes are gone
 };
 
 // Stable upper-case name, e.g. "HOLD_EXPIRED_SEATS_TAKEN".

@@ -27,7 +27,8 @@ struct ServerConfig {
   uint32_t max_frame_bytes = 1u << 20;
   uint64_t hash_seed = 0;              // 0: protocol::kDefaultHashSeed
   std::string port_file;               // write the bound ports here (JSON)
-  int metrics_port = -1;               // serve /metrics here (-1: off, 0: ephemeral)
+  int metrics_port = -1;
+  uint64_t feed_ring = 100'000;        // change records kept per shard for resuming               // serve /metrics here (-1: off, 0: ephemeral)
   bool fsync = true;                   // false: --fsync=none (benchmarks only)
   uint64_t wal_segment_bytes = 64ull << 20;
   bool wal_repair = false;             // cut the log at mid-log corruption

@@ -35,6 +35,8 @@ ABSL_FLAG(int64_t, idle_timeout_ms, 300000, "Close connections idle this long (0
 ABSL_FLAG(int32_t, max_frame_bytes, 1 << 20, "Largest accepted frame.");
 ABSL_FLAG(int32_t, metrics_port, -1,
           "Serve Prometheus metrics at http://BIND:PORT/metrics (-1: off; 0: an ephemeral port).");
+ABSL_FLAG(int64_t, feed_ring, 100000,
+          "Seat changes kept per shard so a SUBSCRIBE can resume after a disconnect.");
 ABSL_FLAG(std::string, port_file, "", "Write the bound ports as JSON to this file once listening.");
 ABSL_FLAG(std::string, fsync, "always",
           "always: answer a CONFIRM only after its log record is fdatasync'ed. none: skip the "
@@ -132,6 +134,8 @@ int main(int argc, char** argv) {
   config.max_frame_bytes = static_cast<uint32_t>(absl::GetFlag(FLAGS_max_frame_bytes));
   config.port_file = absl::GetFlag(FLAGS_port_file);
   config.metrics_port = absl::GetFlag(FLAGS_metrics_port);
+  if (absl::GetFlag(FLAGS_feed_ring) < 0) return Fail("--feed_ring must be >= 0");
+  config.feed_ring = static_cast<uint64_t>(absl::GetFlag(FLAGS_feed_ring));
   if (config.metrics_port < -1 || config.metrics_port > 65535) return Fail("--metrics_port must be -1..65535");
   const std::string fsync = absl::GetFlag(FLAGS_fsync);
   if (fsync != "always" && fsync != "none") return Fail("--fsync must be 'always' or 'none'");

@@ -105,6 +105,9 @@ std::string Malformed(const Request& req) {
     case Request::kGetHold:
       if (req.get_hold().hold_id() == 0) return "get_hold.hold_id is 0";
       return "";
+    case Request::kSubscribe:
+      if (req.subscribe().event_id().empty()) return "subscribe.event_id is empty";
+      return "";
     default:
       return "";
   }
@@ -132,9 +135,11 @@ Shard::Shard(uint32_t index, const ServerConfig& config, ShardGroup* group, int 
       group_(group),
       main_listen_fd_(main_listen_fd),
       shard_listen_fd_(shard_listen_fd),
-      metrics_listen_fd_(metrics_listen_fd) {
+      metrics_listen_fd_(metrics_listen_fd),
+      feed_(index, config.feed_ring) {
   SeatEngine::Options opts;
   opts.clock = &clock_;
+  opts.sink = &feed_;
   opts.limits = config.limits;
   opts.shard_index = static_cast<uint8_t>(index);
   const uint32_t count = config.shards;
@@ -143,6 +148,7 @@ Shard::Shard(uint32_t index, const ServerConfig& config, ShardGroup* group, int 
     return protocol::ShardFor(event, section, count, seed) == index;
   };
   engine_ = std::make_unique<SeatEngine>(std::move(opts));
+  feed_.set_engine(engine_.get());
 }
 
 Shard::~Shard() = default;
@@ -177,6 +183,7 @@ void Shard::Run(std::promise<absl::Status>* started) {
     return;
   }
   loop_ = std::move(*loop);
+  feed_.set_loop(loop_.get());
   log_ = std::make_unique<ShardLog>(std::move(*recovered_dir_), recovered_next_lsn_, loop_.get(),
                                     config_.fsync ? FsyncMode::kAlways : FsyncMode::kNone);
   recovered_dir_.reset();
@@ -325,6 +332,7 @@ void Shard::HandleHttp(uint64_t id, Conn& conn, const char* data, size_t n) {
 }
 
 void Shard::CloseConn(uint64_t id) {
+  feed_.DropConnection(id);
   if (conns_.erase(id) > 0) group_->connections.fetch_sub(1, std::memory_order_relaxed);
   loop_->Close(id);
 }
@@ -383,6 +391,22 @@ void Shard::HandleRequest(uint64_t id, Conn& conn, Request&& req) {
   }
   if (!conn.authed) {
     Reply(id, ErrorResponse(rid, wire::UNAUTHENTICATED, "send AUTH with the server's token first"));
+    return;
+  }
+  if (op == Request::kSubscribe) {
+    // A stream on this connection; it does not count as in flight.
+    if (req.subscribe().shard() != index_) {
+      Reply(id, ErrorResponse(rid, wire::WRONG_SHARD,
+                              absl::StrCat("this is shard ", index_, "; send SUBSCRIBE for shard ",
+                                           req.subscribe().shard(), " to its port (see HELLO)")));
+      return;
+    }
+    if (engine_->Layout(req.subscribe().event_id()) == nullptr) {
+      Reply(id, ErrorResponse(rid, wire::EVENT_NOT_FOUND,
+                              absl::StrCat("no event '", req.subscribe().event_id(), "'")));
+      return;
+    }
+    Reply(id, feed_.Subscribe(id, req));
     return;
   }
   conn.in_flight++;

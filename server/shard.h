@@ -25,6 +25,7 @@
 #include "server/config.h"
 #include "server/event_loop.h"
 #include "server/inbox.h"
+#include "server/change_feed.h"
 #include "server/shard_log.h"
 #include "server/snapshotter.h"
 
@@ -144,6 +145,7 @@ class Shard final : public LoopHandler {
     int64_t now_ms_ = SystemClock::Get()->NowMs();
   };
   PassClock clock_;
+  ChangeFeed feed_;  // the engine's change sink: declared before the engine
   std::unique_ptr<SeatEngine> engine_;
   absl::flat_hash_map<uint64_t, Conn> conns_;
   uint64_t next_conn_id_ = 1;

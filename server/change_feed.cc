@@ -1,0 +1,148 @@
+#include "server/change_feed.h"
+
+#include "absl/strings/str_cat.h"
+#include "protocol/framing.h"
+
+namespace seatlock {
+namespace {
+
+wire::ChangeKind ToWire(ChangeKind k) { return static_cast<wire::ChangeKind>(k); }
+
+wire::SeatState StateAfter(ChangeKind k) {
+  switch (k) {
+    case ChangeKind::kHeld: return wire::HELD;
+    case ChangeKind::kSold: return wire::SOLD;
+    default: return wire::FREE;
+  }
+}
+
+}  // namespace
+
+void ChangeFeed::Fill(const Stored& s, wire::ChangeEvent* out) const {
+  out->set_seq(s.seq);
+  out->set_time_ms(s.time_ms);
+  out->set_kind(ToWire(s.kind));
+  out->set_new_state(StateAfter(s.kind));
+  out->set_hold_id(s.hold_id);
+  out->set_booking_id(s.booking_id);
+  out->set_fencing_token(s.fencing_token);
+  for (SeatKey k : s.seats) {
+    wire::SeatRef* ref = out->add_seats();
+    if (engine_ != nullptr) {
+      if (auto label = engine_->LabelOf(s.event_id, k)) {
+        ref->set_section(label->section);
+        ref->set_row(label->row);
+        ref->set_seat(label->seat);
+      }
+    }
+    ref->set_index(k.seat);
+  }
+}
+
+void ChangeFeed::OnChange(const ChangeRecord& rec) {
+  uint64_t& seq = event_seq_[rec.event_id];
+  ++seq;
+  if (capacity_ > 0) {
+    if (ring_.size() >= capacity_) ring_.pop_front();
+    ring_.push_back(Stored{seq, std::string(rec.event_id), rec.time_ms, rec.kind, rec.hold_id,
+                           rec.booking_id, rec.fencing_token, SeatList(rec.seats.begin(), rec.seats.end())});
+  }
+  if (subs_.empty() || loop_ == nullptr) return;
+  Stored unkept;
+  if (capacity_ == 0) {
+    unkept = Stored{seq, std::string(rec.event_id), rec.time_ms, rec.kind, rec.hold_id,
+                    rec.booking_id, rec.fencing_token, SeatList(rec.seats.begin(), rec.seats.end())};
+  }
+  const Stored& s = capacity_ > 0 ? ring_.back() : unkept;
+  for (size_t i = 0; i < subs_.size();) {
+    const Sub& sub = subs_[i];
+    if (sub.event_id != rec.event_id) {
+      ++i;
+      continue;
+    }
+    if (loop_->PendingOutput(sub.conn) > kMaxBacklogBytes) {
+      Resync(sub, seq);  // too far behind: say so rather than queue without bound
+      subs_[i] = subs_.back();
+      subs_.pop_back();
+      continue;
+    }
+    std::string* out = loop_->Output(sub.conn);
+    if (out == nullptr) {
+      subs_[i] = subs_.back();
+      subs_.pop_back();
+      continue;
+    }
+    wire::Response resp;
+    resp.set_request_id(sub.request_id);
+    wire::SubscribeReply* r = resp.mutable_subscribe();
+    r->set_shard(shard_);
+    r->set_latest_seq(seq);
+    Fill(s, r->add_changes());
+    protocol::AppendFrame(resp, out);
+    ++i;
+  }
+}
+
+void ChangeFeed::Resync(const Sub& sub, uint64_t latest) {
+  std::string* out = loop_ != nullptr ? loop_->Output(sub.conn) : nullptr;
+  if (out == nullptr) return;
+  wire::Response resp;
+  resp.set_request_id(sub.request_id);
+  resp.set_code(wire::RESYNC_REQUIRED);
+  resp.set_detail("the subscriber fell too far behind; re-read the seats, then subscribe from latest_seq");
+  resp.mutable_subscribe()->set_shard(shard_);
+  resp.mutable_subscribe()->set_latest_seq(latest);
+  protocol::AppendFrame(resp, out);
+}
+
+wire::Response ChangeFeed::Subscribe(uint64_t conn, const wire::Request& req) {
+  const wire::SubscribeRequest& s = req.subscribe();
+  wire::Response resp;
+  resp.set_request_id(req.request_id());
+  wire::SubscribeReply* r = resp.mutable_subscribe();
+  r->set_shard(shard_);
+  auto it = event_seq_.find(s.event_id());
+  const uint64_t latest = it == event_seq_.end() ? 0 : it->second;
+  r->set_latest_seq(latest);
+  // The oldest change of this event still in the ring.
+  uint64_t oldest = latest + 1;
+  for (const Stored& st : ring_) {
+    if (st.event_id == s.event_id()) {
+      oldest = st.seq;
+      break;
+    }
+  }
+  r->set_oldest_seq(oldest);
+  const uint64_t from = s.from_now() ? latest : s.from_seq();
+  if (from > latest) {
+    resp.set_code(wire::INVALID_ARGUMENT);
+    resp.set_detail(absl::StrCat("from_seq ", from, " is beyond the newest change (", latest, ")"));
+    return resp;
+  }
+  if (from < latest && from + 1 < oldest) {
+    resp.set_code(wire::RESYNC_REQUIRED);
+    resp.set_detail(absl::StrCat("changes after ", from, " are no longer kept (oldest is ", oldest,
+                                 "); re-read the seats, then subscribe from latest_seq"));
+    return resp;
+  }
+  if (from < latest) {
+    for (const Stored& st : ring_) {
+      if (st.event_id == s.event_id() && st.seq > from) Fill(st, r->add_changes());
+    }
+  }
+  subs_.push_back(Sub{conn, req.request_id(), s.event_id()});
+  return resp;
+}
+
+void ChangeFeed::DropConnection(uint64_t conn) {
+  for (size_t i = 0; i < subs_.size();) {
+    if (subs_[i].conn == conn) {
+      subs_[i] = subs_.back();
+      subs_.pop_back();
+    } else {
+      ++i;
+    }
+  }
+}
+
+}  // namespace seatlock
