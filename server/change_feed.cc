@@ -61,26 +61,34 @@ void ChangeFeed::OnChange(const ChangeRecord& rec) {
       continue;
     }
     if (loop_->PendingOutput(sub.conn) > kMaxBacklogBytes) {
+      gathering_.erase({sub.conn, sub.request_id});
       Resync(sub, seq);  // too far behind: say so rather than queue without bound
       subs_[i] = subs_.back();
       subs_.pop_back();
       continue;
     }
-    std::string* out = loop_->Output(sub.conn);
-    if (out == nullptr) {
+    if (loop_->Output(sub.conn) == nullptr) {  // the connection is gone
       subs_[i] = subs_.back();
       subs_.pop_back();
       continue;
     }
-    wire::Response resp;
-    resp.set_request_id(sub.request_id);
-    wire::SubscribeReply* r = resp.mutable_subscribe();
-    r->set_shard(shard_);
-    r->set_latest_seq(seq);
-    Fill(s, r->add_changes());
-    protocol::AppendFrame(resp, out);
+    wire::Response& resp = gathering_[{sub.conn, sub.request_id}];
+    if (!resp.has_subscribe()) {
+      resp.set_request_id(sub.request_id);
+      resp.mutable_subscribe()->set_shard(shard_);
+    }
+    resp.mutable_subscribe()->set_latest_seq(seq);
+    Fill(s, resp.mutable_subscribe()->add_changes());
     ++i;
   }
+}
+
+void ChangeFeed::Flush() {
+  if (gathering_.empty()) return;
+  for (auto& [key, resp] : gathering_) {
+    if (std::string* out = loop_->Output(key.first)) protocol::AppendFrame(resp, out);
+  }
+  gathering_.clear();
 }
 
 void ChangeFeed::Resync(const Sub& sub, uint64_t latest) {
@@ -135,6 +143,7 @@ wire::Response ChangeFeed::Subscribe(uint64_t conn, const wire::Request& req) {
 }
 
 void ChangeFeed::DropConnection(uint64_t conn) {
+  absl::erase_if(gathering_, [conn](const auto& kv) { return kv.first.first == conn; });
   for (size_t i = 0; i < subs_.size();) {
     if (subs_[i].conn == conn) {
       subs_[i] = subs_.back();

@@ -3,7 +3,8 @@
 // them per event (1, 2, 3, ... without gaps), keeps the newest
 // `ring_capacity` in a ring so a subscriber that reconnects can resume, and
 // writes each change to the subscribers of its event at once (an expiry goes
-// out in the same loop pass the timer wheel fires it).
+// out in the same loop pass the timer wheel fires it; the changes of one pass
+// travel as one message per subscriber).
 //
 // A subscriber that falls behind (more than kMaxBacklogBytes unsent on its
 // connection) or asks to resume from a change no longer in the ring gets
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "engine/seat_engine.h"
+#include "absl/container/flat_hash_map.h"
 #include "engine/string_util.h"
 #include "protocol/seatlock.pb.h"
 #include "server/event_loop.h"
@@ -36,6 +38,9 @@ class ChangeFeed final : public ChangeSink {
   void set_loop(EventLoop* loop) { loop_ = loop; }
 
   void OnChange(const ChangeRecord& record) override;
+  // Writes the changes gathered since the last Flush, one message per
+  // subscription. The shard calls it every loop pass, before output is sent.
+  void Flush();
   // Answers a SUBSCRIBE that arrived on connection `conn`: the first message
   // of the stream (with any backlog), or RESYNC_REQUIRED / an error.
   wire::Response Subscribe(uint64_t conn, const wire::Request& req);
@@ -66,6 +71,9 @@ class ChangeFeed final : public ChangeSink {
   std::deque<Stored> ring_;
   StringMap<uint64_t> event_seq_;  // newest sequence number per event
   std::vector<Sub> subs_;
+  // Per subscription (index into subs_ at gather time is unstable, so keyed
+  // by connection and request id): the message being gathered this pass.
+  absl::flat_hash_map<std::pair<uint64_t, uint64_t>, wire::Response> gathering_;
 };
 
 }  // namespace seatlock

@@ -1041,6 +1041,7 @@ int64_t Shard::OnPass() {
   arena_.Reset();
   clock_.Refresh();
   engine_->ExpireDue();
+  feed_.Flush();  // changes of this pass (requests and expiries), one message per subscriber
   if (log_ != nullptr && !draining_) {
     if (snapshotter_->active()) {
       if (const uint64_t covered = snapshotter_->Step(*engine_); covered != 0) {
