@@ -1,6 +1,9 @@
 #include "server/shard.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <string.h>
 #include <sched.h>
@@ -222,6 +225,10 @@ void Shard::OnAccept(int listener_tag, int fd) {
     return;
   }
   group_->connections.fetch_add(1, std::memory_order_relaxed);
+  // Replies and change-feed messages are small and must not wait for Nagle
+  // (with the peer's delayed ACK that is a 40 ms stall on a one-way stream).
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   const uint64_t id = next_conn_id_++;
   auto [it, inserted] = conns_.try_emplace(id, config_.max_frame_bytes);
   it->second.last_active_ms = clock_.NowMs();
