@@ -64,6 +64,24 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
             [&](const auto& s) { return u(s.bookings_cancelled()); });
   per_shard("seatlock_wal_groups_total", "counter", "Write-ahead log groups written (one fdatasync each).",
             [&](const auto& s) { return u(s.wal_groups()); });
+  Family(&out, "seatlock_ops_total", "counter", "Operations run on the shard, by op.");
+  for (const auto& s : stats.shards()) {
+    const std::pair<const char*, uint64_t> ops[] = {
+        {"hold", s.ops_hold()},       {"hold_best_available", s.ops_hold_best_available()},
+        {"extend", s.ops_extend()},   {"release", s.ops_release()},
+        {"confirm", s.ops_confirm()}, {"cancel_booking", s.ops_cancel_booking()},
+        {"get_seats", s.ops_get_seats()}, {"get_hold", s.ops_get_hold()},
+        {"other", s.ops_other()}};
+    for (const auto& [name, n] : ops) {
+      absl::StrAppend(&out, "seatlock_ops_total{shard=\"", s.shard(), "\",op=\"", name, "\"} ", n, "\n");
+    }
+  }
+  per_shard("seatlock_forward_queue", "gauge", "Requests sent to other shards and not yet answered.",
+            [&](const auto& s) { return u(s.forward_queue()); });
+  per_shard("seatlock_wal_queue", "gauge", "Answers waiting for their log record's fdatasync.",
+            [&](const auto& s) { return u(s.wal_queue()); });
+  per_shard("seatlock_subscriptions", "gauge", "SUBSCRIBE streams open on the shard.",
+            [&](const auto& s) { return u(s.subscriptions()); });
   per_shard("seatlock_live_holds", "gauge", "Holds currently live.",
             [&](const auto& s) { return u(s.live_holds()); });
   per_shard("seatlock_lapsed_holds", "gauge", "Expired holds remembered for a late CONFIRM.",

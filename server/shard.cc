@@ -801,6 +801,22 @@ void Shard::ExecuteLocal(const Request& req, Response* resp) {
     uint64_t in_flight = 0;
     for (const auto& [id, c] : conns_) in_flight += c.in_flight;
     s->set_in_flight(in_flight);
+    auto ops = [this](Request::OpCase c) { return ops_by_case_[static_cast<size_t>(c) % ops_by_case_.size()]; };
+    s->set_ops_hold(ops(Request::kHold));
+    s->set_ops_hold_best_available(ops(Request::kHoldBestAvailable));
+    s->set_ops_extend(ops(Request::kExtend));
+    s->set_ops_release(ops(Request::kRelease));
+    s->set_ops_confirm(ops(Request::kConfirm));
+    s->set_ops_cancel_booking(ops(Request::kCancelBooking));
+    s->set_ops_get_seats(ops(Request::kGetSeats));
+    s->set_ops_get_hold(ops(Request::kGetHold));
+    uint64_t all = 0;
+    for (uint64_t n : ops_by_case_) all += n;
+    s->set_ops_other(all - s->ops_hold() - s->ops_hold_best_available() - s->ops_extend() - s->ops_release() -
+                     s->ops_confirm() - s->ops_cancel_booking() - s->ops_get_seats() - s->ops_get_hold());
+    s->set_forward_queue(pending_.size());
+    s->set_wal_queue(log_ != nullptr ? log_->waiting() : 0);
+    s->set_subscriptions(feed_.subscriptions());
     FillLatencyBuckets(hold_latency_, s->mutable_hold_latency());
     FillLatencyBuckets(confirm_latency_, s->mutable_confirm_latency());
     if (log_ != nullptr) {
@@ -822,6 +838,7 @@ void Shard::RunOp(const Request& req, Callback done) {
   const bool new_event =
       op == Request::kDefineEvent && engine_->Layout(req.define_event().event_id()) == nullptr;
   Response* resp = google::protobuf::Arena::CreateMessage<Response>(&arena_);
+  ops_by_case_[static_cast<size_t>(op) % ops_by_case_.size()]++;
   const uint64_t started_ns = MonoNs();
   ExecuteLocal(req, resp);
   if (op == Request::kHold || op == Request::kHoldBestAvailable) hold_latency_.Record(MonoNs() - started_ns);

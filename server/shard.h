@@ -10,6 +10,7 @@
 #ifndef SEATLOCK_SERVER_SHARD_H_
 #define SEATLOCK_SERVER_SHARD_H_
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <future>
@@ -132,6 +133,7 @@ class Shard final : public LoopHandler {
   int main_listen_fd_;
   int shard_listen_fd_;
   int metrics_listen_fd_;
+  std::array<uint64_t, 32> ops_by_case_{};  // indexed by Request::op_case()
   LatencyHistogram hold_latency_;
   LatencyHistogram confirm_latency_;
   std::unique_ptr<EventLoop> loop_;

@@ -47,6 +47,7 @@ class ShardLog {
   uint64_t last_lsn() const { return next_lsn_ - 1; }
   bool idle() const { return !in_flight_ && buffer_.empty(); }
   uint64_t groups_written() const { return groups_; }
+  size_t waiting() const { return waiters_.size(); }
   // Bytes appended since the last snapshot was taken (see MarkSnapshot).
   uint64_t bytes_since_snapshot() const { return bytes_since_snapshot_; }
   void MarkSnapshotStarted() { bytes_since_snapshot_ = 0; }
