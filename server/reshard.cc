@@ -16,7 +16,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "persistence/wal_log.h"
-#include "server/engine_ops.h"
 #include "server/log.h"
 #include "server/snapshotter.h"
 #include "server/wal_codec.h"
@@ -160,27 +159,8 @@ absl::Status WriteSnapshotSync(const SeatEngine& engine, uint64_t fencing_mark, 
   fs::create_directories(dir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
   std::string out;
-  for (const std::string& id : engine.EventIds()) {
-    wal::DefineEvent d;
-    d.set_define_event_request(WireFromLayout(*engine.Layout(id)).SerializeAsString());
-    wal::AppendRecord(wal::RecordType::kDefineEvent, d.SerializeAsString(), &out);
-  }
-  for (const RefusalInfo& r : engine.Refusals()) {
-    wal::AppendRecord(wal::RecordType::kConfirmRefused, RefusalRecordOf(r).SerializeAsString(), &out);
-  }
-  wal::Fencing f;
-  f.set_high_water(fencing_mark);
-  f.set_next_booking_seq(engine.next_booking_seq());
-  wal::AppendRecord(wal::RecordType::kFencing, f.SerializeAsString(), &out);
-  for (size_t i = 0; i < engine.booking_count(); ++i) {
-    const BookingInfo b = engine.BookingAt(i);
-    wal::AppendRecord(wal::RecordType::kConfirm, ConfirmRecordOf(b).SerializeAsString(), &out);
-    if (b.cancelled) {
-      wal::Cancel c;
-      c.set_booking_id(b.booking_id);
-      wal::AppendRecord(wal::RecordType::kCancel, c.SerializeAsString(), &out);
-    }
-  }
+  AppendStateHeader(engine, fencing_mark, &out);
+  for (size_t i = 0; i < engine.booking_count(); ++i) AppendSale(engine.BookingAt(i), &out);
   const std::string path = dir + "/snapshot-00000000000000000001.snap";
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", strerror(errno)));

@@ -12,8 +12,6 @@
 
 #include "absl/strings/str_cat.h"
 #include "persistence/wal_record.h"
-#include "protocol/seatlock.pb.h"
-#include "server/engine_ops.h"
 #include "server/log.h"
 #include "server/wal_codec.h"
 
@@ -82,18 +80,7 @@ absl::Status Snapshotter::Start(const SeatEngine& engine, uint64_t lsn, uint64_t
   in_flight_ = final_sent_ = complete_ = false;
   started_ms_ = SystemClock::Get()->NowMs();
   // The small parts now: layouts, refused confirms, the fencing mark.
-  for (const std::string& id : engine.EventIds()) {
-    wal::DefineEvent d;
-    d.set_define_event_request(WireFromLayout(*engine.Layout(id)).SerializeAsString());
-    wal::AppendRecord(wal::RecordType::kDefineEvent, d.SerializeAsString(), &pending_);
-  }
-  for (const RefusalInfo& r : engine.Refusals()) {
-    wal::AppendRecord(wal::RecordType::kConfirmRefused, RefusalRecordOf(r).SerializeAsString(), &pending_);
-  }
-  wal::Fencing f;
-  f.set_high_water(fencing_mark);
-  f.set_next_booking_seq(engine.next_booking_seq());
-  wal::AppendRecord(wal::RecordType::kFencing, f.SerializeAsString(), &pending_);
+  AppendStateHeader(engine, fencing_mark, &pending_);
   return absl::OkStatus();
 }
 
@@ -119,13 +106,7 @@ uint64_t Snapshotter::Step(const SeatEngine& engine) {
   // Sales are encoded as they are now: a sale cancelled since Start is
   // written as cancelled, one cancelled later gets its cancel from the log.
   for (size_t n = 0; n < kSalesPerStep && next_ < end_; ++n, ++next_) {
-    const BookingInfo b = engine.BookingAt(next_);
-    wal::AppendRecord(wal::RecordType::kConfirm, ConfirmRecordOf(b).SerializeAsString(), &pending_);
-    if (b.cancelled) {
-      wal::Cancel c;
-      c.set_booking_id(b.booking_id);
-      wal::AppendRecord(wal::RecordType::kCancel, c.SerializeAsString(), &pending_);
-    }
+    AppendSale(engine.BookingAt(next_), &pending_);
   }
   Submit(next_ == end_);
   return 0;

@@ -51,6 +51,30 @@ wal::ConfirmRefused RefusalRecordOf(const RefusalInfo& r) {
   return rec;
 }
 
+void AppendStateHeader(const SeatEngine& engine, uint64_t fencing_mark, std::string* out) {
+  for (const std::string& id : engine.EventIds()) {
+    wal::DefineEvent d;
+    d.set_define_event_request(WireFromLayout(*engine.Layout(id)).SerializeAsString());
+    wal::AppendRecord(wal::RecordType::kDefineEvent, d.SerializeAsString(), out);
+  }
+  for (const RefusalInfo& r : engine.Refusals()) {
+    wal::AppendRecord(wal::RecordType::kConfirmRefused, RefusalRecordOf(r).SerializeAsString(), out);
+  }
+  wal::Fencing f;
+  f.set_high_water(fencing_mark);
+  f.set_next_booking_seq(engine.next_booking_seq());
+  wal::AppendRecord(wal::RecordType::kFencing, f.SerializeAsString(), out);
+}
+
+void AppendSale(const BookingInfo& b, std::string* out) {
+  wal::AppendRecord(wal::RecordType::kConfirm, ConfirmRecordOf(b).SerializeAsString(), out);
+  if (b.cancelled) {
+    wal::Cancel c;
+    c.set_booking_id(b.booking_id);
+    wal::AppendRecord(wal::RecordType::kCancel, c.SerializeAsString(), out);
+  }
+}
+
 absl::Status ApplyRecord(SeatEngine& engine, const wal::Record& rec, uint64_t* fencing_seen) {
   const int size = static_cast<int>(rec.payload.size());
   switch (rec.type) {

@@ -5,6 +5,7 @@
 #define SEATLOCK_SERVER_WAL_CODEC_H_
 
 #include <cstdint>
+#include <string>
 
 #include "absl/status/status.h"
 #include "engine/seat_engine.h"
@@ -15,6 +16,13 @@ namespace seatlock {
 
 wal::Confirm ConfirmRecordOf(const BookingInfo& booking);
 wal::ConfirmRefused RefusalRecordOf(const RefusalInfo& refusal);
+
+// Snapshot encoding, shared by the background Snapshotter and resharding:
+// the small part (event layouts, refused confirms, the fencing mark and
+// next booking sequence), then each sale (followed by a kCancel record
+// when it is cancelled).
+void AppendStateHeader(const SeatEngine& engine, uint64_t fencing_mark, std::string* out);
+void AppendSale(const BookingInfo& booking, std::string* out);
 
 // Applies one record to `engine`. Idempotent (a record the state already
 // reflects changes nothing), so a log may be replayed over a snapshot that
