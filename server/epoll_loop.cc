@@ -44,6 +44,7 @@ EpollLoop::~EpollLoop() {
     {
       std::lock_guard<std::mutex> l(file_mu_);
       file_stop_ = true;
+      file_queue_.clear();  // not started: never write after the loop is gone
     }
     file_cv_.notify_all();
     file_thread_.join();

@@ -154,7 +154,11 @@ Shard::Shard(uint32_t index, const ServerConfig& config, ShardGroup* group, int 
   feed_.set_engine(engine_.get());
 }
 
-Shard::~Shard() = default;
+Shard::~Shard() {
+  // The loop first: its pending file writes (and the epoll backend's writer
+  // thread) refer to the log's and snapshotter's buffers and file descriptors.
+  loop_.reset();
+}
 
 void Shard::Run(std::promise<absl::Status>* started) {
   SetLogThreadName(absl::StrCat("shard ", index_));
