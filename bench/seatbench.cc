@@ -45,8 +45,9 @@ ABSL_FLAG(std::string, target, "seatlock", "seatlock or redis.");
 ABSL_FLAG(std::string, host, "127.0.0.1", "Server address (loopback only for load tests).");
 ABSL_FLAG(int32_t, port, 7400, "Server port (seatlockd main port, or Redis).");
 ABSL_FLAG(std::string, workload, "hold1",
-          "hold1 (one random seat), hold4 (4 adjacent seats), or hold-confirm (hold a free seat, then "
-          "CONFIRM it: durable sales; seatlock only, throughput counts confirms).");
+          "hold1 (one random seat), hold4 (4 adjacent seats), contended (one seat; 90% of requests on "
+          "1% of the seats), or hold-confirm (hold a free seat, then CONFIRM it: durable sales; "
+          "seatlock only, throughput counts confirms).");
 ABSL_FLAG(int32_t, connections, 50, "Connections in total.");
 ABSL_FLAG(int32_t, pipeline, 1, "Requests in flight per connection.");
 ABSL_FLAG(int32_t, threads, 1, "Load-generator threads.");
@@ -141,7 +142,8 @@ std::string RedisCall(int fd, const std::vector<std::string>& args) {
 
 struct Setup {
   bool redis = false;
-  bool confirm = false;  // hold-confirm workload
+  bool confirm = false;    // hold-confirm workload
+  bool contended = false;  // 90% of requests on the first 1% of seats
   int hold_seats = 1;
   std::string event;
   std::string sha;  // redis script
@@ -257,6 +259,13 @@ class Worker {
     const auto& secs = setup_.sections_of_shard[c.shard];
     int sec = secs[c.rng() % secs.size()];
     uint32_t first = static_cast<uint32_t>(c.rng() % (setup_.seats_per_section - setup_.hold_seats + 1));
+    if (setup_.contended && c.rng() % 10 != 0) {
+      // The hot 1%: the first section this shard owns, its first seats.
+      sec = secs[0];
+      const uint32_t hot = std::max<uint32_t>(1, static_cast<uint32_t>(setup_.sections * setup_.seats_per_section /
+                                                                       100 / setup_.sections_of_shard.size()));
+      first = static_cast<uint32_t>(c.rng() % std::min<uint32_t>(hot, setup_.seats_per_section));
+    }
     if (setup_.confirm) {  // walk this connection's own seats, so each hold finds a free seat
       c.confirm_hold[id & mask_] = 0;
       c.txn_start_ns[id & mask_] = c.sent_ns[id & mask_];
@@ -317,8 +326,14 @@ class Worker {
     c.in_off = 0;
   }
   void EncodeRedis(Conn& c) {
-    const int sec = static_cast<int>(c.rng() % static_cast<uint64_t>(setup_.sections));
-    const int first = static_cast<int>(c.rng() % static_cast<uint64_t>(setup_.seats_per_section - setup_.hold_seats + 1));
+    int sec = static_cast<int>(c.rng() % static_cast<uint64_t>(setup_.sections));
+    int first = static_cast<int>(c.rng() % static_cast<uint64_t>(setup_.seats_per_section - setup_.hold_seats + 1));
+    if (setup_.contended && c.rng() % 10 != 0) {  // the hot 1% of seats
+      const int hot = std::max(1, setup_.sections * setup_.seats_per_section / 100);
+      const int k = static_cast<int>(c.rng() % static_cast<uint64_t>(hot));
+      sec = k / setup_.seats_per_section;
+      first = std::min(k % setup_.seats_per_section, setup_.seats_per_section - setup_.hold_seats);
+    }
     const std::string ttl = std::to_string(setup_.ttl);
     absl::StrAppend(&c.out, "*", 5 + setup_.hold_seats, "\r\n$7\r\nEVALSHA\r\n$", setup_.sha.size(), "\r\n",
                     setup_.sha, "\r\n");
@@ -365,7 +380,8 @@ int Main() {
   if (workload == "hold1") setup.hold_seats = 1;
   else if (workload == "hold4") setup.hold_seats = 4;
   else if (workload == "hold-confirm") setup.confirm = true;
-  else Die("--workload must be hold1, hold4 or hold-confirm");
+  else if (workload == "contended") setup.contended = true;
+  else Die("--workload must be hold1, hold4, hold-confirm or contended");
   if (setup.confirm && setup.redis) {
     Die("--workload hold-confirm is seatlock-only for now; for Redis use redis-benchmark SET against "
         "redis-server --appendonly yes --appendfsync always (docs/benchmarks.md)");
