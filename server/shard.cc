@@ -256,6 +256,18 @@ void Shard::OnData(uint64_t id, const char* data, size_t n) {
 }
 
 void Shard::DrainFrames(uint64_t id) {
+  // A reply that completes inside the loop (a local op) may call back here;
+  // the loop already running picks up the freed in-flight slot instead, so
+  // the stack does not grow with the number of pipelined frames.
+  auto it = conns_.find(id);
+  if (it == conns_.end() || it->second.draining) return;
+  it->second.draining = true;
+  DrainFramesLoop(id);
+  it = conns_.find(id);
+  if (it != conns_.end()) it->second.draining = false;
+}
+
+void Shard::DrainFramesLoop(uint64_t id) {
   for (;;) {
     auto it = conns_.find(id);
     if (it == conns_.end()) return;

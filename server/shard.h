@@ -97,11 +97,13 @@ class Shard final : public LoopHandler {
     bool closing = false;   // protocol error: answer what is in flight, then close
     bool paused = false;    // reading paused for backpressure
     bool http = false;      // a /metrics connection, not the seatlock protocol
+    bool draining = false;  // inside DrainFrames (replies must not recurse into it)
     std::string http_in;
     int64_t last_active_ms = 0;
   };
 
   void DrainFrames(uint64_t id);
+  void DrainFramesLoop(uint64_t id);
   void HandleRequest(uint64_t id, Conn& conn, wire::Request&& req);
   void Route(wire::Request&& req, Callback done);
   void RouteHold(wire::Request&& req, Callback done);

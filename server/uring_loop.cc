@@ -213,6 +213,10 @@ void UringLoop::WriteAndSync(int fd, const char* data, size_t len, uint64_t offs
 
 void UringLoop::SubmitFileWrite(uint64_t id) {
   FileWrite& w = file_writes_.at(id);
+  // The write and its fdatasync must reach the kernel in one submission:
+  // if GetSqe had to submit between them, the link would be cut and the sync
+  // could run before the write, acknowledging data that is not on disk.
+  if (w.sync && io_uring_sq_space_left(&ring_) < 2) io_uring_submit(&ring_);
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_write(sqe, w.fd, w.data + w.done_bytes, static_cast<unsigned>(w.len - w.done_bytes),
                       w.offset + w.done_bytes);
