@@ -37,6 +37,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/histogram.h"
+#include "common/mono_clock.h"
 #include "protocol/framing.h"
 #include "protocol/seatlock.pb.h"
 #include "protocol/sharding.h"
@@ -62,12 +63,6 @@ ABSL_FLAG(std::string, lua, "bench/redis/hold.lua", "Hold script for --target re
 
 namespace seatlock {
 namespace {
-
-uint64_t MonoNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 [[noreturn]] void Die(const std::string& msg) {
   std::fprintf(stderr, "seatbench: %s\n", msg.c_str());

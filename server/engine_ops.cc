@@ -91,17 +91,22 @@ wire::DefineEventRequest WireFromLayout(const EventLayout& layout) {
 
 namespace {
 
+// The section's index, or -1 after setting EVENT_NOT_FOUND / UNKNOWN_SEAT.
+int SectionOrFail(const SeatEngine& engine, const std::string& event_id, const std::string& section,
+                  Response* resp) {
+  const int si = engine.SectionIndex(event_id, section);
+  if (si >= 0) return si;
+  const bool no_event = engine.Layout(event_id) == nullptr;
+  SetCode(resp, no_event ? ResultCode::kEventNotFound : ResultCode::kUnknownSeat,
+          no_event ? absl::StrCat("no event '", event_id, "'") : absl::StrCat("no section '", section, "'"));
+  return -1;
+}
+
 void DoHold(SeatEngine& engine, const wire::HoldRequest& h, Response* resp) {
   SeatList keys;
   for (const wire::SeatRef& ref : h.seats()) {
-    const int si = engine.SectionIndex(h.event_id(), ref.section());
-    if (si < 0) {
-      const bool no_event = engine.Layout(h.event_id()) == nullptr;
-      SetCode(resp, no_event ? ResultCode::kEventNotFound : ResultCode::kUnknownSeat,
-              no_event ? absl::StrCat("no event '", h.event_id(), "'")
-                       : absl::StrCat("no section '", ref.section(), "'"));
-      return;
-    }
+    const int si = SectionOrFail(engine, h.event_id(), ref.section(), resp);
+    if (si < 0) return;
     if (ref.has_index()) {
       keys.push_back({static_cast<uint32_t>(si), ref.index()});
       continue;
@@ -130,14 +135,8 @@ void DoHold(SeatEngine& engine, const wire::HoldRequest& h, Response* resp) {
 void DoHoldBest(SeatEngine& engine, const wire::HoldBestAvailableRequest& h, Response* resp) {
   int section = -1;
   if (!h.section().empty()) {
-    section = engine.SectionIndex(h.event_id(), h.section());
-    if (section < 0) {
-      const bool no_event = engine.Layout(h.event_id()) == nullptr;
-      SetCode(resp, no_event ? ResultCode::kEventNotFound : ResultCode::kUnknownSeat,
-              no_event ? absl::StrCat("no event '", h.event_id(), "'")
-                       : absl::StrCat("no section '", h.section(), "'"));
-      return;
-    }
+    section = SectionOrFail(engine, h.event_id(), h.section(), resp);
+    if (section < 0) return;
   }
   HoldResult r = engine.HoldBestAvailable(h.event_id(), section, h.count(), !h.scattered_ok(),
                                           h.holder(), h.ttl_ms());
@@ -174,14 +173,8 @@ void DoConfirm(SeatEngine& engine, const wire::ConfirmRequest& c, Response* resp
 }
 
 void DoGetSeats(SeatEngine& engine, const wire::GetSeatsRequest& g, Response* resp) {
-  const int si = engine.SectionIndex(g.event_id(), g.section());
-  if (si < 0) {
-    const bool no_event = engine.Layout(g.event_id()) == nullptr;
-    SetCode(resp, no_event ? ResultCode::kEventNotFound : ResultCode::kUnknownSeat,
-            no_event ? absl::StrCat("no event '", g.event_id(), "'")
-                     : absl::StrCat("no section '", g.section(), "'"));
-    return;
-  }
+  const int si = SectionOrFail(engine, g.event_id(), g.section(), resp);
+  if (si < 0) return;
   SectionSeats s = engine.GetSeats(g.event_id(), si);
   SetCode(resp, s.code, s.detail);
   if (s.code != ResultCode::kOk) return;

@@ -20,6 +20,7 @@
 #include "protocol/sharding.h"
 #include "server/engine_ops.h"
 #include "server/log.h"
+#include "common/mono_clock.h"
 #include "server/metrics.h"
 #include "server/reshard.h"
 #include "server/wal_codec.h"
@@ -31,12 +32,6 @@ using wire::Request;
 using wire::Response;
 
 constexpr int kMetricsListener = 2;
-
-uint64_t MonoNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 
 // Fencing tokens are reserved in the log a block at a time, and the next
 // block is reserved when half of this one is used, so a restart never hands

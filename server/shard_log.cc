@@ -7,15 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "persistence/wal_record.h"
+#include "common/mono_clock.h"
 #include "server/log.h"
 
 namespace seatlock {
 namespace {
-uint64_t MonoNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
-}
 }  // namespace
 
 ShardLog::ShardLog(wal::WalDir dir, uint64_t next_lsn, EventLoop* loop, FsyncMode mode)
