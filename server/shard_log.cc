@@ -11,8 +11,6 @@
 #include "server/log.h"
 
 namespace seatlock {
-namespace {
-}  // namespace
 
 ShardLog::ShardLog(wal::WalDir dir, uint64_t next_lsn, EventLoop* loop, FsyncMode mode)
     : dir_(std::move(dir)), loop_(loop), mode_(mode), next_lsn_(next_lsn), durable_lsn_(next_lsn - 1) {}
