@@ -342,7 +342,11 @@ void AsyncClient::FailEndpoint(Endpoint& ep, const absl::Status& why) {
     ep.out.clear();
     ep.deadlines = {};
   }
-  for (auto& [id, p] : failed) p.done(why);
+  // Each caller gets its own copy of the error: copies of one absl::Status
+  // share a reference-counted rep, and the count is touched in Debian's
+  // (uninstrumented) libabsl_status, which TSan reports as a race between the
+  // threads that destroy their copies.
+  for (auto& [id, p] : failed) p.done(absl::Status(why.code(), why.message()));
 }
 
 void AsyncClient::FlushWrites(Endpoint& ep) {
