@@ -1,16 +1,23 @@
 // seatbench: one load generator for seatlockd and for Redis + Lua, with the
-// same workload against both (docs/benchmarks.md).
+// same workload against both (docs/benchmarks.md, "seatbench reference").
 //
 //   seatbench --target seatlock --port 7400 --connections 50 --pipeline 16
-//   seatbench --target redis --port 6379 --connections 50 --pipeline 16
+//   seatbench --target redis --port 6390 --connections 50 --pipeline 16
+//   seatbench --target redis --port 6390 --workload read --rate 50000 --verify
 //
-// Closed loop: each connection keeps --pipeline requests in flight. Threads
-// (--threads) each run an epoll loop over their share of the connections;
-// requests are encoded straight into each connection's output buffer and
-// written with one send per pass, so the generator costs less per request
-// than the server. Latency is measured per request, send to response, into a
-// log-linear histogram. Not thread-safe beyond that split: each thread owns
-// its connections and histogram; main merges them at the end.
+// Closed loop (default): each connection keeps --pipeline transactions in
+// flight. Open loop (--rate R): each connection sends on a fixed schedule
+// (R / connections per second), catching up at once when behind, and latency
+// is measured from each request's intended send time, so queueing in the
+// server or the generator is not hidden (no coordinated omission).
+//
+// Threads (--threads) each run an epoll loop over their share of the
+// connections; requests are encoded straight into each connection's output
+// buffer and written with one send per pass, so the generator costs less per
+// request than the server. Each thread owns its connections, histogram and
+// verification records; main merges them at the end. After the measured
+// window every connection stops starting transactions and drains (a request
+// left unanswered is an error), then --verify reads the final state back.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -18,16 +25,21 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "absl/flags/flag.h"
@@ -46,23 +58,47 @@ ABSL_FLAG(std::string, target, "seatlock", "seatlock or redis.");
 ABSL_FLAG(std::string, host, "127.0.0.1", "Server address (loopback only for load tests).");
 ABSL_FLAG(int32_t, port, 7400, "Server port (seatlockd main port, or Redis).");
 ABSL_FLAG(std::string, workload, "hold1",
-          "hold1 (one random seat), hold4 (4 adjacent seats), contended (one seat; 90% of requests on "
-          "1% of the seats), or hold-confirm (hold a free seat, then CONFIRM it: durable sales; "
-          "seatlock only, throughput counts confirms).");
+          "hold1 (one random seat), hold4 (4 adjacent seats in a row), contended (one seat; 90% of "
+          "requests on 1% of the seats), hold-confirm (hold a free seat, then confirm it in the same "
+          "slot: durable sales; throughput counts sales), or read (free seats of one random section; "
+          "~10% of the seats are held during setup).");
 ABSL_FLAG(int32_t, connections, 50, "Connections in total.");
-ABSL_FLAG(int32_t, pipeline, 1, "Requests in flight per connection.");
+ABSL_FLAG(int32_t, pipeline, 1, "Closed loop: transactions in flight per connection.");
 ABSL_FLAG(int32_t, threads, 1, "Load-generator threads.");
 ABSL_FLAG(double, duration, 10, "Seconds to measure.");
 ABSL_FLAG(double, warmup, 2, "Seconds to run before measuring.");
 ABSL_FLAG(int32_t, seats, 50000,
           "Seats in the event: rows of 50, 50 seats a section up to 50,000 seats, else 1,000 sections.");
 ABSL_FLAG(int64_t, ttl, 1000, "Hold TTL in ms (short, so seats keep coming back).");
-ABSL_FLAG(std::string, json, "", "Also write the results as JSON to this file.");
-ABSL_FLAG(std::string, event, "", "Event id (default: bench-<pid>).");
-ABSL_FLAG(std::string, lua, "bench/redis/hold.lua", "Hold script for --target redis.");
+ABSL_FLAG(std::string, json, "", "Also write the results (and a latency CDF) as JSON to this file.");
+ABSL_FLAG(std::string, event, "", "Event id (default: bench-<pid>); Redis keys are prefixed with it.");
+ABSL_FLAG(std::string, lua_dir, "bench/redis",
+          "--target redis: directory with hold.lua, confirm.lua, release.lua, availability.lua "
+          "(each loaded once with SCRIPT LOAD, called with EVALSHA).");
+ABSL_FLAG(double, rate, 0,
+          "Open loop: transactions per second in total, spread evenly over the connections; latency "
+          "from each one's intended send time. 0: closed loop.");
+ABSL_FLAG(int32_t, max_in_flight, 1024,
+          "Open loop: most transactions in flight per connection (--pipeline is the closed-loop "
+          "depth). A transaction sent 1 ms or more after its intended time counts as late.");
+ABSL_FLAG(bool, verify, false,
+          "Record every granted hold and acknowledged sale, read the final state back, and check "
+          "that no seat was held or sold twice. Exit 1 on a violation.");
+ABSL_FLAG(int64_t, verify_slack_ms, 20,
+          "--verify: clock slack (the server's deadline is now_ms + ttl in whole ms, and its loop "
+          "may read the clock a little before our send).");
+ABSL_FLAG(std::string, read_op, "seats",
+          "read workload on seatlock: seats (GET_SEATS of the section on its shard, free seats "
+          "counted by seatbench: the like-for-like of availability.lua) or availability "
+          "(GET_AVAILABILITY: every section's counts, fanned out to every shard).");
 
 namespace seatlock {
 namespace {
+
+constexpr uint64_t kLateNs = 1'000'000;          // open loop: sent >= 1 ms after its intended time
+constexpr uint64_t kDrainNs = 10'000'000'000;    // after the run: wait this long for replies
+constexpr uint32_t kPreholdConn = 0xffffffffu;   // holder "bench-prehold" (read workload setup)
+constexpr int kSetupBatch = 256;
 
 [[noreturn]] void Die(const std::string& msg) {
   std::fprintf(stderr, "seatbench: %s\n", msg.c_str());
@@ -92,102 +128,236 @@ void WriteAll(int fd, const std::string& s) {
   }
 }
 
-// Blocking request/response on a fresh seatlock connection (setup only).
-wire::Response SeatlockCall(int fd, const wire::Request& req) {
-  std::string out;
-  protocol::AppendFrame(req, &out);
-  WriteAll(fd, out);
-  protocol::FrameDecoder dec(1 << 26);
-  char buf[65536];
-  std::string_view body;
-  while (dec.Next(&body) != protocol::FrameDecoder::Result::kFrame) {
-    const ssize_t n = read(fd, buf, sizeof(buf));
-    if (n <= 0) Die("server closed the connection during setup");
-    dec.Append(buf, static_cast<size_t>(n));
-  }
-  wire::Response resp;
-  resp.ParseFromArray(body.data(), static_cast<int>(body.size()));
-  return resp;
+void RespBulk(std::string* out, absl::string_view s) {
+  absl::StrAppend(out, "$", s.size(), "\r\n", s, "\r\n");
+}
+void RespCommand(std::string* out, const std::vector<std::string>& args) {
+  absl::StrAppend(out, "*", args.size(), "\r\n");
+  for (const auto& a : args) RespBulk(out, a);
 }
 
-// Blocking RESP command (setup only). Returns the first reply line.
-std::string RedisCall(int fd, const std::vector<std::string>& args) {
-  std::string cmd = absl::StrCat("*", args.size(), "\r\n");
-  for (const auto& a : args) absl::StrAppend(&cmd, "$", a.size(), "\r\n", a, "\r\n");
-  WriteAll(fd, cmd);
-  std::string line;
-  char c;
-  while (read(fd, &c, 1) == 1) {
-    if (c == '\n') break;
-    if (c != '\r') line.push_back(c);
-  }
-  if (!line.empty() && line[0] == '$') {  // bulk string: read it
-    const int len = std::stoi(line.substr(1));
-    std::string bulk(static_cast<size_t>(len) + 2, '\0');
-    size_t got = 0;
-    while (got < bulk.size()) {
-      const ssize_t n = read(fd, bulk.data() + got, bulk.size() - got);
-      if (n <= 0) Die("redis closed the connection");
-      got += static_cast<size_t>(n);
+struct RespValue {
+  char type = 0;  // '+', '-', ':', '$', '*'
+  bool nil = false;
+  int64_t integer = 0;
+  std::string str;
+  std::vector<RespValue> elems;
+};
+
+// A blocking connection for setup and verification (not the load path).
+class SyncConn {
+ public:
+  SyncConn(const std::string& host, int port) : fd_(Dial(host, port)) {}
+  ~SyncConn() { close(fd_); }
+  SyncConn(const SyncConn&) = delete;
+  SyncConn& operator=(const SyncConn&) = delete;
+
+  // seatlock: send the requests in one write, return the responses in request order.
+  std::vector<wire::Response> Calls(const std::vector<wire::Request>& reqs) {
+    std::string out;
+    std::unordered_map<uint64_t, size_t> pos;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      protocol::AppendFrame(reqs[i], &out);
+      pos[reqs[i].request_id()] = i;
     }
-    return bulk.substr(0, static_cast<size_t>(len));
+    WriteAll(fd_, out);
+    std::vector<wire::Response> resps(reqs.size());
+    for (size_t got = 0; got < reqs.size(); ++got) {
+      while (buf_.size() - off_ < 4 ||
+             buf_.size() - off_ < 4 + protocol::GetFrameHeader(buf_.data() + off_)) {
+        More();
+      }
+      const uint32_t len = protocol::GetFrameHeader(buf_.data() + off_);
+      wire::Response r;
+      if (!r.ParseFromArray(buf_.data() + off_ + 4, static_cast<int>(len))) Die("bad response frame");
+      off_ += 4 + len;
+      auto it = pos.find(r.request_id());
+      if (it == pos.end()) Die(absl::StrCat("response to an unknown request: ", wire::ResultCode_Name(r.code())));
+      resps[it->second] = std::move(r);
+    }
+    Compact();
+    return resps;
   }
-  return line;
-}
+  wire::Response Call(const wire::Request& req) { return Calls({req})[0]; }
+
+  // Redis: send the commands in one write, return the replies in order.
+  std::vector<RespValue> Commands(const std::vector<std::vector<std::string>>& cmds) {
+    std::string out;
+    for (const auto& c : cmds) RespCommand(&out, c);
+    WriteAll(fd_, out);
+    std::vector<RespValue> replies(cmds.size());
+    for (auto& r : replies) r = ReadResp();
+    Compact();
+    return replies;
+  }
+  RespValue Command(const std::vector<std::string>& args) { return Commands({args})[0]; }
+
+ private:
+  void More() {
+    char tmp[1 << 16];
+    const ssize_t n = read(fd_, tmp, sizeof(tmp));
+    if (n <= 0) Die("server closed the connection during setup or verification");
+    buf_.append(tmp, static_cast<size_t>(n));
+  }
+  void Compact() {
+    buf_.erase(0, off_);
+    off_ = 0;
+  }
+  std::string Line() {
+    size_t nl;
+    while ((nl = buf_.find("\r\n", off_)) == std::string::npos) More();
+    std::string line = buf_.substr(off_, nl - off_);
+    off_ = nl + 2;
+    return line;
+  }
+  RespValue ReadResp() {
+    RespValue v;
+    const std::string line = Line();
+    if (line.empty()) Die("empty RESP line");
+    v.type = line[0];
+    const std::string rest = line.substr(1);
+    switch (v.type) {
+      case '+':
+      case '-':
+        v.str = rest;
+        break;
+      case ':':
+        v.integer = std::stoll(rest);
+        break;
+      case '$': {
+        const long len = std::stol(rest);
+        if (len < 0) {
+          v.nil = true;
+          break;
+        }
+        while (buf_.size() - off_ < static_cast<size_t>(len) + 2) More();
+        v.str = buf_.substr(off_, static_cast<size_t>(len));
+        off_ += static_cast<size_t>(len) + 2;
+        break;
+      }
+      case '*': {
+        const long n = std::stol(rest);
+        if (n < 0) {
+          v.nil = true;
+          break;
+        }
+        v.elems.reserve(static_cast<size_t>(n));
+        for (long i = 0; i < n; ++i) v.elems.push_back(ReadResp());
+        break;
+      }
+      default:
+        Die(absl::StrCat("unexpected RESP reply: ", line));
+    }
+    return v;
+  }
+  int fd_;
+  std::string buf_;
+  size_t off_ = 0;
+};
+
+enum class Workload { kHold, kContended, kConfirm, kRead };
 
 struct Setup {
   bool redis = false;
-  bool confirm = false;    // hold-confirm workload
-  bool contended = false;  // 90% of requests on the first 1% of seats
+  Workload workload = Workload::kHold;
+  bool open_loop = false;
+  bool verify = false;
+  bool read_availability = false;  // seatlock read: GET_AVAILABILITY instead of GET_SEATS
   int hold_seats = 1;
   std::string event;
-  std::string sha;  // redis script
-  // seatlock: per shard, the sections it owns; the port to reach it.
+  std::string sha_hold, sha_confirm, sha_release, sha_avail;  // redis scripts
+  // seatlock: per shard, the sections it owns (Redis: one "shard" with all).
   std::vector<std::vector<int>> sections_of_shard;
-  std::vector<int> shard_ports;
+  // contended: per shard, its hot seats (global seat numbers), 1% of its seats.
+  std::vector<std::vector<uint32_t>> hot_of_shard;
   int sections = 0;
   int seats_per_section = 0;
   int64_t ttl = 1000;
+  double ns_per_txn = 0;      // open loop: 1e9 / --rate
+  int connections = 0;
+  uint64_t start_ns = 0;      // open loop: the schedule's origin
+  std::vector<uint32_t> free_in_section;  // read: expected free seats per section
+  uint64_t expected_free_total = 0;
+
+  uint32_t total_seats() const { return static_cast<uint32_t>(sections * seats_per_section); }
+  std::string SeatKey(uint32_t g) const {
+    return absl::StrCat("seat:", event, ":S", g / static_cast<uint32_t>(seats_per_section), ":",
+                        g % static_cast<uint32_t>(seats_per_section));
+  }
+};
+
+std::string HolderOf(uint32_t conn) {
+  return conn == kPreholdConn ? std::string("bench-prehold") : absl::StrCat("bench-", conn);
+}
+
+// --verify records. Times are MonoNs.
+struct GrantRec {
+  uint32_t seat;      // first seat (global number); the hold covers seat .. seat+count-1
+  uint32_t conn;      // holder: "bench-<conn>" (or kPreholdConn)
+  uint64_t send_ns;
+  uint64_t reply_ns;
+  uint64_t hold_id;   // seatlock
+  uint32_t ttl_ms;
+  uint8_t count;
+};
+struct SaleRec {
+  uint32_t seat;
+  uint32_t conn;
+  uint64_t key_id;    // the idempotency key's number (Redis sold marker)
+  uint64_t booking;
 };
 
 struct Stats {
   LatencyHistogram hist;
-  uint64_t ok = 0, refused = 0, errors = 0;
+  uint64_t ok = 0, refused = 0, errors = 0, late = 0, backlog = 0, unanswered = 0;
+  std::vector<GrantRec> grants;
+  std::vector<SaleRec> sales;
+};
+
+enum class Kind : uint8_t { kHold, kConfirm, kRead };
+
+// One request in flight.
+struct Pending {
+  uint64_t id = 0;        // 0: free slot
+  uint64_t origin_ns = 0; // latency origin: intended (open loop) or send time of the transaction
+  uint64_t sent_ns = 0;   // this request's send time
+  uint64_t key_id = 0;    // confirm: the idempotency key's number
+  uint64_t hold_id = 0;   // confirm (seatlock): the hold being confirmed
+  uint64_t hold_sent_ns = 0;  // confirm: when its hold was sent (sent_ns: when the hold's reply came)
+  uint32_t seat = 0;      // first seat (global), or the section for a read
+  Kind kind = Kind::kHold;
 };
 
 // One connection's state, owned by its thread.
 struct Conn {
   int fd = -1;
+  uint32_t index = 0;  // global connection number: holder "bench-<index>"
   int shard = 0;
   std::string out;
   std::string in;
   size_t in_off = 0;
-  std::vector<uint64_t> sent_ns;  // ring, indexed by request id & mask (FIFO for redis)
+  std::vector<Pending> ring;  // indexed by request id & mask
   uint64_t next_id = 1;
-  uint64_t next_done = 1;         // redis: replies arrive in order
+  uint64_t next_done = 1;     // redis: replies arrive in send order
+  int in_flight = 0;          // transactions (a sale's hold + confirm is one)
+  uint64_t sched_k = 0;       // open loop: the next transaction's number
   // hold-confirm: this connection's next unsold seat, walking its sections.
   size_t section_cursor = 0;
   uint32_t seat_cursor = 0;
-  std::vector<uint64_t> confirm_hold;  // ring: hold id of a pending confirm, 0 for a hold
-  std::vector<uint64_t> txn_start_ns;  // ring: when the sale's HOLD was sent
-  int in_flight = 0;
+  bool sold_out = false;
+  std::vector<int> my_sections;
   std::mt19937_64 rng;
   std::string holder;
-  std::vector<int> my_sections;  // hold-confirm: sections only this connection sells
 };
 
 class Worker {
  public:
-  Worker(const Setup& setup, std::vector<Conn> conns, int pipeline)
-      : setup_(setup), conns_(std::move(conns)), pipeline_(pipeline) {
-    mask_ = 1;
-    while (mask_ < static_cast<uint64_t>(pipeline) * 4) mask_ <<= 1;
-    for (auto& c : conns_) {
-      c.sent_ns.assign(mask_, 0);
-      c.confirm_hold.assign(mask_, 0);
-      c.txn_start_ns.assign(mask_, 0);
-    }
-    --mask_;
+  Worker(const Setup& setup, std::vector<Conn> conns, int depth)
+      : setup_(setup), conns_(std::move(conns)), depth_(depth) {
+    uint64_t size = 1;
+    while (size < static_cast<uint64_t>(depth) * 4) size <<= 1;
+    for (auto& c : conns_) c.ring.assign(size, Pending{});
+    mask_ = size - 1;
   }
 
   void Run(const std::atomic<int>* phase) {
@@ -198,38 +368,174 @@ class Worker {
       ev.data.u64 = i;
       epoll_ctl(ep, EPOLL_CTL_ADD, conns_[i].fd, &ev);
     }
-    for (auto& c : conns_) Fill(c);
-    Flush();
+    int tfd = -1;
+    if (setup_.open_loop) {
+      tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+      if (tfd < 0) Die(absl::StrCat("timerfd_create: ", strerror(errno)));
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.u64 = UINT64_MAX;
+      epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+    }
+    uint64_t drain_deadline = 0;
+    uint64_t armed = 0;
     epoll_event events[256];
-    while (phase->load(std::memory_order_relaxed) < 2) {
-      measuring_ = phase->load(std::memory_order_relaxed) == 1;
-      const int n = epoll_wait(ep, events, 256, 100);
+    for (;;) {
+      const int p = phase->load(std::memory_order_relaxed);
+      if (p >= 2) {
+        if (!draining_) {
+          draining_ = true;
+          measuring_ = false;
+          drain_deadline = MonoNs() + kDrainNs;
+          if (setup_.open_loop) CountBacklog(MonoNs());
+        }
+        int open = 0;
+        for (auto& c : conns_) open += c.in_flight;
+        if (open == 0) break;
+        if (MonoNs() > drain_deadline) {
+          stats.unanswered += static_cast<uint64_t>(open);
+          std::fprintf(stderr, "seatbench: %d transactions unanswered %.0f s after the run\n", open,
+                       static_cast<double>(kDrainNs) / 1e9);
+          break;
+        }
+      } else {
+        measuring_ = p == 1;
+      }
+      int timeout_ms = 100;
+      if (!draining_) {
+        if (setup_.open_loop) {
+          const uint64_t now = MonoNs();
+          uint64_t wake = UINT64_MAX;
+          for (auto& c : conns_) wake = std::min(wake, IssueDue(c, now));
+          if (wake != UINT64_MAX && wake != armed) {
+            itimerspec its{};
+            its.it_value.tv_sec = static_cast<time_t>(wake / 1'000'000'000);
+            its.it_value.tv_nsec = static_cast<long>(wake % 1'000'000'000);
+            timerfd_settime(tfd, TFD_TIMER_ABSTIME, &its, nullptr);
+            armed = wake;
+          }
+        } else {
+          for (auto& c : conns_) Fill(c);
+        }
+      }
+      Flush();
+      const int n = epoll_wait(ep, events, 256, timeout_ms);
       for (int i = 0; i < n; ++i) {
+        if (events[i].data.u64 == UINT64_MAX) {
+          uint64_t expirations;
+          if (read(tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN) Die("timerfd read");
+          armed = 0;
+          continue;
+        }
         Conn& c = conns_[events[i].data.u64];
         char buf[1 << 16];
         const ssize_t r = read(c.fd, buf, sizeof(buf));
         if (r <= 0) Die(absl::StrCat("connection lost: ", r == 0 ? "closed" : strerror(errno)));
         c.in.append(buf, static_cast<size_t>(r));
         if (setup_.redis) ParseRedis(c); else ParseSeatlock(c);
-        Fill(c);
       }
-      Flush();
     }
+    if (tfd >= 0) close(tfd);
     close(ep);
   }
 
   Stats stats;
 
  private:
+  // Closed loop: keep `depth_` transactions in flight.
   void Fill(Conn& c) {
-    while (c.in_flight < pipeline_) {
-      const uint64_t id = c.next_id++;
-      c.sent_ns[id & mask_] = MonoNs();
-      c.in_flight++;
-      if (setup_.redis) EncodeRedis(c); else EncodeSeatlock(c, id);
+    const uint64_t now = MonoNs();
+    while (c.in_flight < depth_ && !c.sold_out) {
+      if (!StartTxn(c, now, now)) break;
     }
-    dirty_.push_back(&c);
   }
+  // Open loop: send every transaction whose intended time has come (catching
+  // up when behind, up to `depth_` in flight). Returns the next wake-up time.
+  uint64_t IssueDue(Conn& c, uint64_t now) {
+    for (;;) {
+      const uint64_t t = Intended(c, c.sched_k);
+      if (t > now) return t;
+      if (c.in_flight >= depth_ || c.sold_out) return UINT64_MAX;  // woken by a reply
+      if (!StartTxn(c, t, now)) return UINT64_MAX;
+      if (measuring_ && now - t >= kLateNs) stats.late++;
+      c.sched_k++;
+    }
+  }
+  uint64_t Intended(const Conn& c, uint64_t k) const {
+    const double slot = static_cast<double>(c.index) + static_cast<double>(k) * setup_.connections;
+    return setup_.start_ns + static_cast<uint64_t>(slot * setup_.ns_per_txn);
+  }
+  void CountBacklog(uint64_t now) {
+    for (auto& c : conns_) {
+      while (Intended(c, c.sched_k) <= now) {
+        stats.backlog++;
+        c.sched_k++;
+      }
+    }
+  }
+
+  // A free ring slot and its request id, or nullptr when none is free.
+  Pending* NewRequest(Conn& c, uint64_t* id) {
+    for (int tries = 0; tries < 4; ++tries) {
+      Pending& p = c.ring[c.next_id & mask_];
+      if (p.id == 0) {
+        *id = c.next_id++;
+        p.id = *id;
+        return &p;
+      }
+      if (setup_.redis) return nullptr;  // replies in order: ids must stay contiguous
+      c.next_id++;
+    }
+    return nullptr;
+  }
+
+  bool StartTxn(Conn& c, uint64_t origin, uint64_t now) {
+    uint64_t id;
+    Pending* p = NewRequest(c, &id);
+    if (p == nullptr) return false;
+    p->origin_ns = origin;
+    p->sent_ns = now;
+    const int sps = setup_.seats_per_section;
+    const auto& secs = setup_.sections_of_shard[static_cast<size_t>(c.shard)];
+    if (setup_.workload == Workload::kRead) {
+      p->kind = Kind::kRead;
+      p->seat = static_cast<uint32_t>(secs[c.rng() % secs.size()]);  // the section
+      if (setup_.redis) EncodeRedisRead(c, p->seat); else EncodeSeatlockRead(c, id, p->seat);
+    } else {
+      p->kind = Kind::kHold;
+      uint32_t first;
+      if (setup_.workload == Workload::kConfirm) {  // walk this connection's own seats
+        if (c.seat_cursor >= static_cast<uint32_t>(sps)) {
+          c.seat_cursor = 0;
+          c.section_cursor++;
+        }
+        if (c.section_cursor >= c.my_sections.size()) {
+          c.sold_out = true;
+          p->id = 0;
+          c.next_id--;
+          stats.errors++;
+          std::fprintf(stderr, "seatbench: connection %u sold all its seats: raise --seats\n", c.index);
+          return false;
+        }
+        first = static_cast<uint32_t>(c.my_sections[c.section_cursor]) * static_cast<uint32_t>(sps) + c.seat_cursor++;
+      } else if (setup_.workload == Workload::kContended && c.rng() % 10 != 0) {
+        const auto& hot = setup_.hot_of_shard[static_cast<size_t>(c.shard)];
+        first = hot[c.rng() % hot.size()];
+      } else {  // a random run of hold_seats seats inside one row
+        const uint32_t sec = static_cast<uint32_t>(secs[c.rng() % secs.size()]);
+        const uint32_t row = static_cast<uint32_t>(c.rng() % static_cast<uint64_t>(sps / 50));
+        const uint32_t pos = static_cast<uint32_t>(c.rng() % static_cast<uint64_t>(50 - setup_.hold_seats + 1));
+        first = sec * static_cast<uint32_t>(sps) + row * 50 + pos;
+      }
+      p->seat = first;
+      if (setup_.redis) EncodeRedisHold(c, first); else EncodeSeatlockHold(c, id, first);
+    }
+    c.in_flight++;
+    MarkDirty(c);
+    return true;
+  }
+
+  void MarkDirty(Conn& c) { dirty_.push_back(&c); }
   void Flush() {
     for (Conn* c : dirty_) {
       if (c->out.empty()) continue;
@@ -238,48 +544,46 @@ class Worker {
     }
     dirty_.clear();
   }
-  void Done(Conn& c, uint64_t id, int outcome) {
+
+  // A transaction ended (its last reply arrived). outcome: 0 ok, 1 refused, 2 error.
+  void Done(Conn& c, const Pending& p, uint64_t now, int outcome) {
     c.in_flight--;
     if (!measuring_) return;
-    stats.hist.Record(MonoNs() - (setup_.confirm ? c.txn_start_ns[id & mask_] : c.sent_ns[id & mask_]));
+    stats.hist.Record(now - p.origin_ns);
     if (outcome == 0) stats.ok++;
     else if (outcome == 1) stats.refused++;
     else stats.errors++;
   }
-  void EncodeSeatlock(Conn& c, uint64_t id) {
+  void Unexpected(const std::string& what) {
+    if (printed_errors_++ < 5) std::fprintf(stderr, "seatbench: unexpected result: %s\n", what.c_str());
+  }
+
+  // ---- seatlock ----
+  void EncodeSeatlockHold(Conn& c, uint64_t id, uint32_t first) {
+    const uint32_t sps = static_cast<uint32_t>(setup_.seats_per_section);
     wire::Request req;
     req.set_request_id(id);
     auto* h = req.mutable_hold();
     h->set_event_id(setup_.event);
-    const auto& secs = setup_.sections_of_shard[c.shard];
-    int sec = secs[c.rng() % secs.size()];
-    uint32_t first = static_cast<uint32_t>(c.rng() % (setup_.seats_per_section - setup_.hold_seats + 1));
-    if (setup_.contended && c.rng() % 10 != 0) {
-      // The hot 1%: the first section this shard owns, its first seats.
-      sec = secs[0];
-      const uint32_t hot = std::max<uint32_t>(1, static_cast<uint32_t>(setup_.sections * setup_.seats_per_section /
-                                                                       100 / setup_.sections_of_shard.size()));
-      first = static_cast<uint32_t>(c.rng() % std::min<uint32_t>(hot, setup_.seats_per_section));
-    }
-    if (setup_.confirm) {  // walk this connection's own seats, so each hold finds a free seat
-      c.confirm_hold[id & mask_] = 0;
-      c.txn_start_ns[id & mask_] = c.sent_ns[id & mask_];
-      if (c.seat_cursor >= static_cast<uint32_t>(setup_.seats_per_section)) {
-        c.seat_cursor = 0;
-        c.section_cursor += 1;
-      }
-      const auto& mine = c.my_sections;
-      if (c.section_cursor >= mine.size()) Die("hold-confirm sold every seat: raise --seats");
-      sec = mine[c.section_cursor];
-      first = c.seat_cursor++;
-    }
     for (int k = 0; k < setup_.hold_seats; ++k) {
       auto* s = h->add_seats();
-      s->set_section(absl::StrCat("S", sec));
-      s->set_index(first + static_cast<uint32_t>(k));
+      s->set_section(absl::StrCat("S", first / sps));
+      s->set_index(first % sps + static_cast<uint32_t>(k));
     }
     h->set_holder(c.holder);
     h->set_ttl_ms(setup_.ttl);
+    protocol::AppendFrame(req, &c.out);
+  }
+  void EncodeSeatlockRead(Conn& c, uint64_t id, uint32_t section) {
+    wire::Request req;
+    req.set_request_id(id);
+    if (setup_.read_availability) {
+      req.mutable_get_availability()->set_event_id(setup_.event);
+    } else {
+      auto* g = req.mutable_get_seats();
+      g->set_event_id(setup_.event);
+      g->set_section(absl::StrCat("S", section));
+    }
     protocol::AppendFrame(req, &c.out);
   }
   void ParseSeatlock(Conn& c) {
@@ -287,84 +591,593 @@ class Worker {
       const size_t avail = c.in.size() - c.in_off;
       if (avail < 4) break;
       const uint32_t len = protocol::GetFrameHeader(c.in.data() + c.in_off);
-      if (avail < 4 + len) break;
+      if (avail < 4 + static_cast<size_t>(len)) break;
       wire::Response resp;
       if (!resp.ParseFromArray(c.in.data() + c.in_off + 4, static_cast<int>(len))) Die("bad response");
       c.in_off += 4 + len;
-      if (setup_.confirm && resp.code() == wire::OK && resp.has_hold()) {
-        // The hold of a sale: send its CONFIRM in the same slot of the pipeline.
-        const uint64_t hid = resp.hold().hold_id();
-        const uint64_t start = c.txn_start_ns[resp.request_id() & mask_];
-        const uint64_t id = c.next_id++;
-        c.sent_ns[id & mask_] = MonoNs();
-        c.txn_start_ns[id & mask_] = start;
-        c.confirm_hold[id & mask_] = hid;
-        wire::Request req;
-        req.set_request_id(id);
-        auto* cf = req.mutable_confirm();
-        cf->set_hold_id(hid);
-        cf->set_holder(c.holder);
-        cf->set_idempotency_key(absl::StrCat(setup_.event, "-", c.holder, "-", id));
-        cf->set_payment_ref("bench");
-        protocol::AppendFrame(req, &c.out);
-        dirty_.push_back(&c);
-        continue;
+      const uint64_t now = MonoNs();
+      Pending& slot = c.ring[resp.request_id() & mask_];
+      if (slot.id != resp.request_id() || slot.id == 0) {
+        Die(absl::StrCat("response to an unknown request id ", resp.request_id(), ": ",
+                         wire::ResultCode_Name(resp.code()), " ", resp.detail()));
       }
-      const int outcome = resp.code() == wire::OK ? 0 : resp.code() == wire::SEAT_UNAVAILABLE ? 1 : 2;
-      if (outcome == 2 && printed_errors_++ < 3) {
-        std::fprintf(stderr, "seatbench: unexpected result %s: %s\n",
-                     wire::ResultCode_Name(resp.code()).c_str(), resp.detail().c_str());
-      }
-      Done(c, resp.request_id(), outcome);
+      const Pending p = slot;
+      slot.id = 0;
+      OnSeatlockReply(c, p, resp, now);
     }
     c.in.erase(0, c.in_off);
     c.in_off = 0;
   }
-  void EncodeRedis(Conn& c) {
-    int sec = static_cast<int>(c.rng() % static_cast<uint64_t>(setup_.sections));
-    int first = static_cast<int>(c.rng() % static_cast<uint64_t>(setup_.seats_per_section - setup_.hold_seats + 1));
-    if (setup_.contended && c.rng() % 10 != 0) {  // the hot 1% of seats
-      const int hot = std::max(1, setup_.sections * setup_.seats_per_section / 100);
-      const int k = static_cast<int>(c.rng() % static_cast<uint64_t>(hot));
-      sec = k / setup_.seats_per_section;
-      first = std::min(k % setup_.seats_per_section, setup_.seats_per_section - setup_.hold_seats);
+  void OnSeatlockReply(Conn& c, const Pending& p, const wire::Response& resp, uint64_t now) {
+    const uint32_t sps = static_cast<uint32_t>(setup_.seats_per_section);
+    switch (p.kind) {
+      case Kind::kHold: {
+        if (resp.code() == wire::OK) {
+          if (setup_.workload == Workload::kConfirm) {  // send its CONFIRM in the same slot
+            uint64_t id;
+            Pending* q = NewRequest(c, &id);
+            if (q == nullptr) Die("request ring full");
+            q->kind = Kind::kConfirm;
+            q->origin_ns = p.origin_ns;
+            q->sent_ns = now;
+            q->seat = p.seat;
+            q->key_id = id;
+            q->hold_id = resp.hold().hold_id();
+            q->hold_sent_ns = p.sent_ns;
+            wire::Request req;
+            req.set_request_id(id);
+            auto* cf = req.mutable_confirm();
+            cf->set_hold_id(resp.hold().hold_id());
+            cf->set_holder(c.holder);
+            cf->set_idempotency_key(absl::StrCat(setup_.event, "-", c.holder, "-", id));
+            cf->set_payment_ref("bench");
+            protocol::AppendFrame(req, &c.out);
+            MarkDirty(c);
+            return;
+          }
+          if (setup_.verify) {
+            stats.grants.push_back(GrantRec{p.seat, c.index, p.sent_ns, now, resp.hold().hold_id(),
+                                            static_cast<uint32_t>(setup_.ttl),
+                                            static_cast<uint8_t>(setup_.hold_seats)});
+          }
+          Done(c, p, now, 0);
+          return;
+        }
+        const bool refusal = resp.code() == wire::SEAT_UNAVAILABLE && setup_.workload != Workload::kConfirm;
+        if (!refusal) {
+          Unexpected(absl::StrCat("HOLD of seat ", p.seat / sps, "/", p.seat % sps, ": ",
+                                  wire::ResultCode_Name(resp.code()), " ", resp.detail()));
+        }
+        Done(c, p, now, refusal ? 1 : 2);
+        return;
+      }
+      case Kind::kConfirm: {
+        const auto& cf = resp.confirm();
+        if (resp.code() == wire::OK && cf.booking_id() != 0 && !cf.replayed()) {
+          if (setup_.verify) stats.sales.push_back(SaleRec{p.seat, c.index, p.key_id, cf.booking_id()});
+          Done(c, p, now, 0);
+          return;
+        }
+        Unexpected(absl::StrCat("CONFIRM: ", wire::ResultCode_Name(resp.code()), " booking ", cf.booking_id(),
+                                cf.replayed() ? " replayed " : " ", resp.detail()));
+        if (setup_.verify) {  // the hold may still stand
+          stats.grants.push_back(GrantRec{p.seat, c.index, p.hold_sent_ns, p.sent_ns, p.hold_id,
+                                          static_cast<uint32_t>(setup_.ttl), 1});
+        }
+        Done(c, p, now, 2);
+        return;
+      }
+      case Kind::kRead: {
+        bool good = resp.code() == wire::OK;
+        uint64_t free = 0, want = 0;
+        if (good && setup_.read_availability) {
+          free = resp.get_availability().free();
+          want = setup_.expected_free_total;
+        } else if (good) {
+          for (const auto& s : resp.get_seats().seats()) free += s.state() == wire::FREE ? 1 : 0;
+          want = setup_.free_in_section[p.seat];
+          good = resp.get_seats().seats_size() == setup_.seats_per_section;
+        }
+        if (!good || free != want) {
+          Unexpected(absl::StrCat("read of section S", p.seat, ": ", wire::ResultCode_Name(resp.code()), " free ",
+                                  free, ", expected ", want, " ", resp.detail()));
+          Done(c, p, now, 2);
+          return;
+        }
+        Done(c, p, now, 0);
+        return;
+      }
     }
+  }
+
+  // ---- Redis ----
+  void EncodeRedisHold(Conn& c, uint32_t first) {
     const std::string ttl = std::to_string(setup_.ttl);
-    absl::StrAppend(&c.out, "*", 5 + setup_.hold_seats, "\r\n$7\r\nEVALSHA\r\n$", setup_.sha.size(), "\r\n",
-                    setup_.sha, "\r\n");
-    const std::string nkeys = std::to_string(setup_.hold_seats);
-    absl::StrAppend(&c.out, "$", nkeys.size(), "\r\n", nkeys, "\r\n");
-    for (int k = 0; k < setup_.hold_seats; ++k) {
-      const std::string key = absl::StrCat("seat:", setup_.event, ":S", sec, ":", first + k);
-      absl::StrAppend(&c.out, "$", key.size(), "\r\n", key, "\r\n");
-    }
-    absl::StrAppend(&c.out, "$", c.holder.size(), "\r\n", c.holder, "\r\n$", ttl.size(), "\r\n", ttl, "\r\n");
+    absl::StrAppend(&c.out, "*", 5 + setup_.hold_seats, "\r\n$7\r\nEVALSHA\r\n");
+    RespBulk(&c.out, setup_.sha_hold);
+    RespBulk(&c.out, std::to_string(setup_.hold_seats));
+    for (int k = 0; k < setup_.hold_seats; ++k) RespBulk(&c.out, setup_.SeatKey(first + static_cast<uint32_t>(k)));
+    RespBulk(&c.out, c.holder);
+    RespBulk(&c.out, ttl);
+  }
+  void EncodeRedisConfirm(Conn& c, uint64_t key_id, uint32_t seat) {
+    absl::StrAppend(&c.out, "*8\r\n$7\r\nEVALSHA\r\n");
+    RespBulk(&c.out, setup_.sha_confirm);
+    RespBulk(&c.out, "3");
+    RespBulk(&c.out, IdemKey(c.index, key_id));
+    RespBulk(&c.out, absl::StrCat("bookings:", setup_.event));
+    RespBulk(&c.out, setup_.SeatKey(seat));
+    RespBulk(&c.out, c.holder);
+    RespBulk(&c.out, "86400");
+  }
+  std::string IdemKey(uint32_t conn, uint64_t key_id) const {
+    return absl::StrCat("idem:", setup_.event, ":", HolderOf(conn), ":", key_id);
+  }
+  void EncodeRedisRead(Conn& c, uint32_t section) {
+    absl::StrAppend(&c.out, "*5\r\n$7\r\nEVALSHA\r\n");
+    RespBulk(&c.out, setup_.sha_avail);
+    RespBulk(&c.out, "0");
+    RespBulk(&c.out, absl::StrCat("seat:", setup_.event, ":S", section, ":"));
+    RespBulk(&c.out, std::to_string(setup_.seats_per_section));
   }
   void ParseRedis(Conn& c) {
     for (;;) {
+      if (c.in_off >= c.in.size()) break;
       const size_t nl = c.in.find("\r\n", c.in_off);
       if (nl == std::string::npos) break;
       const char kind = c.in[c.in_off];
-      int outcome = 2;
-      if (kind == ':') outcome = c.in[c.in_off + 1] == '1' ? 0 : 1;
-      if (outcome == 2 && printed_errors_++ < 3) {
-        std::fprintf(stderr, "seatbench: unexpected redis reply %s\n", c.in.substr(c.in_off, nl - c.in_off).c_str());
+      if (kind != ':' && kind != '-') {
+        Die(absl::StrCat("unexpected redis reply ", c.in.substr(c.in_off, nl - c.in_off)));
       }
+      const uint64_t now = MonoNs();
+      Pending& slot = c.ring[c.next_done & mask_];
+      if (slot.id != c.next_done) Die("redis reply with no request in flight");
+      const Pending p = slot;
+      slot.id = 0;
+      c.next_done++;
+      if (kind == '-') {
+        Unexpected(absl::StrCat("redis error ", c.in.substr(c.in_off, nl - c.in_off)));
+        c.in_off = nl + 2;
+        Done(c, p, now, 2);
+        continue;
+      }
+      const int64_t value = std::strtoll(c.in.c_str() + c.in_off + 1, nullptr, 10);
       c.in_off = nl + 2;
-      Done(c, c.next_done++, outcome);
+      OnRedisReply(c, p, value, now);
     }
     c.in.erase(0, c.in_off);
     c.in_off = 0;
+  }
+  void OnRedisReply(Conn& c, const Pending& p, int64_t value, uint64_t now) {
+    switch (p.kind) {
+      case Kind::kHold:
+        if (value == 1) {
+          if (setup_.workload == Workload::kConfirm) {  // EVALSHA confirm in the same slot
+            uint64_t id;
+            Pending* q = NewRequest(c, &id);
+            if (q == nullptr) Die("request ring full");
+            q->kind = Kind::kConfirm;
+            q->origin_ns = p.origin_ns;
+            q->sent_ns = now;
+            q->seat = p.seat;
+            q->key_id = id;
+            q->hold_sent_ns = p.sent_ns;
+            EncodeRedisConfirm(c, id, p.seat);
+            MarkDirty(c);
+            return;
+          }
+          if (setup_.verify) {
+            stats.grants.push_back(GrantRec{p.seat, c.index, p.sent_ns, now, 0, static_cast<uint32_t>(setup_.ttl),
+                                            static_cast<uint8_t>(setup_.hold_seats)});
+          }
+          Done(c, p, now, 0);
+        } else if (value == 0 && setup_.workload != Workload::kConfirm) {
+          Done(c, p, now, 1);
+        } else {
+          Unexpected(absl::StrCat("hold.lua returned ", value, " for ", setup_.SeatKey(p.seat)));
+          Done(c, p, now, 2);
+        }
+        return;
+      case Kind::kConfirm: {
+        if (value > 0) {  // a booking id
+          if (setup_.verify) stats.sales.push_back(SaleRec{p.seat, c.index, p.key_id, static_cast<uint64_t>(value)});
+          Done(c, p, now, 0);
+          return;
+        }
+        // 0: the seat was no longer held by us. With a TTL shorter than the
+        // hold-to-confirm time that is the hold expiring: a refusal, not a
+        // bug (seatlockd would sell it late; the Lua has no record to do so).
+        if (setup_.verify) {
+          stats.grants.push_back(GrantRec{p.seat, c.index, p.hold_sent_ns, p.sent_ns, 0,
+                                          static_cast<uint32_t>(setup_.ttl), 1});
+        }
+        Done(c, p, now, 1);
+        return;
+      }
+      case Kind::kRead:
+        if (value != static_cast<int64_t>(setup_.free_in_section[p.seat])) {
+          Unexpected(absl::StrCat("availability.lua for S", p.seat, " returned ", value, ", expected ",
+                                  setup_.free_in_section[p.seat]));
+          Done(c, p, now, 2);
+          return;
+        }
+        Done(c, p, now, 0);
+        return;
+    }
   }
 
   const Setup& setup_;
   std::vector<Conn> conns_;
-  int pipeline_;
+  int depth_;
   uint64_t mask_;
   bool measuring_ = false;
+  bool draining_ = false;
   int printed_errors_ = 0;
   std::vector<Conn*> dirty_;
 };
+
+// ---- --verify ---------------------------------------------------------------
+
+class Verifier {
+ public:
+  Verifier(const Setup& setup, std::vector<GrantRec> grants, std::vector<SaleRec> sales, int64_t slack_ms)
+      : setup_(setup), grants_(std::move(grants)), sales_(std::move(sales)),
+        slack_ns_(static_cast<uint64_t>(slack_ms) * 1'000'000) {}
+
+  // Returns the number of violations (each printed, up to 20).
+  uint64_t Run(const std::string& host, int port) {
+    CheckSales();
+    IndexGrants();
+    CheckGrantOverlaps();
+    if (setup_.redis) ReadBackRedis(host, port); else ReadBackSeatlock(host, port);
+    if (violations_ == 0) {
+      std::printf("verify: OK (%llu checks: %zu granted holds, %zu acknowledged sales, %u seats read back)\n",
+                  static_cast<unsigned long long>(checks_), grants_.size(), sales_.size(), setup_.total_seats());
+    } else {
+      std::printf("verify: FAILED: %llu violations in %llu checks\n", static_cast<unsigned long long>(violations_),
+                  static_cast<unsigned long long>(checks_));
+    }
+    return violations_;
+  }
+  uint64_t checks() const { return checks_; }
+
+ private:
+  void Violation(const std::string& msg) {
+    if (violations_++ < 20) std::printf("verify: VIOLATION: %s\n", msg.c_str());
+  }
+  std::string SeatName(uint32_t g) const {
+    return absl::StrCat("S", g / static_cast<uint32_t>(setup_.seats_per_section), "/",
+                        g % static_cast<uint32_t>(setup_.seats_per_section));
+  }
+  static double Ms(uint64_t ns) { return std::round(static_cast<double>(ns) / 1e3) / 1e3; }
+
+  // No two acknowledged sales share a seat or a booking id.
+  void CheckSales() {
+    sale_of_.assign(setup_.total_seats(), -1);
+    for (size_t i = 0; i < sales_.size(); ++i) {
+      const SaleRec& s = sales_[i];
+      checks_++;
+      if (sale_of_[s.seat] >= 0) {
+        const SaleRec& o = sales_[static_cast<size_t>(sale_of_[s.seat])];
+        Violation(absl::StrCat("seat ", SeatName(s.seat), " sold twice: booking ", o.booking, " (", HolderOf(o.conn),
+                               ") and booking ", s.booking, " (", HolderOf(s.conn), ")"));
+        continue;
+      }
+      sale_of_[s.seat] = static_cast<int32_t>(i);
+    }
+    std::vector<uint64_t> ids;
+    ids.reserve(sales_.size());
+    for (const auto& s : sales_) ids.push_back(s.booking);
+    std::sort(ids.begin(), ids.end());
+    for (size_t i = 1; i < ids.size(); ++i) {
+      checks_++;
+      if (ids[i] == ids[i - 1]) Violation(absl::StrCat("booking id ", ids[i], " acknowledged for two sales"));
+    }
+  }
+
+  // Per seat, its granted holds in send order (CSR: offsets_ into by_seat_).
+  void IndexGrants() {
+    const uint32_t n = setup_.total_seats();
+    offsets_.assign(static_cast<size_t>(n) + 1, 0);
+    for (const auto& g : grants_) {
+      for (uint32_t k = 0; k < g.count; ++k) offsets_[g.seat + k + 1]++;
+    }
+    for (uint32_t i = 0; i < n; ++i) offsets_[i + 1] += offsets_[i];
+    by_seat_.assign(offsets_[n], 0);
+    std::vector<uint32_t> fill(offsets_.begin(), offsets_.end() - 1);
+    for (uint32_t i = 0; i < grants_.size(); ++i) {
+      for (uint32_t k = 0; k < grants_[i].count; ++k) by_seat_[fill[grants_[i].seat + k]++] = i;
+    }
+    for (uint32_t s = 0; s < n; ++s) {
+      std::sort(by_seat_.begin() + offsets_[s], by_seat_.begin() + offsets_[s + 1],
+                [&](uint32_t a, uint32_t b) { return grants_[a].send_ns < grants_[b].send_ns; });
+    }
+  }
+
+  // Two granted holds A and B of one seat, neither released (no workload
+  // releases; a confirmed hold is not recorded as a grant). The server
+  // granted A at some time in [A.send, A.reply] with a deadline of at least
+  // A.send + ttl, and likewise B. If B was granted after A, it must have been
+  // granted after A's deadline, so B.reply >= A.send + ttl; or the other way
+  // round. A double hold is a pair where neither order is possible:
+  //   B.reply < A.send + ttl  and  A.reply < B.send + ttl   (less the slack).
+  void CheckGrantOverlaps() {
+    const uint32_t n = setup_.total_seats();
+    for (uint32_t s = 0; s < n; ++s) {
+      if (violations_ > 100000) {  // a broken target: the pairs would be quadratic
+        std::printf("verify: over 100000 violations; stopped checking holds for overlaps\n");
+        return;
+      }
+      for (uint32_t i = offsets_[s]; i < offsets_[s + 1]; ++i) {
+        const GrantRec& a = grants_[by_seat_[i]];
+        checks_++;
+        if (sale_of_[s] >= 0) {
+          Violation(absl::StrCat("seat ", SeatName(s), " sold (booking ", sales_[static_cast<size_t>(sale_of_[s])].booking,
+                                 ") and also held by ", HolderOf(a.conn), " with its confirm failing"));
+        }
+        const uint64_t a_end = a.send_ns + uint64_t{a.ttl_ms} * 1'000'000;
+        for (uint32_t j = i + 1; j < offsets_[s + 1]; ++j) {
+          const GrantRec& b = grants_[by_seat_[j]];
+          if (b.send_ns >= a_end) break;  // sorted by send: no later grant can overlap A
+          checks_++;
+          const uint64_t b_end = b.send_ns + uint64_t{b.ttl_ms} * 1'000'000;
+          if (b.reply_ns + slack_ns_ < a_end && a.reply_ns + slack_ns_ < b_end) {
+            Violation(absl::StrCat("seat ", SeatName(s), " held twice at once: ", HolderOf(a.conn), " (sent ",
+                                   Ms(a.send_ns - run_origin()), " ms, granted by ", Ms(a.reply_ns - run_origin()),
+                                   " ms, ttl ", a.ttl_ms, ") and ", HolderOf(b.conn), " (sent ",
+                                   Ms(b.send_ns - run_origin()), " ms, granted by ", Ms(b.reply_ns - run_origin()),
+                                   " ms)"));
+          }
+        }
+      }
+    }
+  }
+  uint64_t run_origin() const { return grants_origin_; }
+
+  // The seat's latest grant (by send time), and whether another grant's
+  // reply came after it was sent (then the server's order is not known).
+  const GrantRec* Latest(uint32_t s, bool* ambiguous) const {
+    *ambiguous = false;
+    if (offsets_[s] == offsets_[s + 1]) return nullptr;
+    const GrantRec* last = &grants_[by_seat_[offsets_[s + 1] - 1]];
+    for (uint32_t i = offsets_[s]; i + 1 < offsets_[s + 1]; ++i) {
+      if (grants_[by_seat_[i]].reply_ns > last->send_ns) *ambiguous = true;
+    }
+    return last;
+  }
+  template <typename Match>
+  bool AnyGrant(uint32_t s, Match match) const {
+    for (uint32_t i = offsets_[s]; i < offsets_[s + 1]; ++i) {
+      if (match(grants_[by_seat_[i]])) return true;
+    }
+    return false;
+  }
+  // The hold surely still stood when the state was read (read by read_ns).
+  bool SurelyLive(const GrantRec& g, uint64_t read_ns) const {
+    return read_ns + slack_ns_ < g.send_ns + uint64_t{g.ttl_ms} * 1'000'000;
+  }
+
+  enum class Seen { kFree, kHeld, kSold };
+  // One seat's read-back state. owner_matches(grant) says whether a HELD seat's
+  // owner is that grant's; sold_ok whether a SOLD seat matches its sale.
+  template <typename OwnerMatches>
+  void CheckSeat(uint32_t s, Seen seen, uint64_t read_ns, OwnerMatches owner_matches, bool sold_ok,
+                 const std::string& shown) {
+    checks_++;
+    const int32_t sale = sale_of_[s];
+    if (sale >= 0) {
+      if (seen != Seen::kSold || !sold_ok) {
+        Violation(absl::StrCat("seat ", SeatName(s), " acknowledged as sold (booking ",
+                               sales_[static_cast<size_t>(sale)].booking, ", ", HolderOf(sales_[static_cast<size_t>(sale)].conn),
+                               ") reads back as ", shown));
+      }
+      return;
+    }
+    if (seen == Seen::kSold) {
+      Violation(absl::StrCat("seat ", SeatName(s), " reads back as ", shown, " with no acknowledged sale"));
+      return;
+    }
+    bool ambiguous;
+    const GrantRec* last = Latest(s, &ambiguous);
+    if (seen == Seen::kHeld) {
+      const bool ok = last != nullptr && (owner_matches(*last) || (ambiguous && AnyGrant(s, owner_matches)));
+      if (!ok) Violation(absl::StrCat("seat ", SeatName(s), " reads back as ", shown, ", not the latest granted hold"));
+      return;
+    }
+    if (last != nullptr && SurelyLive(*last, read_ns)) {
+      Violation(absl::StrCat("seat ", SeatName(s), " reads back as free while the hold granted to ",
+                             HolderOf(last->conn), " had not expired"));
+    }
+  }
+
+  void ReadBackSeatlock(const std::string& host, int port) {
+    SyncConn conn(host, port);
+    const uint32_t sps = static_cast<uint32_t>(setup_.seats_per_section);
+    for (int first = 0; first < setup_.sections; first += 16) {
+      std::vector<wire::Request> reqs;
+      for (int sec = first; sec < std::min(setup_.sections, first + 16); ++sec) {
+        wire::Request r;
+        r.set_request_id(static_cast<uint64_t>(sec) + 1);
+        r.mutable_get_seats()->set_event_id(setup_.event);
+        r.mutable_get_seats()->set_section(absl::StrCat("S", sec));
+        reqs.push_back(std::move(r));
+      }
+      const auto resps = conn.Calls(reqs);
+      const uint64_t read_ns = MonoNs();
+      for (size_t k = 0; k < resps.size(); ++k) {
+        const uint32_t sec = static_cast<uint32_t>(first) + static_cast<uint32_t>(k);
+        const auto& r = resps[k];
+        checks_++;
+        if (r.code() != wire::OK || r.get_seats().seats_size() != setup_.seats_per_section) {
+          Violation(absl::StrCat("GET_SEATS S", sec, ": ", wire::ResultCode_Name(r.code()), " with ",
+                                 r.get_seats().seats_size(), " seats ", r.detail()));
+          continue;
+        }
+        for (const auto& info : r.get_seats().seats()) {
+          const uint32_t s = sec * sps + info.index();
+          const uint64_t owner = info.owner_id();
+          const Seen seen = info.state() == wire::SOLD ? Seen::kSold : info.state() == wire::HELD ? Seen::kHeld : Seen::kFree;
+          const int32_t sale = sale_of_[s];
+          const bool sold_ok = sale >= 0 && owner == sales_[static_cast<size_t>(sale)].booking;
+          CheckSeat(s, seen, read_ns, [owner](const GrantRec& g) { return g.hold_id == owner; }, sold_ok,
+                    absl::StrCat(wire::SeatState_Name(info.state()), " (owner ", owner, ")"));
+        }
+      }
+    }
+  }
+
+  void ReadBackRedis(const std::string& host, int port) {
+    SyncConn conn(host, port);
+    const uint32_t n = setup_.total_seats();
+    constexpr uint32_t kBatch = 1000;
+    for (uint32_t first = 0; first < n; first += kBatch) {
+      std::vector<std::string> cmd{"MGET"};
+      for (uint32_t s = first; s < std::min(n, first + kBatch); ++s) cmd.push_back(setup_.SeatKey(s));
+      const RespValue v = conn.Command(cmd);
+      const uint64_t read_ns = MonoNs();
+      checks_++;
+      if (v.type != '*' || v.elems.size() != cmd.size() - 1) {
+        Violation(absl::StrCat("MGET of ", cmd.size() - 1, " seats: bad reply ", v.str));
+        continue;
+      }
+      for (size_t k = 0; k < v.elems.size(); ++k) {
+        const uint32_t s = first + static_cast<uint32_t>(k);
+        const RespValue& e = v.elems[k];
+        const std::string& val = e.str;
+        const Seen seen = e.nil ? Seen::kFree : absl::StartsWith(val, "sold:") ? Seen::kSold : Seen::kHeld;
+        const int32_t sale = sale_of_[s];
+        bool sold_ok = false;
+        if (sale >= 0) {
+          const SaleRec& r = sales_[static_cast<size_t>(sale)];
+          sold_ok = val == absl::StrCat("sold:", HolderOf(r.conn), ":idem:", setup_.event, ":", HolderOf(r.conn), ":",
+                                        r.key_id);
+        }
+        CheckSeat(s, seen, read_ns, [&val](const GrantRec& g) { return HolderOf(g.conn) == val; }, sold_ok,
+                  e.nil ? std::string("free") : absl::StrCat("\"", val, "\""));
+      }
+    }
+    if (setup_.workload == Workload::kConfirm) {  // every INCR of the counter is an acknowledged sale
+      const RespValue v = conn.Command({"GET", absl::StrCat("bookings:", setup_.event)});
+      const uint64_t counter = v.nil ? 0 : std::stoull(v.str);
+      checks_++;
+      if (counter != sales_.size()) {
+        Violation(absl::StrCat("booking counter is ", counter, " but ", sales_.size(), " sales were acknowledged"));
+      }
+    }
+  }
+
+  const Setup& setup_;
+  std::vector<GrantRec> grants_;
+  std::vector<SaleRec> sales_;
+  uint64_t slack_ns_;
+  uint64_t grants_origin_ = 0;
+  std::vector<int32_t> sale_of_;
+  std::vector<uint32_t> offsets_;
+  std::vector<uint32_t> by_seat_;
+  uint64_t checks_ = 0;
+  uint64_t violations_ = 0;
+
+ public:
+  void set_origin(uint64_t ns) { grants_origin_ = ns; }
+};
+
+// ---- setup ------------------------------------------------------------------
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream f(path);
+  if (!f) Die(absl::StrCat("cannot read ", path, " (see --lua_dir)"));
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// read workload: hold ~10% of the seats (chosen at random) with a TTL that
+// outlasts the run, and remember each section's free count.
+void Prehold(Setup* setup, const std::string& host, int port, int64_t ttl_ms, std::vector<GrantRec>* grants) {
+  std::mt19937_64 rng(12345);
+  const uint32_t sps = static_cast<uint32_t>(setup->seats_per_section);
+  setup->free_in_section.assign(static_cast<size_t>(setup->sections), sps);
+  std::vector<uint32_t> chosen;
+  for (uint32_t s = 0; s < setup->total_seats(); ++s) {
+    if (rng() % 10 == 0) chosen.push_back(s);
+  }
+  SyncConn conn(host, port);
+  for (size_t first = 0; first < chosen.size(); first += kSetupBatch) {
+    const size_t end = std::min(chosen.size(), first + kSetupBatch);
+    const uint64_t send_ns = MonoNs();
+    std::vector<bool> ok(end - first, false);
+    if (setup->redis) {
+      std::vector<std::vector<std::string>> cmds;
+      for (size_t i = first; i < end; ++i) {
+        cmds.push_back({"EVALSHA", setup->sha_hold, "1", setup->SeatKey(chosen[i]), HolderOf(kPreholdConn),
+                        std::to_string(ttl_ms)});
+      }
+      const auto replies = conn.Commands(cmds);
+      for (size_t i = 0; i < replies.size(); ++i) ok[i] = replies[i].type == ':' && replies[i].integer == 1;
+    } else {
+      std::vector<wire::Request> reqs;
+      for (size_t i = first; i < end; ++i) {
+        wire::Request r;
+        r.set_request_id(i + 1);
+        auto* h = r.mutable_hold();
+        h->set_event_id(setup->event);
+        auto* seat = h->add_seats();
+        seat->set_section(absl::StrCat("S", chosen[i] / sps));
+        seat->set_index(chosen[i] % sps);
+        h->set_holder(HolderOf(kPreholdConn));
+        h->set_ttl_ms(ttl_ms);
+        reqs.push_back(std::move(r));
+      }
+      const auto resps = conn.Calls(reqs);
+      for (size_t i = 0; i < resps.size(); ++i) {
+        ok[i] = resps[i].code() == wire::OK;
+        if (ok[i]) {
+          grants->push_back(GrantRec{chosen[first + i], kPreholdConn, send_ns, 0, resps[i].hold().hold_id(),
+                                     static_cast<uint32_t>(ttl_ms), 1});
+        }
+      }
+    }
+    const uint64_t reply_ns = MonoNs();
+    for (size_t i = 0; i < ok.size(); ++i) {
+      if (!ok[i]) Die(absl::StrCat("read setup: could not hold seat ", chosen[first + i]));
+      if (setup->redis) {
+        grants->push_back(GrantRec{chosen[first + i], kPreholdConn, send_ns, reply_ns, 0, static_cast<uint32_t>(ttl_ms), 1});
+      }
+      setup->free_in_section[chosen[first + i] / sps]--;
+    }
+    if (!setup->redis) {
+      for (auto it = grants->end() - static_cast<std::ptrdiff_t>(ok.size()); it != grants->end(); ++it) it->reply_ns = reply_ns;
+    }
+  }
+  setup->expected_free_total = setup->total_seats() - chosen.size();
+  std::printf("setup: held %zu of %u seats for %lld ms (read workload)\n", chosen.size(), setup->total_seats(),
+              static_cast<long long>(ttl_ms));
+}
+
+// ---- main -------------------------------------------------------------------
+
+std::string JsonCdf(const LatencyHistogram& h) {
+  // ~150 points, log-spaced in latency from the fastest bucket to the max:
+  // [latency_us, fraction of requests at most that latency].
+  std::string out = "[";
+  if (h.count() > 0) {
+    const double lo = static_cast<double>(std::max<uint64_t>(1000, h.Quantile(0)));
+    const double hi = static_cast<double>(std::max<uint64_t>(h.max(), 1001));
+    constexpr int kPoints = 150;
+    uint64_t prev = 0;
+    bool first = true;
+    for (int i = 0; i <= kPoints; ++i) {
+      const uint64_t v = static_cast<uint64_t>(lo * std::pow(hi / lo, static_cast<double>(i) / kPoints));
+      if (v == prev) continue;
+      prev = v;
+      const double frac = i == kPoints ? 1.0
+                                       : static_cast<double>(h.CountAtMost(v)) / static_cast<double>(h.count());
+      absl::StrAppend(&out, first ? "" : ",", "[", static_cast<double>(v) / 1000.0, ",", frac, "]");
+      first = false;
+    }
+  }
+  return out + "]";
+}
 
 int Main() {
   Setup setup;
@@ -374,13 +1187,13 @@ int Main() {
   const std::string workload = absl::GetFlag(FLAGS_workload);
   if (workload == "hold1") setup.hold_seats = 1;
   else if (workload == "hold4") setup.hold_seats = 4;
-  else if (workload == "hold-confirm") setup.confirm = true;
-  else if (workload == "contended") setup.contended = true;
-  else Die("--workload must be hold1, hold4, hold-confirm or contended");
-  if (setup.confirm && setup.redis) {
-    Die("--workload hold-confirm is seatlock-only for now; for Redis use redis-benchmark SET against "
-        "redis-server --appendonly yes --appendfsync always (docs/benchmarks.md)");
-  }
+  else if (workload == "hold-confirm") setup.workload = Workload::kConfirm;
+  else if (workload == "contended") setup.workload = Workload::kContended;
+  else if (workload == "read") setup.workload = Workload::kRead;
+  else Die("--workload must be hold1, hold4, contended, hold-confirm or read");
+  const std::string read_op = absl::GetFlag(FLAGS_read_op);
+  if (read_op != "seats" && read_op != "availability") Die("--read_op must be seats or availability");
+  setup.read_availability = read_op == "availability" && !setup.redis;
   const std::string host = absl::GetFlag(FLAGS_host);
   const int port = absl::GetFlag(FLAGS_port);
   const int connections = absl::GetFlag(FLAGS_connections);
@@ -388,34 +1201,58 @@ int Main() {
   const int threads = std::max(1, absl::GetFlag(FLAGS_threads));
   const double duration = absl::GetFlag(FLAGS_duration);
   const double warmup = absl::GetFlag(FLAGS_warmup);
-  if (connections < 1 || pipeline < 1 || duration <= 0 || warmup < 0 || duration > 3600) {
-    Die("--connections and --pipeline must be >= 1, --duration in (0, 3600]");
+  const double rate = absl::GetFlag(FLAGS_rate);
+  const int max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
+  if (connections < 1 || pipeline < 1 || duration <= 0 || warmup < 0 || duration > 3600 || rate < 0 ||
+      max_in_flight < 1 || max_in_flight > 65536) {
+    Die("--connections, --pipeline, --max_in_flight must be >= 1, --duration in (0, 3600], --rate >= 0");
   }
+  setup.open_loop = rate > 0;
+  setup.ns_per_txn = setup.open_loop ? 1e9 / rate : 0;
+  setup.connections = connections;
+  setup.verify = absl::GetFlag(FLAGS_verify);
+  const int depth = setup.open_loop ? max_in_flight : pipeline;
   // Sections of rows of 50 seats: 50 seats a section up to 50,000 seats,
   // then at most 1,000 sections with more rows each.
   const int seats = std::max(50, absl::GetFlag(FLAGS_seats));
   setup.sections = std::min(1000, seats / 50);
   setup.seats_per_section = (seats / setup.sections) / 50 * 50;
   setup.ttl = absl::GetFlag(FLAGS_ttl);
+  if (setup.ttl <= 0 || setup.ttl > 3'600'000) Die("--ttl must be in (0, 3600000] ms");
   setup.event = absl::GetFlag(FLAGS_event).empty() ? absl::StrCat("bench-", getpid()) : absl::GetFlag(FLAGS_event);
+  const int64_t prehold_ttl =
+      std::min<int64_t>(3'600'000, static_cast<int64_t>((warmup + duration) * 1000) + 120'000);
 
   std::vector<Conn> conns(static_cast<size_t>(connections));
+  for (int i = 0; i < connections; ++i) {
+    conns[i].index = static_cast<uint32_t>(i);
+    conns[i].rng.seed(static_cast<uint64_t>(i) * 7919 + 17);
+    conns[i].holder = HolderOf(static_cast<uint32_t>(i));
+  }
+  std::vector<GrantRec> setup_grants;
+  uint32_t shards = 1;
   if (setup.redis) {
-    std::ifstream f(absl::GetFlag(FLAGS_lua));
-    if (!f) Die(absl::StrCat("cannot read --lua ", absl::GetFlag(FLAGS_lua)));
-    std::stringstream ss;
-    ss << f.rdbuf();
-    const int fd = Dial(host, port);
-    setup.sha = RedisCall(fd, {"SCRIPT", "LOAD", ss.str()});
-    if (setup.sha.size() != 40) Die(absl::StrCat("SCRIPT LOAD failed: ", setup.sha));
-    close(fd);
+    const std::string dir = absl::GetFlag(FLAGS_lua_dir);
+    SyncConn conn(host, port);
+    auto load = [&](const char* name) {
+      const RespValue v = conn.Command({"SCRIPT", "LOAD", ReadFile(absl::StrCat(dir, "/", name))});
+      if (v.type != '$' || v.str.size() != 40) Die(absl::StrCat("SCRIPT LOAD ", name, " failed: ", v.str));
+      return v.str;
+    };
+    setup.sha_hold = load("hold.lua");
+    setup.sha_confirm = load("confirm.lua");
+    setup.sha_release = load("release.lua");
+    setup.sha_avail = load("availability.lua");
+    setup.sections_of_shard.assign(1, {});
+    for (int s = 0; s < setup.sections; ++s) setup.sections_of_shard[0].push_back(s);
     for (int i = 0; i < connections; ++i) conns[i].fd = Dial(host, port);
   } else {
-    const int fd = Dial(host, port);
+    SyncConn conn(host, port);
     wire::Request hello;
     hello.mutable_hello()->set_protocol_version(protocol::kProtocolVersion);
-    const wire::Response hr = SeatlockCall(fd, hello);
-    const uint32_t shards = hr.hello().shard_count();
+    const wire::Response hr = conn.Call(hello);
+    shards = hr.hello().shard_count();
+    if (shards == 0 || static_cast<uint32_t>(hr.hello().shard_ports_size()) != shards) Die("bad HELLO reply");
     wire::Request def;
     def.set_request_id(1);
     auto* d = def.mutable_define_event();
@@ -429,48 +1266,60 @@ int Main() {
         row->set_seat_count(50);
       }
     }
-    const wire::Response dr = SeatlockCall(fd, def);
+    const wire::Response dr = conn.Call(def);
     if (dr.code() != wire::OK) Die(absl::StrCat("DEFINE_EVENT failed: ", dr.detail()));
-    close(fd);
     setup.sections_of_shard.resize(shards);
     for (int s = 0; s < setup.sections; ++s) {
-      setup.sections_of_shard[protocol::ShardFor(setup.event, absl::StrCat("S", s), shards,
-                                                 hr.hello().hash_seed())]
+      setup.sections_of_shard[protocol::ShardFor(setup.event, absl::StrCat("S", s), shards, hr.hello().hash_seed())]
           .push_back(s);
     }
     std::vector<int> usable;
     for (uint32_t s = 0; s < shards; ++s) {
       if (!setup.sections_of_shard[s].empty()) usable.push_back(static_cast<int>(s));
     }
-    std::vector<size_t> dealt(shards, 0);
     for (int i = 0; i < connections; ++i) {
-      const int shard = usable[static_cast<size_t>(i) % usable.size()];
-      conns[i].shard = shard;
-      conns[i].fd = Dial(host, static_cast<int>(hr.hello().shard_ports(shard)));
+      conns[i].shard = usable[static_cast<size_t>(i) % usable.size()];
+      conns[i].fd = Dial(host, static_cast<int>(hr.hello().shard_ports(conns[i].shard)));
     }
-    if (setup.confirm) {  // deal each shard's sections out to its connections
-      for (uint32_t s = 0; s < shards; ++s) {
-        std::vector<Conn*> on_shard;
-        for (auto& c : conns) {
-          if (c.shard == static_cast<int>(s)) on_shard.push_back(&c);
-        }
-        for (size_t k = 0; k < setup.sections_of_shard[s].size() && !on_shard.empty(); ++k) {
-          on_shard[k % on_shard.size()]->my_sections.push_back(setup.sections_of_shard[s][k]);
-        }
+  }
+  // contended: each shard's hot seats are the first 1% of its seats (Redis:
+  // one "shard", the first 1% of all seats), so both targets have the same
+  // number of hot seats.
+  setup.hot_of_shard.resize(setup.sections_of_shard.size());
+  for (size_t sh = 0; sh < setup.sections_of_shard.size(); ++sh) {
+    const auto& secs = setup.sections_of_shard[sh];
+    const uint64_t want = std::max<uint64_t>(1, (secs.size() * static_cast<uint64_t>(setup.seats_per_section) + 99) / 100);
+    for (size_t k = 0; k < secs.size() && setup.hot_of_shard[sh].size() < want; ++k) {
+      for (int i = 0; i < setup.seats_per_section && setup.hot_of_shard[sh].size() < want; ++i) {
+        setup.hot_of_shard[sh].push_back(static_cast<uint32_t>(secs[k] * setup.seats_per_section + i));
       }
     }
   }
-  for (int i = 0; i < connections; ++i) {
-    conns[i].rng.seed(static_cast<uint64_t>(i) * 7919 + 17);
-    conns[i].holder = absl::StrCat("bench-", i);
+  if (setup.workload == Workload::kConfirm) {  // deal each shard's sections out to its connections
+    for (size_t sh = 0; sh < setup.sections_of_shard.size(); ++sh) {
+      std::vector<Conn*> on_shard;
+      for (auto& c : conns) {
+        if (c.shard == static_cast<int>(sh)) on_shard.push_back(&c);
+      }
+      for (size_t k = 0; k < setup.sections_of_shard[sh].size() && !on_shard.empty(); ++k) {
+        on_shard[k % on_shard.size()]->my_sections.push_back(setup.sections_of_shard[sh][k]);
+      }
+    }
+    for (const auto& c : conns) {
+      if (c.my_sections.empty()) Die("hold-confirm: more connections than sections; raise --seats");
+    }
   }
+  if (setup.workload == Workload::kRead) Prehold(&setup, host, port, prehold_ttl, &setup_grants);
+
   // Split connections over threads.
   std::vector<std::unique_ptr<Worker>> workers;
   for (int t = 0; t < threads; ++t) {
     std::vector<Conn> mine;
     for (int i = t; i < connections; i += threads) mine.push_back(std::move(conns[i]));
-    workers.push_back(std::make_unique<Worker>(setup, std::move(mine), pipeline));
+    workers.push_back(std::make_unique<Worker>(setup, std::move(mine), depth));
   }
+  const uint64_t run_start = MonoNs();
+  setup.start_ns = run_start + 5'000'000;  // open loop: the schedule starts in 5 ms
   std::atomic<int> phase{0};
   std::vector<std::thread> ts;
   for (auto& w : workers) ts.emplace_back([&w, &phase] { w->Run(&phase); });
@@ -482,33 +1331,78 @@ int Main() {
   const double secs = static_cast<double>(MonoNs() - start) / 1e9;
   for (auto& t : ts) t.join();
   Stats total;
+  std::vector<GrantRec> grants = std::move(setup_grants);
+  std::vector<SaleRec> sales;
   for (auto& w : workers) {
     total.hist.Merge(w->stats.hist);
     total.ok += w->stats.ok;
     total.refused += w->stats.refused;
     total.errors += w->stats.errors;
+    total.late += w->stats.late;
+    total.backlog += w->stats.backlog;
+    total.unanswered += w->stats.unanswered;
+    grants.insert(grants.end(), w->stats.grants.begin(), w->stats.grants.end());
+    sales.insert(sales.end(), w->stats.sales.begin(), w->stats.sales.end());
+    w->stats.grants = {};
+    w->stats.sales = {};
   }
+  const bool confirm = setup.workload == Workload::kConfirm;
   const uint64_t n = total.hist.count();
-  const double rate = static_cast<double>(n) / secs;
+  const uint64_t done = confirm ? total.ok : n;  // hold-confirm: throughput counts completed sales
+  const double throughput = static_cast<double>(done) / secs;
   auto us = [&](double q) { return static_cast<double>(total.hist.Quantile(q)) / 1000.0; };
-  std::printf("target=%s workload=%s connections=%d pipeline=%d threads=%d duration=%.1fs\n", target.c_str(),
-              workload.c_str(), connections, pipeline, threads, secs);
-  std::printf("  %s %llu  throughput %.0f /s  granted %.1f%%  refused %.1f%%  errors %llu\n",
-              setup.confirm ? "sales" : "requests", static_cast<unsigned long long>(n), rate, n ? 100.0 * static_cast<double>(total.ok) / static_cast<double>(n) : 0,
-              n ? 100.0 * static_cast<double>(total.refused) / static_cast<double>(n) : 0,
-              static_cast<unsigned long long>(total.errors));
-  std::printf("  latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", us(0.5), us(0.9), us(0.99),
-              us(0.999), static_cast<double>(total.hist.max()) / 1000.0);
+  auto pct = [&](uint64_t x) { return n ? 100.0 * static_cast<double>(x) / static_cast<double>(n) : 0.0; };
+  const char* mode = setup.open_loop ? "open" : "closed";
+  std::printf("target=%s workload=%s%s mode=%s connections=%d %s=%d threads=%d seats=%u ttl=%lldms duration=%.1fs\n",
+              target.c_str(), workload.c_str(),
+              setup.workload == Workload::kRead && !setup.redis ? absl::StrCat(" (", read_op, ")").c_str() : "", mode,
+              connections, setup.open_loop ? "max_in_flight" : "pipeline", depth, threads, setup.total_seats(),
+              static_cast<long long>(setup.ttl), secs);
+  if (setup.open_loop) {
+    std::printf("  offered %.0f /s  achieved %.0f /s  late %llu (%.2f%%, sent >= 1 ms after the intended time)  "
+                "backlog at end %llu\n",
+                rate, static_cast<double>(n) / secs, static_cast<unsigned long long>(total.late), pct(total.late),
+                static_cast<unsigned long long>(total.backlog));
+  }
+  const char* ok_word = confirm ? "sold" : setup.workload == Workload::kRead ? "read" : "granted";
+  std::printf("  %s %llu  throughput %.0f /s  %s %.1f%%  refused %.1f%%  errors %llu  unanswered %llu\n",
+              confirm ? "sales" : "requests", static_cast<unsigned long long>(confirm ? total.ok : n), throughput,
+              ok_word, pct(total.ok), pct(total.refused), static_cast<unsigned long long>(total.errors),
+              static_cast<unsigned long long>(total.unanswered));
+  std::printf("  latency us%s: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
+              setup.open_loop ? " (from intended send time)" : confirm ? " (hold sent to confirm answered)" : "",
+              us(0.5), us(0.9), us(0.99), us(0.999), static_cast<double>(total.hist.max()) / 1000.0);
+  std::fflush(stdout);
+
+  uint64_t violations = 0, checks = 0;
+  if (setup.verify) {
+    Verifier v(setup, std::move(grants), std::move(sales), absl::GetFlag(FLAGS_verify_slack_ms));
+    v.set_origin(run_start);
+    violations = v.Run(host, port);
+    checks = v.checks();
+  }
   if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
     std::ofstream j(path);
-    j << "{\"target\":\"" << target << "\",\"workload\":\"" << workload << "\",\"connections\":" << connections
-      << ",\"pipeline\":" << pipeline << ",\"threads\":" << threads << ",\"seconds\":" << secs
-      << ",\"requests\":" << n << ",\"throughput\":" << rate << ",\"granted\":" << total.ok
-      << ",\"refused\":" << total.refused << ",\"errors\":" << total.errors << ",\"p50_us\":" << us(0.5)
+    j << "{\"target\":\"" << target << "\",\"workload\":\"" << workload << "\",\"mode\":\"" << mode
+      << "\",\"read_op\":\"" << (setup.workload == Workload::kRead ? (setup.redis ? "availability.lua" : read_op) : "")
+      << "\",\"connections\":" << connections << ",\"pipeline\":" << pipeline << ",\"max_in_flight\":" << depth
+      << ",\"threads\":" << threads << ",\"seats\":" << setup.total_seats() << ",\"ttl_ms\":" << setup.ttl
+      << ",\"seconds\":" << secs << ",\"rate_offered\":" << rate << ",\"rate_achieved\":" << static_cast<double>(n) / secs
+      << ",\"requests\":" << n << ",\"throughput\":" << throughput << ",\"granted\":" << total.ok
+      << ",\"refused\":" << total.refused << ",\"errors\":" << total.errors << ",\"unanswered\":" << total.unanswered
+      << ",\"late\":" << total.late << ",\"backlog\":" << total.backlog << ",\"p50_us\":" << us(0.5)
       << ",\"p90_us\":" << us(0.9) << ",\"p99_us\":" << us(0.99) << ",\"p999_us\":" << us(0.999)
-      << ",\"max_us\":" << static_cast<double>(total.hist.max()) / 1000.0 << "}\n";
+      << ",\"max_us\":" << static_cast<double>(total.hist.max()) / 1000.0 << ",\"mean_us\":" << total.hist.mean() / 1000.0
+      << ",\"verify\":" << (setup.verify ? (violations == 0 ? "\"ok\"" : "\"failed\"") : "null")
+      << ",\"verify_checks\":" << checks << ",\"verify_violations\":" << violations
+      << ",\"cdf\":" << JsonCdf(total.hist) << "}\n";
+    if (!j) Die(absl::StrCat("cannot write --json ", path));
   }
-  return total.errors == 0 ? 0 : 1;
+  if (total.errors + total.unanswered > 0) {
+    std::fprintf(stderr, "seatbench: %llu errors, %llu unanswered: failing the run\n",
+                 static_cast<unsigned long long>(total.errors), static_cast<unsigned long long>(total.unanswered));
+  }
+  return total.errors + total.unanswered == 0 && violations == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -519,7 +1413,25 @@ int main(int argc, char** argv) {
   usage.contains_help_flags = [](absl::string_view f) { return absl::StrContains(f, "seatbench"); };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
-  absl::SetProgramUsageMessage("seatbench: load generator for seatlockd and Redis (docs/benchmarks.md)");
-  absl::ParseCommandLine(argc, argv);
+  absl::SetProgramUsageMessage(
+      "seatbench: load generator for seatlockd and Redis (docs/benchmarks.md). Flags may be spelled "
+      "with '-' or '_' (--lua-dir or --lua_dir).");
+  // Accept --lua-dir as well as --lua_dir (Abseil spells flags with '_').
+  std::vector<std::string> normalized;
+  for (int i = 0; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i > 0 && a.rfind("--", 0) == 0) {
+      const size_t end = std::min(a.find('='), a.size());
+      std::replace(a.begin() + 2, a.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
+    }
+    normalized.push_back(std::move(a));
+  }
+  std::vector<char*> args;
+  for (auto& a : normalized) args.push_back(a.data());
+  const std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  if (rest.size() > 1) {
+    std::fprintf(stderr, "seatbench: unexpected argument '%s' (see --help)\n", rest[1]);
+    return 2;
+  }
   return seatlock::Main();
 }
