@@ -223,7 +223,21 @@ int AsyncClient::RouteFor(const wire::Request& req) const {
     return s < n ? static_cast<int>(s) : -1;
   };
   switch (req.op_case()) {
+    // Waiting-room operations go to the room's home shard: the shard of the
+    // event with an empty section label. Holds that carry a pass too: the
+    // home checks the pass first.
+    case wire::Request::kJoinQueue:
+      return static_cast<int>(protocol::ShardFor(req.join_queue().event_id(), "", n, seed));
+    case wire::Request::kQueueStatus:
+      return static_cast<int>(protocol::ShardFor(req.queue_status().event_id(), "", n, seed));
+    case wire::Request::kLeaveQueue:
+      return static_cast<int>(protocol::ShardFor(req.leave_queue().event_id(), "", n, seed));
+    case wire::Request::kRoomInfo:
+      return static_cast<int>(protocol::ShardFor(req.room_info().event_id(), "", n, seed));
     case wire::Request::kHold: {
+      if (!req.hold().pass().empty()) {
+        return static_cast<int>(protocol::ShardFor(req.hold().event_id(), "", n, seed));
+      }
       int owner = -2;
       for (const auto& s : req.hold().seats()) {
         const int o = static_cast<int>(protocol::ShardFor(req.hold().event_id(), s.section(), n, seed));
@@ -233,6 +247,9 @@ int AsyncClient::RouteFor(const wire::Request& req) const {
       return owner < 0 ? -1 : owner;
     }
     case wire::Request::kHoldBestAvailable:
+      if (!req.hold_best_available().pass().empty()) {
+        return static_cast<int>(protocol::ShardFor(req.hold_best_available().event_id(), "", n, seed));
+      }
       if (req.hold_best_available().section().empty()) return -1;
       return static_cast<int>(protocol::ShardFor(req.hold_best_available().event_id(),
                                                  req.hold_best_available().section(), n, seed));

@@ -50,22 +50,25 @@ absl::StatusOr<wire::Response> Client::DefineEvent(const wire::DefineEventReques
 
 absl::StatusOr<wire::Response> Client::Hold(const std::string& event_id,
                                             const std::vector<wire::SeatRef>& seats,
-                                            const std::string& holder, int64_t ttl_ms) {
+                                            const std::string& holder, int64_t ttl_ms,
+                                            const std::string& pass) {
   wire::Request r;
   auto* h = r.mutable_hold();
   h->set_event_id(event_id);
   for (const auto& s : seats) *h->add_seats() = s;
   h->set_holder(holder);
   h->set_ttl_ms(ttl_ms);
+  h->set_pass(pass);
   return Call(std::move(r));
 }
 
 absl::StatusOr<wire::Response> Client::HoldBestAvailable(const std::string& event_id,
                                                          const std::string& section, uint32_t count,
                                                          bool scattered_ok, const std::string& holder,
-                                                         int64_t ttl_ms) {
+                                                         int64_t ttl_ms, const std::string& pass) {
   wire::Request r;
   auto* h = r.mutable_hold_best_available();
+  h->set_pass(pass);
   h->set_event_id(event_id);
   h->set_section(section);
   h->set_count(count);
@@ -159,6 +162,45 @@ absl::StatusOr<wire::Response> Client::ListEvents() {
 absl::StatusOr<wire::Response> Client::Stats() {
   wire::Request r;
   r.mutable_stats();
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::ConfigureRoom(const std::string& event_id,
+                                                     const wire::RoomConfig& config) {
+  wire::Request r;
+  r.mutable_configure_room()->set_event_id(event_id);
+  *r.mutable_configure_room()->mutable_config() = config;
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::JoinQueue(const std::string& event_id, const std::string& buyer_key) {
+  wire::Request r;
+  r.mutable_join_queue()->set_event_id(event_id);
+  r.mutable_join_queue()->set_buyer_key(buyer_key);
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::QueueStatus(const std::string& event_id, uint64_t number,
+                                                   const std::string& buyer_key) {
+  wire::Request r;
+  r.mutable_queue_status()->set_event_id(event_id);
+  r.mutable_queue_status()->set_number(number);
+  r.mutable_queue_status()->set_buyer_key(buyer_key);
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::LeaveQueue(const std::string& event_id, uint64_t number,
+                                                  const std::string& buyer_key) {
+  wire::Request r;
+  r.mutable_leave_queue()->set_event_id(event_id);
+  r.mutable_leave_queue()->set_number(number);
+  r.mutable_leave_queue()->set_buyer_key(buyer_key);
+  return Call(std::move(r));
+}
+
+absl::StatusOr<wire::Response> Client::RoomInfo(const std::string& event_id) {
+  wire::Request r;
+  r.mutable_room_info()->set_event_id(event_id);
   return Call(std::move(r));
 }
 

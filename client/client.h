@@ -39,11 +39,12 @@ class Client {
   absl::StatusOr<wire::Response> DefineEvent(const wire::DefineEventRequest& layout);
   absl::StatusOr<wire::Response> Hold(const std::string& event_id,
                                       const std::vector<wire::SeatRef>& seats,
-                                      const std::string& holder, int64_t ttl_ms);
+                                      const std::string& holder, int64_t ttl_ms,
+                                      const std::string& pass = "");
   absl::StatusOr<wire::Response> HoldBestAvailable(const std::string& event_id,
                                                    const std::string& section, uint32_t count,
                                                    bool scattered_ok, const std::string& holder,
-                                                   int64_t ttl_ms);
+                                                   int64_t ttl_ms, const std::string& pass = "");
   absl::StatusOr<wire::Response> Extend(uint64_t hold_id, const std::string& holder, int64_t ttl_ms);
   absl::StatusOr<wire::Response> Release(uint64_t hold_id, const std::string& holder);
   absl::StatusOr<wire::Response> Confirm(uint64_t hold_id, const std::string& holder,
@@ -63,6 +64,17 @@ class Client {
                                            uint32_t limit = 0);
   absl::StatusOr<wire::Response> ListEvents();
   absl::StatusOr<wire::Response> Stats();
+
+  // The waiting room (docs/waiting-room.md). A gated event's holds need the
+  // pass that QueueStatus returns once the buyer is admitted (the `pass`
+  // argument of Hold and HoldBestAvailable).
+  absl::StatusOr<wire::Response> ConfigureRoom(const std::string& event_id, const wire::RoomConfig& config);
+  absl::StatusOr<wire::Response> JoinQueue(const std::string& event_id, const std::string& buyer_key);
+  absl::StatusOr<wire::Response> QueueStatus(const std::string& event_id, uint64_t number,
+                                             const std::string& buyer_key);
+  absl::StatusOr<wire::Response> LeaveQueue(const std::string& event_id, uint64_t number,
+                                            const std::string& buyer_key);
+  absl::StatusOr<wire::Response> RoomInfo(const std::string& event_id);
 
   AsyncClient& async() { return *async_; }
   const wire::HelloReply& hello() const { return async_->hello(); }

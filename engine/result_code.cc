@@ -29,6 +29,10 @@ std::string_view ResultCodeName(ResultCode code) {
     case ResultCode::kUnauthenticated: return "UNAUTHENTICATED";
     case ResultCode::kInternal: return "INTERNAL";
     case ResultCode::kResyncRequired: return "RESYNC_REQUIRED";
+    case ResultCode::kSoldOut: return "SOLD_OUT";
+    case ResultCode::kPassInvalid: return "PASS_INVALID";
+    case ResultCode::kRoomNotFound: return "ROOM_NOT_FOUND";
+    case ResultCode::kNotInQueue: return "NOT_IN_QUEUE";
   }
   return "UNKNOWN_RESULT_CODE";
 }

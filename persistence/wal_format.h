@@ -29,8 +29,9 @@ enum class RecordType : uint8_t {
   kConfirmRefused = 3,
   kCancel = 4,
   kFencing = 5,
+  kRoom = 6,
 };
-inline constexpr uint8_t kMaxRecordType = 5;
+inline constexpr uint8_t kMaxRecordType = 6;
 
 }  // namespace seatlock::wal
 

@@ -170,6 +170,7 @@ void DoConfirm(SeatEngine& engine, const wire::ConfirmRequest& c, Response* resp
   out->set_confirmed_ms(r.confirmed_ms);
   FillConflicts(engine, event_id, r.conflicts, out->mutable_conflicts());
   out->set_replayed(r.replayed);
+  out->set_event_id(event_id);
 }
 
 void DoGetSeats(SeatEngine& engine, const wire::GetSeatsRequest& g, Response* resp) {

@@ -154,12 +154,14 @@ absl::Status ReplayReadOnly(const std::string& dir,
   return absl::OkStatus();
 }
 
-absl::Status WriteSnapshotSync(const SeatEngine& engine, uint64_t fencing_mark, const std::string& dir) {
+absl::Status WriteSnapshotSync(const SeatEngine& engine, const Rooms& rooms, uint64_t fencing_mark,
+                               const std::string& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
   std::string out;
   AppendStateHeader(engine, fencing_mark, &out);
+  rooms.AppendState(&out);
   for (size_t i = 0; i < engine.booking_count(); ++i) AppendSale(engine.BookingAt(i), &out);
   const std::string path = dir + "/snapshot-00000000000000000001.snap";
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -17,6 +17,7 @@
 #include "absl/status/status.h"
 #include "engine/seat_engine.h"
 #include "persistence/wal_record.h"
+#include "server/rooms.h"
 
 namespace seatlock::reshard {
 
@@ -43,7 +44,8 @@ absl::Status ReplayReadOnly(const std::string& dir,
                             const std::function<absl::Status(const wal::Record&)>& apply);
 // Shard thread: writes the engine's whole state, synchronously and
 // fdatasync'ed, as <dir>/snapshot-<1>.snap (a fresh log starts at LSN 1).
-absl::Status WriteSnapshotSync(const SeatEngine& engine, uint64_t fencing_mark, const std::string& dir);
+absl::Status WriteSnapshotSync(const SeatEngine& engine, const Rooms& rooms, uint64_t fencing_mark,
+                               const std::string& dir);
 // Main thread, once every shard staged its snapshot: replaces
 // shard-0..old-1 with the staged shard-0..new-1 and records the new layout.
 absl::Status Swap(const std::string& data_dir, uint32_t old_shards, const Layout& to);

@@ -106,6 +106,24 @@ std::string Malformed(const Request& req) {
     case Request::kSubscribe:
       if (req.subscribe().event_id().empty()) return "subscribe.event_id is empty";
       return "";
+    case Request::kConfigureRoom:
+      if (req.configure_room().event_id().empty()) return "configure_room.event_id is empty";
+      return "";
+    case Request::kJoinQueue:
+      if (req.join_queue().event_id().empty()) return "join_queue.event_id is empty";
+      if (req.join_queue().buyer_key().empty()) return "join_queue.buyer_key is empty";
+      return "";
+    case Request::kQueueStatus:
+      if (req.queue_status().event_id().empty()) return "queue_status.event_id is empty";
+      if (req.queue_status().number() == 0) return "queue_status.number is 0";
+      return "";
+    case Request::kLeaveQueue:
+      if (req.leave_queue().event_id().empty()) return "leave_queue.event_id is empty";
+      if (req.leave_queue().number() == 0) return "leave_queue.number is 0";
+      return "";
+    case Request::kRoomInfo:
+      if (req.room_info().event_id().empty()) return "room_info.event_id is empty";
+      return "";
     default:
       return "";
   }
@@ -134,7 +152,8 @@ Shard::Shard(uint32_t index, const ServerConfig& config, ShardGroup* group, int 
       main_listen_fd_(main_listen_fd),
       shard_listen_fd_(shard_listen_fd),
       metrics_listen_fd_(metrics_listen_fd),
-      feed_(index, config.feed_ring) {
+      feed_(index, config.feed_ring),
+      rooms_(index, config.shards, group->hash_seed, &clock_) {
   SeatEngine::Options opts;
   opts.clock = &clock_;
   opts.sink = &feed_;
@@ -459,18 +478,44 @@ void Shard::Route(Request&& req, Callback done) {
   };
   switch (req.op_case()) {
     case Request::kHold:
-      RouteHold(std::move(req), std::move(done));
-      return;
     case Request::kHoldBestAvailable:
-      if (req.hold_best_available().section().empty()) {
-        RouteHoldAnywhere(std::move(req), std::move(done));
-      } else {
-        const uint32_t owner = protocol::ShardFor(req.hold_best_available().event_id(),
-                                                  req.hold_best_available().section(), n,
-                                                  group_->hash_seed);
-        CallShard(owner, std::move(req), std::move(done));
-      }
+      RouteAnyHold(std::move(req), std::move(done));
       return;
+    case Request::kJoinQueue:
+    case Request::kQueueStatus:
+    case Request::kLeaveQueue:
+    case Request::kRoomInfo: {
+      const std::string& event_id = req.op_case() == Request::kJoinQueue     ? req.join_queue().event_id()
+                                    : req.op_case() == Request::kQueueStatus ? req.queue_status().event_id()
+                                    : req.op_case() == Request::kLeaveQueue  ? req.leave_queue().event_id()
+                                                                             : req.room_info().event_id();
+      const uint32_t home = rooms_.HomeOf(event_id);
+      CallShard(home, std::move(req), std::move(done));
+      return;
+    }
+    case Request::kConfigureRoom: {
+      // Every shard learns the event is gated; the home shard's answer
+      // (with the room's figures) is the reply.
+      const uint64_t rid = req.request_id();
+      const uint32_t home = rooms_.HomeOf(req.configure_room().event_id());
+      FanOut(req, [rid, home, done = std::move(done)](std::vector<Response>&& parts) {
+        for (Response& p : parts) {
+          if (p.code() != wire::OK) {
+            p.set_request_id(rid);
+            done(std::move(p));
+            return;
+          }
+        }
+        Response out = std::move(parts[home]);
+        out.set_request_id(rid);
+        done(std::move(out));
+      });
+      return;
+    }
+    default:
+      break;
+  }
+  switch (req.op_case()) {
     case Request::kGetSeats: {
       const uint32_t owner = protocol::ShardFor(req.get_seats().event_id(), req.get_seats().section(),
                                                 n, group_->hash_seed);
@@ -480,6 +525,17 @@ void Shard::Route(Request&& req, Callback done) {
     case Request::kExtend: by_id(req.extend().hold_id(), "hold"); return;
     case Request::kRelease: by_id(req.release().hold_id(), "hold"); return;
     case Request::kConfirm:
+      if (!rooms_.empty()) {
+        // A purchase of a gated event frees the buyer's slot in its room.
+        auto confirm = std::make_shared<Request>(req);
+        RouteConfirm(std::move(req), [this, confirm, done = std::move(done)](Response&& r) {
+          if (r.code() == wire::OK && !r.confirm().replayed() && rooms_.gated(r.confirm().event_id())) {
+            NotePurchase(*confirm, r.confirm().event_id());
+          }
+          done(std::move(r));
+        });
+        return;
+      }
       RouteConfirm(std::move(req), std::move(done));
       return;
     case Request::kGetHold: by_id(req.get_hold().hold_id(), "hold"); return;
@@ -598,6 +654,148 @@ void Shard::Route(Request&& req, Callback done) {
     default:
       done(ErrorResponse(req.request_id(), wire::UNKNOWN_OP, "unknown operation"));
       return;
+  }
+}
+
+void Shard::RouteAnyHold(Request&& req, Callback done) {
+  const std::string& event_id =
+      req.op_case() == Request::kHold ? req.hold().event_id() : req.hold_best_available().event_id();
+  if (!rooms_.gated(event_id)) {
+    RouteUngatedHold(std::move(req), std::move(done));
+    return;
+  }
+  const uint32_t home = rooms_.HomeOf(event_id);
+  if (home == index_) {
+    GateHold(std::move(req), std::move(done));
+    return;
+  }
+  ++forwarded_;
+  auto msg = std::make_unique<ShardMessage>();
+  msg->kind = ShardMessage::Kind::kGatedHold;
+  msg->from = index_;
+  msg->token = next_token_++;
+  msg->request = std::move(req);
+  pending_.emplace(msg->token, std::move(done));
+  if (group_->shards[home]->inbox_.Push(std::move(msg))) wake_targets_.push_back(home);
+}
+
+void Shard::RouteUngatedHold(Request&& req, Callback done) {
+  if (req.op_case() == Request::kHold) {
+    RouteHold(std::move(req), std::move(done));
+  } else if (req.hold_best_available().section().empty()) {
+    RouteHoldAnywhere(std::move(req), std::move(done));
+  } else {
+    const uint32_t owner = protocol::ShardFor(req.hold_best_available().event_id(),
+                                              req.hold_best_available().section(), config_.shards,
+                                              group_->hash_seed);
+    CallShard(owner, std::move(req), std::move(done));
+  }
+}
+
+void Shard::GateHold(Request&& req, Callback done) {
+  // On the room's home shard: check the pass and reserve its seats, then
+  // route the hold as usual; a refused hold gives the seats back.
+  const bool best = req.op_case() == Request::kHoldBestAvailable;
+  const std::string event_id = best ? req.hold_best_available().event_id() : req.hold().event_id();
+  const std::string& pass = best ? req.hold_best_available().pass() : req.hold().pass();
+  const uint32_t seats = best ? req.hold_best_available().count() : static_cast<uint32_t>(req.hold().seats_size());
+  uint64_t number = 0;
+  std::string detail;
+  const wire::ResultCode code = rooms_.UsePass(event_id, pass, seats, &number, &detail);
+  if (code != wire::OK) {
+    done(ErrorResponse(req.request_id(), code, std::move(detail)));
+    return;
+  }
+  RouteUngatedHold(std::move(req), [this, event_id, number, seats, done = std::move(done)](Response&& r) {
+    if (r.code() == wire::OK) {
+      std::vector<uint64_t> ids{r.hold().hold_id()};
+      for (uint64_t id : r.hold().part_hold_ids()) ids.push_back(id);
+      rooms_.NoteHolds(event_id, number, ids);
+    } else {
+      rooms_.Refund(event_id, number, seats);
+    }
+    done(std::move(r));
+  });
+}
+
+void Shard::NotePurchase(const Request& confirm, const std::string& event_id) {
+  const uint32_t home = rooms_.HomeOf(event_id);
+  if (home == index_) {
+    rooms_.Purchased(event_id, confirm.confirm().hold_id(), log_.get());
+    return;
+  }
+  auto msg = std::make_unique<ShardMessage>();
+  msg->kind = ShardMessage::Kind::kPurchased;
+  msg->from = index_;
+  msg->request = confirm;
+  msg->response.mutable_confirm()->set_event_id(event_id);
+  if (group_->shards[home]->inbox_.Push(std::move(msg))) wake_targets_.push_back(home);
+}
+
+void Shard::RunRoomOp(const Request& req, Callback done) {
+  Response resp;
+  resp.set_request_id(req.request_id());
+  uint64_t lsn = 0;
+  if (req.op_case() == Request::kConfigureRoom) {
+    const std::string& event_id = req.configure_room().event_id();
+    const RoomConfig config = RoomConfigFromWire(req.configure_room().config());
+    if (engine_->Layout(event_id) == nullptr) {
+      done(ErrorResponse(req.request_id(), wire::EVENT_NOT_FOUND, absl::StrCat("no event '", event_id, "'")));
+      return;
+    }
+    if (std::string why = ValidateRoomConfig(config); !why.empty()) {
+      done(ErrorResponse(req.request_id(), wire::INVALID_ARGUMENT, std::move(why)));
+      return;
+    }
+    lsn = rooms_.Configure(event_id, config, log_.get());
+    resp.set_code(wire::OK);
+    if (rooms_.HomeOf(event_id) == index_) {
+      Request info;
+      info.mutable_room_info()->set_event_id(event_id);
+      rooms_.Execute(info, &resp, nullptr);
+    }
+    rooms_active_ = true;
+  } else {
+    lsn = rooms_.Execute(req, &resp, log_.get());
+    if (req.op_case() == Request::kJoinQueue) rooms_active_ = true;
+  }
+  if (lsn == 0 || log_ == nullptr) {
+    done(std::move(resp));
+    return;
+  }
+  if (log_->failed()) {
+    done(ErrorResponse(req.request_id(), wire::UNAVAILABLE, std::string(log_->status().message())));
+    return;
+  }
+  auto held = std::make_shared<Response>(std::move(resp));
+  const uint64_t rid = req.request_id();
+  log_->WhenDurable(lsn, [held, rid, done = std::move(done)](const absl::Status& st) {
+    if (st.ok()) {
+      done(std::move(*held));
+    } else {
+      done(ErrorResponse(rid, wire::UNAVAILABLE, std::string(st.message())));
+    }
+  });
+}
+
+void Shard::PollSupply() {
+  // The home shard measures its gated events' free and held seats across
+  // every shard, so the room can pause admission and say SOLD_OUT.
+  for (std::string& event_id : rooms_.SupplyDue(clock_.NowMs())) {
+    Request req;
+    req.mutable_get_availability()->set_event_id(event_id);
+    FanOut(req, [this, event_id = std::move(event_id)](std::vector<Response>&& parts) {
+      uint64_t free = 0, held = 0;
+      for (const Response& p : parts) {
+        if (p.code() != wire::OK) {
+          rooms_.SetSupply(event_id, 1, 0);  // unknown: do not pause
+          return;
+        }
+        free += p.get_availability().free();
+        held += p.get_availability().held();
+      }
+      rooms_.SetSupply(event_id, free, held);
+    });
   }
 }
 
@@ -840,6 +1038,12 @@ void Shard::ExecuteLocal(const Request& req, Response* resp) {
 
 void Shard::RunOp(const Request& req, Callback done) {
   const auto op = req.op_case();
+  if (op == Request::kConfigureRoom || op == Request::kJoinQueue || op == Request::kQueueStatus ||
+      op == Request::kLeaveQueue || op == Request::kRoomInfo) {
+    ops_by_case_[static_cast<size_t>(op) % ops_by_case_.size()]++;
+    RunRoomOp(req, std::move(done));
+    return;
+  }
   const bool durable =
       op == Request::kConfirm || op == Request::kCancelBooking || op == Request::kDefineEvent;
   if (durable && log_ != nullptr && log_->failed()) {
@@ -935,12 +1139,13 @@ absl::Status Shard::StageReshard() {
   for (uint32_t k = 0; k < group_->reshard_from; ++k) {
     const std::string dir = absl::StrCat(config_.data_dir, "/shard-", k);
     absl::Status st = reshard::ReplayReadOnly(
-        dir, [&](const wal::Record& rec) { return ApplyRecord(*engine_, rec, &fencing_seen); });
+        dir, [&](const wal::Record& rec) { return ApplyRecord(*engine_, rooms_, rec, &fencing_seen); });
     if (!st.ok()) return st;
   }
   const std::string staged = absl::StrCat(reshard::StagingDir(config_.data_dir), "/shard-", index_);
+  rooms_.FinishRestore();
   absl::Status st = reshard::WriteSnapshotSync(
-      *engine_, std::max(fencing_seen, engine_->fencing_high_water()), staged);
+      *engine_, rooms_, std::max(fencing_seen, engine_->fencing_high_water()), staged);
   if (st.ok()) {
     LogInfo("resharding: staged ", engine_->Stats().bookings, " bookings from ", group_->reshard_from,
             " old shards in ", SystemClock::Get()->NowMs() - t0, " ms");
@@ -969,7 +1174,7 @@ absl::Status Shard::Recover() {
     wal::Record rec;
     wal::RecordReader::Result r;
     while ((r = reader.Next(&rec)) == wal::RecordReader::Result::kRecord) {
-      if (absl::Status st = ApplyRecord(*engine_, rec, &fencing_seen); !st.ok()) {
+      if (absl::Status st = ApplyRecord(*engine_, rooms_, rec, &fencing_seen); !st.ok()) {
         return absl::DataLossError(absl::StrCat(snap, " at offset ", rec.offset, ": ", st.message()));
       }
       ++snap_records;
@@ -982,7 +1187,7 @@ absl::Status Shard::Recover() {
   }
   auto apply = [&](uint64_t lsn, const wal::Record& rec) {
     if (!apply_error.ok()) return;
-    if (absl::Status st = ApplyRecord(*engine_, rec, &fencing_seen); !st.ok()) {
+    if (absl::Status st = ApplyRecord(*engine_, rooms_, rec, &fencing_seen); !st.ok()) {
       apply_error = absl::DataLossError(
           absl::StrCat(dir, ": record ", lsn, " at offset ", rec.offset, ": ", st.message()));
     }
@@ -991,6 +1196,8 @@ absl::Status Shard::Recover() {
   auto report = wal_dir->Recover(config_.wal_repair, apply);
   if (!report.ok()) return report.status();
   if (!apply_error.ok()) return apply_error;
+  rooms_.FinishRestore();
+  rooms_active_ = !rooms_.empty();
   if (report->dropped_bytes > 0) {
     LogWarning("write-ahead log ", dir, ": cut ", report->dropped_bytes, " bytes at ", report->dropped_where,
                config_.wal_repair ? " (--wal-repair)" : " (torn tail from a crash)");
@@ -1046,6 +1253,18 @@ void Shard::OnWake() {
         reply->kind = ShardMessage::Kind::kReply;
         if (group_->shards[from]->inbox_.Push(std::move(reply))) wake_targets_.push_back(from);
       });
+    } else if (msg->kind == ShardMessage::Kind::kGatedHold) {
+      ShardMessage* m = msg.release();
+      GateHold(std::move(m->request), [this, m](Response&& resp) {
+        std::unique_ptr<ShardMessage> reply(m);
+        const uint32_t from = reply->from;
+        reply->response = std::move(resp);
+        reply->request.Clear();
+        reply->kind = ShardMessage::Kind::kReply;
+        if (group_->shards[from]->inbox_.Push(std::move(reply))) wake_targets_.push_back(from);
+      });
+    } else if (msg->kind == ShardMessage::Kind::kPurchased) {
+      rooms_.Purchased(msg->response.confirm().event_id(), msg->request.confirm().hold_id(), log_.get());
     } else {
       auto it = pending_.find(msg->token);
       if (it == pending_.end()) continue;
@@ -1087,10 +1306,14 @@ int64_t Shard::OnPass() {
     } else if (config_.snapshot_bytes > 0 && log_->bytes_since_snapshot() >= config_.snapshot_bytes &&
                !log_->failed()) {
       log_->MarkSnapshotStarted();
-      if (absl::Status st = snapshotter_->Start(*engine_, log_->last_lsn() + 1, fencing_reserved_); !st.ok()) {
+      if (absl::Status st = snapshotter_->Start(*engine_, rooms_, log_->last_lsn() + 1, fencing_reserved_); !st.ok()) {
         LogError("cannot start a snapshot: ", st.message());
       }
     }
+  }
+  if (rooms_active_ && !draining_) {
+    rooms_active_ = rooms_.Tick(log_.get());
+    PollSupply();
   }
   if (log_ != nullptr) {
     log_->Flush();  // group commit: everything appended this pass, one write + fdatasync
@@ -1142,7 +1365,7 @@ int64_t Shard::OnPass() {
   if (snapshotter_ != nullptr && snapshotter_->active() && !snapshotter_->waiting_for_io()) {
     wait = 0;  // keep encoding between requests
   }
-  if (draining_) wait = std::min<int64_t>(wait, 10);
+  if (draining_ || rooms_active_) wait = std::min<int64_t>(wait, 10);  // rooms admit every 10 ms
   return wait;
 }
 

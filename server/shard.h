@@ -27,6 +27,7 @@
 #include "server/event_loop.h"
 #include "server/inbox.h"
 #include "server/change_feed.h"
+#include "server/rooms.h"
 #include "server/shard_log.h"
 #include "server/snapshotter.h"
 
@@ -35,8 +36,11 @@ namespace seatlock {
 class Shard;
 
 // A request forwarded to another shard, or the reply coming back.
+// kGatedHold: a hold on a gated event, sent to the event's room home shard,
+// which checks the pass before routing it on. kPurchased: a CONFIRM of a
+// gated event's hold succeeded (request carries the confirm; no reply).
 struct ShardMessage {
-  enum class Kind { kCall, kReply };
+  enum class Kind { kCall, kReply, kGatedHold, kPurchased };
   Kind kind = Kind::kCall;
   uint32_t from = 0;    // shard that is waiting for the reply
   uint64_t token = 0;   // names the waiting continuation on `from`
@@ -109,6 +113,13 @@ class Shard final : public LoopHandler {
   void RouteHold(wire::Request&& req, Callback done);
   void RouteConfirm(wire::Request&& req, Callback done);
   void RouteHoldAnywhere(wire::Request&& req, Callback done);
+  // Holds: gated events go to their room's home shard first (GateHold).
+  void RouteAnyHold(wire::Request&& req, Callback done);
+  void RouteUngatedHold(wire::Request&& req, Callback done);
+  void GateHold(wire::Request&& req, Callback done);
+  void NotePurchase(const wire::Request& confirm, const std::string& event_id);
+  void RunRoomOp(const wire::Request& req, Callback done);
+  void PollSupply();
   void FanOut(const wire::Request& req,
               std::function<void(std::vector<wire::Response>&&)> done);
   void CallShard(uint32_t target, wire::Request&& req, Callback done);
@@ -151,6 +162,8 @@ class Shard final : public LoopHandler {
   PassClock clock_;
   ChangeFeed feed_;  // the engine's change sink: declared before the engine
   std::unique_ptr<SeatEngine> engine_;
+  Rooms rooms_;
+  bool rooms_active_ = false;
   absl::flat_hash_map<uint64_t, Conn> conns_;
   uint64_t next_conn_id_ = 1;
   absl::flat_hash_map<uint64_t, Callback> pending_;

@@ -67,7 +67,7 @@ std::string Snapshotter::Latest(const std::string& dir, uint64_t* lsn) {
   return snaps.back().second;
 }
 
-absl::Status Snapshotter::Start(const SeatEngine& engine, uint64_t lsn, uint64_t fencing_mark) {
+absl::Status Snapshotter::Start(const SeatEngine& engine, const Rooms& rooms, uint64_t lsn, uint64_t fencing_mark) {
   tmp_path_ = SnapName(dir_, lsn, "tmp");
   fd_ = open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) return absl::UnavailableError(absl::StrCat("cannot create ", tmp_path_, ": ", strerror(errno)));
@@ -81,6 +81,7 @@ absl::Status Snapshotter::Start(const SeatEngine& engine, uint64_t lsn, uint64_t
   started_ms_ = SystemClock::Get()->NowMs();
   // The small parts now: layouts, refused confirms, the fencing mark.
   AppendStateHeader(engine, fencing_mark, &pending_);
+  rooms.AppendState(&pending_);
   return absl::OkStatus();
 }
 

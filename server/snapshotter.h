@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "engine/seat_engine.h"
 #include "server/event_loop.h"
+#include "server/rooms.h"
 
 namespace seatlock {
 
@@ -34,7 +35,8 @@ class Snapshotter {
   bool waiting_for_io() const { return in_flight_; }
   // Begins a snapshot of every record with LSN < `lsn`; `fencing_mark` is
   // the highest fencing token the shard may have handed out.
-  absl::Status Start(const SeatEngine& engine, uint64_t lsn, uint64_t fencing_mark);
+  // The waiting rooms are written whole, here.
+  absl::Status Start(const SeatEngine& engine, const Rooms& rooms, uint64_t lsn, uint64_t fencing_mark);
   // Does the next piece of work. Returns the covered LSN once the snapshot
   // file is complete and in place (and the snapshotter is idle again), 0
   // otherwise. On failure it logs, abandons the file, and goes idle.

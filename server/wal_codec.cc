@@ -75,7 +75,7 @@ void AppendSale(const BookingInfo& b, std::string* out) {
   }
 }
 
-absl::Status ApplyRecord(SeatEngine& engine, const wal::Record& rec, uint64_t* fencing_seen) {
+absl::Status ApplyRecord(SeatEngine& engine, Rooms& rooms, const wal::Record& rec, uint64_t* fencing_seen) {
   const int size = static_cast<int>(rec.payload.size());
   switch (rec.type) {
     case wal::RecordType::kDefineEvent: {
@@ -136,6 +136,13 @@ absl::Status ApplyRecord(SeatEngine& engine, const wal::Record& rec, uint64_t* f
       engine.RaiseFencingFloor(m.high_water());
       engine.RaiseBookingSeq(m.next_booking_seq());
       return absl::OkStatus();
+    }
+    case wal::RecordType::kRoom: {
+      wal::RoomRecord m;
+      if (!m.ParseFromArray(rec.payload.data(), size)) {
+        return absl::DataLossError("ROOM payload does not parse");
+      }
+      return rooms.Apply(m);
     }
   }
   return absl::DataLossError("unknown record type");

@@ -11,6 +11,7 @@
 #include "engine/seat_engine.h"
 #include "persistence/wal.pb.h"
 #include "persistence/wal_record.h"
+#include "server/rooms.h"
 
 namespace seatlock {
 
@@ -24,11 +25,12 @@ wal::ConfirmRefused RefusalRecordOf(const RefusalInfo& refusal);
 void AppendStateHeader(const SeatEngine& engine, uint64_t fencing_mark, std::string* out);
 void AppendSale(const BookingInfo& booking, std::string* out);
 
-// Applies one record to `engine`. Idempotent (a record the state already
-// reflects changes nothing), so a log may be replayed over a snapshot that
-// already holds some of it. `fencing_seen` is raised to any kFencing mark.
-// An error names the problem; the caller adds where the record was.
-absl::Status ApplyRecord(SeatEngine& engine, const wal::Record& record, uint64_t* fencing_seen);
+// Applies one record to `engine` (kRoom records to `rooms`). Idempotent (a
+// record the state already reflects changes nothing), so a log may be
+// replayed over a snapshot that already holds some of it. `fencing_seen` is
+// raised to any kFencing mark. An error names the problem; the caller adds
+// where the record was. Call rooms.FinishRestore() after the last record.
+absl::Status ApplyRecord(SeatEngine& engine, Rooms& rooms, const wal::Record& record, uint64_t* fencing_seen);
 
 }  // namespace seatlock
 

@@ -252,6 +252,7 @@ int RunHold(const ParsedArgs& args, Session& s) {
   h->set_event_id(event);
   h->set_holder(args.Get("holder"));
   h->set_ttl_ms(ttl_ms);
+  h->set_pass(args.Get("pass"));
   for (size_t i = 1; i < args.positional().size(); ++i) {
     if (!ParseSeat(args.positional()[i], h->add_seats())) {
       return UsageError(s, "hold",

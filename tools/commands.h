@@ -30,6 +30,12 @@ int RunDefineEvent(const ParsedArgs& args, Session& session);
 int RunStats(const ParsedArgs& args, Session& session);
 // Until Ctrl-C (SIGINT/SIGTERM: exits 0), or --iterations frames.
 int RunTop(const ParsedArgs& args, Session& session);
+// The waiting room (room_commands.cc).
+int RunRoom(const ParsedArgs& args, Session& session);
+int RunRoomConfigure(const ParsedArgs& args, Session& session);
+int RunRoomJoin(const ParsedArgs& args, Session& session);
+int RunRoomStatus(const ParsedArgs& args, Session& session);
+int RunRoomLeave(const ParsedArgs& args, Session& session);
 
 }  // namespace seatlock::tools
 

@@ -192,6 +192,11 @@ std::string HintFor(wire::ResultCode code) {
       return "the server cannot serve now (shutting down, or its log failed); check seatlockd's log";
     case wire::UNAUTHENTICATED: return "pass --auth-token-file with the server's token";
     case wire::INTERNAL: return "a server bug; check seatlockd's log and report it";
+    case wire::SOLD_OUT: return "the event is sold out: no free seats and no live holds";
+    case wire::PASS_INVALID:
+      return "the event has a waiting room: hold with --pass, the pass 'seatctl room status' shows once admitted";
+    case wire::ROOM_NOT_FOUND: return "the event has no waiting room; create one with 'seatctl room configure E'";
+    case wire::NOT_IN_QUEUE: return "no such queue number for this --buyer; join with 'seatctl room join E'";
     case wire::BAD_FRAME:
     case wire::UNKNOWN_OP:
       return "the server did not understand the request: is it an older seatlockd? compare 'seatctl info'";

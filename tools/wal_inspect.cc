@@ -180,6 +180,7 @@ const char* TypeName(wal::RecordType type) {
     case wal::RecordType::kConfirmRefused: return "CONFIRM_REFUSED";
     case wal::RecordType::kCancel: return "CANCEL";
     case wal::RecordType::kFencing: return "FENCING";
+    case wal::RecordType::kRoom: return "ROOM";
   }
   return "UNKNOWN";
 }
@@ -191,6 +192,7 @@ const char* MessageName(wal::RecordType type) {
     case wal::RecordType::kConfirmRefused: return "seatlock.wal.ConfirmRefused";
     case wal::RecordType::kCancel: return "seatlock.wal.Cancel";
     case wal::RecordType::kFencing: return "seatlock.wal.Fencing";
+    case wal::RecordType::kRoom: return "seatlock.wal.RoomRecord";
   }
   return "?";
 }
@@ -278,6 +280,36 @@ DecodedRecord Decode(const wal::Record& rec, LayoutBook* book) {
       d.json = ToJsonValue(m);
       d.text = absl::StrCat("high_water=", m.high_water());
       if (m.next_booking_seq() != 0) absl::StrAppend(&d.text, " next_booking_seq=", m.next_booking_seq());
+      break;
+    }
+    case wal::RecordType::kRoom: {
+      wal::RoomRecord m;
+      if (!m.ParseFromString(payload)) return d;
+      d.json = ToJsonValue(m);
+      d.text = absl::StrCat("event=", Q(m.event_id()));
+      switch (m.change_case()) {
+        case wal::RoomRecord::kConfig:
+          absl::StrAppend(&d.text, " config mode=", m.config().mode() == 0 ? "rate" : "capacity",
+                          " rate=", m.config().rate_per_sec(), " max_active=", m.config().max_active(),
+                          " batch=", m.config().batch_size(), " on_sale=", FormatUtc(m.config().on_sale_ms()));
+          break;
+        case wal::RoomRecord::kJoin:
+          absl::StrAppend(&d.text, " join number=", m.join().number(), " buyer=", Q(m.join().buyer_key()),
+                          " at=", FormatUtc(m.join().joined_ms()));
+          break;
+        case wal::RoomRecord::kOpen:
+          absl::StrAppend(&d.text, " open seed=", m.open().shuffle_seed());
+          break;
+        case wal::RoomRecord::kAdmit:
+          absl::StrAppend(&d.text, " admit buyers=", m.admit().numbers_size(),
+                          " at=", FormatUtc(m.admit().admitted_ms()));
+          break;
+        case wal::RoomRecord::kEnd:
+          absl::StrAppend(&d.text, " end buyers=", m.end().numbers_size(), " state=", m.end().state());
+          break;
+        default:
+          return d;
+      }
       break;
     }
   }

@@ -120,12 +120,21 @@ TEST(WalRecordTest, EveryRecordTypeRoundTrips) {
   Fencing fencing;
   fencing.set_high_water(1'000'000);
 
+  RoomRecord room;
+  room.set_event_id("ev1");
+  room.mutable_admit()->add_numbers(7);
+  room.mutable_admit()->add_secrets(0x0123456789abcdefull);
+  room.mutable_admit()->add_secrets(0xfedcba9876543210ull);
+  room.mutable_admit()->add_expires_ms(1'700'000'060'000);
+  room.mutable_admit()->set_admitted_ms(1'700'000'000'000);
+
   const std::vector<Input> inputs = {
       {RecordType::kDefineEvent, define.SerializeAsString()},
       {RecordType::kConfirm, confirm.SerializeAsString()},
       {RecordType::kConfirmRefused, refused.SerializeAsString()},
       {RecordType::kCancel, cancel.SerializeAsString()},
       {RecordType::kFencing, fencing.SerializeAsString()},
+      {RecordType::kRoom, room.SerializeAsString()},
   };
   ASSERT_EQ(inputs.size(), kMaxRecordType);
   const std::string data = Encode(inputs);
@@ -147,6 +156,10 @@ TEST(WalRecordTest, EveryRecordTypeRoundTrips) {
   ConfirmRefused refused2;
   Cancel cancel2;
   Fencing fencing2;
+  RoomRecord room2;
+  ASSERT_TRUE(room2.ParseFromArray(all.records[5].payload.data(),
+                                   static_cast<int>(all.records[5].payload.size())));
+  EXPECT_EQ(room2.DebugString(), room.DebugString());
   ASSERT_TRUE(define2.ParseFromArray(all.records[0].payload.data(),
                                      static_cast<int>(all.records[0].payload.size())));
   ASSERT_TRUE(confirm2.ParseFromArray(all.records[1].payload.data(),
