@@ -195,11 +195,11 @@ QueueStatus WaitingRoom::Status(uint64_t number, std::string_view buyer_key) {
   s.paused = Paused();
   switch (e.state) {
     case QueueState::kWaiting: {
+      e.last_seen_ms = now;  // a poll while sold out keeps the place too
       if (SoldOut()) {
         s.state = QueueState::kSoldOut;
         return s;
       }
-      e.last_seen_ms = now;
       s.position = IndexPrefix(e.order_index);
       Estimate(s.position, now, &s.eta_p50_ms, &s.eta_p90_ms);
       return s;
@@ -298,8 +298,15 @@ bool WaitingRoom::active() const {
 }
 
 void WaitingRoom::Shuffle(uint64_t seed) {
+  // Only the pre-queue (joined before on_sale_ms) is shuffled: buyers who
+  // joined at or after it, before this first Advance, keep FIFO order
+  // behind it. order_ is still in number order here, and joined_ms is
+  // logged, so replay partitions the same way.
+  const auto pre_end = std::stable_partition(order_.begin(), order_.end(), [this](uint32_t n) {
+    return entries_[n - 1].joined_ms < config_.on_sale_ms;
+  });
   SplitMix64 rng{seed};
-  for (size_t i = order_.size(); i > 1; --i) {
+  for (size_t i = static_cast<size_t>(pre_end - order_.begin()); i > 1; --i) {
     const size_t j = static_cast<size_t>(rng.Below(i));
     std::swap(order_[i - 1], order_[j]);
   }
@@ -493,6 +500,9 @@ void WaitingRoom::RestoreEnd(uint32_t number, QueueState state) {
   if (e.buyer_key.empty()) return;
   if (e.state == QueueState::kWaiting) {
     --waiting_;
+    // A snapshot ends these straight from its joins, without their admit
+    // records; they were admitted all the same.
+    if (state == QueueState::kDone || state == QueueState::kPassExpired) ++counts_.admitted_total;
   } else if (e.state == QueueState::kAdmitted) {
     --active_;
     passes_.erase(number);

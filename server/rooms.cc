@@ -17,6 +17,7 @@ using wire::Request;
 using wire::Response;
 
 constexpr int64_t kSupplyPollMs = 50;     // how often a home measures its event's free seats
+constexpr int64_t kIdleSupplyPollMs = 500;  // the same while nobody is queued or admitted
 constexpr int kSnapshotNumbersPerRecord = 100'000;  // keeps records far below the 16 MiB limit
 
 void RandomBytes(void* out, size_t n) {
@@ -246,6 +247,7 @@ void Rooms::NoteHolds(std::string_view event_id, uint64_t number, const std::vec
 void Rooms::Purchased(std::string_view event_id, uint64_t hold_id, ShardLog* log) {
   Home* h = FindHome(event_id);
   if (h == nullptr) return;
+  h->next_supply_ms = 0;  // seats were sold: measure again now (it may be sold out)
   auto it = h->hold_buyer.find(hold_id);
   if (it == h->hold_buyer.end()) return;
   const uint64_t number = it->second;
@@ -295,7 +297,6 @@ uint64_t Rooms::LogAdvance(const std::string& event_id, const WaitingRoom& room,
 }
 
 bool Rooms::Tick(ShardLog* log) {
-  bool any = false;
   for (auto& [event_id, h] : homes_) {
     WaitingRoom::Advanced a = h.room->Advance();
     if (!a.empty()) {
@@ -308,17 +309,19 @@ bool Rooms::Tick(ShardLog* log) {
       for (uint32_t n : a.expired) gone[n] = true;
       absl::erase_if(h.hold_buyer, [&gone](const auto& kv) { return gone.contains(kv.second); });
     }
-    any = any || h.room->active();
   }
-  return any;
+  // Supply is measured even while a room is idle (SupplyDue), so a sold-out
+  // room with nobody in line still refuses joins, and reopens once seats
+  // come back (a cancellation): keep ticking while this shard is a home.
+  return !homes_.empty();
 }
 
 std::vector<std::string> Rooms::SupplyDue(int64_t now_ms) {
   std::vector<std::string> due;
   for (auto& [event_id, h] : homes_) {
-    if (h.supply_in_flight || now_ms < h.next_supply_ms || !h.room->active()) continue;
+    if (h.supply_in_flight || now_ms < h.next_supply_ms) continue;
     h.supply_in_flight = true;
-    h.next_supply_ms = now_ms + kSupplyPollMs;
+    h.next_supply_ms = now_ms + (h.room->active() ? kSupplyPollMs : kIdleSupplyPollMs);
     due.push_back(event_id);
   }
   return due;

@@ -59,8 +59,8 @@ class Rooms {
   // A hold of a gated event was confirmed: the buyer's slot frees.
   void Purchased(std::string_view event_id, uint64_t hold_id, ShardLog* log);
 
-  // Opens, expires and admits. Returns true while some room on this shard
-  // needs ticking.
+  // Opens, expires and admits. Returns true while this shard is the home of
+  // some room (its seat supply is measured even while nobody is in line).
   bool Tick(ShardLog* log);
   // Events whose seat supply the home shard should measure now.
   std::vector<std::string> SupplyDue(int64_t now_ms);
