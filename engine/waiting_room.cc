@@ -49,7 +49,7 @@ std::string ValidateRoomConfig(const RoomConfig& c) {
   if (c.mode == AdmissionMode::kRate && c.rate_per_sec == 0) return "rate mode needs rate_per_sec >= 1";
   if (c.mode == AdmissionMode::kCapacity && c.max_active == 0) return "capacity mode needs max_active >= 1";
   if (c.pass_ttl_ms <= 0) return "pass_ttl_ms must be positive";
-  if (c.grace_ms < 0) return "grace_ms must not be negative (0: never lapse)";
+  if (c.grace_ms < 0) return "grace_ms must not be negative (0 here: places never lapse; on the wire that is -1)";
   if (c.max_seats_per_pass == 0 || c.max_seats_per_pass > 65535) return "max_seats_per_pass must be in [1, 65535]";
   if (c.on_sale_ms < 0) return "on_sale_ms must not be negative";
   return "";
@@ -249,12 +249,14 @@ ResultCode WaitingRoom::UsePass(std::string_view token, uint32_t seats, uint64_t
   auto it = passes_.find(static_cast<uint32_t>(n));
   const Entry& e = entries_[n - 1];
   if (it == passes_.end() || e.state != QueueState::kAdmitted) {
-    *detail = e.state == QueueState::kPassExpired ? "the pass has expired" : "the pass is no longer valid";
+    // The same answer as a forged pass: without the secret, nobody learns
+    // where another buyer's number stands.
+    *detail = "not a valid pass of this waiting room (QUEUE_STATUS tells its buyer why)";
     return ResultCode::kPassInvalid;
   }
   const std::string expected = FormatPass(static_cast<uint32_t>(n), it->second);
   if (!SameSecret(token, expected)) {
-    *detail = "not a pass of this waiting room";
+    *detail = "not a valid pass of this waiting room (QUEUE_STATUS tells its buyer why)";
     return ResultCode::kPassInvalid;
   }
   if (it->second.expires_ms <= clock_->NowMs()) {
@@ -421,7 +423,10 @@ void WaitingRoom::Estimate(uint64_t position, int64_t now, int64_t* p50, int64_t
     for (size_t i = 1; i < admissions_.size(); ++i) total += admissions_[i].second;
     r50 = static_cast<double>(total) * 1000.0 / static_cast<double>(span);
     const int64_t seconds = span / 1000;
-    if (seconds >= 3) {
+    // Whole seconds only say something when batches come more often than
+    // once a second; otherwise assume a modest spread.
+    const int64_t mean_gap = span / static_cast<int64_t>(admissions_.size() - 1);
+    if (seconds >= 3 && mean_gap * 2 <= 1000) {
       std::vector<double> per_second(static_cast<size_t>(seconds), 0.0);
       for (const auto& [t, n] : admissions_) {
         const int64_t ago = (now - t) / 1000;

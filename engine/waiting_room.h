@@ -110,7 +110,8 @@ class WaitingRoom {
 
   const std::string& event_id() const { return event_id_; }
   const RoomConfig& config() const { return config_; }
-  // Takes effect for the next batch and the next passes.
+  // Takes effect at once: the next batch, new passes' lifetime, and the
+  // grace and seat limits of buyers already queued or admitted.
   void Reconfigure(const RoomConfig& config) { config_ = config; }
 
   struct JoinResult {
@@ -163,6 +164,9 @@ class WaitingRoom {
     int64_t expires_ms = 0;
   };
   Pass PassOf(uint32_t number) const;
+  bool IsAdmitted(uint64_t number) const {
+    return number > 0 && number <= entries_.size() && entries_[number - 1].state == QueueState::kAdmitted;
+  }
 
   // Recovery (idempotent; a record already reflected changes nothing).
   void RestoreJoin(uint32_t number, std::string_view buyer_key, int64_t joined_ms);

@@ -303,11 +303,13 @@ bool Rooms::Tick(ShardLog* log) {
       const uint64_t lsn = LogAdvance(event_id, *h.room, a, log);
       if (!a.admitted.empty()) h.last_admit_lsn = std::max(h.last_admit_lsn, lsn);
     }
-    if (!a.expired.empty() && !h.hold_buyer.empty()) {
-      // Holds of buyers who are out of the line no longer free a slot.
-      absl::flat_hash_map<uint64_t, bool> gone;
-      for (uint32_t n : a.expired) gone[n] = true;
-      absl::erase_if(h.hold_buyer, [&gone](const auto& kv) { return gone.contains(kv.second); });
+    const int64_t now = clock_->NowMs();
+    if (now >= h.next_cleanup_ms) {
+      // Holds of buyers no longer admitted (bought, left, pass expired)
+      // cannot free a slot any more: forget them.
+      h.next_cleanup_ms = now + 5000;
+      const WaitingRoom& room = *h.room;
+      absl::erase_if(h.hold_buyer, [&room](const auto& kv) { return !room.IsAdmitted(kv.second); });
     }
   }
   // Supply is measured even while a room is idle (SupplyDue), so a sold-out

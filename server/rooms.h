@@ -30,7 +30,8 @@
 
 namespace seatlock {
 
-// The wire config with the documented defaults filled in.
+// The wire config with the documented defaults filled in (batch, pass
+// lifetime, grace, seats per pass; the mode's rate or max_active is required).
 RoomConfig RoomConfigFromWire(const wire::RoomConfig& in);
 void RoomConfigToWire(const RoomConfig& in, wire::RoomConfig* out);
 
@@ -79,6 +80,7 @@ class Rooms {
     uint64_t last_join_lsn = 0;   // answers about joins wait for this
     uint64_t last_admit_lsn = 0;  // a pass is shown once its admission is durable
     int64_t next_supply_ms = 0;
+    int64_t next_cleanup_ms = 0;  // of hold_buyer
     bool supply_in_flight = false;
   };
   Home* FindHome(std::string_view event_id);
