@@ -13,6 +13,10 @@ constexpr size_t kSweepPerAdvance = 4096;    // grace-period checks per Advance
 constexpr int64_t kRateWindowMs = 30'000;    // admissions the ETA looks at
 constexpr int kMaxCatchUpBatches = 10;       // rate mode after a stall
 constexpr size_t kMaxBuyerKeyBytes = 256;
+constexpr int64_t kAdmissionSlotMs = 100;    // admissions are counted per 100 ms slot
+constexpr size_t kMaxLapsesPerAdmit = 100'000;  // bounds one Advance's work and log record
+constexpr int64_t kMaxDurationMs = 366LL * 24 * 3600 * 1000;  // pass lifetime, grace: a year at most
+constexpr int64_t kMaxOnSaleMs = 253402300799999;             // 9999-12-31T23:59:59.999Z
 
 // SplitMix64: a small deterministic generator, so a logged seed replays the
 // same shuffle on any build.
@@ -45,13 +49,19 @@ bool SameSecret(std::string_view a, std::string_view b) {
 
 std::string ValidateRoomConfig(const RoomConfig& c) {
   if (c.mode != AdmissionMode::kRate && c.mode != AdmissionMode::kCapacity) return "unknown admission mode";
-  if (c.batch_size == 0) return "batch_size must be at least 1";
+  if (c.batch_size == 0 || c.batch_size > kMaxBatchSize) {
+    return absl::StrCat("batch_size must be in [1, ", kMaxBatchSize, "]");
+  }
+  if (c.max_queue == 0 || c.max_queue > kMaxQueueLimit) {
+    return absl::StrCat("max_queue must be in [1, ", kMaxQueueLimit, "]");
+  }
   if (c.mode == AdmissionMode::kRate && c.rate_per_sec == 0) return "rate mode needs rate_per_sec >= 1";
   if (c.mode == AdmissionMode::kCapacity && c.max_active == 0) return "capacity mode needs max_active >= 1";
-  if (c.pass_ttl_ms <= 0) return "pass_ttl_ms must be positive";
+  if (c.pass_ttl_ms <= 0 || c.pass_ttl_ms > kMaxDurationMs) return "pass_ttl_ms must be in (0, one year]";
   if (c.grace_ms < 0) return "grace_ms must not be negative (0 here: places never lapse; on the wire that is -1)";
+  if (c.grace_ms > kMaxDurationMs) return "grace_ms must be at most one year";
   if (c.max_seats_per_pass == 0 || c.max_seats_per_pass > 65535) return "max_seats_per_pass must be in [1, 65535]";
-  if (c.on_sale_ms < 0) return "on_sale_ms must not be negative";
+  if (c.on_sale_ms < 0 || c.on_sale_ms > kMaxOnSaleMs) return "on_sale_ms must be a Unix time in ms, 0 to year 9999";
   return "";
 }
 
@@ -153,14 +163,15 @@ WaitingRoom::JoinResult WaitingRoom::Join(std::string_view buyer_key) {
     r.detail = absl::StrCat("event '", event_id_, "' is sold out");
     return r;
   }
-  if (entries_.size() >= 0xfffffff0u) {
+  if (entries_.size() >= config_.max_queue) {
     r.code = ResultCode::kCapacityExhausted;
-    r.detail = "the waiting room is full";
+    r.detail = absl::StrCat("the waiting room is full: ", config_.max_queue, " buyers have joined (max_queue)");
     return r;
   }
   const uint32_t number = static_cast<uint32_t>(entries_.size() + 1);
   Entry& e = entries_.emplace_back();
   e.buyer_key.assign(buyer_key);
+  if (e.buyer_key.capacity() > 15) key_heap_bytes_ += e.buyer_key.capacity() + 1;
   e.joined_ms = now;
   e.last_seen_ms = now;
   e.order_index = static_cast<uint32_t>(order_.size());
@@ -272,6 +283,12 @@ ResultCode WaitingRoom::UsePass(std::string_view token, uint32_t seats, uint64_t
   return ResultCode::kOk;
 }
 
+void WaitingRoom::Reconfigure(const RoomConfig& config) {
+  // Live passes keep their expiry; Admit keeps the expiry order sorted when
+  // a shorter lifetime makes new passes end before older ones.
+  config_ = config;
+}
+
 void WaitingRoom::RefundPass(uint64_t number, uint32_t seats) {
   if (number == 0 || number > entries_.size()) return;
   Entry& e = entries_[number - 1];
@@ -329,13 +346,21 @@ void WaitingRoom::Admit(uint32_t number, int64_t now, Advanced* out) {
   random_(p.secret.data(), sizeof(p.secret));
   p.expires_ms = now + config_.pass_ttl_ms;
   passes_[number] = p;
-  expiry_order_.push_back(number);
+  if (expiry_order_.empty() || PassOf(expiry_order_.back()).expires_ms <= p.expires_ms) {
+    expiry_order_.push_back(number);
+  } else {
+    // A shorter pass lifetime since, or a clock that stepped back: keep the
+    // order sorted by expiry (rare, so a linear insert is fine).
+    auto at = std::upper_bound(expiry_order_.begin(), expiry_order_.end(), p.expires_ms,
+                               [this](int64_t t, uint32_t n) { return t < PassOf(n).expires_ms; });
+    expiry_order_.insert(at, number);
+  }
   out->admitted.push_back(number);
 }
 
 size_t WaitingRoom::AdmitUpTo(size_t n, int64_t now, Advanced* out) {
   size_t admitted = 0;
-  while (admitted < n && head_ < order_.size()) {
+  while (admitted < n && head_ < order_.size() && out->lapsed.size() < kMaxLapsesPerAdmit) {
     const uint32_t number = order_[head_];
     Entry& e = entries_[number - 1];
     if (e.state != QueueState::kWaiting) {
@@ -352,7 +377,14 @@ size_t WaitingRoom::AdmitUpTo(size_t n, int64_t now, Advanced* out) {
     ++head_;
     ++admitted;
   }
-  if (admitted > 0) admissions_.emplace_back(now, static_cast<uint32_t>(admitted));
+  if (admitted > 0) {
+    // One entry per 100 ms slot keeps the history (and each ETA) small.
+    if (!admissions_.empty() && now - admissions_.back().first < kAdmissionSlotMs && now >= admissions_.back().first) {
+      admissions_.back().second += static_cast<uint32_t>(admitted);
+    } else {
+      admissions_.emplace_back(now, static_cast<uint32_t>(admitted));
+    }
+  }
   return admitted;
 }
 
@@ -402,7 +434,9 @@ WaitingRoom::Advanced WaitingRoom::Advance() {
   if (config_.mode == AdmissionMode::kRate) {
     const int64_t interval =
         std::max<int64_t>(1, static_cast<int64_t>(config_.batch_size) * 1000 / config_.rate_per_sec);
-    next_batch_ms_ = std::max(next_batch_ms_, now - kMaxCatchUpBatches * interval);
+    // At most kMaxCatchUpBatches after a stall; never far ahead of a clock
+    // that stepped back.
+    next_batch_ms_ = std::clamp(next_batch_ms_, now - kMaxCatchUpBatches * interval, now + interval);
     while (next_batch_ms_ <= now) {
       AdmitUpTo(config_.batch_size, now, &out);
       next_batch_ms_ += interval;
@@ -417,7 +451,7 @@ void WaitingRoom::Estimate(uint64_t position, int64_t now, int64_t* p50, int64_t
   // Rates in buyers per second: over the whole window (p50), and the 10th
   // percentile of its whole seconds (p90: a slow second is what delays you).
   double r50 = 0, r10 = 0;
-  if (admissions_.size() >= 2 && now - admissions_.front().first >= 1000) {
+  if (admissions_.size() >= 2 && now - admissions_.front().first >= 1000 && admissions_.back().first <= now) {
     const int64_t span = now - admissions_.front().first;
     uint64_t total = 0;
     for (size_t i = 1; i < admissions_.size(); ++i) total += admissions_[i].second;
@@ -429,6 +463,7 @@ void WaitingRoom::Estimate(uint64_t position, int64_t now, int64_t* p50, int64_t
     if (seconds >= 3 && mean_gap * 2 <= 1000) {
       std::vector<double> per_second(static_cast<size_t>(seconds), 0.0);
       for (const auto& [t, n] : admissions_) {
+        if (t > now) continue;  // the wall clock stepped back
         const int64_t ago = (now - t) / 1000;
         if (ago < seconds) per_second[static_cast<size_t>(ago)] += n;
       }
@@ -454,8 +489,10 @@ void WaitingRoom::Estimate(uint64_t position, int64_t now, int64_t* p50, int64_t
   }
   if (r10 <= 0) r10 = r50 / 4;
   const int64_t until_open = opened_ ? 0 : std::max<int64_t>(0, config_.on_sale_ms - now);
-  *p50 = until_open + static_cast<int64_t>(static_cast<double>(position) * 1000.0 / r50);
-  *p90 = until_open + static_cast<int64_t>(static_cast<double>(position) * 1000.0 / r10);
+  // Clamped to about 30 years: the doubles cannot overflow an int64.
+  constexpr double kMaxEtaMs = 1e12;
+  *p50 = until_open + static_cast<int64_t>(std::min(kMaxEtaMs, static_cast<double>(position) * 1000.0 / r50));
+  *p90 = until_open + static_cast<int64_t>(std::min(kMaxEtaMs, static_cast<double>(position) * 1000.0 / r10));
 }
 
 WaitingRoom::Pass WaitingRoom::PassOf(uint32_t number) const {
@@ -472,6 +509,7 @@ void WaitingRoom::RestoreJoin(uint32_t number, std::string_view buyer_key, int64
   if (number > entries_.size()) entries_.resize(number);
   Entry& e = entries_[number - 1];
   e.buyer_key.assign(buyer_key);
+  if (e.buyer_key.capacity() > 15) key_heap_bytes_ += e.buyer_key.capacity() + 1;
   e.joined_ms = joined_ms;
   e.last_seen_ms = clock_->NowMs();  // a fresh grace period after a restart
   e.order_index = static_cast<uint32_t>(order_.size());
@@ -522,6 +560,11 @@ void WaitingRoom::RestoreEnd(uint32_t number, QueueState state) {
 }
 
 void WaitingRoom::FinishRestore() {
+  // Everyone waiting gets a fresh grace period from the end of recovery.
+  const int64_t now = clock_->NowMs();
+  for (Entry& e : entries_) {
+    if (e.state == QueueState::kWaiting) e.last_seen_ms = now;
+  }
   RebuildIndex();
   head_ = 0;
   while (head_ < order_.size() && entries_[order_[head_] - 1].state != QueueState::kWaiting) ++head_;
@@ -559,10 +602,7 @@ RoomStats WaitingRoom::Stats() const {
                    by_key_.capacity() * (sizeof(std::pair<std::string_view, uint32_t>) + 1) +
                    passes_.capacity() * (sizeof(std::pair<uint32_t, Pass>) + 1) +
                    expiry_order_.size() * sizeof(uint32_t);
-  for (const Entry& e : entries_) {
-    if (e.buyer_key.capacity() > 15) bytes += e.buyer_key.capacity() + 1;
-  }
-  s.memory_bytes = bytes;
+  s.memory_bytes = bytes + key_heap_bytes_;
   return s;
 }
 

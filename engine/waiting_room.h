@@ -42,6 +42,9 @@ namespace seatlock {
 
 enum class AdmissionMode : uint8_t { kRate = 0, kCapacity = 1 };
 
+inline constexpr uint32_t kMaxBatchSize = 100'000;
+inline constexpr uint32_t kMaxQueueLimit = 100'000'000;
+
 struct RoomConfig {
   AdmissionMode mode = AdmissionMode::kRate;
   uint32_t rate_per_sec = 100;      // rate mode: buyers admitted per second
@@ -51,6 +54,7 @@ struct RoomConfig {
   int64_t pass_ttl_ms = 600'000;    // a pass lives this long after admission
   int64_t grace_ms = 60'000;        // a waiting buyer must poll this often
   uint32_t max_seats_per_pass = 6;  // over all the holds made with one pass
+  uint32_t max_queue = 10'000'000;  // numbers issued at most (JOIN: CAPACITY_EXHAUSTED)
 
   bool operator==(const RoomConfig&) const = default;
 };
@@ -112,7 +116,7 @@ class WaitingRoom {
   const RoomConfig& config() const { return config_; }
   // Takes effect at once: the next batch, new passes' lifetime, and the
   // grace and seat limits of buyers already queued or admitted.
-  void Reconfigure(const RoomConfig& config) { config_ = config; }
+  void Reconfigure(const RoomConfig& config);
 
   struct JoinResult {
     ResultCode code = ResultCode::kOk;
@@ -233,6 +237,7 @@ class WaitingRoom {
   bool opened_ = false;
   int64_t next_batch_ms_ = 0;
   uint64_t active_ = 0;  // admitted with a live pass
+  uint64_t key_heap_bytes_ = 0;  // buyer keys too long for the string's own buffer
   uint64_t waiting_ = 0;
   RoomStats counts_;
   bool supply_known_ = false;

@@ -18,7 +18,7 @@ using wire::Response;
 
 constexpr int64_t kSupplyPollMs = 50;     // how often a home measures its event's free seats
 constexpr int64_t kIdleSupplyPollMs = 500;  // the same while nobody is queued or admitted
-constexpr int kSnapshotNumbersPerRecord = 100'000;  // keeps records far below the 16 MiB limit
+constexpr size_t kSnapshotNumbersPerRecord = 100'000;  // keeps records far below the 16 MiB limit
 
 void RandomBytes(void* out, size_t n) {
   auto* p = static_cast<uint8_t*>(out);
@@ -53,6 +53,7 @@ wal::RoomConfigRecord ConfigRecordOf(const RoomConfig& c) {
   r.set_pass_ttl_ms(c.pass_ttl_ms);
   r.set_grace_ms(c.grace_ms);
   r.set_max_seats_per_pass(c.max_seats_per_pass);
+  r.set_max_queue(c.max_queue);
   return r;
 }
 
@@ -66,6 +67,7 @@ RoomConfig ConfigOfRecord(const wal::RoomConfigRecord& r) {
   c.pass_ttl_ms = r.pass_ttl_ms();
   c.grace_ms = r.grace_ms();
   c.max_seats_per_pass = r.max_seats_per_pass();
+  if (r.max_queue() != 0) c.max_queue = r.max_queue();
   return c;
 }
 
@@ -85,6 +87,7 @@ RoomConfig RoomConfigFromWire(const wire::RoomConfig& in) {
   c.pass_ttl_ms = in.pass_ttl_ms() == 0 ? 600'000 : in.pass_ttl_ms();
   c.grace_ms = in.grace_ms() == 0 ? 60'000 : in.grace_ms() == -1 ? 0 : in.grace_ms();
   c.max_seats_per_pass = in.max_seats_per_pass() == 0 ? 6 : in.max_seats_per_pass();
+  if (in.max_queue() != 0) c.max_queue = in.max_queue();
   return c;
 }
 
@@ -97,6 +100,7 @@ void RoomConfigToWire(const RoomConfig& in, wire::RoomConfig* out) {
   out->set_pass_ttl_ms(in.pass_ttl_ms);
   out->set_grace_ms(in.grace_ms == 0 ? -1 : in.grace_ms);
   out->set_max_seats_per_pass(in.max_seats_per_pass);
+  out->set_max_queue(in.max_queue);
 }
 
 Rooms::Rooms(uint32_t shard, uint32_t shards, uint64_t hash_seed, const Clock* clock)
@@ -269,22 +273,27 @@ uint64_t Rooms::LogAdvance(const std::string& event_id, const WaitingRoom& room,
     rec.mutable_open()->set_shuffle_seed(a.shuffle_seed);
     lsn = Log(log, rec);
   }
+  // Records of at most kSnapshotNumbersPerRecord buyers each, far below the
+  // log's 16 MiB record limit whatever the batch size.
+  const size_t chunk = kSnapshotNumbersPerRecord;
   auto ends = [&](const std::vector<uint32_t>& numbers, QueueState state) {
-    if (numbers.empty()) return;
-    wal::RoomRecord rec;
-    rec.set_event_id(event_id);
-    for (uint32_t n : numbers) rec.mutable_end()->add_numbers(n);
-    rec.mutable_end()->set_state(static_cast<uint32_t>(state));
-    lsn = Log(log, rec);
+    for (size_t off = 0; off < numbers.size(); off += chunk) {
+      wal::RoomRecord rec;
+      rec.set_event_id(event_id);
+      for (size_t k = off; k < std::min(numbers.size(), off + chunk); ++k) rec.mutable_end()->add_numbers(numbers[k]);
+      rec.mutable_end()->set_state(static_cast<uint32_t>(state));
+      lsn = Log(log, rec);
+    }
   };
   ends(a.expired, QueueState::kPassExpired);
   ends(a.lapsed, QueueState::kLapsed);
-  if (!a.admitted.empty()) {
+  for (size_t off = 0; off < a.admitted.size(); off += chunk) {
     wal::RoomRecord rec;
     rec.set_event_id(event_id);
     auto* ad = rec.mutable_admit();
     ad->set_admitted_ms(clock_->NowMs());
-    for (uint32_t n : a.admitted) {
+    for (size_t k = off; k < std::min(a.admitted.size(), off + chunk); ++k) {
+      const uint32_t n = a.admitted[k];
       const WaitingRoom::Pass p = room.PassOf(n);
       ad->add_numbers(n);
       ad->add_secrets(p.secret[0]);
@@ -421,7 +430,7 @@ void Rooms::AppendState(std::string* out) const {
       j->set_joined_ms(e.joined_ms);
       AppendRoomRecord(rec, out);
       if (e.state == QueueState::kAdmitted) {
-        if (admit.admit().numbers_size() >= kSnapshotNumbersPerRecord) {
+        if (static_cast<size_t>(admit.admit().numbers_size()) >= kSnapshotNumbersPerRecord) {
           AppendRoomRecord(admit, out);
           admit.mutable_admit()->clear_numbers();
           admit.mutable_admit()->clear_secrets();

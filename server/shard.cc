@@ -1132,6 +1132,7 @@ void Shard::ReserveFencing() {
 }
 
 absl::Status Shard::StageReshard() {
+  clock_.Refresh();
   // Every old shard's sales, keeping the sections this shard now owns (the
   // engine skips the others); then this shard's state as a fresh snapshot.
   const int64_t t0 = SystemClock::Get()->NowMs();
@@ -1154,6 +1155,7 @@ absl::Status Shard::StageReshard() {
 }
 
 absl::Status Shard::Recover() {
+  clock_.Refresh();  // recovery stamps restored queue entries with the time
   const std::string dir = absl::StrCat(config_.data_dir, "/shard-", index_);
   auto wal_dir = wal::WalDir::Open(dir, config_.wal_segment_bytes);
   if (!wal_dir.ok()) return wal_dir.status();

@@ -1,6 +1,7 @@
 // seatctl's waiting-room commands (docs/waiting-room.md): room show, room
 // configure, room join, room status, room leave. Declared in commands.h;
 // main thread only.
+#include <algorithm>
 #include <string>
 
 #include "absl/strings/numbers.h"
@@ -60,6 +61,7 @@ int RunRoom(const ParsedArgs& args, Session& s) {
   t.AddRow({"  pass lifetime", FormatDuration(c.pass_ttl_ms())});
   t.AddRow({"  grace", c.grace_ms() < 0 ? "none (places never lapse)" : FormatDuration(c.grace_ms())});
   t.AddRow({"  seats per pass", absl::StrCat(c.max_seats_per_pass())});
+  t.AddRow({"  max queue", absl::StrCat(c.max_queue())});
   t.AddRow({"  joined", absl::StrCat(r.joined())});
   t.AddRow({"  waiting", absl::StrCat(r.waiting())});
   t.AddRow({"  admitted now", absl::StrCat(r.admitted(), " (", r.admitted_total(), " in all)")});
@@ -77,11 +79,11 @@ int RunRoomConfigure(const ParsedArgs& args, Session& s) {
   if (mode != "rate" && mode != "capacity") {
     return UsageError(s, "room configure", absl::StrCat("bad --mode '", mode, "': write rate or capacity"));
   }
-  int64_t rate = 0, max_active = 0, batch = 0, on_sale = 0, pass_ttl = 0, grace = 0, seats = 0;
+  int64_t rate = 0, max_active = 0, batch = 0, on_sale = 0, pass_ttl = 0, grace = 0, seats = 0, max_queue = 0;
   if (!FlagInt(args, "rate", 1, &rate) || !FlagInt(args, "max-active", 1, &max_active) ||
       !FlagInt(args, "batch", 1, &batch) || !FlagInt(args, "on-sale-ms", 0, &on_sale) ||
       !FlagInt(args, "pass-ttl-ms", 1, &pass_ttl) || !FlagInt(args, "grace-ms", -1, &grace) ||
-      !FlagInt(args, "max-seats", 1, &seats)) {
+      !FlagInt(args, "max-seats", 1, &seats) || !FlagInt(args, "max-queue", 1, &max_queue)) {
     return UsageError(s, "room configure", "counts and milliseconds must be whole numbers above 0 "
                                            "(--on-sale-ms may be 0, --grace-ms -1)");
   }
@@ -100,6 +102,7 @@ int RunRoomConfigure(const ParsedArgs& args, Session& s) {
   c->set_pass_ttl_ms(pass_ttl);
   c->set_grace_ms(grace);
   c->set_max_seats_per_pass(static_cast<uint32_t>(seats));
+  c->set_max_queue(static_cast<uint32_t>(std::min<int64_t>(max_queue, 0xffffffffLL)));
   wire::Response resp;
   if (int rc = s.Call(std::move(req), &resp, absl::StrCat("room configure ", event))) return rc;
   if (s.options().json) {

@@ -791,5 +791,87 @@ TEST_F(WaitingRoomTest, RestoreBeforeTheSaleOpensReplaysTheSameShuffle) {
   ExpectSameRoom(*room_, restored, 30, "snapshot before open");
 }
 
+// ---------------------------------------------------------------------------
+// Hostile configs and clocks
+
+TEST(WaitingRoomConfigTest, ValidateBoundsSizesAndTimes) {
+  RoomConfig c = RateConfig(100, kMaxBatchSize + 1);
+  EXPECT_NE(ValidateRoomConfig(c), "");
+  c = RateConfig(100, kMaxBatchSize);
+  EXPECT_EQ(ValidateRoomConfig(c), "");
+  c.pass_ttl_ms = INT64_MAX;  // now + ttl would overflow
+  EXPECT_NE(ValidateRoomConfig(c), "");
+  c = RateConfig(100, 10);
+  c.grace_ms = INT64_MAX;
+  EXPECT_NE(ValidateRoomConfig(c), "");
+  c = RateConfig(100, 10);
+  c.on_sale_ms = INT64_MAX;
+  EXPECT_NE(ValidateRoomConfig(c), "");
+  c = RateConfig(100, 10);
+  c.max_queue = 0;
+  EXPECT_NE(ValidateRoomConfig(c), "");
+  c.max_queue = kMaxQueueLimit + 1;
+  EXPECT_NE(ValidateRoomConfig(c), "");
+}
+
+TEST_F(WaitingRoomTest, JoinStopsAtMaxQueue) {
+  RoomConfig c = RateConfig(1, 1);
+  c.max_queue = 3;
+  Make(c);
+  JoinRange(1, 3);
+  EXPECT_EQ(room_->Join(Key(4)).code, ResultCode::kCapacityExhausted);
+  EXPECT_EQ(room_->Join(Key(2)).number, 2u);  // joining again still answers
+}
+
+TEST_F(WaitingRoomTest, AClockThatStepsBackNeitherCrashesNorStallsAdmission) {
+  Make(RateConfig(100, 10));  // a batch every 100 ms
+  JoinRange(1, 2000);
+  for (int i = 0; i < 500; ++i) {  // 5 s of admissions
+    clock_.AdvanceMs(10);
+    room_->Advance();
+  }
+  const uint64_t admitted = room_->Stats().admitted_total;
+  ASSERT_GT(admitted, 400u);
+  clock_.AdvanceMs(-3000);  // NTP steps the wall clock back 3 s
+  const QueueStatus s = St(2000);
+  EXPECT_EQ(s.code, ResultCode::kOk);
+  EXPECT_GE(s.eta_p50_ms, 0);
+  EXPECT_GE(s.eta_p90_ms, s.eta_p50_ms);
+  for (int i = 0; i < 30; ++i) {  // 300 ms later, admission has gone on
+    clock_.AdvanceMs(10);
+    room_->Advance();
+  }
+  EXPECT_GT(room_->Stats().admitted_total, admitted);
+}
+
+TEST_F(WaitingRoomTest, EtaStaysFiniteForHugePositionsAndSlowRooms) {
+  RoomConfig c = CapacityConfig(1);
+  c.pass_ttl_ms = 366LL * 24 * 3600 * 1000;  // a year: one buyer a year
+  Make(c);
+  JoinRange(1, 1000);
+  const QueueStatus s = St(1000);
+  EXPECT_EQ(s.code, ResultCode::kOk);
+  EXPECT_GT(s.eta_p50_ms, 0);
+  EXPECT_GE(s.eta_p90_ms, s.eta_p50_ms);
+}
+
+TEST_F(WaitingRoomTest, LapsesAtTheHeadAreBoundedPerAdvance) {
+  RoomConfig c = RateConfig(1000, 10);
+  c.grace_ms = 1000;
+  Make(c);
+  JoinRange(1, 250'000);
+  clock_.AdvanceMs(5000);  // nobody polled: all overdue
+  const WaitingRoom::Advanced a = room_->Advance();
+  EXPECT_LE(a.lapsed.size(), 100'000u + 4096u);
+  EXPECT_TRUE(a.admitted.empty());
+  size_t total = a.lapsed.size();
+  for (int i = 0; i < 10 && total < 250'000; ++i) {
+    clock_.AdvanceMs(10);
+    total += room_->Advance().lapsed.size();
+  }
+  EXPECT_EQ(total, 250'000u);
+  EXPECT_EQ(room_->Stats().waiting, 0u);
+}
+
 }  // namespace
 }  // namespace seatlock
