@@ -36,6 +36,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "bench/bench_net.h"
 #include "common/histogram.h"
 #include "common/mono_clock.h"
 #include "protocol/framing.h"
@@ -56,33 +57,10 @@ ABSL_FLAG(double, timeout_s, 120, "Give up (exit 1) after this many seconds in a
 namespace seatlock {
 namespace {
 
-[[noreturn]] void Die(const std::string& msg) {
-  std::fprintf(stderr, "room_bench: %s\n", msg.c_str());
-  std::exit(2);
-}
-
-int Dial(const std::string& host, int port) {
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) Die("--host must be an IPv4 address");
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) {
-    Die(absl::StrCat("cannot connect to ", host, ":", port, ": ", strerror(errno)));
-  }
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  return fd;
-}
-
-void WriteAll(int fd, const std::string& s) {
-  size_t off = 0;
-  while (off < s.size()) {
-    const ssize_t n = write(fd, s.data() + off, s.size() - off);
-    if (n <= 0) Die(absl::StrCat("write: ", strerror(errno)));
-    off += static_cast<size_t>(n);
-  }
-}
+constexpr std::string_view kTool = "room_bench";
+[[noreturn]] void Die(const std::string& msg) { bench::Die(kTool, msg); }
+int Dial(const std::string& host, int port) { return bench::Dial(kTool, host, port); }
+void WriteAll(int fd, const std::string& s) { bench::WriteAll(kTool, fd, s); }
 
 wire::Response Call(int fd, const wire::Request& req) {
   std::string out;

@@ -669,14 +669,7 @@ void Shard::RouteAnyHold(Request&& req, Callback done) {
     GateHold(std::move(req), std::move(done));
     return;
   }
-  ++forwarded_;
-  auto msg = std::make_unique<ShardMessage>();
-  msg->kind = ShardMessage::Kind::kGatedHold;
-  msg->from = index_;
-  msg->token = next_token_++;
-  msg->request = std::move(req);
-  pending_.emplace(msg->token, std::move(done));
-  if (group_->shards[home]->inbox_.Push(std::move(msg))) wake_targets_.push_back(home);
+  PostCall(home, ShardMessage::Kind::kGatedHold, std::move(req), std::move(done));
 }
 
 void Shard::RouteUngatedHold(Request&& req, Callback done) {
@@ -990,9 +983,13 @@ void Shard::CallShard(uint32_t target, Request&& req, Callback done) {
     RunOp(req, std::move(done));
     return;
   }
+  PostCall(target, ShardMessage::Kind::kCall, std::move(req), std::move(done));
+}
+
+void Shard::PostCall(uint32_t target, ShardMessage::Kind kind, Request&& req, Callback done) {
   ++forwarded_;
   auto msg = std::make_unique<ShardMessage>();
-  msg->kind = ShardMessage::Kind::kCall;
+  msg->kind = kind;
   msg->from = index_;
   msg->token = next_token_++;
   msg->request = std::move(req);
@@ -1244,27 +1241,24 @@ void Shard::OnWake() {
   clock_.Refresh();
   drained_.clear();
   inbox_.DrainAll(&drained_);
+  // The message travels back as the reply: the callback owns it until then.
+  auto reply_with = [this](ShardMessage* m) {
+    return [this, m](Response&& resp) {
+      std::unique_ptr<ShardMessage> reply(m);
+      const uint32_t from = reply->from;
+      reply->response = std::move(resp);
+      reply->request.Clear();
+      reply->kind = ShardMessage::Kind::kReply;
+      if (group_->shards[from]->inbox_.Push(std::move(reply))) wake_targets_.push_back(from);
+    };
+  };
   for (auto& msg : drained_) {
     if (msg->kind == ShardMessage::Kind::kCall) {
-      ShardMessage* m = msg.release();  // owned by the reply callback now
-      RunOp(m->request, [this, m](Response&& resp) {
-        std::unique_ptr<ShardMessage> reply(m);
-        const uint32_t from = reply->from;
-        reply->response = std::move(resp);
-        reply->request.Clear();
-        reply->kind = ShardMessage::Kind::kReply;
-        if (group_->shards[from]->inbox_.Push(std::move(reply))) wake_targets_.push_back(from);
-      });
+      ShardMessage* m = msg.release();
+      RunOp(m->request, reply_with(m));
     } else if (msg->kind == ShardMessage::Kind::kGatedHold) {
       ShardMessage* m = msg.release();
-      GateHold(std::move(m->request), [this, m](Response&& resp) {
-        std::unique_ptr<ShardMessage> reply(m);
-        const uint32_t from = reply->from;
-        reply->response = std::move(resp);
-        reply->request.Clear();
-        reply->kind = ShardMessage::Kind::kReply;
-        if (group_->shards[from]->inbox_.Push(std::move(reply))) wake_targets_.push_back(from);
-      });
+      GateHold(std::move(m->request), reply_with(m));
     } else if (msg->kind == ShardMessage::Kind::kPurchased) {
       rooms_.Purchased(msg->response.confirm().event_id(), msg->request.confirm().hold_id(), log_.get());
     } else {

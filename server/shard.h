@@ -123,6 +123,8 @@ class Shard final : public LoopHandler {
   void FanOut(const wire::Request& req,
               std::function<void(std::vector<wire::Response>&&)> done);
   void CallShard(uint32_t target, wire::Request&& req, Callback done);
+  // Sends `req` to another shard's inbox as `kind`; `done` runs on its reply.
+  void PostCall(uint32_t target, ShardMessage::Kind kind, wire::Request&& req, Callback done);
   // Runs an engine op here. `out` may live on an arena.
   void ExecuteLocal(const wire::Request& req, wire::Response* out);
   // Runs an op owned by this shard and calls `done` with its response: at
