@@ -32,6 +32,9 @@ Options:
   --connections N    seatbench --connections (default 50)
   --pipeline N       seatbench --pipeline, closed loop (default 16)
   --workloads "W.."  subset, space-separated (default: all five)
+  --client MODE      how seatbench talks to seatlockd: async (default: through
+                     the client library's AsyncClient) or raw (its own epoll
+                     code, no client-library overhead); Redis is always raw
   --help             this text
 
 Environment: REDIS_PORT (6390), REDIS_AOF_PORT (6391), SEATLOCK_PORT (7400;
@@ -45,6 +48,7 @@ WARMUP=1
 CONNECTIONS=50
 PIPELINE=16
 WORKLOADS="hold1 hold4 contended read hold-confirm"
+CLIENT=async
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
@@ -53,6 +57,7 @@ while [[ $# -gt 0 ]]; do
     --connections) CONNECTIONS="$2"; shift 2 ;;
     --pipeline) PIPELINE="$2"; shift 2 ;;
     --workloads) WORKLOADS="$2"; shift 2 ;;
+    --client) CLIENT="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -60,6 +65,7 @@ done
 [[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: --rounds must be a positive integer" >&2; exit 2; }
 [[ "$DURATION" =~ ^[0-9]+(\.[0-9]+)?$ && "$WARMUP" =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
   { echo "compare.sh: --duration and --warmup must be numbers of seconds" >&2; exit 2; }
+[[ "$CLIENT" == async || "$CLIENT" == raw ]] || { echo "compare.sh: --client must be async or raw" >&2; exit 2; }
 for w in $WORKLOADS; do
   case "$w" in hold1|hold4|contended|read|hold-confirm) ;; *) echo "compare.sh: unknown workload $w" >&2; exit 2 ;; esac
 done
@@ -162,7 +168,7 @@ start_server() {
 
 FAILED=0
 RUN_TIMEOUT=$(python3 -c "import math; print(int(math.ceil($WARMUP + $DURATION)) + 120)")
-echo "compare.sh: $ROUNDS round(s) x {$WORKLOADS} x {seatlock, redis}, ${DURATION}s + ${WARMUP}s warm-up each"
+echo "compare.sh: $ROUNDS round(s) x {$WORKLOADS} x {seatlock (--client $CLIENT), redis}, ${DURATION}s + ${WARMUP}s warm-up each"
 for round in $(seq "$ROUNDS"); do
   for workload in $WORKLOADS; do
     if ((round % 2 == 1)); then systems="seatlock redis"; else systems="redis seatlock"; fi
@@ -171,6 +177,7 @@ for round in $(seq "$ROUNDS"); do
       start_server "$system" "$workload" "$id"
       extra=()
       [[ "$workload" == hold-confirm ]] && extra=(--seats "$CONFIRM_SEATS")
+      [[ "$system" == seatlock ]] && extra+=(--client "$CLIENT")
       out="$RAW/$TAG-$id"
       rm -f "$out.json" "$out.txt" "$out.failed"
       cmd=("$SEATBENCH" --target "$system" --host "$HOST" --port "$PORT" --workload "$workload"
@@ -201,12 +208,12 @@ done
 REPORT="$RESULTS/$TAG.md"
 sort -u "$COMMANDS.servers" >"$TMP/servers.txt"
 report_rc=0
-python3 - "$RAW" "$TAG" "$REPORT" "$TMP" "$COMMANDS" "$TMP/servers.txt" "$ROUNDS" "$WORKLOADS" <<'PY' || report_rc=$?
+python3 - "$RAW" "$TAG" "$REPORT" "$TMP" "$COMMANDS" "$TMP/servers.txt" "$ROUNDS" "$WORKLOADS" "$CLIENT" <<'PY' || report_rc=$?
 import glob, json, os, statistics, subprocess, sys
-raw, tag, report, tmp, commands, servers, rounds, workloads = sys.argv[1:]
+raw, tag, report, tmp, commands, servers, rounds, workloads, client = sys.argv[1:]
 workloads = workloads.split()
 systems = ["seatlock", "redis"]
-names = {"seatlock": "seatlockd", "redis": "Redis + Lua"}
+names = {"seatlock": f"seatlockd (client {client})", "redis": "Redis + Lua"}
 
 def run(cmd):
     try:
@@ -243,6 +250,12 @@ lines += ["Produced by `bench/compare.sh`. Median of " + rounds + " round(s) per
           "git " + (run(["git", "rev-parse", "--short", "HEAD"]) or "?") +
           (" (dirty)" if run(["git", "status", "--porcelain", "--untracked-files=no"]) else "") + "; " +
           run(["redis-server", "--version"]).split(" sha=")[0] + ".", ""]
+clients_seen = sorted({r.get("client", "raw") for w in workloads for r in load(w, "seatlock") if r})
+lines += ["seatbench drove seatlockd with `--client " + client + "` (" +
+          ("through the client library's AsyncClient, so the seatlockd figures include its cost"
+           if client == "async" else "its own epoll code on the wire protocol: no client-library overhead") +
+          "; as recorded in the runs: " + (", ".join(clients_seen) or "n/a") + "). Redis: RESP on seatbench's own "
+          "connections.", ""]
 titles = {
     "hold1": "hold1: HOLD one random seat (50,000 seats, TTL 1 s)",
     "hold4": "hold4: HOLD 4 adjacent seats in a row",

@@ -11,13 +11,24 @@
 // is measured from each request's intended send time, so queueing in the
 // server or the generator is not hidden (no coordinated omission).
 //
-// Threads (--threads) each run an epoll loop over their share of the
-// connections; requests are encoded straight into each connection's output
-// buffer and written with one send per pass, so the generator costs less per
-// request than the server. Each thread owns its connections, histogram and
-// verification records; main merges them at the end. After the measured
-// window every connection stops starting transactions and drains (a request
-// left unanswered is an error), then --verify reads the final state back.
+// --target seatlock --client async (default): requests go through the client
+// library's pipelined AsyncClient (client/async_client.h), so the figures
+// include its cost. K = max(1, connections / shards) clients, each with its
+// own I/O thread and one socket per shard port; every logical connection
+// (Conn: holder, rng, cursors, verify records) belongs to one client and one
+// shard, and keeps its transactions in flight through AsyncClient::Call. The
+// callbacks (on that client's I/O thread) record the reply and start the next
+// transaction; a per-client mutex guards the client's connections and stats,
+// which open-loop pacing threads (--threads) also touch.
+//
+// --client raw (and --target redis): threads (--threads) each run an epoll
+// loop over their share of the connections; requests are encoded straight
+// into each connection's output buffer and written with one send per pass, so
+// the generator costs less per request than the server. Each thread owns its
+// connections, histogram and verification records; main merges them at the
+// end. Both: after the measured window every connection stops starting
+// transactions and drains (a request left unanswered is an error), then
+// --verify reads the final state back.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -35,6 +46,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <string>
@@ -49,6 +61,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "bench/bench_net.h"
+#include "client/async_client.h"
 #include "common/histogram.h"
 #include "common/mono_clock.h"
 #include "protocol/framing.h"
@@ -56,6 +69,11 @@
 #include "protocol/sharding.h"
 
 ABSL_FLAG(std::string, target, "seatlock", "seatlock or redis.");
+ABSL_FLAG(std::string, client, "",
+          "--target seatlock: async (the default: requests go through the client library's "
+          "AsyncClient, max(1, connections / shards) clients, one socket per shard each) or raw "
+          "(seatbench's own epoll code on the wire protocol: the server without client-library "
+          "overhead). --target redis is always raw.");
 ABSL_FLAG(std::string, host, "127.0.0.1", "Server address (loopback only for load tests).");
 ABSL_FLAG(int32_t, port, 7400, "Server port (seatlockd main port, or Redis).");
 ABSL_FLAG(std::string, workload, "hold1",
@@ -65,7 +83,9 @@ ABSL_FLAG(std::string, workload, "hold1",
           "~10% of the seats are held during setup).");
 ABSL_FLAG(int32_t, connections, 50, "Connections in total.");
 ABSL_FLAG(int32_t, pipeline, 1, "Closed loop: transactions in flight per connection.");
-ABSL_FLAG(int32_t, threads, 1, "Load-generator threads.");
+ABSL_FLAG(int32_t, threads, 1,
+          "Load-generator threads (raw: epoll loops; --client async: open-loop pacing threads, the "
+          "clients' I/O threads doing the rest).");
 ABSL_FLAG(double, duration, 10, "Seconds to measure.");
 ABSL_FLAG(double, warmup, 2, "Seconds to run before measuring.");
 ABSL_FLAG(int32_t, seats, 50000,
@@ -100,6 +120,9 @@ constexpr uint64_t kLateNs = 1'000'000;          // open loop: sent >= 1 ms afte
 constexpr uint64_t kDrainNs = 10'000'000'000;    // after the run: wait this long for replies
 constexpr uint32_t kPreholdConn = 0xffffffffu;   // holder "bench-prehold" (read workload setup)
 constexpr int kSetupBatch = 256;
+constexpr int64_t kCallTimeoutMs = 10'000;      // --client async: as long as the drain
+
+std::atomic<int> g_printed_errors{0};           // "unexpected result" lines printed, all threads
 
 constexpr std::string_view kTool = "seatbench";
 [[noreturn]] void Die(const std::string& msg) { bench::Die(kTool, msg); }
@@ -328,14 +351,69 @@ struct Conn {
   std::string holder;
 };
 
+// Raw: one load-generator thread's connections, driven by Run(). Async
+// (`client` set): one AsyncClient's connections, driven by its callbacks and
+// the Async* methods, all under mu_.
 class Worker {
  public:
-  Worker(const Setup& setup, std::vector<Conn> conns, int depth)
-      : setup_(setup), conns_(std::move(conns)), depth_(depth) {
+  Worker(const Setup& setup, std::vector<Conn> conns, int depth, std::unique_ptr<AsyncClient> client = nullptr)
+      : setup_(setup), conns_(std::move(conns)), depth_(depth), client_(std::move(client)) {
     uint64_t size = 1;
     while (size < static_cast<uint64_t>(depth) * 4) size <<= 1;
-    for (auto& c : conns_) c.ring.assign(size, Pending{});
+    if (client_ == nullptr) {
+      for (auto& c : conns_) c.ring.assign(size, Pending{});
+    }
     mask_ = size - 1;
+  }
+  ~Worker() { AsyncClose(); }
+
+  // ---- --client async -------------------------------------------------------
+  // Closed loop: put --pipeline transactions in flight on every connection.
+  void AsyncStart() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!setup_.open_loop) {
+      for (auto& c : conns_) Fill(c);
+    }
+  }
+  // Open loop: send what is due; returns the next intended time (UINT64_MAX: none).
+  uint64_t AsyncPace() {
+    std::lock_guard<std::mutex> l(mu_);
+    if (draining_) return UINT64_MAX;
+    const uint64_t now = MonoNs();
+    uint64_t wake = UINT64_MAX;
+    for (auto& c : conns_) wake = std::min(wake, IssueDue(c, now));
+    return wake;
+  }
+  void AsyncMeasure() {
+    std::lock_guard<std::mutex> l(mu_);
+    measuring_ = true;
+  }
+  // The window is over: start no more transactions.
+  void AsyncDrain() {
+    std::lock_guard<std::mutex> l(mu_);
+    draining_ = true;
+    measuring_ = false;
+    if (setup_.open_loop) CountBacklog(MonoNs());
+  }
+  int AsyncInFlight() {
+    std::lock_guard<std::mutex> l(mu_);
+    int open = 0;
+    for (auto& c : conns_) open += c.in_flight;
+    return open;
+  }
+  // Counts what is still in flight as unanswered (returned) and destroys the
+  // client; the callbacks its shutdown runs (CANCELLED) are ignored.
+  int AsyncClose() {
+    if (client_ == nullptr) return 0;
+    int open = 0;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      closed_ = true;
+      for (auto& c : conns_) open += c.in_flight;
+      stats.unanswered += static_cast<uint64_t>(open);
+    }
+    client_.reset();  // joins its I/O thread: stats are then main's to read
+    return open;
   }
 
   void Run(const std::atomic<int>* phase) {
@@ -467,9 +545,21 @@ class Worker {
     return nullptr;
   }
 
+  // Raw: a free ring slot (nullptr when none is free). Async: *local, with a
+  // fresh number from the connection's counter (idempotency keys use it).
+  Pending* Allocate(Conn& c, Pending* local) {
+    if (client_ == nullptr) {
+      uint64_t id;
+      return NewRequest(c, &id);
+    }
+    *local = Pending{};
+    local->id = c.next_id++;
+    return local;
+  }
+
   bool StartTxn(Conn& c, uint64_t origin, uint64_t now) {
-    uint64_t id;
-    Pending* p = NewRequest(c, &id);
+    Pending local;
+    Pending* p = Allocate(c, &local);
     if (p == nullptr) return false;
     p->origin_ns = origin;
     p->sent_ns = now;
@@ -478,7 +568,7 @@ class Worker {
     if (setup_.workload == Workload::kRead) {
       p->kind = Kind::kRead;
       p->seat = static_cast<uint32_t>(secs[c.rng() % secs.size()]);  // the section
-      if (setup_.redis) EncodeRedisRead(c, p->seat); else EncodeSeatlockRead(c, id, p->seat);
+      if (setup_.redis) EncodeRedisRead(c, p->seat); else EncodeSeatlockRead(c, *p);
     } else {
       p->kind = Kind::kHold;
       uint32_t first;
@@ -506,14 +596,16 @@ class Worker {
         first = sec * static_cast<uint32_t>(sps) + row * 50 + pos;
       }
       p->seat = first;
-      if (setup_.redis) EncodeRedisHold(c, first); else EncodeSeatlockHold(c, id, first);
+      if (setup_.redis) EncodeRedisHold(c, first); else EncodeSeatlockHold(c, *p);
     }
     c.in_flight++;
     MarkDirty(c);
     return true;
   }
 
-  void MarkDirty(Conn& c) { dirty_.push_back(&c); }
+  void MarkDirty(Conn& c) {
+    if (client_ == nullptr) dirty_.push_back(&c);
+  }
   void Flush() {
     for (Conn* c : dirty_) {
       if (c->out.empty()) continue;
@@ -533,14 +625,59 @@ class Worker {
     else stats.errors++;
   }
   void Unexpected(const std::string& what) {
-    if (printed_errors_++ < 5) std::fprintf(stderr, "seatbench: unexpected result: %s\n", what.c_str());
+    if (g_printed_errors.fetch_add(1, std::memory_order_relaxed) < 5) {
+      std::fprintf(stderr, "seatbench: unexpected result: %s\n", what.c_str());
+    }
   }
 
   // ---- seatlock ----
-  void EncodeSeatlockHold(Conn& c, uint64_t id, uint32_t first) {
+  // Sends the request of `p`. Raw: into the connection's output buffer, with
+  // the ring slot's id. Async: through the client; the callback handles the
+  // reply under mu_ on the client's I/O thread.
+  void SendSeatlock(Conn& c, const Pending& p, wire::Request req) {
+    if (client_ != nullptr) {
+      client_->Call(
+          std::move(req),
+          [this, &c, p](absl::StatusOr<wire::Response> r) { OnAsyncReply(c, p, std::move(r)); },
+          kCallTimeoutMs);
+      return;
+    }
+    req.set_request_id(p.id);
+    protocol::AppendFrame(req, &c.out);
+  }
+  void OnAsyncReply(Conn& c, const Pending& p, absl::StatusOr<wire::Response> r) {
+    const uint64_t now = MonoNs();
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return;  // the client is shutting down; counted as unanswered
+    if (r.ok()) {
+      OnSeatlockReply(c, p, *r, now);
+    } else {
+      // The call failed (timeout, connection lost): the server's answer is
+      // unknown. An error, whatever the phase.
+      const uint32_t sps = static_cast<uint32_t>(setup_.seats_per_section);
+      Unexpected(absl::StrCat(p.kind == Kind::kRead ? absl::StrCat("read of section S", p.seat)
+                              : absl::StrCat(p.kind == Kind::kHold ? "HOLD" : "CONFIRM", " of seat ",
+                                             p.seat / sps, "/", p.seat % sps),
+                              " failed: ", r.status().ToString()));
+      if (setup_.verify && p.kind == Kind::kConfirm) {  // the hold may still stand
+        stats.grants.push_back(GrantRec{p.seat, c.index, p.hold_sent_ns, p.sent_ns, p.hold_id,
+                                        static_cast<uint32_t>(setup_.ttl), 1});
+      }
+      c.in_flight--;
+      stats.errors++;
+      if (measuring_) stats.hist.Record(now - p.origin_ns);
+    }
+    if (draining_) return;
+    if (setup_.open_loop) {
+      IssueDue(c, now);  // what waited for a free slot (the pacer sends the rest)
+    } else {
+      Fill(c);
+    }
+  }
+  void EncodeSeatlockHold(Conn& c, const Pending& p) {
     const uint32_t sps = static_cast<uint32_t>(setup_.seats_per_section);
+    const uint32_t first = p.seat;
     wire::Request req;
-    req.set_request_id(id);
     auto* h = req.mutable_hold();
     h->set_event_id(setup_.event);
     for (int k = 0; k < setup_.hold_seats; ++k) {
@@ -550,19 +687,18 @@ class Worker {
     }
     h->set_holder(c.holder);
     h->set_ttl_ms(setup_.ttl);
-    protocol::AppendFrame(req, &c.out);
+    SendSeatlock(c, p, std::move(req));
   }
-  void EncodeSeatlockRead(Conn& c, uint64_t id, uint32_t section) {
+  void EncodeSeatlockRead(Conn& c, const Pending& p) {
     wire::Request req;
-    req.set_request_id(id);
     if (setup_.read_availability) {
       req.mutable_get_availability()->set_event_id(setup_.event);
     } else {
       auto* g = req.mutable_get_seats();
       g->set_event_id(setup_.event);
-      g->set_section(absl::StrCat("S", section));
+      g->set_section(absl::StrCat("S", p.seat));
     }
-    protocol::AppendFrame(req, &c.out);
+    SendSeatlock(c, p, std::move(req));
   }
   void ParseSeatlock(Conn& c) {
     for (;;) {
@@ -592,9 +728,10 @@ class Worker {
       case Kind::kHold: {
         if (resp.code() == wire::OK) {
           if (setup_.workload == Workload::kConfirm) {  // send its CONFIRM in the same slot
-            uint64_t id;
-            Pending* q = NewRequest(c, &id);
+            Pending local;
+            Pending* q = Allocate(c, &local);
             if (q == nullptr) Die("request ring full");
+            const uint64_t id = q->id;
             q->kind = Kind::kConfirm;
             q->origin_ns = p.origin_ns;
             q->sent_ns = now;
@@ -603,13 +740,12 @@ class Worker {
             q->hold_id = resp.hold().hold_id();
             q->hold_sent_ns = p.sent_ns;
             wire::Request req;
-            req.set_request_id(id);
             auto* cf = req.mutable_confirm();
             cf->set_hold_id(resp.hold().hold_id());
             cf->set_holder(c.holder);
             cf->set_idempotency_key(absl::StrCat(setup_.event, "-", c.holder, "-", id));
             cf->set_payment_ref("bench");
-            protocol::AppendFrame(req, &c.out);
+            SendSeatlock(c, *q, std::move(req));
             MarkDirty(c);
             return;
           }
@@ -790,8 +926,12 @@ class Worker {
   uint64_t mask_;
   bool measuring_ = false;
   bool draining_ = false;
-  int printed_errors_ = 0;
   std::vector<Conn*> dirty_;
+  // --client async. mu_ guards conns_, stats and the flags above once the
+  // client's callbacks may run (its I/O thread, the pacers, main).
+  std::unique_ptr<AsyncClient> client_;
+  std::mutex mu_;
+  bool closed_ = false;
 };
 
 // ---- --verify ---------------------------------------------------------------
@@ -1172,6 +1312,11 @@ int Main() {
   const std::string read_op = absl::GetFlag(FLAGS_read_op);
   if (read_op != "seats" && read_op != "availability") Die("--read_op must be seats or availability");
   setup.read_availability = read_op == "availability" && !setup.redis;
+  std::string client_mode = absl::GetFlag(FLAGS_client);
+  if (client_mode.empty()) client_mode = setup.redis ? "raw" : "async";
+  if (client_mode != "async" && client_mode != "raw") Die("--client must be async or raw");
+  if (setup.redis && client_mode != "raw") Die("--client async needs --target seatlock (Redis is always raw)");
+  const bool async = client_mode == "async";
   const std::string host = absl::GetFlag(FLAGS_host);
   const int port = absl::GetFlag(FLAGS_port);
   const int connections = absl::GetFlag(FLAGS_connections);
@@ -1209,6 +1354,7 @@ int Main() {
   }
   std::vector<GrantRec> setup_grants;
   uint32_t shards = 1;
+  int usable_shards = 1;
   if (setup.redis) {
     const std::string dir = absl::GetFlag(FLAGS_lua_dir);
     SyncConn conn(host, port);
@@ -1257,8 +1403,9 @@ int Main() {
     }
     for (int i = 0; i < connections; ++i) {
       conns[i].shard = usable[static_cast<size_t>(i) % usable.size()];
-      conns[i].fd = Dial(host, static_cast<int>(hr.hello().shard_ports(conns[i].shard)));
+      if (!async) conns[i].fd = Dial(host, static_cast<int>(hr.hello().shard_ports(conns[i].shard)));
     }
+    usable_shards = static_cast<int>(usable.size());
   }
   // contended: each shard's hot seats are the first 1% of its seats (Redis:
   // one "shard", the first 1% of all seats), so both targets have the same
@@ -1289,25 +1436,86 @@ int Main() {
   }
   if (setup.workload == Workload::kRead) Prehold(&setup, host, port, prehold_ttl, &setup_grants);
 
-  // Split connections over threads.
   std::vector<std::unique_ptr<Worker>> workers;
-  for (int t = 0; t < threads; ++t) {
-    std::vector<Conn> mine;
-    for (int i = t; i < connections; i += threads) mine.push_back(std::move(conns[i]));
-    workers.push_back(std::make_unique<Worker>(setup, std::move(mine), depth));
+  int clients = 0;
+  if (async) {
+    // K clients, so that K x shards sockets to the shard ports ~ --connections.
+    // Connection i (on shard usable[i % U]) belongs to client (i / U) % K: one
+    // logical connection per (client, shard) when U divides --connections.
+    clients = std::max(1, connections / usable_shards);
+    std::vector<std::vector<Conn>> mine(static_cast<size_t>(clients));
+    for (int i = 0; i < connections; ++i) {
+      mine[static_cast<size_t>((i / usable_shards) % clients)].push_back(std::move(conns[i]));
+    }
+    ClientOptions opts;
+    opts.host = host;
+    opts.port = static_cast<uint16_t>(port);
+    opts.call_timeout_ms = kCallTimeoutMs;
+    opts.client_name = "seatbench";
+    for (int k = 0; k < clients; ++k) {
+      auto client = AsyncClient::Connect(opts);
+      if (!client.ok()) Die(absl::StrCat("AsyncClient::Connect: ", client.status().ToString()));
+      workers.push_back(std::make_unique<Worker>(setup, std::move(mine[static_cast<size_t>(k)]), depth,
+                                                 std::move(*client)));
+    }
+  } else {  // split connections over threads
+    for (int t = 0; t < threads; ++t) {
+      std::vector<Conn> mine;
+      for (int i = t; i < connections; i += threads) mine.push_back(std::move(conns[i]));
+      workers.push_back(std::make_unique<Worker>(setup, std::move(mine), depth));
+    }
   }
   const uint64_t run_start = MonoNs();
   setup.start_ns = run_start + 5'000'000;  // open loop: the schedule starts in 5 ms
   std::atomic<int> phase{0};
   std::vector<std::thread> ts;
-  for (auto& w : workers) ts.emplace_back([&w, &phase] { w->Run(&phase); });
+  if (async) {
+    for (auto& w : workers) w->AsyncStart();
+    if (setup.open_loop) {  // pacing threads, each over every threads-th client
+      for (int t = 0; t < std::min(threads, clients); ++t) {
+        ts.emplace_back([&workers, &phase, t, threads] {
+          while (phase.load(std::memory_order_relaxed) < 2) {
+            uint64_t wake = MonoNs() + 1'000'000;  // look at the phase at least every ms
+            for (size_t k = static_cast<size_t>(t); k < workers.size(); k += static_cast<size_t>(threads)) {
+              wake = std::min(wake, workers[k]->AsyncPace());
+            }
+            timespec until{static_cast<time_t>(wake / 1'000'000'000), static_cast<long>(wake % 1'000'000'000)};
+            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr);
+          }
+        });
+      }
+    }
+  } else {
+    for (auto& w : workers) ts.emplace_back([&w, &phase] { w->Run(&phase); });
+  }
   std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
   phase = 1;
   const uint64_t start = MonoNs();
+  if (async) {
+    for (auto& w : workers) w->AsyncMeasure();
+  }
   std::this_thread::sleep_for(std::chrono::duration<double>(duration));
   phase = 2;
+  if (async) {
+    for (auto& w : workers) w->AsyncDrain();
+  }
   const double secs = static_cast<double>(MonoNs() - start) / 1e9;
   for (auto& t : ts) t.join();
+  if (async) {  // wait for the replies still due, then close the clients
+    const uint64_t drain_deadline = MonoNs() + kDrainNs;
+    for (;;) {
+      int open = 0;
+      for (auto& w : workers) open += w->AsyncInFlight();
+      if (open == 0) break;
+      if (MonoNs() > drain_deadline) {
+        std::fprintf(stderr, "seatbench: %d transactions unanswered %.0f s after the run\n", open,
+                     static_cast<double>(kDrainNs) / 1e9);
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    for (auto& w : workers) w->AsyncClose();
+  }
   Stats total;
   std::vector<GrantRec> grants = std::move(setup_grants);
   std::vector<SaleRec> sales;
@@ -1331,8 +1539,10 @@ int Main() {
   auto us = [&](double q) { return static_cast<double>(total.hist.Quantile(q)) / 1000.0; };
   auto pct = [&](uint64_t x) { return n ? 100.0 * static_cast<double>(x) / static_cast<double>(n) : 0.0; };
   const char* mode = setup.open_loop ? "open" : "closed";
-  std::printf("target=%s workload=%s%s mode=%s connections=%d %s=%d threads=%d seats=%u ttl=%lldms duration=%.1fs\n",
-              target.c_str(), workload.c_str(),
+  std::printf("target=%s client=%s%s workload=%s%s mode=%s connections=%d %s=%d threads=%d seats=%u ttl=%lldms "
+              "duration=%.1fs\n",
+              target.c_str(), client_mode.c_str(), async ? absl::StrCat(" (", clients, clients == 1 ? " client)" : " clients)").c_str() : "",
+              workload.c_str(),
               setup.workload == Workload::kRead && !setup.redis ? absl::StrCat(" (", read_op, ")").c_str() : "", mode,
               connections, setup.open_loop ? "max_in_flight" : "pipeline", depth, threads, setup.total_seats(),
               static_cast<long long>(setup.ttl), secs);
@@ -1361,7 +1571,7 @@ int Main() {
   }
   if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
     std::ofstream j(path);
-    j << "{\"target\":\"" << target << "\",\"workload\":\"" << workload << "\",\"mode\":\"" << mode
+    j << "{\"target\":\"" << target << "\",\"client\":\"" << client_mode << "\",\"workload\":\"" << workload << "\",\"mode\":\"" << mode
       << "\",\"read_op\":\"" << (setup.workload == Workload::kRead ? (setup.redis ? "availability.lua" : read_op) : "")
       << "\",\"connections\":" << connections << ",\"pipeline\":" << pipeline << ",\"max_in_flight\":" << depth
       << ",\"threads\":" << threads << ",\"seats\":" << setup.total_seats() << ",\"ttl_ms\":" << setup.ttl
