@@ -54,6 +54,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "client/client.h"
+#include "common/flag_spelling.h"
 #include "common/histogram.h"
 #include "common/mono_clock.h"
 
@@ -1584,15 +1585,7 @@ int main(int argc, char** argv) {
       "Exit 0: every invariant held (0 oversold, 0 double charges, sales == SOLD seats read back, no unexpected "
       "answers); 1: a violation (printed); 2: could not run (cannot connect, bad flags, event exists).\n"
       "Flags may be spelled with '-' or '_' (--time-scale or --time_scale).");
-  std::vector<std::string> normalized;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i > 0 && a.rfind("--", 0) == 0) {
-      const size_t end = std::min(a.find('='), a.size());
-      std::replace(a.begin() + 2, a.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
-    }
-    normalized.push_back(std::move(a));
-  }
+  std::vector<std::string> normalized = seatlock::UnderscoreFlagNames(argc, argv);
   // Unknown flags: exit 2 like every other "could not run" (absl would exit 1,
   // which here means "a violation").
   for (size_t i = 1; i < normalized.size(); ++i) {

@@ -62,6 +62,7 @@
 #include "absl/strings/str_cat.h"
 #include "bench/bench_net.h"
 #include "client/async_client.h"
+#include "common/flag_spelling.h"
 #include "common/histogram.h"
 #include "common/mono_clock.h"
 #include "protocol/framing.h"
@@ -1605,15 +1606,7 @@ int main(int argc, char** argv) {
       "seatbench: load generator for seatlockd and Redis (docs/benchmarks.md). Flags may be spelled "
       "with '-' or '_' (--lua-dir or --lua_dir).");
   // Accept --lua-dir as well as --lua_dir (Abseil spells flags with '_').
-  std::vector<std::string> normalized;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i > 0 && a.rfind("--", 0) == 0) {
-      const size_t end = std::min(a.find('='), a.size());
-      std::replace(a.begin() + 2, a.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
-    }
-    normalized.push_back(std::move(a));
-  }
+  std::vector<std::string> normalized = seatlock::UnderscoreFlagNames(argc, argv);
   std::vector<char*> args;
   for (auto& a : normalized) args.push_back(a.data());
   const std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());

@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/flag_spelling.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -77,15 +78,7 @@ int main(int argc, char** argv) {
       "Usage: seatlockd [--bind 127.0.0.1] [--port 7400] [--shards N] [--data-dir ./data] ...\n"
       "Flags may be spelled with '-' or '_' (--data-dir or --data_dir).");
   // Accept --data-dir as well as --data_dir (Abseil spells flags with '_').
-  std::vector<std::string> normalized;
-  for (int i = 0; i < argc; ++i) {
-    std::string a = argv[i];
-    if (i > 0 && a.rfind("--", 0) == 0) {
-      const size_t end = std::min(a.find('='), a.size());
-      std::replace(a.begin() + 2, a.begin() + static_cast<std::ptrdiff_t>(end), '-', '_');
-    }
-    normalized.push_back(std::move(a));
-  }
+  std::vector<std::string> normalized = seatlock::UnderscoreFlagNames(argc, argv);
   std::vector<char*> args;
   for (auto& a : normalized) args.push_back(a.data());
   std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
