@@ -30,7 +30,8 @@ inline int Dial(std::string_view tool, const std::string& host, int port) {
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(static_cast<uint16_t>(port));
-  if (inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) Die(tool, "--host must be an IPv4 address");
+  if (inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1)
+    Die(tool, "--host must be an IPv4 address");
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) {
     Die(tool, "cannot connect to " + host + ":" + std::to_string(port) + ": " + strerror(errno));

@@ -28,8 +28,8 @@ constexpr std::string_view kHolder = "buyer-1";
 constexpr uint32_t kSections = 50;
 constexpr uint32_t kRows = 20;
 constexpr uint32_t kSeatsPerRow = 50;
-constexpr uint32_t kSeatsPerSection = kRows * kSeatsPerRow;     // 1,000
-constexpr uint32_t kSeats = kSections * kSeatsPerSection;       // 50,000
+constexpr uint32_t kSeatsPerSection = kRows * kSeatsPerRow;  // 1,000
+constexpr uint32_t kSeats = kSections * kSeatsPerSection;    // 50,000
 constexpr int64_t kTtlMs = 600'000;
 
 class Rng {
@@ -104,7 +104,8 @@ void Sell(SeatEngine& engine, const std::vector<SeatKey>& seats, uint64_t* key_c
   char buf[32];
   for (size_t i = 0; i < seats.size(); i += 32) {
     const size_t n = std::min<size_t>(32, seats.size() - i);
-    const HoldResult h = engine.Hold(kEvent, absl::MakeConstSpan(seats.data() + i, n), kHolder, kTtlMs);
+    const HoldResult h =
+        engine.Hold(kEvent, absl::MakeConstSpan(seats.data() + i, n), kHolder, kTtlMs);
     if (!h.ok()) std::abort();
     const ConfirmResult c =
         engine.Confirm(h.hold_id, kHolder, NumberedKey(buf, "fill-", (*key_counter)++), "pay");
@@ -129,8 +130,8 @@ void SellHalf(SeatEngine& engine) {
 
 void SetPairCounters(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
-  state.counters["ops_per_second"] =
-      benchmark::Counter(2.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["ops_per_second"] = benchmark::Counter(
+      2.0 * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 // HOLD of one random seat, then RELEASE of that hold. items = pairs.
@@ -162,8 +163,7 @@ void BM_HoldRelease4Adjacent(benchmark::State& state) {
   SeatKey seats[4];
   for (auto _ : state) {
     const uint32_t section = rng.Below(kSections);
-    const uint32_t first =
-        rng.Below(kRows) * kSeatsPerRow + rng.Below(kSeatsPerRow - 3);
+    const uint32_t first = rng.Below(kRows) * kSeatsPerRow + rng.Below(kSeatsPerRow - 3);
     for (uint32_t i = 0; i < 4; ++i) seats[i] = {section, first + i};
     const HoldResult h = engine.Hold(kEvent, seats, kHolder, kTtlMs);
     if (!h.ok()) {
@@ -224,7 +224,8 @@ void BM_HoldBestAvailable4(benchmark::State& state) {
   SellHalf(engine);
   const Availability before = engine.GetAvailability(kEvent);
   for (auto _ : state) {
-    const HoldResult h = engine.HoldBestAvailable(kEvent, section, 4, /*together=*/true, kHolder, kTtlMs);
+    const HoldResult h =
+        engine.HoldBestAvailable(kEvent, section, 4, /*together=*/true, kHolder, kTtlMs);
     if (!h.ok()) {
       state.SkipWithError("best available failed");
       break;

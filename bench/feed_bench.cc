@@ -39,7 +39,8 @@ int64_t RealUs() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage("feed_bench: change-feed expiry notification delay (docs/benchmarks.md)");
+  absl::SetProgramUsageMessage(
+      "feed_bench: change-feed expiry notification delay (docs/benchmarks.md)");
   absl::ParseCommandLine(argc, argv);
   using namespace seatlock;
   ClientOptions opts;
@@ -116,11 +117,14 @@ int main(int argc, char** argv) {
     *h->add_seats() = SeatIndex(absl::StrCat("S", i / 1000), static_cast<uint32_t>(i % 1000));
     h->set_holder("fb");
     // Deadlines spread over the window, counted from the start of the load.
-    const int64_t deadline_us = load_start + (ttl_min + static_cast<int64_t>(rng() % spread)) * 1000;
+    const int64_t deadline_us =
+        load_start + (ttl_min + static_cast<int64_t>(rng() % spread)) * 1000;
     h->set_ttl_ms(std::max<int64_t>(1, (deadline_us - RealUs()) / 1000));
     (*client)->async().Call(std::move(req), [&](absl::StatusOr<wire::Response> r) {
-      if (r.ok() && r->code() == wire::OK) granted++;
-      else failed++;
+      if (r.ok() && r->code() == wire::OK)
+        granted++;
+      else
+        failed++;
       in_flight--;
       cv.notify_one();
     });
@@ -131,10 +135,11 @@ int main(int argc, char** argv) {
   if (auto st = (*client)->Stats(); st.ok()) {
     for (const auto& s : st->stats().shards()) live += s.live_holds();
   }
-  std::printf("placed %d holds (%d refused/failed) in %.1f s; live holds after loading: %llu\n", granted.load(),
-              failed.load(), load_s, static_cast<unsigned long long>(live));
+  std::printf("placed %d holds (%d refused/failed) in %.1f s; live holds after loading: %llu\n",
+              granted.load(), failed.load(), load_s, static_cast<unsigned long long>(live));
   if (load_s * 1000 > static_cast<double>(ttl_min)) {
-    std::printf("warning: loading took longer than --ttl-min-ms; some holds expired during the load\n");
+    std::printf(
+        "warning: loading took longer than --ttl-min-ms; some holds expired during the load\n");
   }
   // Wait for every expiry (bounded).
   const int64_t until = load_start + (ttl_min + spread + 10000) * 1000;
@@ -143,9 +148,11 @@ int main(int argc, char** argv) {
   }
   std::lock_guard<std::mutex> l(mu);
   auto ms = [&](double q) { return static_cast<double>(delay_us.Quantile(q)) / 1000.0; };
-  std::printf("expiry notifications: %d of %d; delay from deadline to subscriber: p50 %.2f ms  p99 %.2f ms  "
-              "p99.9 %.2f ms  max %.2f ms\n",
-              expired.load(), granted.load(), ms(0.5), ms(0.99), ms(0.999),
-              static_cast<double>(delay_us.max()) / 1000.0);
+  std::printf(
+      "expiry notifications: %d of %d; delay from deadline to subscriber: p50 %.2f ms  p99 %.2f ms "
+      " "
+      "p99.9 %.2f ms  max %.2f ms\n",
+      expired.load(), granted.load(), ms(0.5), ms(0.99), ms(0.999),
+      static_cast<double>(delay_us.max()) / 1000.0);
   return expired.load() == granted.load() ? 0 : 1;
 }

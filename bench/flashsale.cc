@@ -60,45 +60,59 @@
 
 ABSL_FLAG(std::string, host, "127.0.0.1", "seatlockd address.");
 ABSL_FLAG(int32_t, port, 7400, "seatlockd main port.");
-ABSL_FLAG(int32_t, connections, 16,
-          "Sockets for the buyers, in total: the buyers share max(1, N / (shards + 1)) AsyncClients, each "
-          "with one connection to the main port and one per shard. (Plus one control client for setup, "
-          "the availability monitor and the read-back.)");
+ABSL_FLAG(
+    int32_t, connections, 16,
+    "Sockets for the buyers, in total: the buyers share max(1, N / (shards + 1)) AsyncClients, "
+    "each "
+    "with one connection to the main port and one per shard. (Plus one control client for setup, "
+    "the availability monitor and the read-back.)");
 ABSL_FLAG(int32_t, buyers, 500000, "Buyers (before --scale).");
 ABSL_FLAG(int32_t, seats, 50000, "Seats in the event (before --scale), in rows of 50.");
 ABSL_FLAG(int32_t, sections, 50, "Sections (before --scale; at least 2 after it).");
-ABSL_FLAG(double, scale, 1.0,
-          "Shrinks the scenario: buyers, seats and sections are multiplied by it (at least 2 sections, "
-          "100 seats, 200 buyers). 0.02 runs in a few seconds (CI).");
-ABSL_FLAG(double, time_scale, 0.02,
-          "Compresses buyer time (pay delays, hold TTL, poll interval, confirm retry): a 30 s payment "
-          "takes 30 s x this. Arrivals (--arrival_ms) and the room's admission rate are not scaled.");
+ABSL_FLAG(
+    double, scale, 1.0,
+    "Shrinks the scenario: buyers, seats and sections are multiplied by it (at least 2 sections, "
+    "100 seats, 200 buyers). 0.02 runs in a few seconds (CI).");
+ABSL_FLAG(
+    double, time_scale, 0.02,
+    "Compresses buyer time (pay delays, hold TTL, poll interval, confirm retry): a 30 s payment "
+    "takes 30 s x this. Arrivals (--arrival_ms) and the room's admission rate are not scaled.");
 ABSL_FLAG(int32_t, arrival_ms, 1000, "Buyers arrive evenly spread over this many ms (real time).");
 ABSL_FLAG(uint64_t, seed, 1, "Seed for the buyers' choices (wants, pay delays, failures, seats).");
-ABSL_FLAG(bool, room, true,
-          "Put a waiting room (CONFIGURE_ROOM, rate mode) in front of the seats. --room=false: every "
-          "buyer goes straight for the seats on arrival.");
-ABSL_FLAG(int32_t, room_rate, 0,
-          "Room admission rate, buyers per second (real time). 0: sized so that admitted buyers could "
-          "take every seat in about 5 s (seats / 3.5 seats per buyer / 5 s).");
-ABSL_FLAG(bool, prequeue, false,
-          "Room: every arrival joins before the on-sale time (the end of the arrival window), so the "
-          "room shuffles them once at on-sale (arrival order no longer matters).");
-ABSL_FLAG(double, poll_ms, 1000,
-          "Buyer time between QUEUE_STATUS polls near the front of the line (scaled by --time_scale, at "
-          "least 5 ms). Further back a buyer waits half its estimated wait, up to --poll_max_ms.");
-ABSL_FLAG(int32_t, poll_max_ms, 5000,
-          "Longest time between two polls of a waiting buyer (real ms). The room's grace period is set "
-          "to max(15 s, 3x this).");
-ABSL_FLAG(int32_t, view_ms, 200, "A section's seat map (GET_SEATS) is re-read when older than this (real ms).");
+ABSL_FLAG(
+    bool, room, true,
+    "Put a waiting room (CONFIGURE_ROOM, rate mode) in front of the seats. --room=false: every "
+    "buyer goes straight for the seats on arrival.");
+ABSL_FLAG(
+    int32_t, room_rate, 0,
+    "Room admission rate, buyers per second (real time). 0: sized so that admitted buyers could "
+    "take every seat in about 5 s (seats / 3.5 seats per buyer / 5 s).");
+ABSL_FLAG(
+    bool, prequeue, false,
+    "Room: every arrival joins before the on-sale time (the end of the arrival window), so the "
+    "room shuffles them once at on-sale (arrival order no longer matters).");
+ABSL_FLAG(
+    double, poll_ms, 1000,
+    "Buyer time between QUEUE_STATUS polls near the front of the line (scaled by --time_scale, at "
+    "least 5 ms). Further back a buyer waits half its estimated wait, up to --poll_max_ms.");
+ABSL_FLAG(
+    int32_t, poll_max_ms, 5000,
+    "Longest time between two polls of a waiting buyer (real ms). The room's grace period is set "
+    "to max(15 s, 3x this).");
+ABSL_FLAG(int32_t, view_ms, 200,
+          "A section's seat map (GET_SEATS) is re-read when older than this (real ms).");
 ABSL_FLAG(double, hold_ttl_s, 20, "Hold TTL in buyer seconds (scaled).");
 ABSL_FLAG(double, pay_min_s, 1, "Shortest payment, buyer seconds (scaled).");
-ABSL_FLAG(double, pay_max_s, 30, "Longest payment, buyer seconds (scaled); longer than --hold_ttl_s means late confirms.");
+ABSL_FLAG(double, pay_max_s, 30,
+          "Longest payment, buyer seconds (scaled); longer than --hold_ttl_s means late confirms.");
 ABSL_FLAG(double, pay_fail_pct, 5, "Payments that fail (the buyer RELEASEs the hold), percent.");
 ABSL_FLAG(double, drop_confirm_pct, 2,
-          "CONFIRM responses dropped on purpose (the buyer retries with the same idempotency key), percent.");
-ABSL_FLAG(int32_t, timeout_s, 120, "Hard bound on the buying phase, seconds; unfinished buyers are a violation.");
-ABSL_FLAG(std::string, event, "", "Event id (default flashsale-<pid>-<unix s>); must not exist yet.");
+          "CONFIRM responses dropped on purpose (the buyer retries with the same idempotency key), "
+          "percent.");
+ABSL_FLAG(int32_t, timeout_s, 120,
+          "Hard bound on the buying phase, seconds; unfinished buyers are a violation.");
+ABSL_FLAG(std::string, event, "",
+          "Event id (default flashsale-<pid>-<unix s>); must not exist yet.");
 ABSL_FLAG(std::string, json, "", "Also write the report as JSON to this file.");
 
 namespace seatlock {
@@ -118,7 +132,8 @@ constexpr uint64_t kTickNs = 1'000'000;  // the driver's pass period
 
 std::string RowLabel(int r) {
   std::string s;
-  for (int v = r + 1; v > 0; v = (v - 1) / 26) s.insert(s.begin(), static_cast<char>('A' + (v - 1) % 26));
+  for (int v = r + 1; v > 0; v = (v - 1) / 26)
+    s.insert(s.begin(), static_cast<char>('A' + (v - 1) % 26));
   return s;
 }
 
@@ -140,56 +155,99 @@ std::string JsonEscape(const std::string& s) {
 }
 
 // What a request was, so its response goes to the right handler.
-enum class Kind : uint8_t { kJoin, kStatus, kHoldSpecific, kHoldBest, kConfirm, kRelease, kLeave, kView, kAvail };
+enum class Kind : uint8_t {
+  kJoin,
+  kStatus,
+  kHoldSpecific,
+  kHoldBest,
+  kConfirm,
+  kRelease,
+  kLeave,
+  kView,
+  kAvail
+};
 const char* KindName(Kind k) {
   switch (k) {
-    case Kind::kJoin: return "JOIN_QUEUE";
-    case Kind::kStatus: return "QUEUE_STATUS";
-    case Kind::kHoldSpecific: return "HOLD";
-    case Kind::kHoldBest: return "HOLD_BEST_AVAILABLE";
-    case Kind::kConfirm: return "CONFIRM";
-    case Kind::kRelease: return "RELEASE";
-    case Kind::kLeave: return "LEAVE_QUEUE";
-    case Kind::kView: return "GET_SEATS";
-    case Kind::kAvail: return "GET_AVAILABILITY";
+    case Kind::kJoin:
+      return "JOIN_QUEUE";
+    case Kind::kStatus:
+      return "QUEUE_STATUS";
+    case Kind::kHoldSpecific:
+      return "HOLD";
+    case Kind::kHoldBest:
+      return "HOLD_BEST_AVAILABLE";
+    case Kind::kConfirm:
+      return "CONFIRM";
+    case Kind::kRelease:
+      return "RELEASE";
+    case Kind::kLeave:
+      return "LEAVE_QUEUE";
+    case Kind::kView:
+      return "GET_SEATS";
+    case Kind::kAvail:
+      return "GET_AVAILABILITY";
   }
   return "?";
 }
 
-enum class Phase : uint8_t { kNotArrived, kJoining, kWaiting, kBuying, kPaying, kConfirming, kReleasing, kLeaving, kDone };
+enum class Phase : uint8_t {
+  kNotArrived,
+  kJoining,
+  kWaiting,
+  kBuying,
+  kPaying,
+  kConfirming,
+  kReleasing,
+  kLeaving,
+  kDone
+};
 
 enum class Outcome : uint8_t {
   kNone,
-  kBought,          // confirmed in time
-  kBoughtLate,      // confirmed after the hold ran out, seats still free (hold_lapsed)
-  kTakenLate,       // HOLD_EXPIRED_SEATS_TAKEN: refunded
-  kPaymentFailed,   // released
-  kNoSeats,         // admitted (or no room) but no hold could be had
-  kSoldOutJoin,     // JOIN_QUEUE answered SOLD_OUT
-  kSoldOutQueue,    // QUEUE_STATUS answered SOLD_OUT
-  kSoldOutNoRoom,   // no room: availability said sold out
-  kLapsedQueue,     // QUEUE_STATUS answered LAPSED
-  kQueueOther,      // PASS_EXPIRED / LEFT / DONE while waiting: unexpected
-  kError,           // an unexpected answer or failed call ended the buyer
-  kUnfinished,      // still going at --timeout_s
+  kBought,         // confirmed in time
+  kBoughtLate,     // confirmed after the hold ran out, seats still free (hold_lapsed)
+  kTakenLate,      // HOLD_EXPIRED_SEATS_TAKEN: refunded
+  kPaymentFailed,  // released
+  kNoSeats,        // admitted (or no room) but no hold could be had
+  kSoldOutJoin,    // JOIN_QUEUE answered SOLD_OUT
+  kSoldOutQueue,   // QUEUE_STATUS answered SOLD_OUT
+  kSoldOutNoRoom,  // no room: availability said sold out
+  kLapsedQueue,    // QUEUE_STATUS answered LAPSED
+  kQueueOther,     // PASS_EXPIRED / LEFT / DONE while waiting: unexpected
+  kError,          // an unexpected answer or failed call ended the buyer
+  kUnfinished,     // still going at --timeout_s
   kCount
 };
 const char* OutcomeName(Outcome o) {
   switch (o) {
-    case Outcome::kNone: return "none";
-    case Outcome::kBought: return "bought";
-    case Outcome::kBoughtLate: return "bought_late_confirm";
-    case Outcome::kTakenLate: return "late_confirm_seats_taken";
-    case Outcome::kPaymentFailed: return "payment_failed";
-    case Outcome::kNoSeats: return "no_seats";
-    case Outcome::kSoldOutJoin: return "sold_out_at_join";
-    case Outcome::kSoldOutQueue: return "sold_out_in_queue";
-    case Outcome::kSoldOutNoRoom: return "sold_out_no_room";
-    case Outcome::kLapsedQueue: return "lapsed_in_queue";
-    case Outcome::kQueueOther: return "queue_other";
-    case Outcome::kError: return "error";
-    case Outcome::kUnfinished: return "unfinished";
-    case Outcome::kCount: break;
+    case Outcome::kNone:
+      return "none";
+    case Outcome::kBought:
+      return "bought";
+    case Outcome::kBoughtLate:
+      return "bought_late_confirm";
+    case Outcome::kTakenLate:
+      return "late_confirm_seats_taken";
+    case Outcome::kPaymentFailed:
+      return "payment_failed";
+    case Outcome::kNoSeats:
+      return "no_seats";
+    case Outcome::kSoldOutJoin:
+      return "sold_out_at_join";
+    case Outcome::kSoldOutQueue:
+      return "sold_out_in_queue";
+    case Outcome::kSoldOutNoRoom:
+      return "sold_out_no_room";
+    case Outcome::kLapsedQueue:
+      return "lapsed_in_queue";
+    case Outcome::kQueueOther:
+      return "queue_other";
+    case Outcome::kError:
+      return "error";
+    case Outcome::kUnfinished:
+      return "unfinished";
+    case Outcome::kCount:
+      break;
   }
   return "?";
 }
@@ -199,23 +257,23 @@ struct Buyer {
   uint32_t pay_delay_ms = 0;  // real ms
   int16_t pref_section = -1;  // best-available: a section, or -1 for any
   uint8_t want = 1;
-  bool best = false;          // best-available (else specific seats)
+  bool best = false;  // best-available (else specific seats)
   bool pay_fails = false;
   bool drop_confirm = false;
   // State.
   Phase phase = Phase::kNotArrived;
   Outcome outcome = Outcome::kNone;
   uint8_t specific_tries = 0;
-  uint8_t chain = 0;          // best-available fallback step
-  uint8_t count = 0;          // seats asked in the scattered steps
+  uint8_t chain = 0;  // best-available fallback step
+  uint8_t count = 0;  // seats asked in the scattered steps
   uint8_t confirm_tries = 0;
-  uint8_t rounds = 0;         // no room: rounds of trying
+  uint8_t rounds = 0;                 // no room: rounds of trying
   bool confirm_drop_pending = false;  // the next CONFIRM response is ignored
   bool seen_taken = false;
   bool position_seen = false;
-  uint16_t seq = 0;           // responses to older requests are stale
-  uint32_t number = 0;        // queue number
-  uint32_t position = 0;      // last position reported
+  uint16_t seq = 0;       // responses to older requests are stale
+  uint32_t number = 0;    // queue number
+  uint32_t position = 0;  // last position reported
   uint64_t sent_ns = 0;
   uint64_t hold_id = 0;
   uint64_t seen_booking = 0;  // first booking id any CONFIRM response named
@@ -304,7 +362,7 @@ struct View {
 
 struct StepStats {
   LatencyHistogram hist;
-  LatencyHistogram after;  // requests sent >= 1 s after the arrival window closed
+  LatencyHistogram after;                 // requests sent >= 1 s after the arrival window closed
   std::map<std::string, uint64_t> codes;  // answers by code (or call status)
 };
 
@@ -385,7 +443,7 @@ class FlashSale {
   std::vector<std::vector<Outgoing>> outq_;
   std::vector<View> views_;
   std::mt19937_64 rng_;
-  uint64_t t0_ = 0;       // first arrival
+  uint64_t t0_ = 0;  // first arrival
   uint64_t arrival_ns_ = 0;
   uint32_t next_arrival_ = 0;
   uint64_t outstanding_ = 0;
@@ -411,12 +469,14 @@ class FlashSale {
   uint64_t position_increases_ = 0, position_beyond_number_ = 0;
   uint64_t double_charges_ = 0, inconsistent_replays_ = 0;
   std::vector<Ack> acks_;
-  std::vector<std::vector<SeatKey>> taken_late_seats_;  // seats of HOLD_EXPIRED_SEATS_TAKEN confirms
+  std::vector<std::vector<SeatKey>>
+      taken_late_seats_;  // seats of HOLD_EXPIRED_SEATS_TAKEN confirms
   std::map<std::string, uint64_t> unexpected_;
   std::vector<std::string> unexpected_examples_;
   std::vector<std::string> warnings_;
   // Verification.
-  uint64_t sold_read_ = 0, held_read_ = 0, free_read_ = 0, oversold_ = 0, unacked_sold_ = 0, lost_sales_ = 0;
+  uint64_t sold_read_ = 0, held_read_ = 0, free_read_ = 0, oversold_ = 0, unacked_sold_ = 0,
+           lost_sales_ = 0;
   uint64_t booking_shared_ = 0, sales_seats_ = 0, resold_seats_ = 0, taken_seats_ = 0;
   std::vector<std::string> violations_;
   wire::RoomInfoReply room_info_;
@@ -433,7 +493,9 @@ void FlashSale::ComputeSizes() {
   if (!(scale > 0)) Die("--scale must be positive");
   ts_ = absl::GetFlag(FLAGS_time_scale);
   if (!(ts_ > 0)) Die("--time_scale must be positive");
-  auto scaled = [scale](int32_t v) { return static_cast<int>(std::llround(static_cast<double>(v) * scale)); };
+  auto scaled = [scale](int32_t v) {
+    return static_cast<int>(std::llround(static_cast<double>(v) * scale));
+  };
   nsections_ = std::max(2, scaled(absl::GetFlag(FLAGS_sections)));
   const int seats = std::max(100, scaled(absl::GetFlag(FLAGS_seats)));
   nbuyers_ = std::max(200, scaled(absl::GetFlag(FLAGS_buyers)));
@@ -448,20 +510,25 @@ void FlashSale::ComputeSizes() {
   poll_min_ns_ = static_cast<uint64_t>(std::max(5.0, absl::GetFlag(FLAGS_poll_ms) * ts_) * 1e6);
   poll_max_ns_ = static_cast<uint64_t>(std::max(1, absl::GetFlag(FLAGS_poll_max_ms))) * kMs;
   poll_max_ns_ = std::max(poll_max_ns_, poll_min_ns_);
-  confirm_retry_ns_ = static_cast<uint64_t>(std::max(20.0, real_ms(2.0)) * 1e6);  // a 2 s client timeout
+  confirm_retry_ns_ =
+      static_cast<uint64_t>(std::max(20.0, real_ms(2.0)) * 1e6);  // a 2 s client timeout
   view_ns_ = static_cast<uint64_t>(std::max(1, absl::GetFlag(FLAGS_view_ms))) * kMs;
   arrival_ns_ = static_cast<uint64_t>(std::max(0, absl::GetFlag(FLAGS_arrival_ms))) * kMs;
   room_ = absl::GetFlag(FLAGS_room);
   room_rate_ = static_cast<uint32_t>(std::max(0, absl::GetFlag(FLAGS_room_rate)));
-  if (room_rate_ == 0) room_rate_ = static_cast<uint32_t>(std::max(20.0, std::round(nseats_ / 3.5 / 5.0)));
+  if (room_rate_ == 0)
+    room_rate_ = static_cast<uint32_t>(std::max(20.0, std::round(nseats_ / 3.5 / 5.0)));
   grace_ms_ = std::max<int64_t>(15000, 3 * static_cast<int64_t>(poll_max_ns_ / kMs));
   // A pass must outlive admission + the longest payment + the hold TTL
   // (it is checked only when holding, but the brief for the room says so).
-  pass_ttl_ms_ = static_cast<int64_t>(real_ms(absl::GetFlag(FLAGS_pay_max_s)) + static_cast<double>(ttl_ms_)) +
-                 60'000;
+  pass_ttl_ms_ =
+      static_cast<int64_t>(real_ms(absl::GetFlag(FLAGS_pay_max_s)) + static_cast<double>(ttl_ms_)) +
+      60'000;
   event_ = absl::GetFlag(FLAGS_event);
-  if (event_.empty()) event_ = absl::StrCat("flashsale-", getpid(), "-", absl::ToUnixSeconds(absl::Now()));
-  if (absl::GetFlag(FLAGS_pay_max_s) < absl::GetFlag(FLAGS_pay_min_s)) Die("--pay_max_s < --pay_min_s");
+  if (event_.empty())
+    event_ = absl::StrCat("flashsale-", getpid(), "-", absl::ToUnixSeconds(absl::Now()));
+  if (absl::GetFlag(FLAGS_pay_max_s) < absl::GetFlag(FLAGS_pay_min_s))
+    Die("--pay_max_s < --pay_min_s");
 }
 
 void FlashSale::ConnectAll() {
@@ -471,16 +538,20 @@ void FlashSale::ConnectAll() {
   opts.call_timeout_ms = 30000;
   opts.client_name = "flashsale";
   auto c = Client::Connect(opts);
-  if (!c.ok()) Die(absl::StrCat("cannot connect to ", opts.host, ":", opts.port, ": ", c.status().ToString()));
+  if (!c.ok())
+    Die(absl::StrCat("cannot connect to ", opts.host, ":", opts.port, ": ", c.status().ToString()));
   control_ = std::move(*c);
   shards_ = std::max<uint32_t>(1, control_->hello().shard_count());
   const uint32_t per_client = shards_ > 1 ? shards_ + 1 : 1;
   const int n = std::max<int>(1, absl::GetFlag(FLAGS_connections) / static_cast<int>(per_client));
-  call_timeout_ms_ = std::min<int64_t>(60000, std::max<int64_t>(5000, absl::GetFlag(FLAGS_timeout_s) * 1000LL));
+  call_timeout_ms_ =
+      std::min<int64_t>(60000, std::max<int64_t>(5000, absl::GetFlag(FLAGS_timeout_s) * 1000LL));
   opts.call_timeout_ms = call_timeout_ms_;
   for (int i = 0; i < n; ++i) {
     auto ci = Client::Connect(opts);
-    if (!ci.ok()) Die(absl::StrCat("cannot connect to ", opts.host, ":", opts.port, ": ", ci.status().ToString()));
+    if (!ci.ok())
+      Die(absl::StrCat("cannot connect to ", opts.host, ":", opts.port, ": ",
+                       ci.status().ToString()));
     clients_.push_back(std::move(*ci));
   }
 }
@@ -503,7 +574,8 @@ void FlashSale::DefineEvent() {
   auto r = control_->DefineEvent(def);
   if (!r.ok()) Die(absl::StrCat("DEFINE_EVENT: ", r.status().ToString()));
   if (r->code() != wire::OK) {
-    Die(absl::StrCat("DEFINE_EVENT '", event_, "': ", wire::ResultCode_Name(r->code()), " ", r->detail()));
+    Die(absl::StrCat("DEFINE_EVENT '", event_, "': ", wire::ResultCode_Name(r->code()), " ",
+                     r->detail()));
   }
   auto a = control_->GetAvailability(event_);
   if (!a.ok() || a->code() != wire::OK) Die("GET_AVAILABILITY after DEFINE_EVENT failed");
@@ -525,11 +597,13 @@ void FlashSale::ConfigureRoom() {
   cfg.set_max_seats_per_pass(6);
   if (absl::GetFlag(FLAGS_prequeue)) {
     // On sale at the end of the arrival window (+ a little for the joins in flight).
-    cfg.set_on_sale_ms(absl::ToUnixMillis(absl::Now()) + static_cast<int64_t>(arrival_ns_ / kMs) + 1000);
+    cfg.set_on_sale_ms(absl::ToUnixMillis(absl::Now()) + static_cast<int64_t>(arrival_ns_ / kMs) +
+                       1000);
   }
   auto r = control_->ConfigureRoom(event_, cfg);
   if (!r.ok()) Die(absl::StrCat("CONFIGURE_ROOM: ", r.status().ToString()));
-  if (r->code() != wire::OK) Die(absl::StrCat("CONFIGURE_ROOM: ", wire::ResultCode_Name(r->code()), " ", r->detail()));
+  if (r->code() != wire::OK)
+    Die(absl::StrCat("CONFIGURE_ROOM: ", wire::ResultCode_Name(r->code()), " ", r->detail()));
 }
 
 void FlashSale::MakeBuyers() {
@@ -538,7 +612,8 @@ void FlashSale::MakeBuyers() {
   std::uniform_int_distribution<int> section(0, nsections_ - 1);
   std::uniform_real_distribution<double> u(0, 1);
   const double pay_min = absl::GetFlag(FLAGS_pay_min_s), pay_max = absl::GetFlag(FLAGS_pay_max_s);
-  const double fail = absl::GetFlag(FLAGS_pay_fail_pct) / 100, drop = absl::GetFlag(FLAGS_drop_confirm_pct) / 100;
+  const double fail = absl::GetFlag(FLAGS_pay_fail_pct) / 100,
+               drop = absl::GetFlag(FLAGS_drop_confirm_pct) / 100;
   buyers_.resize(static_cast<size_t>(nbuyers_));
   for (Buyer& b : buyers_) {
     b.want = static_cast<uint8_t>(want(rng));
@@ -564,11 +639,12 @@ void FlashSale::Send(uint32_t who, Kind kind, wire::Request req, AsyncClient* vi
   }
   ++outstanding_;
   const size_t c = via != nullptr ? clients_.size() : who % clients_.size();
-  outq_[c].push_back(Outgoing{std::move(req), [this, who, seq, kind](absl::StatusOr<wire::Response> r) {
-                                Done d{who, seq, kind, MonoNs(), std::move(r)};
-                                std::lock_guard<std::mutex> l(mu_);
-                                inbox_.push_back(std::move(d));
-                              }});
+  outq_[c].push_back(
+      Outgoing{std::move(req), [this, who, seq, kind](absl::StatusOr<wire::Response> r) {
+                 Done d{who, seq, kind, MonoNs(), std::move(r)};
+                 std::lock_guard<std::mutex> l(mu_);
+                 inbox_.push_back(std::move(d));
+               }});
 }
 
 void FlashSale::FlushSends() {
@@ -643,8 +719,12 @@ void FlashSale::FireTimer(const Timer& t) {
   Buyer& x = buyers_[t.buyer];
   if (x.seq != t.seq) return;  // the buyer moved on since the timer was set
   switch (x.phase) {
-    case Phase::kWaiting: SendStatus(t.buyer); break;
-    case Phase::kBuying: TryNoRoom(t.buyer); break;  // no room: next round
+    case Phase::kWaiting:
+      SendStatus(t.buyer);
+      break;
+    case Phase::kBuying:
+      TryNoRoom(t.buyer);
+      break;  // no room: next round
     case Phase::kPaying:
       if (x.pay_fails) {
         x.phase = Phase::kReleasing;
@@ -657,8 +737,11 @@ void FlashSale::FireTimer(const Timer& t) {
         SendConfirm(t.buyer);
       }
       break;
-    case Phase::kConfirming: SendConfirm(t.buyer); break;  // retry, same key
-    default: break;
+    case Phase::kConfirming:
+      SendConfirm(t.buyer);
+      break;  // retry, same key
+    default:
+      break;
   }
 }
 
@@ -691,7 +774,8 @@ void FlashSale::SendConfirm(uint32_t b) {
 bool FlashSale::PickSpecific(uint32_t b, std::vector<wire::SeatRef>* seats) {
   const Buyer& x = buyers_[b];
   const int want = x.want;
-  std::uniform_int_distribution<int> sec(0, nsections_ - 1), row(0, rows_ - 1), col(0, kRowSeats - 1);
+  std::uniform_int_distribution<int> sec(0, nsections_ - 1), row(0, rows_ - 1),
+      col(0, kRowSeats - 1);
   const uint64_t now = MonoNs();
   for (int attempt = 0; attempt < 3; ++attempt) {
     const int s = sec(rng_);
@@ -702,7 +786,8 @@ bool FlashSale::PickSpecific(uint32_t b, std::vector<wire::SeatRef>* seats) {
       const int r = row(rng_);
       const int c = std::uniform_int_distribution<int>(0, kRowSeats - want)(rng_);
       for (int k = 0; k < want; ++k) {
-        seats->push_back(SeatIndex(section_labels_[static_cast<size_t>(s)], static_cast<uint32_t>(r * kRowSeats + c + k)));
+        seats->push_back(SeatIndex(section_labels_[static_cast<size_t>(s)],
+                                   static_cast<uint32_t>(r * kRowSeats + c + k)));
       }
       return true;
     }
@@ -715,10 +800,12 @@ bool FlashSale::PickSpecific(uint32_t b, std::vector<wire::SeatRef>* seats) {
         const int c = (c0 + k) % kRowSeats;
         if (c + want > kRowSeats) continue;
         bool ok = true;
-        for (int j = 0; j < want && ok; ++j) ok = v.taken[static_cast<size_t>(r * kRowSeats + c + j)] == 0;
+        for (int j = 0; j < want && ok; ++j)
+          ok = v.taken[static_cast<size_t>(r * kRowSeats + c + j)] == 0;
         if (!ok) continue;
         for (int j = 0; j < want; ++j) {
-          seats->push_back(SeatIndex(section_labels_[static_cast<size_t>(s)], static_cast<uint32_t>(r * kRowSeats + c + j)));
+          seats->push_back(SeatIndex(section_labels_[static_cast<size_t>(s)],
+                                     static_cast<uint32_t>(r * kRowSeats + c + j)));
         }
         return true;
       }
@@ -740,7 +827,9 @@ void FlashSale::MaybeRefreshView(uint32_t section, uint64_t now) {
 void FlashSale::MarkTaken(const google::protobuf::RepeatedPtrField<wire::SeatRef>& seats) {
   for (const auto& s : seats) {
     auto it = section_index_.find(s.section());
-    if (it == section_index_.end() || !s.has_index() || s.index() >= static_cast<uint32_t>(seats_per_section_)) continue;
+    if (it == section_index_.end() || !s.has_index() ||
+        s.index() >= static_cast<uint32_t>(seats_per_section_))
+      continue;
     View& v = views_[it->second];
     if (!v.loaded || v.taken[s.index()] != 0) continue;
     v.taken[s.index()] = 1;
@@ -835,8 +924,9 @@ void FlashSale::GiveUp(uint32_t b, Outcome o) {
 void FlashSale::Handle(Done& d) {
   --outstanding_;
   StepStats& st = steps_[d.kind];
-  const std::string code_name = d.r.ok() ? wire::ResultCode_Name(d.r->code())
-                                         : absl::StrCat("status:", absl::StatusCodeToString(d.r.status().code()));
+  const std::string code_name =
+      d.r.ok() ? wire::ResultCode_Name(d.r->code())
+               : absl::StrCat("status:", absl::StatusCodeToString(d.r.status().code()));
   ++st.codes[code_name];
   if (d.kind == Kind::kView) {
     views_[d.who].in_flight = false;
@@ -867,8 +957,9 @@ void FlashSale::Handle(Done& d) {
         x.seen_booking = r.confirm().booking_id();
       } else if (x.seen_booking != r.confirm().booking_id()) {
         ++double_charges_;
-        violations_.push_back(absl::StrCat("double charge: buyer ", b, " got bookings ", x.seen_booking, " and ",
-                                           r.confirm().booking_id(), " for one idempotency key"));
+        violations_.push_back(absl::StrCat("double charge: buyer ", b, " got bookings ",
+                                           x.seen_booking, " and ", r.confirm().booking_id(),
+                                           " for one idempotency key"));
       }
       if (x.seen_taken) ++inconsistent_replays_;
       if (r.confirm().replayed()) ++replayed_answers_;
@@ -900,11 +991,19 @@ void FlashSale::Handle(Done& d) {
   }
   const wire::Response& r = *d.r;
   switch (d.kind) {
-    case Kind::kJoin: OnJoin(b, r, d.recv_ns); break;
-    case Kind::kStatus: OnStatus(b, r, d.recv_ns); break;
+    case Kind::kJoin:
+      OnJoin(b, r, d.recv_ns);
+      break;
+    case Kind::kStatus:
+      OnStatus(b, r, d.recv_ns);
+      break;
     case Kind::kHoldSpecific:
-    case Kind::kHoldBest: OnHold(b, d.kind, r, d.recv_ns); break;
-    case Kind::kConfirm: OnConfirm(b, r, d.recv_ns); break;
+    case Kind::kHoldBest:
+      OnHold(b, d.kind, r, d.recv_ns);
+      break;
+    case Kind::kConfirm:
+      OnConfirm(b, r, d.recv_ns);
+      break;
     case Kind::kRelease:
       if (r.code() == wire::OK || r.code() == wire::HOLD_EXPIRED) {
         if (r.code() == wire::HOLD_EXPIRED) ++release_expired_;
@@ -917,7 +1016,8 @@ void FlashSale::Handle(Done& d) {
       if (r.code() != wire::OK) Unexpected(d.kind, code_name, r.detail());
       Finish(b, x.outcome == Outcome::kNone ? Outcome::kNoSeats : x.outcome);
       break;
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -953,13 +1053,14 @@ void FlashSale::OnStatus(uint32_t b, const wire::Response& r, uint64_t now) {
       // may go up then, by design.)
       if (x.position_seen && pos > x.position && !absl::GetFlag(FLAGS_prequeue)) {
         if (position_increases_++ == 0) {
-          warnings_.push_back(absl::StrCat("queue position went up: buyer ", b, " (number ", x.number, ") from ",
-                                           x.position, " to ", pos));
+          warnings_.push_back(absl::StrCat("queue position went up: buyer ", b, " (number ",
+                                           x.number, ") from ", x.position, " to ", pos));
         }
       }
       if (!absl::GetFlag(FLAGS_prequeue) && pos >= x.number) {
         if (position_beyond_number_++ == 0) {
-          warnings_.push_back(absl::StrCat("queue position ", pos, " >= queue number ", x.number, " (buyer ", b, ")"));
+          warnings_.push_back(absl::StrCat("queue position ", pos, " >= queue number ", x.number,
+                                           " (buyer ", b, ")"));
         }
       }
       x.position_seen = true;
@@ -986,9 +1087,12 @@ void FlashSale::OnStatus(uint32_t b, const wire::Response& r, uint64_t now) {
       if (sold_out_room_ns_ == 0) sold_out_room_ns_ = now;
       Finish(b, Outcome::kSoldOutQueue);
       return;
-    case wire::QUEUE_LAPSED: Finish(b, Outcome::kLapsedQueue); return;
+    case wire::QUEUE_LAPSED:
+      Finish(b, Outcome::kLapsedQueue);
+      return;
     default:
-      Unexpected(Kind::kStatus, wire::QueueState_Name(s.state()), "state of a buyer who was waiting");
+      Unexpected(Kind::kStatus, wire::QueueState_Name(s.state()),
+                 "state of a buyer who was waiting");
       Finish(b, Outcome::kQueueOther);
       return;
   }
@@ -1053,7 +1157,8 @@ void FlashSale::OnConfirm(uint32_t b, const wire::Response& r, uint64_t now) {
     std::vector<SeatKey> seats;
     for (const auto& s : r.confirm().seats()) {
       auto it = section_index_.find(s.section());
-      if (it != section_index_.end() && s.has_index()) seats.push_back(SeatKey{it->second, s.index()});
+      if (it != section_index_.end() && s.has_index())
+        seats.push_back(SeatKey{it->second, s.index()});
     }
     taken_late_seats_.push_back(std::move(seats));
     Finish(b, Outcome::kTakenLate);
@@ -1092,7 +1197,8 @@ void FlashSale::OnAvail(const wire::Response& r, uint64_t now) {
 }
 
 void FlashSale::Loop() {
-  const uint64_t deadline = MonoNs() + static_cast<uint64_t>(absl::GetFlag(FLAGS_timeout_s)) * 1'000'000'000ull;
+  const uint64_t deadline =
+      MonoNs() + static_cast<uint64_t>(absl::GetFlag(FLAGS_timeout_s)) * 1'000'000'000ull;
   const uint64_t avail_every = 20 * kMs;
   t0_ = MonoNs() + 5 * kMs;
   timers_ = std::make_unique<TimerWheel>(MonoNs());
@@ -1174,7 +1280,8 @@ void FlashSale::Verify() {
     auto [it, fresh] = booking_buyer.emplace(a.booking_id, a.buyer);
     if (!fresh) {
       ++booking_shared_;
-      violations_.push_back(absl::StrCat("booking ", a.booking_id, " acknowledged to buyers ", it->second, " and ", a.buyer));
+      violations_.push_back(absl::StrCat("booking ", a.booking_id, " acknowledged to buyers ",
+                                         it->second, " and ", a.buyer));
     }
     sales_seats_ += a.seats.size();
     for (const SeatKey& s : a.seats) {
@@ -1182,8 +1289,9 @@ void FlashSale::Verify() {
       auto [sit, sfresh] = seat_booking.emplace(key, a.booking_id);
       if (!sfresh) {
         if (oversold_++ < 10) {
-          violations_.push_back(absl::StrCat("oversold: seat ", section_labels_[s.section], "/", s.index,
-                                             " in bookings ", sit->second, " and ", a.booking_id));
+          violations_.push_back(absl::StrCat("oversold: seat ", section_labels_[s.section], "/",
+                                             s.index, " in bookings ", sit->second, " and ",
+                                             a.booking_id));
         }
       }
     }
@@ -1201,8 +1309,9 @@ void FlashSale::Verify() {
         }(),
         30000);
     if (!r.ok() || r->code() != wire::OK) {
-      violations_.push_back(absl::StrCat("read-back: GET_SEATS of section ", section_labels_[static_cast<size_t>(s)],
-                                         " failed: ", r.ok() ? wire::ResultCode_Name(r->code()) : r.status().ToString()));
+      violations_.push_back(absl::StrCat(
+          "read-back: GET_SEATS of section ", section_labels_[static_cast<size_t>(s)],
+          " failed: ", r.ok() ? wire::ResultCode_Name(r->code()) : r.status().ToString()));
       continue;
     }
     read_ok[static_cast<size_t>(s)] = true;
@@ -1214,13 +1323,15 @@ void FlashSale::Verify() {
         auto it = seat_booking.find(key);
         if (!booking_buyer.contains(seat.owner_id())) {
           if (unacked_sold_++ < 10) {
-            violations_.push_back(absl::StrCat("seat ", section_labels_[static_cast<size_t>(s)], "/", seat.index(),
-                                               " is SOLD to booking ", seat.owner_id(), ", which no buyer was told about"));
+            violations_.push_back(absl::StrCat("seat ", section_labels_[static_cast<size_t>(s)],
+                                               "/", seat.index(), " is SOLD to booking ",
+                                               seat.owner_id(), ", which no buyer was told about"));
           }
         } else if (it == seat_booking.end() || it->second != seat.owner_id()) {
           if (unacked_sold_++ < 10) {
-            violations_.push_back(absl::StrCat("seat ", section_labels_[static_cast<size_t>(s)], "/", seat.index(),
-                                               " is SOLD to booking ", seat.owner_id(),
+            violations_.push_back(absl::StrCat("seat ", section_labels_[static_cast<size_t>(s)],
+                                               "/", seat.index(), " is SOLD to booking ",
+                                               seat.owner_id(),
                                                ", whose acknowledged seats do not include it"));
           }
         }
@@ -1236,8 +1347,9 @@ void FlashSale::Verify() {
     auto it = sold_owner.find(key);
     if (it == sold_owner.end() || it->second != booking) {
       if (lost_sales_++ < 10) {
-        violations_.push_back(absl::StrCat("acknowledged booking ", booking, " has seat ", section_labels_[key >> 32],
-                                           "/", key & 0xffffffffu, " but it is not SOLD to it"));
+        violations_.push_back(absl::StrCat("acknowledged booking ", booking, " has seat ",
+                                           section_labels_[key >> 32], "/", key & 0xffffffffu,
+                                           " but it is not SOLD to it"));
       }
     }
   }
@@ -1249,22 +1361,33 @@ void FlashSale::Verify() {
       if (sold_owner.contains(key)) ++resold_seats_;
     }
   }
-  if (oversold_ > 0) violations_.push_back(absl::StrCat(oversold_, " seats in two acknowledged bookings (oversold)"));
+  if (oversold_ > 0)
+    violations_.push_back(
+        absl::StrCat(oversold_, " seats in two acknowledged bookings (oversold)"));
   if (double_charges_ > 0) violations_.push_back(absl::StrCat(double_charges_, " double charges"));
   if (inconsistent_replays_ > 0) {
-    violations_.push_back(absl::StrCat(inconsistent_replays_, " payments answered both OK and HOLD_EXPIRED_SEATS_TAKEN"));
+    violations_.push_back(absl::StrCat(inconsistent_replays_,
+                                       " payments answered both OK and HOLD_EXPIRED_SEATS_TAKEN"));
   }
   if (sales_seats_ != sold_read_) {
-    violations_.push_back(absl::StrCat("sales (", sales_seats_, " seats acknowledged) != SOLD seats read back (", sold_read_, ")"));
+    violations_.push_back(absl::StrCat("sales (", sales_seats_,
+                                       " seats acknowledged) != SOLD seats read back (", sold_read_,
+                                       ")"));
   }
-  if (unacked_sold_ > 0) violations_.push_back(absl::StrCat(unacked_sold_, " SOLD seats not in an acknowledged booking"));
-  if (lost_sales_ > 0) violations_.push_back(absl::StrCat(lost_sales_, " acknowledged seats not SOLD to their booking"));
+  if (unacked_sold_ > 0)
+    violations_.push_back(
+        absl::StrCat(unacked_sold_, " SOLD seats not in an acknowledged booking"));
+  if (lost_sales_ > 0)
+    violations_.push_back(
+        absl::StrCat(lost_sales_, " acknowledged seats not SOLD to their booking"));
   uint64_t unexpected = 0;
   for (const auto& [k, v] : unexpected_) unexpected += v;
-  if (unexpected > 0) violations_.push_back(absl::StrCat(unexpected, " unexpected answers (see \"unexpected\")"));
+  if (unexpected > 0)
+    violations_.push_back(absl::StrCat(unexpected, " unexpected answers (see \"unexpected\")"));
   const uint64_t unfinished = outcomes_[static_cast<size_t>(Outcome::kUnfinished)];
   if (timed_out_ || unfinished > 0) {
-    violations_.push_back(absl::StrCat(unfinished, " buyers unfinished after --timeout_s=", absl::GetFlag(FLAGS_timeout_s)));
+    violations_.push_back(absl::StrCat(
+        unfinished, " buyers unfinished after --timeout_s=", absl::GetFlag(FLAGS_timeout_s)));
   }
   if (sales_seats_ == 0) violations_.push_back("no sales at all");
 
@@ -1290,9 +1413,11 @@ void FlashSale::Verify() {
     for (uint8_t v : y) s += v;
     const uint64_t f = n - s;
     if (s == 0 || f == 0) return 0.0;
-    const double r0 = (static_cast<double>(f) + 1) / 2, r1 = static_cast<double>(f) + (static_cast<double>(s) + 1) / 2;
+    const double r0 = (static_cast<double>(f) + 1) / 2,
+                 r1 = static_cast<double>(f) + (static_cast<double>(s) + 1) / 2;
     const double mx = (static_cast<double>(n) + 1) / 2;
-    const double my = (static_cast<double>(f) * r0 + static_cast<double>(s) * r1) / static_cast<double>(n);
+    const double my =
+        (static_cast<double>(f) * r0 + static_cast<double>(s) * r1) / static_cast<double>(n);
     double sxy = 0, sxx = 0, syy = 0;
     for (size_t i = 0; i < n; ++i) {
       const double dx = static_cast<double>(n - i) - mx;  // earliness rank
@@ -1312,7 +1437,8 @@ void FlashSale::Verify() {
     const size_t lo = n * static_cast<size_t>(d) / 10, hi = n * static_cast<size_t>(d + 1) / 10;
     uint64_t k = 0;
     for (size_t i = lo; i < hi; ++i) k += success[i];
-    decile_success_[static_cast<size_t>(d)] = hi > lo ? static_cast<double>(k) / static_cast<double>(hi - lo) : 0;
+    decile_success_[static_cast<size_t>(d)] =
+        hi > lo ? static_cast<double>(k) / static_cast<double>(hi - lo) : 0;
   }
 }
 
@@ -1367,7 +1493,8 @@ std::string FlashSale::Json() const {
   num("late_confirm_seats_taken", static_cast<double>(lapsed_taken_));
   num("expired_hold_seats_resold", static_cast<double>(resold_seats_));
   num("expired_hold_seats_taken", static_cast<double>(taken_seats_));
-  num("payment_failures", static_cast<double>(outcomes_[static_cast<size_t>(Outcome::kPaymentFailed)]));
+  num("payment_failures",
+      static_cast<double>(outcomes_[static_cast<size_t>(Outcome::kPaymentFailed)]));
   num("release_after_expiry", static_cast<double>(release_expired_));
   num("dropped_confirm_responses", static_cast<double>(dropped_confirms_));
   num("confirm_retries", static_cast<double>(confirm_retries_));
@@ -1389,19 +1516,23 @@ std::string FlashSale::Json() const {
   }
   j += "],\n  \"outcomes\": {";
   for (size_t i = 1; i < outcomes_.size(); ++i) {
-    absl::StrAppend(&j, i > 1 ? ", " : "", "\"", OutcomeName(static_cast<Outcome>(i)), "\": ", outcomes_[i]);
+    absl::StrAppend(&j, i > 1 ? ", " : "", "\"", OutcomeName(static_cast<Outcome>(i)),
+                    "\": ", outcomes_[i]);
   }
   j += "},\n  \"latency_ms\": {";
   bool first = true;
   char buf[200];
   auto lat = [&](const char* name, const LatencyHistogram& h) {
-    std::snprintf(buf, sizeof(buf), "%s\"%s\": {\"count\": %" PRIu64 ", \"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}",
-                  first ? "" : ", ", name, h.count(), Ms(h.Quantile(0.5)), Ms(h.Quantile(0.99)), Ms(h.max()));
+    std::snprintf(buf, sizeof(buf),
+                  "%s\"%s\": {\"count\": %" PRIu64 ", \"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f}",
+                  first ? "" : ", ", name, h.count(), Ms(h.Quantile(0.5)), Ms(h.Quantile(0.99)),
+                  Ms(h.max()));
     j += buf;
     first = false;
   };
   auto lat_after = [&](const char* name, const LatencyHistogram& h) {
-    std::snprintf(buf, sizeof(buf), "%s\"%s_after_burst\": {\"count\": %" PRIu64 ", \"p50\": %.3f, \"p99\": %.3f}",
+    std::snprintf(buf, sizeof(buf),
+                  "%s\"%s_after_burst\": {\"count\": %" PRIu64 ", \"p50\": %.3f, \"p99\": %.3f}",
                   first ? "" : ", ", name, h.count(), Ms(h.Quantile(0.5)), Ms(h.Quantile(0.99)));
     j += buf;
     first = false;
@@ -1430,10 +1561,12 @@ std::string FlashSale::Json() const {
   j += "},\n";
   if (have_room_info_) {
     const auto& ri = room_info_;
-    absl::StrAppend(&j, "  \"room_info\": {\"joined\": ", ri.joined(), ", \"waiting\": ", ri.waiting(),
-                    ", \"admitted_total\": ", ri.admitted_total(), ", \"lapsed\": ", ri.lapsed(), ", \"left\": ", ri.left(),
+    absl::StrAppend(&j, "  \"room_info\": {\"joined\": ", ri.joined(),
+                    ", \"waiting\": ", ri.waiting(), ", \"admitted_total\": ", ri.admitted_total(),
+                    ", \"lapsed\": ", ri.lapsed(), ", \"left\": ", ri.left(),
                     ", \"done\": ", ri.done(), ", \"pass_expired\": ", ri.pass_expired(),
-                    ", \"sold_out\": ", ri.sold_out() ? "true" : "false", ", \"memory_bytes\": ", ri.memory_bytes(), "},\n");
+                    ", \"sold_out\": ", ri.sold_out() ? "true" : "false",
+                    ", \"memory_bytes\": ", ri.memory_bytes(), "},\n");
   }
   j += "  \"unexpected\": {";
   first = true;
@@ -1442,7 +1575,8 @@ std::string FlashSale::Json() const {
     first = false;
   }
   j += "},\n  \"warnings\": [";
-  for (size_t i = 0; i < warnings_.size(); ++i) absl::StrAppend(&j, i ? ", " : "", "\"", JsonEscape(warnings_[i]), "\"");
+  for (size_t i = 0; i < warnings_.size(); ++i)
+    absl::StrAppend(&j, i ? ", " : "", "\"", JsonEscape(warnings_[i]), "\"");
   j += "],\n  \"violations\": [";
   for (size_t i = 0; i < violations_.size(); ++i) {
     absl::StrAppend(&j, i ? ", " : "", "\"", JsonEscape(violations_[i]), "\"");
@@ -1455,65 +1589,82 @@ void FlashSale::Report() {
   auto since_t0 = [this](uint64_t ns) {
     return ns == 0 ? std::string("never") : absl::StrFormat("%.0f ms", Ms(ns - t0_));
   };
-  std::printf("flashsale: event %s, %d buyers over %.0f ms, %d seats in %d sections (rows of %d), %u shards, %zu "
-              "AsyncClients (<= %zu buyer connections)\n",
-              event_.c_str(), nbuyers_, Ms(arrival_ns_), nseats_, nsections_, kRowSeats, shards_, clients_.size(),
-              clients_.size() * (shards_ > 1 ? shards_ + 1 : 1));
+  std::printf(
+      "flashsale: event %s, %d buyers over %.0f ms, %d seats in %d sections (rows of %d), %u "
+      "shards, %zu "
+      "AsyncClients (<= %zu buyer connections)\n",
+      event_.c_str(), nbuyers_, Ms(arrival_ns_), nseats_, nsections_, kRowSeats, shards_,
+      clients_.size(), clients_.size() * (shards_ > 1 ? shards_ + 1 : 1));
   if (room_) {
-    std::printf("  waiting room: rate %u/s, pass %" PRId64 " ms, grace %" PRId64 " ms%s\n", room_rate_, pass_ttl_ms_,
-                grace_ms_, absl::GetFlag(FLAGS_prequeue) ? ", pre-queue (shuffled at on-sale)" : ", FIFO");
+    std::printf("  waiting room: rate %u/s, pass %" PRId64 " ms, grace %" PRId64 " ms%s\n",
+                room_rate_, pass_ttl_ms_, grace_ms_,
+                absl::GetFlag(FLAGS_prequeue) ? ", pre-queue (shuffled at on-sale)" : ", FIFO");
   } else {
     std::printf("  no waiting room\n");
   }
   std::printf("  time scale %.3g: hold TTL %" PRIu64 " ms, payments %.0f-%.0f ms\n", ts_, ttl_ms_,
-              absl::GetFlag(FLAGS_pay_min_s) * 1000 * ts_, absl::GetFlag(FLAGS_pay_max_s) * 1000 * ts_);
-  std::printf("sold out: %s after the first arrival (availability free=0 held=0: %s; first SOLD_OUT answer: %s)\n",
-              since_t0(sold_out_avail_ns_ != 0 && (sold_out_room_ns_ == 0 || sold_out_avail_ns_ < sold_out_room_ns_)
-                           ? sold_out_avail_ns_
-                           : sold_out_room_ns_)
-                  .c_str(),
-              since_t0(sold_out_avail_ns_).c_str(), since_t0(sold_out_room_ns_).c_str());
-  std::printf("  first admission %s, last sale %s, run %.0f ms\n", since_t0(first_admit_ns_).c_str(),
-              since_t0(last_sale_ns_).c_str(), Ms(end_ns_ - t0_));
-  std::printf("sales: %zu bookings, %" PRIu64 " seats; read back: %" PRIu64 " SOLD, %" PRIu64 " HELD, %" PRIu64 " FREE\n",
+              absl::GetFlag(FLAGS_pay_min_s) * 1000 * ts_,
+              absl::GetFlag(FLAGS_pay_max_s) * 1000 * ts_);
+  std::printf(
+      "sold out: %s after the first arrival (availability free=0 held=0: %s; first SOLD_OUT "
+      "answer: %s)\n",
+      since_t0(sold_out_avail_ns_ != 0 &&
+                       (sold_out_room_ns_ == 0 || sold_out_avail_ns_ < sold_out_room_ns_)
+                   ? sold_out_avail_ns_
+                   : sold_out_room_ns_)
+          .c_str(),
+      since_t0(sold_out_avail_ns_).c_str(), since_t0(sold_out_room_ns_).c_str());
+  std::printf("  first admission %s, last sale %s, run %.0f ms\n",
+              since_t0(first_admit_ns_).c_str(), since_t0(last_sale_ns_).c_str(),
+              Ms(end_ns_ - t0_));
+  std::printf("sales: %zu bookings, %" PRIu64 " seats; read back: %" PRIu64 " SOLD, %" PRIu64
+              " HELD, %" PRIu64 " FREE\n",
               acks_.size(), sales_seats_, sold_read_, held_read_, free_read_);
   std::printf("  oversold %" PRIu64 ", double charges %" PRIu64 ", SOLD not acknowledged %" PRIu64
               ", acknowledged not SOLD %" PRIu64 "\n",
               oversold_, double_charges_, unacked_sold_, lost_sales_);
-  std::printf("  holds granted %" PRIu64 " (%" PRIu64 " with a planned payment longer than the TTL); confirms after "
-              "the hold ran out %" PRIu64 ": sold anyway (hold_lapsed) %" PRIu64 ", HOLD_EXPIRED_SEATS_TAKEN %" PRIu64
-              " (%" PRIu64 " of their %" PRIu64 " seats re-sold to others)\n",
-              holds_granted_, late_payers_, lapsed_sold_ + lapsed_taken_, lapsed_sold_, lapsed_taken_, resold_seats_,
-              taken_seats_);
-  std::printf("  payments failed (released) %" PRIu64 " (%" PRIu64 " after expiry); confirm responses dropped %" PRIu64
-              ", retries %" PRIu64 ", replayed answers %" PRIu64 "\n",
-              outcomes_[static_cast<size_t>(Outcome::kPaymentFailed)], release_expired_, dropped_confirms_,
-              confirm_retries_, replayed_answers_);
-  std::printf("  specific-seat conflicts %" PRIu64 ", fallbacks to best-available %" PRIu64 "\n", specific_conflicts_,
-              specific_fallbacks_);
+  std::printf("  holds granted %" PRIu64 " (%" PRIu64
+              " with a planned payment longer than the TTL); confirms after "
+              "the hold ran out %" PRIu64 ": sold anyway (hold_lapsed) %" PRIu64
+              ", HOLD_EXPIRED_SEATS_TAKEN %" PRIu64 " (%" PRIu64 " of their %" PRIu64
+              " seats re-sold to others)\n",
+              holds_granted_, late_payers_, lapsed_sold_ + lapsed_taken_, lapsed_sold_,
+              lapsed_taken_, resold_seats_, taken_seats_);
+  std::printf("  payments failed (released) %" PRIu64 " (%" PRIu64
+              " after expiry); confirm responses dropped %" PRIu64 ", retries %" PRIu64
+              ", replayed answers %" PRIu64 "\n",
+              outcomes_[static_cast<size_t>(Outcome::kPaymentFailed)], release_expired_,
+              dropped_confirms_, confirm_retries_, replayed_answers_);
+  std::printf("  specific-seat conflicts %" PRIu64 ", fallbacks to best-available %" PRIu64 "\n",
+              specific_conflicts_, specific_fallbacks_);
   std::printf("buyers:");
   for (size_t i = 1; i < outcomes_.size(); ++i) {
-    if (outcomes_[i] > 0) std::printf(" %s %" PRIu64, OutcomeName(static_cast<Outcome>(i)), outcomes_[i]);
+    if (outcomes_[i] > 0)
+      std::printf(" %s %" PRIu64, OutcomeName(static_cast<Outcome>(i)), outcomes_[i]);
   }
   std::printf("\n");
   if (room_) {
     std::printf("queue: admitted %" PRIu64 " (first seen %s; first 'paused' answer %s)", admitted_,
                 since_t0(first_admit_ns_).c_str(), since_t0(first_paused_ns_).c_str());
     if (have_room_info_) {
-      std::printf("; room: joined %" PRIu64 ", admitted %" PRIu64 ", lapsed %" PRIu64 ", left %" PRIu64 ", done %" PRIu64
-                  ", pass expired %" PRIu64 ", sold_out %s, %.1f MB",
-                  room_info_.joined(), room_info_.admitted_total(), room_info_.lapsed(), room_info_.left(),
-                  room_info_.done(), room_info_.pass_expired(), room_info_.sold_out() ? "yes" : "no",
-                  static_cast<double>(room_info_.memory_bytes()) / 1e6);
+      std::printf(
+          "; room: joined %" PRIu64 ", admitted %" PRIu64 ", lapsed %" PRIu64 ", left %" PRIu64
+          ", done %" PRIu64 ", pass expired %" PRIu64 ", sold_out %s, %.1f MB",
+          room_info_.joined(), room_info_.admitted_total(), room_info_.lapsed(), room_info_.left(),
+          room_info_.done(), room_info_.pass_expired(), room_info_.sold_out() ? "yes" : "no",
+          static_cast<double>(room_info_.memory_bytes()) / 1e6);
     }
     std::printf("\n");
   }
-  std::printf("latency (ms)                 all: count      p50      p99      max |  after the burst: count      p50      p99\n");
+  std::printf(
+      "latency (ms)                 all: count      p50      p99      max |  after the burst: "
+      "count      p50      p99\n");
   auto line = [](const char* name, const LatencyHistogram& h, const LatencyHistogram* after) {
-    std::printf("  %-24s %11" PRIu64 " %8.2f %8.2f %8.2f", name, h.count(), Ms(h.Quantile(0.5)), Ms(h.Quantile(0.99)),
-                Ms(h.max()));
+    std::printf("  %-24s %11" PRIu64 " %8.2f %8.2f %8.2f", name, h.count(), Ms(h.Quantile(0.5)),
+                Ms(h.Quantile(0.99)), Ms(h.max()));
     if (after != nullptr) {
-      std::printf(" | %22" PRIu64 " %8.2f %8.2f", after->count(), Ms(after->Quantile(0.5)), Ms(after->Quantile(0.99)));
+      std::printf(" | %22" PRIu64 " %8.2f %8.2f", after->count(), Ms(after->Quantile(0.5)),
+                  Ms(after->Quantile(0.99)));
     }
     std::printf("\n");
   };
@@ -1523,12 +1674,16 @@ void FlashSale::Report() {
   line("queue wait", queue_wait_, nullptr);
   line("arrival to sale", buy_time_, nullptr);
   line("driver lag", driver_lag_, nullptr);
-  std::printf("  (\"after the burst\": sent >= 1 s after the arrival window; driver lag: how late the driver ran a "
-              "scheduled arrival or timer; all joins answered %s after the first arrival)\n",
-              since_t0(last_join_ns_).c_str());
-  std::printf("fairness: Spearman(earliness, success) = %.3f; %.3f if success went strictly by arrival (ratio %.2f); "
-              "success by arrival decile:",
-              spearman_, spearman_max_, spearman_max_ > 0 ? spearman_ / spearman_max_ : 0.0);
+  std::printf(
+      "  (\"after the burst\": sent >= 1 s after the arrival window; driver lag: how late the "
+      "driver ran a "
+      "scheduled arrival or timer; all joins answered %s after the first arrival)\n",
+      since_t0(last_join_ns_).c_str());
+  std::printf(
+      "fairness: Spearman(earliness, success) = %.3f; %.3f if success went strictly by arrival "
+      "(ratio %.2f); "
+      "success by arrival decile:",
+      spearman_, spearman_max_, spearman_max_ > 0 ? spearman_ / spearman_max_ : 0.0);
   for (double d : decile_success_) std::printf(" %.3f", d);
   std::printf("\n");
   for (const auto& w : warnings_) std::printf("warning: %s\n", w.c_str());
@@ -1582,8 +1737,10 @@ int main(int argc, char** argv) {
       "  flashsale --port 7400                  500,000 buyers in 1 s, 50,000 seats, waiting room\n"
       "  flashsale --port 7400 --scale 0.02     2% of the size (CI)\n"
       "  flashsale --port 7400 --room=false     no waiting room\n"
-      "Exit 0: every invariant held (0 oversold, 0 double charges, sales == SOLD seats read back, no unexpected "
-      "answers); 1: a violation (printed); 2: could not run (cannot connect, bad flags, event exists).\n"
+      "Exit 0: every invariant held (0 oversold, 0 double charges, sales == SOLD seats read back, "
+      "no unexpected "
+      "answers); 1: a violation (printed); 2: could not run (cannot connect, bad flags, event "
+      "exists).\n"
       "Flags may be spelled with '-' or '_' (--time-scale or --time_scale).");
   std::vector<std::string> normalized = seatlock::UnderscoreFlagNames(argc, argv);
   // Unknown flags: exit 2 like every other "could not run" (absl would exit 1,
@@ -1594,8 +1751,9 @@ int main(int argc, char** argv) {
     if (a.rfind("--", 0) != 0 && !(a.size() > 1 && a[0] == '-')) continue;
     std::string name = a.substr(a.find_first_not_of('-'));
     name = name.substr(0, name.find('='));
-    static const char* const kBuiltin[] = {"help", "helpfull", "helpshort", "helppackage", "helpon", "helpmatch",
-                                           "version", "only_check_args", "flagfile", "fromenv", "tryfromenv", "undefok"};
+    static const char* const kBuiltin[] = {"help",     "helpfull",  "helpshort",  "helppackage",
+                                           "helpon",   "helpmatch", "version",    "only_check_args",
+                                           "flagfile", "fromenv",   "tryfromenv", "undefok"};
     if (std::find(std::begin(kBuiltin), std::end(kBuiltin), name) != std::end(kBuiltin)) continue;
     if (absl::FindCommandLineFlag(name) == nullptr &&
         !(absl::StartsWith(name, "no") && absl::FindCommandLineFlag(name.substr(2)) != nullptr)) {
@@ -1605,7 +1763,8 @@ int main(int argc, char** argv) {
   }
   std::vector<char*> args;
   for (auto& a : normalized) args.push_back(a.data());
-  const std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  const std::vector<char*> rest =
+      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   if (rest.size() > 1) {
     std::fprintf(stderr, "flashsale: unexpected argument '%s' (see --help)\n", rest[1]);
     return 2;

@@ -75,7 +75,8 @@ wire::Response Call(int fd, const wire::Request& req) {
     dec.Append(buf, static_cast<size_t>(n));
   }
   wire::Response resp;
-  if (!resp.ParseFromArray(body.data(), static_cast<int>(body.size()))) Die("bad response during setup");
+  if (!resp.ParseFromArray(body.data(), static_cast<int>(body.size())))
+    Die("bad response during setup");
   return resp;
 }
 
@@ -106,7 +107,8 @@ double RunPhase(std::vector<Conn>& conns, int pipeline, double stop_after_s, int
   uint64_t next_id = 1;
   bool exhausted = false;
   const uint64_t start = MonoNs();
-  const uint64_t stop_at = stop_after_s > 0 ? start + static_cast<uint64_t>(stop_after_s * 1e9) : ~0ull;
+  const uint64_t stop_at =
+      stop_after_s > 0 ? start + static_cast<uint64_t>(stop_after_s * 1e9) : ~0ull;
   auto fill = [&](Conn& c) {
     while (!exhausted && c.in_flight < pipeline && MonoNs() < stop_at) {
       wire::Request req;
@@ -133,13 +135,15 @@ double RunPhase(std::vector<Conn>& conns, int pipeline, double stop_after_s, int
   };
   epoll_event events[256];
   while (in_flight() > 0) {
-    if (static_cast<int64_t>(MonoNs()) > deadline_ns) Die("--timeout_s passed before the phase finished");
+    if (static_cast<int64_t>(MonoNs()) > deadline_ns)
+      Die("--timeout_s passed before the phase finished");
     const int n = epoll_wait(ep, events, 256, 100);
     for (int i = 0; i < n; ++i) {
       Conn& c = conns[events[i].data.u64];
       char buf[1 << 16];
       const ssize_t r = read(c.fd, buf, sizeof(buf));
-      if (r <= 0) Die(absl::StrCat("connection lost: ", r == 0 ? "closed by the server" : strerror(errno)));
+      if (r <= 0)
+        Die(absl::StrCat("connection lost: ", r == 0 ? "closed by the server" : strerror(errno)));
       c.in.append(buf, static_cast<size_t>(r));
       size_t off = 0;
       while (c.in.size() - off >= 4) {
@@ -172,8 +176,9 @@ int Main() {
   }
   const int64_t deadline_ns =
       static_cast<int64_t>(MonoNs()) + static_cast<int64_t>(absl::GetFlag(FLAGS_timeout_s) * 1e9);
-  const std::string event =
-      absl::GetFlag(FLAGS_event).empty() ? absl::StrCat("room-bench-", getpid()) : absl::GetFlag(FLAGS_event);
+  const std::string event = absl::GetFlag(FLAGS_event).empty()
+                                ? absl::StrCat("room-bench-", getpid())
+                                : absl::GetFlag(FLAGS_event);
 
   const int setup_fd = Dial(host, port);
   wire::Request hello;
@@ -200,9 +205,11 @@ int Main() {
   if (const wire::Response r = Call(setup_fd, cfg); r.code() != wire::OK) {
     Die(absl::StrCat("CONFIGURE_ROOM failed: ", wire::ResultCode_Name(r.code()), " ", r.detail()));
   }
-  const uint32_t home = protocol::ShardFor(event, "", hr.hello().shard_count(), hr.hello().hash_seed());
+  const uint32_t home =
+      protocol::ShardFor(event, "", hr.hello().shard_count(), hr.hello().hash_seed());
   const bool via_main = absl::GetFlag(FLAGS_via_main);
-  const int target_port = via_main ? port : static_cast<int>(hr.hello().shard_ports(static_cast<int>(home)));
+  const int target_port =
+      via_main ? port : static_cast<int>(hr.hello().shard_ports(static_cast<int>(home)));
 
   std::vector<Conn> conns(static_cast<size_t>(connections));
   for (auto& k : conns) k.fd = Dial(host, target_port);
@@ -223,7 +230,9 @@ int Main() {
       [&](const wire::Response& r) {
         const uint64_t buyer = r.request_id() - 1;  // ids start at 1, one per buyer
         if (r.code() != wire::OK || buyer >= number_of.size()) {
-          if (errors++ < 3) std::fprintf(stderr, "room_bench: JOIN: %s %s\n", wire::ResultCode_Name(r.code()).c_str(), r.detail().c_str());
+          if (errors++ < 3)
+            std::fprintf(stderr, "room_bench: JOIN: %s %s\n",
+                         wire::ResultCode_Name(r.code()).c_str(), r.detail().c_str());
           return;
         }
         number_of[buyer] = r.join_queue().number();
@@ -244,7 +253,9 @@ int Main() {
       },
       [&](const wire::Response& r) {
         if (r.code() != wire::OK) {
-          if (errors++ < 3) std::fprintf(stderr, "room_bench: STATUS: %s %s\n", wire::ResultCode_Name(r.code()).c_str(), r.detail().c_str());
+          if (errors++ < 3)
+            std::fprintf(stderr, "room_bench: STATUS: %s %s\n",
+                         wire::ResultCode_Name(r.code()).c_str(), r.detail().c_str());
           return;
         }
         ++polls_ok;
@@ -255,30 +266,41 @@ int Main() {
   info.set_request_id(3);
   info.mutable_room_info()->set_event_id(event);
   const wire::Response ir = Call(setup_fd, info);
-  const double bytes_per_buyer =
-      ir.room_info().joined() > 0 ? static_cast<double>(ir.room_info().memory_bytes()) / static_cast<double>(ir.room_info().joined()) : 0;
+  const double bytes_per_buyer = ir.room_info().joined() > 0
+                                     ? static_cast<double>(ir.room_info().memory_bytes()) /
+                                           static_cast<double>(ir.room_info().joined())
+                                     : 0;
   close(setup_fd);
   for (auto& k : conns) close(k.fd);
 
-  auto us = [](const LatencyHistogram& h, double q) { return static_cast<double>(h.Quantile(q)) / 1000.0; };
+  auto us = [](const LatencyHistogram& h, double q) {
+    return static_cast<double>(h.Quantile(q)) / 1000.0;
+  };
   const double join_rate = static_cast<double>(buyers) / join_s;
   const double poll_rate = static_cast<double>(status_hist.count()) / status_s;
   std::printf("room_bench: %d connections to %s (shard %u), pipeline %d\n", connections,
               via_main ? "the main port" : "the room's home shard", home, pipeline);
-  std::printf("  join:   %d buyers in %.3f s = %.0f joins/s; latency us p50 %.0f p99 %.0f p99.9 %.0f max %.0f\n",
-              buyers, join_s, join_rate, us(join_hist, 0.5), us(join_hist, 0.99), us(join_hist, 0.999),
-              static_cast<double>(join_hist.max()) / 1000.0);
-  std::printf("  status: %llu polls in %.2f s = %.0f polls/s; latency us p50 %.0f p99 %.0f p99.9 %.0f max %.0f\n",
-              static_cast<unsigned long long>(status_hist.count()), status_s, poll_rate, us(status_hist, 0.5),
-              us(status_hist, 0.99), us(status_hist, 0.999), static_cast<double>(status_hist.max()) / 1000.0);
-  std::printf("  memory: %.1f MiB for %llu buyers = %.0f bytes per waiting buyer (ROOM_INFO estimate)\n",
-              static_cast<double>(ir.room_info().memory_bytes()) / (1 << 20),
-              static_cast<unsigned long long>(ir.room_info().joined()), bytes_per_buyer);
+  std::printf(
+      "  join:   %d buyers in %.3f s = %.0f joins/s; latency us p50 %.0f p99 %.0f p99.9 %.0f max "
+      "%.0f\n",
+      buyers, join_s, join_rate, us(join_hist, 0.5), us(join_hist, 0.99), us(join_hist, 0.999),
+      static_cast<double>(join_hist.max()) / 1000.0);
+  std::printf(
+      "  status: %llu polls in %.2f s = %.0f polls/s; latency us p50 %.0f p99 %.0f p99.9 %.0f max "
+      "%.0f\n",
+      static_cast<unsigned long long>(status_hist.count()), status_s, poll_rate,
+      us(status_hist, 0.5), us(status_hist, 0.99), us(status_hist, 0.999),
+      static_cast<double>(status_hist.max()) / 1000.0);
+  std::printf(
+      "  memory: %.1f MiB for %llu buyers = %.0f bytes per waiting buyer (ROOM_INFO estimate)\n",
+      static_cast<double>(ir.room_info().memory_bytes()) / (1 << 20),
+      static_cast<unsigned long long>(ir.room_info().joined()), bytes_per_buyer);
   std::printf("  errors: %llu\n", static_cast<unsigned long long>(errors));
   if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
     std::ofstream j(path);
-    j << "{\"connections\":" << connections << ",\"pipeline\":" << pipeline << ",\"buyers\":" << buyers
-      << ",\"join_seconds\":" << join_s << ",\"joins_per_s\":" << join_rate << ",\"join_p50_us\":" << us(join_hist, 0.5)
+    j << "{\"connections\":" << connections << ",\"pipeline\":" << pipeline
+      << ",\"buyers\":" << buyers << ",\"join_seconds\":" << join_s
+      << ",\"joins_per_s\":" << join_rate << ",\"join_p50_us\":" << us(join_hist, 0.5)
       << ",\"join_p99_us\":" << us(join_hist, 0.99) << ",\"polls\":" << status_hist.count()
       << ",\"polls_per_s\":" << poll_rate << ",\"poll_p50_us\":" << us(status_hist, 0.5)
       << ",\"poll_p99_us\":" << us(status_hist, 0.99) << ",\"bytes_per_buyer\":" << bytes_per_buyer
@@ -292,10 +314,13 @@ int Main() {
 
 int main(int argc, char** argv) {
   absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view f) { return absl::StrContains(f, "room_bench"); };
+  usage.contains_help_flags = [](absl::string_view f) {
+    return absl::StrContains(f, "room_bench");
+  };
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
-  absl::SetProgramUsageMessage("room_bench: waiting-room joins/s and status polls/s against seatlockd (docs/benchmarks.md)");
+  absl::SetProgramUsageMessage(
+      "room_bench: waiting-room joins/s and status polls/s against seatlockd (docs/benchmarks.md)");
   absl::ParseCommandLine(argc, argv);
   return seatlock::Main();
 }

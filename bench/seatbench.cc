@@ -77,11 +77,12 @@ ABSL_FLAG(std::string, client, "",
           "overhead). --target redis is always raw.");
 ABSL_FLAG(std::string, host, "127.0.0.1", "Server address (loopback only for load tests).");
 ABSL_FLAG(int32_t, port, 7400, "Server port (seatlockd main port, or Redis).");
-ABSL_FLAG(std::string, workload, "hold1",
-          "hold1 (one random seat), hold4 (4 adjacent seats in a row), contended (one seat; 90% of "
-          "requests on 1% of the seats), hold-confirm (hold a free seat, then confirm it in the same "
-          "slot: durable sales; throughput counts sales), or read (free seats of one random section; "
-          "~10% of the seats are held during setup).");
+ABSL_FLAG(
+    std::string, workload, "hold1",
+    "hold1 (one random seat), hold4 (4 adjacent seats in a row), contended (one seat; 90% of "
+    "requests on 1% of the seats), hold-confirm (hold a free seat, then confirm it in the same "
+    "slot: durable sales; throughput counts sales), or read (free seats of one random section; "
+    "~10% of the seats are held during setup).");
 ABSL_FLAG(int32_t, connections, 50, "Connections in total.");
 ABSL_FLAG(int32_t, pipeline, 1, "Closed loop: transactions in flight per connection.");
 ABSL_FLAG(int32_t, threads, 1,
@@ -89,17 +90,21 @@ ABSL_FLAG(int32_t, threads, 1,
           "clients' I/O threads doing the rest).");
 ABSL_FLAG(double, duration, 10, "Seconds to measure.");
 ABSL_FLAG(double, warmup, 2, "Seconds to run before measuring.");
-ABSL_FLAG(int32_t, seats, 50000,
-          "Seats in the event: rows of 50, 50 seats a section up to 50,000 seats, else 1,000 sections.");
+ABSL_FLAG(
+    int32_t, seats, 50000,
+    "Seats in the event: rows of 50, 50 seats a section up to 50,000 seats, else 1,000 sections.");
 ABSL_FLAG(int64_t, ttl, 1000, "Hold TTL in ms (short, so seats keep coming back).");
-ABSL_FLAG(std::string, json, "", "Also write the results (and a latency CDF) as JSON to this file.");
-ABSL_FLAG(std::string, event, "", "Event id (default: bench-<pid>); Redis keys are prefixed with it.");
+ABSL_FLAG(std::string, json, "",
+          "Also write the results (and a latency CDF) as JSON to this file.");
+ABSL_FLAG(std::string, event, "",
+          "Event id (default: bench-<pid>); Redis keys are prefixed with it.");
 ABSL_FLAG(std::string, lua_dir, "bench/redis",
           "--target redis: directory with hold.lua, confirm.lua, release.lua, availability.lua "
           "(each loaded once with SCRIPT LOAD, called with EVALSHA).");
-ABSL_FLAG(double, rate, 0,
-          "Open loop: transactions per second in total, spread evenly over the connections; latency "
-          "from each one's intended send time. 0: closed loop.");
+ABSL_FLAG(
+    double, rate, 0,
+    "Open loop: transactions per second in total, spread evenly over the connections; latency "
+    "from each one's intended send time. 0: closed loop.");
 ABSL_FLAG(int32_t, max_in_flight, 1024,
           "Open loop: most transactions in flight per connection (--pipeline is the closed-loop "
           "depth). A transaction sent 1 ms or more after its intended time counts as late.");
@@ -117,13 +122,13 @@ ABSL_FLAG(std::string, read_op, "seats",
 namespace seatlock {
 namespace {
 
-constexpr uint64_t kLateNs = 1'000'000;          // open loop: sent >= 1 ms after its intended time
-constexpr uint64_t kDrainNs = 10'000'000'000;    // after the run: wait this long for replies
-constexpr uint32_t kPreholdConn = 0xffffffffu;   // holder "bench-prehold" (read workload setup)
+constexpr uint64_t kLateNs = 1'000'000;         // open loop: sent >= 1 ms after its intended time
+constexpr uint64_t kDrainNs = 10'000'000'000;   // after the run: wait this long for replies
+constexpr uint32_t kPreholdConn = 0xffffffffu;  // holder "bench-prehold" (read workload setup)
 constexpr int kSetupBatch = 256;
-constexpr int64_t kCallTimeoutMs = 10'000;      // --client async: as long as the drain
+constexpr int64_t kCallTimeoutMs = 10'000;  // --client async: as long as the drain
 
-std::atomic<int> g_printed_errors{0};           // "unexpected result" lines printed, all threads
+std::atomic<int> g_printed_errors{0};  // "unexpected result" lines printed, all threads
 
 constexpr std::string_view kTool = "seatbench";
 [[noreturn]] void Die(const std::string& msg) { bench::Die(kTool, msg); }
@@ -171,10 +176,12 @@ class SyncConn {
       }
       const uint32_t len = protocol::GetFrameHeader(buf_.data() + off_);
       wire::Response r;
-      if (!r.ParseFromArray(buf_.data() + off_ + 4, static_cast<int>(len))) Die("bad response frame");
+      if (!r.ParseFromArray(buf_.data() + off_ + 4, static_cast<int>(len)))
+        Die("bad response frame");
       off_ += 4 + len;
       auto it = pos.find(r.request_id());
-      if (it == pos.end()) Die(absl::StrCat("response to an unknown request: ", wire::ResultCode_Name(r.code())));
+      if (it == pos.end())
+        Die(absl::StrCat("response to an unknown request: ", wire::ResultCode_Name(r.code())));
       resps[it->second] = std::move(r);
     }
     Compact();
@@ -275,9 +282,9 @@ struct Setup {
   int sections = 0;
   int seats_per_section = 0;
   int64_t ttl = 1000;
-  double ns_per_txn = 0;      // open loop: 1e9 / --rate
+  double ns_per_txn = 0;  // open loop: 1e9 / --rate
   int connections = 0;
-  uint64_t start_ns = 0;      // open loop: the schedule's origin
+  uint64_t start_ns = 0;                  // open loop: the schedule's origin
   std::vector<uint32_t> free_in_section;  // read: expected free seats per section
   uint64_t expected_free_total = 0;
 
@@ -294,18 +301,18 @@ std::string HolderOf(uint32_t conn) {
 
 // --verify records. Times are MonoNs.
 struct GrantRec {
-  uint32_t seat;      // first seat (global number); the hold covers seat .. seat+count-1
-  uint32_t conn;      // holder: "bench-<conn>" (or kPreholdConn)
+  uint32_t seat;  // first seat (global number); the hold covers seat .. seat+count-1
+  uint32_t conn;  // holder: "bench-<conn>" (or kPreholdConn)
   uint64_t send_ns;
   uint64_t reply_ns;
-  uint64_t hold_id;   // seatlock
+  uint64_t hold_id;  // seatlock
   uint32_t ttl_ms;
   uint8_t count;
 };
 struct SaleRec {
   uint32_t seat;
   uint32_t conn;
-  uint64_t key_id;    // the idempotency key's number (Redis sold marker)
+  uint64_t key_id;  // the idempotency key's number (Redis sold marker)
   uint64_t booking;
 };
 
@@ -320,13 +327,14 @@ enum class Kind : uint8_t { kHold, kConfirm, kRead };
 
 // One request in flight.
 struct Pending {
-  uint64_t id = 0;        // 0: free slot
-  uint64_t origin_ns = 0; // latency origin: intended (open loop) or send time of the transaction
-  uint64_t sent_ns = 0;   // this request's send time
-  uint64_t key_id = 0;    // confirm: the idempotency key's number
-  uint64_t hold_id = 0;   // confirm (seatlock): the hold being confirmed
-  uint64_t hold_sent_ns = 0;  // confirm: when its hold was sent (sent_ns: when the hold's reply came)
-  uint32_t seat = 0;      // first seat (global), or the section for a read
+  uint64_t id = 0;         // 0: free slot
+  uint64_t origin_ns = 0;  // latency origin: intended (open loop) or send time of the transaction
+  uint64_t sent_ns = 0;    // this request's send time
+  uint64_t key_id = 0;     // confirm: the idempotency key's number
+  uint64_t hold_id = 0;    // confirm (seatlock): the hold being confirmed
+  uint64_t hold_sent_ns =
+      0;              // confirm: when its hold was sent (sent_ns: when the hold's reply came)
+  uint32_t seat = 0;  // first seat (global), or the section for a read
   Kind kind = Kind::kHold;
 };
 
@@ -340,9 +348,9 @@ struct Conn {
   size_t in_off = 0;
   std::vector<Pending> ring;  // indexed by request id & mask
   uint64_t next_id = 1;
-  uint64_t next_done = 1;     // redis: replies arrive in send order
-  int in_flight = 0;          // transactions (a sale's hold + confirm is one)
-  uint64_t sched_k = 0;       // open loop: the next transaction's number
+  uint64_t next_done = 1;  // redis: replies arrive in send order
+  int in_flight = 0;       // transactions (a sale's hold + confirm is one)
+  uint64_t sched_k = 0;    // open loop: the next transaction's number
   // hold-confirm: this connection's next unsold seat, walking its sections.
   size_t section_cursor = 0;
   uint32_t seat_cursor = 0;
@@ -357,7 +365,8 @@ struct Conn {
 // the Async* methods, all under mu_.
 class Worker {
  public:
-  Worker(const Setup& setup, std::vector<Conn> conns, int depth, std::unique_ptr<AsyncClient> client = nullptr)
+  Worker(const Setup& setup, std::vector<Conn> conns, int depth,
+         std::unique_ptr<AsyncClient> client = nullptr)
       : setup_(setup), conns_(std::move(conns)), depth_(depth), client_(std::move(client)) {
     uint64_t size = 1;
     while (size < static_cast<uint64_t>(depth) * 4) size <<= 1;
@@ -480,7 +489,8 @@ class Worker {
       for (int i = 0; i < n; ++i) {
         if (events[i].data.u64 == UINT64_MAX) {
           uint64_t expirations;
-          if (read(tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN) Die("timerfd read");
+          if (read(tfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+            Die("timerfd read");
           armed = 0;
           continue;
         }
@@ -489,7 +499,10 @@ class Worker {
         const ssize_t r = read(c.fd, buf, sizeof(buf));
         if (r <= 0) Die(absl::StrCat("connection lost: ", r == 0 ? "closed" : strerror(errno)));
         c.in.append(buf, static_cast<size_t>(r));
-        if (setup_.redis) ParseRedis(c); else ParseSeatlock(c);
+        if (setup_.redis)
+          ParseRedis(c);
+        else
+          ParseSeatlock(c);
       }
     }
     if (tfd >= 0) close(tfd);
@@ -569,7 +582,10 @@ class Worker {
     if (setup_.workload == Workload::kRead) {
       p->kind = Kind::kRead;
       p->seat = static_cast<uint32_t>(secs[c.rng() % secs.size()]);  // the section
-      if (setup_.redis) EncodeRedisRead(c, p->seat); else EncodeSeatlockRead(c, *p);
+      if (setup_.redis)
+        EncodeRedisRead(c, p->seat);
+      else
+        EncodeSeatlockRead(c, *p);
     } else {
       p->kind = Kind::kHold;
       uint32_t first;
@@ -583,21 +599,28 @@ class Worker {
           p->id = 0;
           c.next_id--;
           stats.errors++;
-          std::fprintf(stderr, "seatbench: connection %u sold all its seats: raise --seats\n", c.index);
+          std::fprintf(stderr, "seatbench: connection %u sold all its seats: raise --seats\n",
+                       c.index);
           return false;
         }
-        first = static_cast<uint32_t>(c.my_sections[c.section_cursor]) * static_cast<uint32_t>(sps) + c.seat_cursor++;
+        first =
+            static_cast<uint32_t>(c.my_sections[c.section_cursor]) * static_cast<uint32_t>(sps) +
+            c.seat_cursor++;
       } else if (setup_.workload == Workload::kContended && c.rng() % 10 != 0) {
         const auto& hot = setup_.hot_of_shard[static_cast<size_t>(c.shard)];
         first = hot[c.rng() % hot.size()];
       } else {  // a random run of hold_seats seats inside one row
         const uint32_t sec = static_cast<uint32_t>(secs[c.rng() % secs.size()]);
         const uint32_t row = static_cast<uint32_t>(c.rng() % static_cast<uint64_t>(sps / 50));
-        const uint32_t pos = static_cast<uint32_t>(c.rng() % static_cast<uint64_t>(50 - setup_.hold_seats + 1));
+        const uint32_t pos =
+            static_cast<uint32_t>(c.rng() % static_cast<uint64_t>(50 - setup_.hold_seats + 1));
         first = sec * static_cast<uint32_t>(sps) + row * 50 + pos;
       }
       p->seat = first;
-      if (setup_.redis) EncodeRedisHold(c, first); else EncodeSeatlockHold(c, *p);
+      if (setup_.redis)
+        EncodeRedisHold(c, first);
+      else
+        EncodeSeatlockHold(c, *p);
     }
     c.in_flight++;
     MarkDirty(c);
@@ -621,9 +644,12 @@ class Worker {
     c.in_flight--;
     if (!measuring_) return;
     stats.hist.Record(now - p.origin_ns);
-    if (outcome == 0) stats.ok++;
-    else if (outcome == 1) stats.refused++;
-    else stats.errors++;
+    if (outcome == 0)
+      stats.ok++;
+    else if (outcome == 1)
+      stats.refused++;
+    else
+      stats.errors++;
   }
   void Unexpected(const std::string& what) {
     if (g_printed_errors.fetch_add(1, std::memory_order_relaxed) < 5) {
@@ -656,9 +682,10 @@ class Worker {
       // The call failed (timeout, connection lost): the server's answer is
       // unknown. An error, whatever the phase.
       const uint32_t sps = static_cast<uint32_t>(setup_.seats_per_section);
-      Unexpected(absl::StrCat(p.kind == Kind::kRead ? absl::StrCat("read of section S", p.seat)
-                              : absl::StrCat(p.kind == Kind::kHold ? "HOLD" : "CONFIRM", " of seat ",
-                                             p.seat / sps, "/", p.seat % sps),
+      Unexpected(absl::StrCat(p.kind == Kind::kRead
+                                  ? absl::StrCat("read of section S", p.seat)
+                                  : absl::StrCat(p.kind == Kind::kHold ? "HOLD" : "CONFIRM",
+                                                 " of seat ", p.seat / sps, "/", p.seat % sps),
                               " failed: ", r.status().ToString()));
       if (setup_.verify && p.kind == Kind::kConfirm) {  // the hold may still stand
         stats.grants.push_back(GrantRec{p.seat, c.index, p.hold_sent_ns, p.sent_ns, p.hold_id,
@@ -708,7 +735,8 @@ class Worker {
       const uint32_t len = protocol::GetFrameHeader(c.in.data() + c.in_off);
       if (avail < 4 + static_cast<size_t>(len)) break;
       wire::Response resp;
-      if (!resp.ParseFromArray(c.in.data() + c.in_off + 4, static_cast<int>(len))) Die("bad response");
+      if (!resp.ParseFromArray(c.in.data() + c.in_off + 4, static_cast<int>(len)))
+        Die("bad response");
       c.in_off += 4 + len;
       const uint64_t now = MonoNs();
       Pending& slot = c.ring[resp.request_id() & mask_];
@@ -758,7 +786,8 @@ class Worker {
           Done(c, p, now, 0);
           return;
         }
-        const bool refusal = resp.code() == wire::SEAT_UNAVAILABLE && setup_.workload != Workload::kConfirm;
+        const bool refusal =
+            resp.code() == wire::SEAT_UNAVAILABLE && setup_.workload != Workload::kConfirm;
         if (!refusal) {
           Unexpected(absl::StrCat("HOLD of seat ", p.seat / sps, "/", p.seat % sps, ": ",
                                   wire::ResultCode_Name(resp.code()), " ", resp.detail()));
@@ -769,12 +798,14 @@ class Worker {
       case Kind::kConfirm: {
         const auto& cf = resp.confirm();
         if (resp.code() == wire::OK && cf.booking_id() != 0 && !cf.replayed()) {
-          if (setup_.verify) stats.sales.push_back(SaleRec{p.seat, c.index, p.key_id, cf.booking_id()});
+          if (setup_.verify)
+            stats.sales.push_back(SaleRec{p.seat, c.index, p.key_id, cf.booking_id()});
           Done(c, p, now, 0);
           return;
         }
-        Unexpected(absl::StrCat("CONFIRM: ", wire::ResultCode_Name(resp.code()), " booking ", cf.booking_id(),
-                                cf.replayed() ? " replayed " : " ", resp.detail()));
+        Unexpected(absl::StrCat("CONFIRM: ", wire::ResultCode_Name(resp.code()), " booking ",
+                                cf.booking_id(), cf.replayed() ? " replayed " : " ",
+                                resp.detail()));
         if (setup_.verify) {  // the hold may still stand
           stats.grants.push_back(GrantRec{p.seat, c.index, p.hold_sent_ns, p.sent_ns, p.hold_id,
                                           static_cast<uint32_t>(setup_.ttl), 1});
@@ -794,8 +825,9 @@ class Worker {
           good = resp.get_seats().seats_size() == setup_.seats_per_section;
         }
         if (!good || free != want) {
-          Unexpected(absl::StrCat("read of section S", p.seat, ": ", wire::ResultCode_Name(resp.code()), " free ",
-                                  free, ", expected ", want, " ", resp.detail()));
+          Unexpected(absl::StrCat("read of section S", p.seat, ": ",
+                                  wire::ResultCode_Name(resp.code()), " free ", free, ", expected ",
+                                  want, " ", resp.detail()));
           Done(c, p, now, 2);
           return;
         }
@@ -811,7 +843,8 @@ class Worker {
     absl::StrAppend(&c.out, "*", 5 + setup_.hold_seats, "\r\n$7\r\nEVALSHA\r\n");
     RespBulk(&c.out, setup_.sha_hold);
     RespBulk(&c.out, std::to_string(setup_.hold_seats));
-    for (int k = 0; k < setup_.hold_seats; ++k) RespBulk(&c.out, setup_.SeatKey(first + static_cast<uint32_t>(k)));
+    for (int k = 0; k < setup_.hold_seats; ++k)
+      RespBulk(&c.out, setup_.SeatKey(first + static_cast<uint32_t>(k)));
     RespBulk(&c.out, c.holder);
     RespBulk(&c.out, ttl);
   }
@@ -882,7 +915,8 @@ class Worker {
             return;
           }
           if (setup_.verify) {
-            stats.grants.push_back(GrantRec{p.seat, c.index, p.sent_ns, now, 0, static_cast<uint32_t>(setup_.ttl),
+            stats.grants.push_back(GrantRec{p.seat, c.index, p.sent_ns, now, 0,
+                                            static_cast<uint32_t>(setup_.ttl),
                                             static_cast<uint8_t>(setup_.hold_seats)});
           }
           Done(c, p, now, 0);
@@ -895,7 +929,8 @@ class Worker {
         return;
       case Kind::kConfirm: {
         if (value > 0) {  // a booking id
-          if (setup_.verify) stats.sales.push_back(SaleRec{p.seat, c.index, p.key_id, static_cast<uint64_t>(value)});
+          if (setup_.verify)
+            stats.sales.push_back(SaleRec{p.seat, c.index, p.key_id, static_cast<uint64_t>(value)});
           Done(c, p, now, 0);
           return;
         }
@@ -911,8 +946,8 @@ class Worker {
       }
       case Kind::kRead:
         if (value != static_cast<int64_t>(setup_.free_in_section[p.seat])) {
-          Unexpected(absl::StrCat("availability.lua for S", p.seat, " returned ", value, ", expected ",
-                                  setup_.free_in_section[p.seat]));
+          Unexpected(absl::StrCat("availability.lua for S", p.seat, " returned ", value,
+                                  ", expected ", setup_.free_in_section[p.seat]));
           Done(c, p, now, 2);
           return;
         }
@@ -939,8 +974,11 @@ class Worker {
 
 class Verifier {
  public:
-  Verifier(const Setup& setup, std::vector<GrantRec> grants, std::vector<SaleRec> sales, int64_t slack_ms)
-      : setup_(setup), grants_(std::move(grants)), sales_(std::move(sales)),
+  Verifier(const Setup& setup, std::vector<GrantRec> grants, std::vector<SaleRec> sales,
+           int64_t slack_ms)
+      : setup_(setup),
+        grants_(std::move(grants)),
+        sales_(std::move(sales)),
         slack_ns_(static_cast<uint64_t>(slack_ms) * 1'000'000) {}
 
   // Returns the number of violations (each printed, up to 20).
@@ -948,12 +986,19 @@ class Verifier {
     CheckSales();
     IndexGrants();
     CheckGrantOverlaps();
-    if (setup_.redis) ReadBackRedis(host, port); else ReadBackSeatlock(host, port);
+    if (setup_.redis)
+      ReadBackRedis(host, port);
+    else
+      ReadBackSeatlock(host, port);
     if (violations_ == 0) {
-      std::printf("verify: OK (%llu checks: %zu granted holds, %zu acknowledged sales, %u seats read back)\n",
-                  static_cast<unsigned long long>(checks_), grants_.size(), sales_.size(), setup_.total_seats());
+      std::printf(
+          "verify: OK (%llu checks: %zu granted holds, %zu acknowledged sales, %u seats read "
+          "back)\n",
+          static_cast<unsigned long long>(checks_), grants_.size(), sales_.size(),
+          setup_.total_seats());
     } else {
-      std::printf("verify: FAILED: %llu violations in %llu checks\n", static_cast<unsigned long long>(violations_),
+      std::printf("verify: FAILED: %llu violations in %llu checks\n",
+                  static_cast<unsigned long long>(violations_),
                   static_cast<unsigned long long>(checks_));
     }
     return violations_;
@@ -978,8 +1023,9 @@ class Verifier {
       checks_++;
       if (sale_of_[s.seat] >= 0) {
         const SaleRec& o = sales_[static_cast<size_t>(sale_of_[s.seat])];
-        Violation(absl::StrCat("seat ", SeatName(s.seat), " sold twice: booking ", o.booking, " (", HolderOf(o.conn),
-                               ") and booking ", s.booking, " (", HolderOf(s.conn), ")"));
+        Violation(absl::StrCat("seat ", SeatName(s.seat), " sold twice: booking ", o.booking, " (",
+                               HolderOf(o.conn), ") and booking ", s.booking, " (",
+                               HolderOf(s.conn), ")"));
         continue;
       }
       sale_of_[s.seat] = static_cast<int32_t>(i);
@@ -990,7 +1036,8 @@ class Verifier {
     std::sort(ids.begin(), ids.end());
     for (size_t i = 1; i < ids.size(); ++i) {
       checks_++;
-      if (ids[i] == ids[i - 1]) Violation(absl::StrCat("booking id ", ids[i], " acknowledged for two sales"));
+      if (ids[i] == ids[i - 1])
+        Violation(absl::StrCat("booking id ", ids[i], " acknowledged for two sales"));
     }
   }
 
@@ -1031,8 +1078,10 @@ class Verifier {
         const GrantRec& a = grants_[by_seat_[i]];
         checks_++;
         if (sale_of_[s] >= 0) {
-          Violation(absl::StrCat("seat ", SeatName(s), " sold (booking ", sales_[static_cast<size_t>(sale_of_[s])].booking,
-                                 ") and also held by ", HolderOf(a.conn), " with its confirm failing"));
+          Violation(absl::StrCat("seat ", SeatName(s), " sold (booking ",
+                                 sales_[static_cast<size_t>(sale_of_[s])].booking,
+                                 ") and also held by ", HolderOf(a.conn),
+                                 " with its confirm failing"));
         }
         const uint64_t a_end = a.send_ns + uint64_t{a.ttl_ms} * 1'000'000;
         for (uint32_t j = i + 1; j < offsets_[s + 1]; ++j) {
@@ -1041,11 +1090,11 @@ class Verifier {
           checks_++;
           const uint64_t b_end = b.send_ns + uint64_t{b.ttl_ms} * 1'000'000;
           if (b.reply_ns + slack_ns_ < a_end && a.reply_ns + slack_ns_ < b_end) {
-            Violation(absl::StrCat("seat ", SeatName(s), " held twice at once: ", HolderOf(a.conn), " (sent ",
-                                   Ms(a.send_ns - run_origin()), " ms, granted by ", Ms(a.reply_ns - run_origin()),
-                                   " ms, ttl ", a.ttl_ms, ") and ", HolderOf(b.conn), " (sent ",
-                                   Ms(b.send_ns - run_origin()), " ms, granted by ", Ms(b.reply_ns - run_origin()),
-                                   " ms)"));
+            Violation(absl::StrCat("seat ", SeatName(s), " held twice at once: ", HolderOf(a.conn),
+                                   " (sent ", Ms(a.send_ns - run_origin()), " ms, granted by ",
+                                   Ms(a.reply_ns - run_origin()), " ms, ttl ", a.ttl_ms, ") and ",
+                                   HolderOf(b.conn), " (sent ", Ms(b.send_ns - run_origin()),
+                                   " ms, granted by ", Ms(b.reply_ns - run_origin()), " ms)"));
           }
         }
       }
@@ -1087,20 +1136,25 @@ class Verifier {
     if (sale >= 0) {
       if (seen != Seen::kSold || !sold_ok) {
         Violation(absl::StrCat("seat ", SeatName(s), " acknowledged as sold (booking ",
-                               sales_[static_cast<size_t>(sale)].booking, ", ", HolderOf(sales_[static_cast<size_t>(sale)].conn),
-                               ") reads back as ", shown));
+                               sales_[static_cast<size_t>(sale)].booking, ", ",
+                               HolderOf(sales_[static_cast<size_t>(sale)].conn), ") reads back as ",
+                               shown));
       }
       return;
     }
     if (seen == Seen::kSold) {
-      Violation(absl::StrCat("seat ", SeatName(s), " reads back as ", shown, " with no acknowledged sale"));
+      Violation(absl::StrCat("seat ", SeatName(s), " reads back as ", shown,
+                             " with no acknowledged sale"));
       return;
     }
     bool ambiguous;
     const GrantRec* last = Latest(s, &ambiguous);
     if (seen == Seen::kHeld) {
-      const bool ok = last != nullptr && (owner_matches(*last) || (ambiguous && AnyGrant(s, owner_matches)));
-      if (!ok) Violation(absl::StrCat("seat ", SeatName(s), " reads back as ", shown, ", not the latest granted hold"));
+      const bool ok =
+          last != nullptr && (owner_matches(*last) || (ambiguous && AnyGrant(s, owner_matches)));
+      if (!ok)
+        Violation(absl::StrCat("seat ", SeatName(s), " reads back as ", shown,
+                               ", not the latest granted hold"));
       return;
     }
     if (last != nullptr && SurelyLive(*last, read_ns)) {
@@ -1128,18 +1182,21 @@ class Verifier {
         const auto& r = resps[k];
         checks_++;
         if (r.code() != wire::OK || r.get_seats().seats_size() != setup_.seats_per_section) {
-          Violation(absl::StrCat("GET_SEATS S", sec, ": ", wire::ResultCode_Name(r.code()), " with ",
-                                 r.get_seats().seats_size(), " seats ", r.detail()));
+          Violation(absl::StrCat("GET_SEATS S", sec, ": ", wire::ResultCode_Name(r.code()),
+                                 " with ", r.get_seats().seats_size(), " seats ", r.detail()));
           continue;
         }
         for (const auto& info : r.get_seats().seats()) {
           const uint32_t s = sec * sps + info.index();
           const uint64_t owner = info.owner_id();
-          const Seen seen = info.state() == wire::SOLD ? Seen::kSold : info.state() == wire::HELD ? Seen::kHeld : Seen::kFree;
+          const Seen seen = info.state() == wire::SOLD   ? Seen::kSold
+                            : info.state() == wire::HELD ? Seen::kHeld
+                                                         : Seen::kFree;
           const int32_t sale = sale_of_[s];
           const bool sold_ok = sale >= 0 && owner == sales_[static_cast<size_t>(sale)].booking;
-          CheckSeat(s, seen, read_ns, [owner](const GrantRec& g) { return g.hold_id == owner; }, sold_ok,
-                    absl::StrCat(wire::SeatState_Name(info.state()), " (owner ", owner, ")"));
+          CheckSeat(
+              s, seen, read_ns, [owner](const GrantRec& g) { return g.hold_id == owner; }, sold_ok,
+              absl::StrCat(wire::SeatState_Name(info.state()), " (owner ", owner, ")"));
         }
       }
     }
@@ -1151,7 +1208,8 @@ class Verifier {
     constexpr uint32_t kBatch = 1000;
     for (uint32_t first = 0; first < n; first += kBatch) {
       std::vector<std::string> cmd{"MGET"};
-      for (uint32_t s = first; s < std::min(n, first + kBatch); ++s) cmd.push_back(setup_.SeatKey(s));
+      for (uint32_t s = first; s < std::min(n, first + kBatch); ++s)
+        cmd.push_back(setup_.SeatKey(s));
       const RespValue v = conn.Command(cmd);
       const uint64_t read_ns = MonoNs();
       checks_++;
@@ -1163,24 +1221,29 @@ class Verifier {
         const uint32_t s = first + static_cast<uint32_t>(k);
         const RespValue& e = v.elems[k];
         const std::string& val = e.str;
-        const Seen seen = e.nil ? Seen::kFree : absl::StartsWith(val, "sold:") ? Seen::kSold : Seen::kHeld;
+        const Seen seen = e.nil                            ? Seen::kFree
+                          : absl::StartsWith(val, "sold:") ? Seen::kSold
+                                                           : Seen::kHeld;
         const int32_t sale = sale_of_[s];
         bool sold_ok = false;
         if (sale >= 0) {
           const SaleRec& r = sales_[static_cast<size_t>(sale)];
-          sold_ok = val == absl::StrCat("sold:", HolderOf(r.conn), ":idem:", setup_.event, ":", HolderOf(r.conn), ":",
-                                        r.key_id);
+          sold_ok = val == absl::StrCat("sold:", HolderOf(r.conn), ":idem:", setup_.event, ":",
+                                        HolderOf(r.conn), ":", r.key_id);
         }
-        CheckSeat(s, seen, read_ns, [&val](const GrantRec& g) { return HolderOf(g.conn) == val; }, sold_ok,
-                  e.nil ? std::string("free") : absl::StrCat("\"", val, "\""));
+        CheckSeat(
+            s, seen, read_ns, [&val](const GrantRec& g) { return HolderOf(g.conn) == val; },
+            sold_ok, e.nil ? std::string("free") : absl::StrCat("\"", val, "\""));
       }
     }
-    if (setup_.workload == Workload::kConfirm) {  // every INCR of the counter is an acknowledged sale
+    if (setup_.workload ==
+        Workload::kConfirm) {  // every INCR of the counter is an acknowledged sale
       const RespValue v = conn.Command({"GET", absl::StrCat("bookings:", setup_.event)});
       const uint64_t counter = v.nil ? 0 : std::stoull(v.str);
       checks_++;
       if (counter != sales_.size()) {
-        Violation(absl::StrCat("booking counter is ", counter, " but ", sales_.size(), " sales were acknowledged"));
+        Violation(absl::StrCat("booking counter is ", counter, " but ", sales_.size(),
+                               " sales were acknowledged"));
       }
     }
   }
@@ -1212,7 +1275,8 @@ std::string ReadFile(const std::string& path) {
 
 // read workload: hold ~10% of the seats (chosen at random) with a TTL that
 // outlasts the run, and remember each section's free count.
-void Prehold(Setup* setup, const std::string& host, int port, int64_t ttl_ms, std::vector<GrantRec>* grants) {
+void Prehold(Setup* setup, const std::string& host, int port, int64_t ttl_ms,
+             std::vector<GrantRec>* grants) {
   std::mt19937_64 rng(12345);
   const uint32_t sps = static_cast<uint32_t>(setup->seats_per_section);
   setup->free_in_section.assign(static_cast<size_t>(setup->sections), sps);
@@ -1228,11 +1292,12 @@ void Prehold(Setup* setup, const std::string& host, int port, int64_t ttl_ms, st
     if (setup->redis) {
       std::vector<std::vector<std::string>> cmds;
       for (size_t i = first; i < end; ++i) {
-        cmds.push_back({"EVALSHA", setup->sha_hold, "1", setup->SeatKey(chosen[i]), HolderOf(kPreholdConn),
-                        std::to_string(ttl_ms)});
+        cmds.push_back({"EVALSHA", setup->sha_hold, "1", setup->SeatKey(chosen[i]),
+                        HolderOf(kPreholdConn), std::to_string(ttl_ms)});
       }
       const auto replies = conn.Commands(cmds);
-      for (size_t i = 0; i < replies.size(); ++i) ok[i] = replies[i].type == ':' && replies[i].integer == 1;
+      for (size_t i = 0; i < replies.size(); ++i)
+        ok[i] = replies[i].type == ':' && replies[i].integer == 1;
     } else {
       std::vector<wire::Request> reqs;
       for (size_t i = first; i < end; ++i) {
@@ -1251,8 +1316,8 @@ void Prehold(Setup* setup, const std::string& host, int port, int64_t ttl_ms, st
       for (size_t i = 0; i < resps.size(); ++i) {
         ok[i] = resps[i].code() == wire::OK;
         if (ok[i]) {
-          grants->push_back(GrantRec{chosen[first + i], kPreholdConn, send_ns, 0, resps[i].hold().hold_id(),
-                                     static_cast<uint32_t>(ttl_ms), 1});
+          grants->push_back(GrantRec{chosen[first + i], kPreholdConn, send_ns, 0,
+                                     resps[i].hold().hold_id(), static_cast<uint32_t>(ttl_ms), 1});
         }
       }
     }
@@ -1260,17 +1325,20 @@ void Prehold(Setup* setup, const std::string& host, int port, int64_t ttl_ms, st
     for (size_t i = 0; i < ok.size(); ++i) {
       if (!ok[i]) Die(absl::StrCat("read setup: could not hold seat ", chosen[first + i]));
       if (setup->redis) {
-        grants->push_back(GrantRec{chosen[first + i], kPreholdConn, send_ns, reply_ns, 0, static_cast<uint32_t>(ttl_ms), 1});
+        grants->push_back(GrantRec{chosen[first + i], kPreholdConn, send_ns, reply_ns, 0,
+                                   static_cast<uint32_t>(ttl_ms), 1});
       }
       setup->free_in_section[chosen[first + i] / sps]--;
     }
     if (!setup->redis) {
-      for (auto it = grants->end() - static_cast<std::ptrdiff_t>(ok.size()); it != grants->end(); ++it) it->reply_ns = reply_ns;
+      for (auto it = grants->end() - static_cast<std::ptrdiff_t>(ok.size()); it != grants->end();
+           ++it)
+        it->reply_ns = reply_ns;
     }
   }
   setup->expected_free_total = setup->total_seats() - chosen.size();
-  std::printf("setup: held %zu of %u seats for %lld ms (read workload)\n", chosen.size(), setup->total_seats(),
-              static_cast<long long>(ttl_ms));
+  std::printf("setup: held %zu of %u seats for %lld ms (read workload)\n", chosen.size(),
+              setup->total_seats(), static_cast<long long>(ttl_ms));
 }
 
 // ---- main -------------------------------------------------------------------
@@ -1286,11 +1354,13 @@ std::string JsonCdf(const LatencyHistogram& h) {
     uint64_t prev = 0;
     bool first = true;
     for (int i = 0; i <= kPoints; ++i) {
-      const uint64_t v = static_cast<uint64_t>(lo * std::pow(hi / lo, static_cast<double>(i) / kPoints));
+      const uint64_t v =
+          static_cast<uint64_t>(lo * std::pow(hi / lo, static_cast<double>(i) / kPoints));
       if (v == prev) continue;
       prev = v;
-      const double frac = i == kPoints ? 1.0
-                                       : static_cast<double>(h.CountAtMost(v)) / static_cast<double>(h.count());
+      const double frac =
+          i == kPoints ? 1.0
+                       : static_cast<double>(h.CountAtMost(v)) / static_cast<double>(h.count());
       absl::StrAppend(&out, first ? "" : ",", "[", static_cast<double>(v) / 1000.0, ",", frac, "]");
       first = false;
     }
@@ -1304,19 +1374,27 @@ int Main() {
   if (target != "seatlock" && target != "redis") Die("--target must be seatlock or redis");
   setup.redis = target == "redis";
   const std::string workload = absl::GetFlag(FLAGS_workload);
-  if (workload == "hold1") setup.hold_seats = 1;
-  else if (workload == "hold4") setup.hold_seats = 4;
-  else if (workload == "hold-confirm") setup.workload = Workload::kConfirm;
-  else if (workload == "contended") setup.workload = Workload::kContended;
-  else if (workload == "read") setup.workload = Workload::kRead;
-  else Die("--workload must be hold1, hold4, contended, hold-confirm or read");
+  if (workload == "hold1")
+    setup.hold_seats = 1;
+  else if (workload == "hold4")
+    setup.hold_seats = 4;
+  else if (workload == "hold-confirm")
+    setup.workload = Workload::kConfirm;
+  else if (workload == "contended")
+    setup.workload = Workload::kContended;
+  else if (workload == "read")
+    setup.workload = Workload::kRead;
+  else
+    Die("--workload must be hold1, hold4, contended, hold-confirm or read");
   const std::string read_op = absl::GetFlag(FLAGS_read_op);
-  if (read_op != "seats" && read_op != "availability") Die("--read_op must be seats or availability");
+  if (read_op != "seats" && read_op != "availability")
+    Die("--read_op must be seats or availability");
   setup.read_availability = read_op == "availability" && !setup.redis;
   std::string client_mode = absl::GetFlag(FLAGS_client);
   if (client_mode.empty()) client_mode = setup.redis ? "raw" : "async";
   if (client_mode != "async" && client_mode != "raw") Die("--client must be async or raw");
-  if (setup.redis && client_mode != "raw") Die("--client async needs --target seatlock (Redis is always raw)");
+  if (setup.redis && client_mode != "raw")
+    Die("--client async needs --target seatlock (Redis is always raw)");
   const bool async = client_mode == "async";
   const std::string host = absl::GetFlag(FLAGS_host);
   const int port = absl::GetFlag(FLAGS_port);
@@ -1327,9 +1405,10 @@ int Main() {
   const double warmup = absl::GetFlag(FLAGS_warmup);
   const double rate = absl::GetFlag(FLAGS_rate);
   const int max_in_flight = absl::GetFlag(FLAGS_max_in_flight);
-  if (connections < 1 || pipeline < 1 || duration <= 0 || warmup < 0 || duration > 3600 || rate < 0 ||
-      max_in_flight < 1 || max_in_flight > 65536) {
-    Die("--connections, --pipeline, --max_in_flight must be >= 1, --duration in (0, 3600], --rate >= 0");
+  if (connections < 1 || pipeline < 1 || duration <= 0 || warmup < 0 || duration > 3600 ||
+      rate < 0 || max_in_flight < 1 || max_in_flight > 65536) {
+    Die("--connections, --pipeline, --max_in_flight must be >= 1, --duration in (0, 3600], --rate "
+        ">= 0");
   }
   setup.open_loop = rate > 0;
   setup.ns_per_txn = setup.open_loop ? 1e9 / rate : 0;
@@ -1343,7 +1422,8 @@ int Main() {
   setup.seats_per_section = (seats / setup.sections) / 50 * 50;
   setup.ttl = absl::GetFlag(FLAGS_ttl);
   if (setup.ttl <= 0 || setup.ttl > 3'600'000) Die("--ttl must be in (0, 3600000] ms");
-  setup.event = absl::GetFlag(FLAGS_event).empty() ? absl::StrCat("bench-", getpid()) : absl::GetFlag(FLAGS_event);
+  setup.event = absl::GetFlag(FLAGS_event).empty() ? absl::StrCat("bench-", getpid())
+                                                   : absl::GetFlag(FLAGS_event);
   const int64_t prehold_ttl =
       std::min<int64_t>(3'600'000, static_cast<int64_t>((warmup + duration) * 1000) + 120'000);
 
@@ -1361,7 +1441,8 @@ int Main() {
     SyncConn conn(host, port);
     auto load = [&](const char* name) {
       const RespValue v = conn.Command({"SCRIPT", "LOAD", ReadFile(absl::StrCat(dir, "/", name))});
-      if (v.type != '$' || v.str.size() != 40) Die(absl::StrCat("SCRIPT LOAD ", name, " failed: ", v.str));
+      if (v.type != '$' || v.str.size() != 40)
+        Die(absl::StrCat("SCRIPT LOAD ", name, " failed: ", v.str));
       return v.str;
     };
     setup.sha_hold = load("hold.lua");
@@ -1377,7 +1458,8 @@ int Main() {
     hello.mutable_hello()->set_protocol_version(protocol::kProtocolVersion);
     const wire::Response hr = conn.Call(hello);
     shards = hr.hello().shard_count();
-    if (shards == 0 || static_cast<uint32_t>(hr.hello().shard_ports_size()) != shards) Die("bad HELLO reply");
+    if (shards == 0 || static_cast<uint32_t>(hr.hello().shard_ports_size()) != shards)
+      Die("bad HELLO reply");
     wire::Request def;
     def.set_request_id(1);
     auto* d = def.mutable_define_event();
@@ -1395,7 +1477,9 @@ int Main() {
     if (dr.code() != wire::OK) Die(absl::StrCat("DEFINE_EVENT failed: ", dr.detail()));
     setup.sections_of_shard.resize(shards);
     for (int s = 0; s < setup.sections; ++s) {
-      setup.sections_of_shard[protocol::ShardFor(setup.event, absl::StrCat("S", s), shards, hr.hello().hash_seed())]
+      setup
+          .sections_of_shard[protocol::ShardFor(setup.event, absl::StrCat("S", s), shards,
+                                                hr.hello().hash_seed())]
           .push_back(s);
     }
     std::vector<int> usable;
@@ -1404,7 +1488,8 @@ int Main() {
     }
     for (int i = 0; i < connections; ++i) {
       conns[i].shard = usable[static_cast<size_t>(i) % usable.size()];
-      if (!async) conns[i].fd = Dial(host, static_cast<int>(hr.hello().shard_ports(conns[i].shard)));
+      if (!async)
+        conns[i].fd = Dial(host, static_cast<int>(hr.hello().shard_ports(conns[i].shard)));
     }
     usable_shards = static_cast<int>(usable.size());
   }
@@ -1414,10 +1499,12 @@ int Main() {
   setup.hot_of_shard.resize(setup.sections_of_shard.size());
   for (size_t sh = 0; sh < setup.sections_of_shard.size(); ++sh) {
     const auto& secs = setup.sections_of_shard[sh];
-    const uint64_t want = std::max<uint64_t>(1, (secs.size() * static_cast<uint64_t>(setup.seats_per_section) + 99) / 100);
+    const uint64_t want = std::max<uint64_t>(
+        1, (secs.size() * static_cast<uint64_t>(setup.seats_per_section) + 99) / 100);
     for (size_t k = 0; k < secs.size() && setup.hot_of_shard[sh].size() < want; ++k) {
       for (int i = 0; i < setup.seats_per_section && setup.hot_of_shard[sh].size() < want; ++i) {
-        setup.hot_of_shard[sh].push_back(static_cast<uint32_t>(secs[k] * setup.seats_per_section + i));
+        setup.hot_of_shard[sh].push_back(
+            static_cast<uint32_t>(secs[k] * setup.seats_per_section + i));
       }
     }
   }
@@ -1456,8 +1543,8 @@ int Main() {
     for (int k = 0; k < clients; ++k) {
       auto client = AsyncClient::Connect(opts);
       if (!client.ok()) Die(absl::StrCat("AsyncClient::Connect: ", client.status().ToString()));
-      workers.push_back(std::make_unique<Worker>(setup, std::move(mine[static_cast<size_t>(k)]), depth,
-                                                 std::move(*client)));
+      workers.push_back(std::make_unique<Worker>(setup, std::move(mine[static_cast<size_t>(k)]),
+                                                 depth, std::move(*client)));
     }
   } else {  // split connections over threads
     for (int t = 0; t < threads; ++t) {
@@ -1477,10 +1564,12 @@ int Main() {
         ts.emplace_back([&workers, &phase, t, threads] {
           while (phase.load(std::memory_order_relaxed) < 2) {
             uint64_t wake = MonoNs() + 1'000'000;  // look at the phase at least every ms
-            for (size_t k = static_cast<size_t>(t); k < workers.size(); k += static_cast<size_t>(threads)) {
+            for (size_t k = static_cast<size_t>(t); k < workers.size();
+                 k += static_cast<size_t>(threads)) {
               wake = std::min(wake, workers[k]->AsyncPace());
             }
-            timespec until{static_cast<time_t>(wake / 1'000'000'000), static_cast<long>(wake % 1'000'000'000)};
+            timespec until{static_cast<time_t>(wake / 1'000'000'000),
+                           static_cast<long>(wake % 1'000'000'000)};
             clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr);
           }
         });
@@ -1538,29 +1627,42 @@ int Main() {
   const uint64_t done = confirm ? total.ok : n;  // hold-confirm: throughput counts completed sales
   const double throughput = static_cast<double>(done) / secs;
   auto us = [&](double q) { return static_cast<double>(total.hist.Quantile(q)) / 1000.0; };
-  auto pct = [&](uint64_t x) { return n ? 100.0 * static_cast<double>(x) / static_cast<double>(n) : 0.0; };
+  auto pct = [&](uint64_t x) {
+    return n ? 100.0 * static_cast<double>(x) / static_cast<double>(n) : 0.0;
+  };
   const char* mode = setup.open_loop ? "open" : "closed";
-  std::printf("target=%s client=%s%s workload=%s%s mode=%s connections=%d %s=%d threads=%d seats=%u ttl=%lldms "
-              "duration=%.1fs\n",
-              target.c_str(), client_mode.c_str(), async ? absl::StrCat(" (", clients, clients == 1 ? " client)" : " clients)").c_str() : "",
-              workload.c_str(),
-              setup.workload == Workload::kRead && !setup.redis ? absl::StrCat(" (", read_op, ")").c_str() : "", mode,
-              connections, setup.open_loop ? "max_in_flight" : "pipeline", depth, threads, setup.total_seats(),
-              static_cast<long long>(setup.ttl), secs);
+  std::printf(
+      "target=%s client=%s%s workload=%s%s mode=%s connections=%d %s=%d threads=%d seats=%u "
+      "ttl=%lldms "
+      "duration=%.1fs\n",
+      target.c_str(), client_mode.c_str(),
+      async ? absl::StrCat(" (", clients, clients == 1 ? " client)" : " clients)").c_str() : "",
+      workload.c_str(),
+      setup.workload == Workload::kRead && !setup.redis ? absl::StrCat(" (", read_op, ")").c_str()
+                                                        : "",
+      mode, connections, setup.open_loop ? "max_in_flight" : "pipeline", depth, threads,
+      setup.total_seats(), static_cast<long long>(setup.ttl), secs);
   if (setup.open_loop) {
-    std::printf("  offered %.0f /s  achieved %.0f /s  late %llu (%.2f%%, sent >= 1 ms after the intended time)  "
-                "backlog at end %llu\n",
-                rate, static_cast<double>(n) / secs, static_cast<unsigned long long>(total.late), pct(total.late),
-                static_cast<unsigned long long>(total.backlog));
+    std::printf(
+        "  offered %.0f /s  achieved %.0f /s  late %llu (%.2f%%, sent >= 1 ms after the intended "
+        "time)  "
+        "backlog at end %llu\n",
+        rate, static_cast<double>(n) / secs, static_cast<unsigned long long>(total.late),
+        pct(total.late), static_cast<unsigned long long>(total.backlog));
   }
   const char* ok_word = confirm ? "sold" : setup.workload == Workload::kRead ? "read" : "granted";
-  std::printf("  %s %llu  throughput %.0f /s  %s %.1f%%  refused %.1f%%  errors %llu  unanswered %llu\n",
-              confirm ? "sales" : "requests", static_cast<unsigned long long>(confirm ? total.ok : n), throughput,
-              ok_word, pct(total.ok), pct(total.refused), static_cast<unsigned long long>(total.errors),
-              static_cast<unsigned long long>(total.unanswered));
+  std::printf(
+      "  %s %llu  throughput %.0f /s  %s %.1f%%  refused %.1f%%  errors %llu  unanswered %llu\n",
+      confirm ? "sales" : "requests", static_cast<unsigned long long>(confirm ? total.ok : n),
+      throughput, ok_word, pct(total.ok), pct(total.refused),
+      static_cast<unsigned long long>(total.errors),
+      static_cast<unsigned long long>(total.unanswered));
   std::printf("  latency us%s: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
-              setup.open_loop ? " (from intended send time)" : confirm ? " (hold sent to confirm answered)" : "",
-              us(0.5), us(0.9), us(0.99), us(0.999), static_cast<double>(total.hist.max()) / 1000.0);
+              setup.open_loop ? " (from intended send time)"
+              : confirm       ? " (hold sent to confirm answered)"
+                              : "",
+              us(0.5), us(0.9), us(0.99), us(0.999),
+              static_cast<double>(total.hist.max()) / 1000.0);
   std::fflush(stdout);
 
   uint64_t violations = 0, checks = 0;
@@ -1572,16 +1674,21 @@ int Main() {
   }
   if (const std::string path = absl::GetFlag(FLAGS_json); !path.empty()) {
     std::ofstream j(path);
-    j << "{\"target\":\"" << target << "\",\"client\":\"" << client_mode << "\",\"workload\":\"" << workload << "\",\"mode\":\"" << mode
-      << "\",\"read_op\":\"" << (setup.workload == Workload::kRead ? (setup.redis ? "availability.lua" : read_op) : "")
-      << "\",\"connections\":" << connections << ",\"pipeline\":" << pipeline << ",\"max_in_flight\":" << depth
-      << ",\"threads\":" << threads << ",\"seats\":" << setup.total_seats() << ",\"ttl_ms\":" << setup.ttl
-      << ",\"seconds\":" << secs << ",\"rate_offered\":" << rate << ",\"rate_achieved\":" << static_cast<double>(n) / secs
-      << ",\"requests\":" << n << ",\"throughput\":" << throughput << ",\"granted\":" << total.ok
-      << ",\"refused\":" << total.refused << ",\"errors\":" << total.errors << ",\"unanswered\":" << total.unanswered
-      << ",\"late\":" << total.late << ",\"backlog\":" << total.backlog << ",\"p50_us\":" << us(0.5)
-      << ",\"p90_us\":" << us(0.9) << ",\"p99_us\":" << us(0.99) << ",\"p999_us\":" << us(0.999)
-      << ",\"max_us\":" << static_cast<double>(total.hist.max()) / 1000.0 << ",\"mean_us\":" << total.hist.mean() / 1000.0
+    j << "{\"target\":\"" << target << "\",\"client\":\"" << client_mode << "\",\"workload\":\""
+      << workload << "\",\"mode\":\"" << mode << "\",\"read_op\":\""
+      << (setup.workload == Workload::kRead ? (setup.redis ? "availability.lua" : read_op) : "")
+      << "\",\"connections\":" << connections << ",\"pipeline\":" << pipeline
+      << ",\"max_in_flight\":" << depth << ",\"threads\":" << threads
+      << ",\"seats\":" << setup.total_seats() << ",\"ttl_ms\":" << setup.ttl
+      << ",\"seconds\":" << secs << ",\"rate_offered\":" << rate
+      << ",\"rate_achieved\":" << static_cast<double>(n) / secs << ",\"requests\":" << n
+      << ",\"throughput\":" << throughput << ",\"granted\":" << total.ok
+      << ",\"refused\":" << total.refused << ",\"errors\":" << total.errors
+      << ",\"unanswered\":" << total.unanswered << ",\"late\":" << total.late
+      << ",\"backlog\":" << total.backlog << ",\"p50_us\":" << us(0.5) << ",\"p90_us\":" << us(0.9)
+      << ",\"p99_us\":" << us(0.99) << ",\"p999_us\":" << us(0.999)
+      << ",\"max_us\":" << static_cast<double>(total.hist.max()) / 1000.0
+      << ",\"mean_us\":" << total.hist.mean() / 1000.0
       << ",\"verify\":" << (setup.verify ? (violations == 0 ? "\"ok\"" : "\"failed\"") : "null")
       << ",\"verify_checks\":" << checks << ",\"verify_violations\":" << violations
       << ",\"cdf\":" << JsonCdf(total.hist) << "}\n";
@@ -1589,7 +1696,8 @@ int Main() {
   }
   if (total.errors + total.unanswered > 0) {
     std::fprintf(stderr, "seatbench: %llu errors, %llu unanswered: failing the run\n",
-                 static_cast<unsigned long long>(total.errors), static_cast<unsigned long long>(total.unanswered));
+                 static_cast<unsigned long long>(total.errors),
+                 static_cast<unsigned long long>(total.unanswered));
   }
   return total.errors + total.unanswered == 0 && violations == 0 ? 0 : 1;
 }
@@ -1603,13 +1711,15 @@ int main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
-      "seatbench: load generator for seatlockd and Redis (docs/benchmarks.md). Flags may be spelled "
+      "seatbench: load generator for seatlockd and Redis (docs/benchmarks.md). Flags may be "
+      "spelled "
       "with '-' or '_' (--lua-dir or --lua_dir).");
   // Accept --lua-dir as well as --lua_dir (Abseil spells flags with '_').
   std::vector<std::string> normalized = seatlock::UnderscoreFlagNames(argc, argv);
   std::vector<char*> args;
   for (auto& a : normalized) args.push_back(a.data());
-  const std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
+  const std::vector<char*> rest =
+      absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   if (rest.size() > 1) {
     std::fprintf(stderr, "seatbench: unexpected argument '%s' (see --help)\n", rest[1]);
     return 2;

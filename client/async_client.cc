@@ -49,7 +49,8 @@ int StartConnect(const std::string& host, uint16_t port) {
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* res = nullptr;
   const std::string port_str = std::to_string(port);
-  if (getaddrinfo(host.c_str(), port_str.c_str(), &hints, &res) != 0 || res == nullptr) return -EHOSTUNREACH;
+  if (getaddrinfo(host.c_str(), port_str.c_str(), &hints, &res) != 0 || res == nullptr)
+    return -EHOSTUNREACH;
   const int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     freeaddrinfo(res);
@@ -91,9 +92,12 @@ absl::StatusOr<wire::Response> RoundTrip(const std::string& host, uint16_t port,
   size_t off = 0;
   while (st.ok() && off < out.size()) {
     const ssize_t n = send(fd, out.data() + off, out.size() - off, MSG_NOSIGNAL);
-    if (n > 0) off += static_cast<size_t>(n);
-    else if (errno == EAGAIN) st = wait(POLLOUT);
-    else st = ConnectError(host, port, errno);
+    if (n > 0)
+      off += static_cast<size_t>(n);
+    else if (errno == EAGAIN)
+      st = wait(POLLOUT);
+    else
+      st = ConnectError(host, port, errno);
   }
   protocol::FrameDecoder dec;
   std::string_view body;
@@ -108,9 +112,12 @@ absl::StatusOr<wire::Response> RoundTrip(const std::string& host, uint16_t port,
     st = wait(POLLIN);
     if (!st.ok()) break;
     const ssize_t n = recv(fd, buf, sizeof(buf), 0);
-    if (n > 0) dec.Append(buf, static_cast<size_t>(n));
-    else if (n == 0) st = absl::UnavailableError(absl::StrCat(Where(host, port), " closed the connection"));
-    else if (errno != EAGAIN) st = ConnectError(host, port, errno);
+    if (n > 0)
+      dec.Append(buf, static_cast<size_t>(n));
+    else if (n == 0)
+      st = absl::UnavailableError(absl::StrCat(Where(host, port), " closed the connection"));
+    else if (errno != EAGAIN)
+      st = ConnectError(host, port, errno);
   }
   close(fd);
   if (!st.ok()) return st;
@@ -139,7 +146,8 @@ struct AsyncClient::Endpoint {
   std::string out;
   absl::flat_hash_map<uint64_t, Pending> pending;
   std::priority_queue<std::pair<int64_t, uint64_t>, std::vector<std::pair<int64_t, uint64_t>>,
-                      std::greater<>> deadlines;
+                      std::greater<>>
+      deadlines;
   bool wake_requested = false;
   // I/O thread only.
   State state = kIdle;
@@ -175,8 +183,9 @@ absl::Status AsyncClient::Start() {
   }
   hello_ = resp->hello();
   if (hello_.protocol_version() != protocol::kProtocolVersion) {
-    return absl::FailedPreconditionError(absl::StrCat("server speaks protocol ", hello_.protocol_version(),
-                                                      ", this client ", protocol::kProtocolVersion));
+    return absl::FailedPreconditionError(absl::StrCat("server speaks protocol ",
+                                                      hello_.protocol_version(), ", this client ",
+                                                      protocol::kProtocolVersion));
   }
   auto add = [this](uint16_t port) {
     auto ep = std::make_unique<Endpoint>();
@@ -240,15 +249,19 @@ int AsyncClient::RouteFor(const wire::Request& req) const {
       }
       int owner = -2;
       for (const auto& s : req.hold().seats()) {
-        const int o = static_cast<int>(protocol::ShardFor(req.hold().event_id(), s.section(), n, seed));
-        if (owner == -2) owner = o;
-        else if (owner != o) return -1;  // spans shards: the server coordinates
+        const int o =
+            static_cast<int>(protocol::ShardFor(req.hold().event_id(), s.section(), n, seed));
+        if (owner == -2)
+          owner = o;
+        else if (owner != o)
+          return -1;  // spans shards: the server coordinates
       }
       return owner < 0 ? -1 : owner;
     }
     case wire::Request::kHoldBestAvailable:
       if (!req.hold_best_available().pass().empty()) {
-        return static_cast<int>(protocol::ShardFor(req.hold_best_available().event_id(), "", n, seed));
+        return static_cast<int>(
+            protocol::ShardFor(req.hold_best_available().event_id(), "", n, seed));
       }
       if (req.hold_best_available().section().empty()) return -1;
       return static_cast<int>(protocol::ShardFor(req.hold_best_available().event_id(),
@@ -256,14 +269,20 @@ int AsyncClient::RouteFor(const wire::Request& req) const {
     case wire::Request::kGetSeats:
       return static_cast<int>(
           protocol::ShardFor(req.get_seats().event_id(), req.get_seats().section(), n, seed));
-    case wire::Request::kExtend: return by_id(req.extend().hold_id());
-    case wire::Request::kRelease: return by_id(req.release().hold_id());
-    case wire::Request::kConfirm: return by_id(req.confirm().hold_id());
-    case wire::Request::kGetHold: return by_id(req.get_hold().hold_id());
-    case wire::Request::kCancelBooking: return -1;  // every shard may hold a part
+    case wire::Request::kExtend:
+      return by_id(req.extend().hold_id());
+    case wire::Request::kRelease:
+      return by_id(req.release().hold_id());
+    case wire::Request::kConfirm:
+      return by_id(req.confirm().hold_id());
+    case wire::Request::kGetHold:
+      return by_id(req.get_hold().hold_id());
+    case wire::Request::kCancelBooking:
+      return -1;  // every shard may hold a part
     case wire::Request::kSubscribe:
       return req.subscribe().shard() < n ? static_cast<int>(req.subscribe().shard()) : -1;
-    default: return -1;
+    default:
+      return -1;
   }
 }
 
@@ -295,8 +314,9 @@ void AsyncClient::Send(wire::Request req, Callback done, int64_t timeout_ms, boo
   req.set_request_id(id);
   const int route = RouteFor(req);
   Endpoint& ep = *endpoints_[route < 0 ? 0 : static_cast<size_t>(route) + 1];
-  const int64_t deadline = stream ? std::numeric_limits<int64_t>::max()
-                                  : MonoMs() + (timeout_ms < 0 ? options_.call_timeout_ms : timeout_ms);
+  const int64_t deadline =
+      stream ? std::numeric_limits<int64_t>::max()
+             : MonoMs() + (timeout_ms < 0 ? options_.call_timeout_ms : timeout_ms);
   bool wake = false;
   bool queued = false;
   {
@@ -376,8 +396,8 @@ void AsyncClient::FlushWrites(Endpoint& ep) {
       if (ep.out.empty()) break;
       ep.writing.swap(ep.out);
     }
-    const ssize_t n = send(ep.fd, ep.writing.data() + ep.write_off, ep.writing.size() - ep.write_off,
-                           MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n = send(ep.fd, ep.writing.data() + ep.write_off,
+                           ep.writing.size() - ep.write_off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       ep.write_off += static_cast<size_t>(n);
       continue;
@@ -413,9 +433,9 @@ void AsyncClient::HandleReadable(Endpoint& ep) {
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      FailEndpoint(ep, absl::UnavailableError(
-                           absl::StrCat("connection to ", Where(ep.host, ep.port), " lost: ",
-                                        n == 0 ? "closed by the server" : strerror(errno))));
+      FailEndpoint(ep, absl::UnavailableError(absl::StrCat(
+                           "connection to ", Where(ep.host, ep.port),
+                           " lost: ", n == 0 ? "closed by the server" : strerror(errno))));
       return;
     }
     ep.decoder.Append(buf, static_cast<size_t>(n));
@@ -426,7 +446,8 @@ void AsyncClient::HandleReadable(Endpoint& ep) {
       wire::Response resp;
       if (r != protocol::FrameDecoder::Result::kFrame ||
           !resp.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-        FailEndpoint(ep, absl::DataLossError(absl::StrCat("invalid frame from ", Where(ep.host, ep.port))));
+        FailEndpoint(
+            ep, absl::DataLossError(absl::StrCat("invalid frame from ", Where(ep.host, ep.port))));
         return;
       }
       if (resp.request_id() == 0) {
@@ -491,7 +512,8 @@ void AsyncClient::IoLoop() {
       }
       Endpoint& ep = *endpoints_[events[i].data.u64];
       if (ep.fd < 0) continue;
-      if (ep.state == Endpoint::kConnecting && (events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
+      if (ep.state == Endpoint::kConnecting &&
+          (events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
         int err = 0;
         socklen_t len = sizeof(err);
         getsockopt(ep.fd, SOL_SOCKET, SO_ERROR, &err, &len);
@@ -522,7 +544,8 @@ void AsyncClient::IoLoop() {
           continue;
         }
       }
-      if (ep.state == Endpoint::kConnecting && now - ep.connect_started > options_.connect_timeout_ms) {
+      if (ep.state == Endpoint::kConnecting &&
+          now - ep.connect_started > options_.connect_timeout_ms) {
         FailEndpoint(ep, absl::DeadlineExceededError(
                              absl::StrCat("connect to ", Where(ep.host, ep.port), " timed out")));
         continue;

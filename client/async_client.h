@@ -40,9 +40,9 @@ namespace seatlock {
 struct ClientOptions {
   std::string host = "127.0.0.1";
   uint16_t port = 7400;
-  std::string auth_token;           // sent with AUTH on every connection when set
-  bool shard_aware = true;          // route to shard ports after HELLO
-  int64_t call_timeout_ms = 5000;   // default per-call deadline
+  std::string auth_token;          // sent with AUTH on every connection when set
+  bool shard_aware = true;         // route to shard ports after HELLO
+  int64_t call_timeout_ms = 5000;  // default per-call deadline
   int64_t connect_timeout_ms = 2000;
   int64_t backoff_initial_ms = 50;
   int64_t backoff_max_ms = 2000;

@@ -30,9 +30,10 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& opt
 absl::StatusOr<wire::Response> Client::Call(wire::Request req, int64_t timeout_ms) {
   auto promise = std::make_shared<std::promise<absl::StatusOr<wire::Response>>>();
   auto future = promise->get_future();
-  async_->Call(std::move(req),
-               [promise](absl::StatusOr<wire::Response> r) { promise->set_value(std::move(r)); },
-               timeout_ms);
+  async_->Call(
+      std::move(req),
+      [promise](absl::StatusOr<wire::Response> r) { promise->set_value(std::move(r)); },
+      timeout_ms);
   return future.get();  // the async client always completes the call
 }
 
@@ -64,8 +65,9 @@ absl::StatusOr<wire::Response> Client::Hold(const std::string& event_id,
 
 absl::StatusOr<wire::Response> Client::HoldBestAvailable(const std::string& event_id,
                                                          const std::string& section, uint32_t count,
-                                                         bool scattered_ok, const std::string& holder,
-                                                         int64_t ttl_ms, const std::string& pass) {
+                                                         bool scattered_ok,
+                                                         const std::string& holder, int64_t ttl_ms,
+                                                         const std::string& pass) {
   wire::Request r;
   auto* h = r.mutable_hold_best_available();
   h->set_pass(pass);
@@ -108,7 +110,8 @@ absl::StatusOr<wire::Response> Client::Confirm(uint64_t hold_id, const std::stri
 
 absl::StatusOr<wire::Response> Client::ConfirmWithRetry(uint64_t hold_id, const std::string& holder,
                                                         const std::string& idempotency_key,
-                                                        const std::string& payment_ref, int attempts) {
+                                                        const std::string& payment_ref,
+                                                        int attempts) {
   absl::StatusOr<wire::Response> last = absl::UnavailableError("no attempt made");
   for (int i = 0; i < attempts; ++i) {
     last = Confirm(hold_id, holder, idempotency_key, payment_ref);
@@ -125,7 +128,8 @@ absl::StatusOr<wire::Response> Client::CancelBooking(uint64_t booking_id) {
   return Call(std::move(r));
 }
 
-absl::StatusOr<wire::Response> Client::GetSeats(const std::string& event_id, const std::string& section) {
+absl::StatusOr<wire::Response> Client::GetSeats(const std::string& event_id,
+                                                const std::string& section) {
   wire::Request r;
   r.mutable_get_seats()->set_event_id(event_id);
   r.mutable_get_seats()->set_section(section);
@@ -144,8 +148,8 @@ absl::StatusOr<wire::Response> Client::GetHold(uint64_t hold_id) {
   return Call(std::move(r));
 }
 
-absl::StatusOr<wire::Response> Client::ListHolds(const std::string& event_id, const std::string& holder,
-                                                 uint32_t limit) {
+absl::StatusOr<wire::Response> Client::ListHolds(const std::string& event_id,
+                                                 const std::string& holder, uint32_t limit) {
   wire::Request r;
   r.mutable_list_holds()->set_event_id(event_id);
   r.mutable_list_holds()->set_holder(holder);
@@ -173,7 +177,8 @@ absl::StatusOr<wire::Response> Client::ConfigureRoom(const std::string& event_id
   return Call(std::move(r));
 }
 
-absl::StatusOr<wire::Response> Client::JoinQueue(const std::string& event_id, const std::string& buyer_key) {
+absl::StatusOr<wire::Response> Client::JoinQueue(const std::string& event_id,
+                                                 const std::string& buyer_key) {
   wire::Request r;
   r.mutable_join_queue()->set_event_id(event_id);
   r.mutable_join_queue()->set_buyer_key(buyer_key);

@@ -45,7 +45,8 @@ class Client {
                                                    const std::string& section, uint32_t count,
                                                    bool scattered_ok, const std::string& holder,
                                                    int64_t ttl_ms, const std::string& pass = "");
-  absl::StatusOr<wire::Response> Extend(uint64_t hold_id, const std::string& holder, int64_t ttl_ms);
+  absl::StatusOr<wire::Response> Extend(uint64_t hold_id, const std::string& holder,
+                                        int64_t ttl_ms);
   absl::StatusOr<wire::Response> Release(uint64_t hold_id, const std::string& holder);
   absl::StatusOr<wire::Response> Confirm(uint64_t hold_id, const std::string& holder,
                                          const std::string& idempotency_key,
@@ -68,8 +69,10 @@ class Client {
   // The waiting room (docs/waiting-room.md). A gated event's holds need the
   // pass that QueueStatus returns once the buyer is admitted (the `pass`
   // argument of Hold and HoldBestAvailable).
-  absl::StatusOr<wire::Response> ConfigureRoom(const std::string& event_id, const wire::RoomConfig& config);
-  absl::StatusOr<wire::Response> JoinQueue(const std::string& event_id, const std::string& buyer_key);
+  absl::StatusOr<wire::Response> ConfigureRoom(const std::string& event_id,
+                                               const wire::RoomConfig& config);
+  absl::StatusOr<wire::Response> JoinQueue(const std::string& event_id,
+                                           const std::string& buyer_key);
   absl::StatusOr<wire::Response> QueueStatus(const std::string& event_id, uint64_t number,
                                              const std::string& buyer_key);
   absl::StatusOr<wire::Response> LeaveQueue(const std::string& event_id, uint64_t number,

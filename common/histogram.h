@@ -52,7 +52,9 @@ class LatencyHistogram {
     return n;
   }
   uint64_t max() const { return max_; }
-  double mean() const { return total_ ? static_cast<double>(sum_) / static_cast<double>(total_) : 0; }
+  double mean() const {
+    return total_ ? static_cast<double>(sum_) / static_cast<double>(total_) : 0;
+  }
 
  private:
   static int Index(uint64_t v) {
@@ -64,7 +66,8 @@ class LatencyHistogram {
   static uint64_t UpperEdge(int i) {
     if (i < kSub) return static_cast<uint64_t>(i);
     const int shift = i / kSub - 1;
-    const uint64_t base = (uint64_t{1} << (shift + kSubBits)) | (static_cast<uint64_t>(i % kSub) << shift);
+    const uint64_t base =
+        (uint64_t{1} << (shift + kSubBits)) | (static_cast<uint64_t>(i % kSub) << shift);
     return base + (uint64_t{1} << shift) - 1;
   }
   std::array<uint64_t, kBuckets> counts_{};

@@ -24,7 +24,7 @@ struct RowLayout {
 };
 
 struct SectionLayout {
-  std::string label;  // e.g. "103"
+  std::string label;            // e.g. "103"
   std::vector<RowLayout> rows;  // index 0 is nearest the stage
   uint32_t seat_count() const;
   bool operator==(const SectionLayout&) const = default;

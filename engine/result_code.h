@@ -14,8 +14,8 @@ namespace seatlock {
 
 enum class ResultCode : uint16_t {
   kOk = 0,
-  kSeatUnavailable = 1,        // at least one seat is HELD or SOLD; see conflicts
-  kUnknownSeat = 2,            // a seat, row or section does not exist
+  kSeatUnavailable = 1,  // at least one seat is HELD or SOLD; see conflicts
+  kUnknownSeat = 2,      // a seat, row or section does not exist
   kEventNotFound = 3,
   kEventExists = 4,            // redefinition with a different layout
   kHoldNotFound = 5,           // unknown, released, confirmed, or purged hold id
@@ -28,20 +28,20 @@ enum class ResultCode : uint16_t {
   kLimitExceeded = 12,         // a configured limit (seats per hold, TTL, lengths)
   kLifetimeExceeded = 13,      // extend past the maximum total hold lifetime
   kBookingNotFound = 14,
-  kBookingCancelled = 15,      // cancel of an already-cancelled booking
-  kInvalidArgument = 16,       // malformed request (empty holder, ttl <= 0, ...)
-  kCapacityExhausted = 17,     // too many live holds on this shard
-  kWrongShard = 18,            // the section is owned by another shard
-  kDuplicateSeat = 19,         // the same seat twice in one request
-  kInProgress = 20,            // idempotent confirm still being made durable
-  kUnavailable = 21,           // server-side: shutting down, WAL failed, ...
+  kBookingCancelled = 15,   // cancel of an already-cancelled booking
+  kInvalidArgument = 16,    // malformed request (empty holder, ttl <= 0, ...)
+  kCapacityExhausted = 17,  // too many live holds on this shard
+  kWrongShard = 18,         // the section is owned by another shard
+  kDuplicateSeat = 19,      // the same seat twice in one request
+  kInProgress = 20,         // idempotent confirm still being made durable
+  kUnavailable = 21,        // server-side: shutting down, WAL failed, ...
   kUnauthenticated = 22,
   kInternal = 23,
-  kResyncRequired = 24,        // change feed: the asked-for changes are gone
-  kSoldOut = 25,               // waiting room: no free seats and no live holds
-  kPassInvalid = 26,           // gated hold: no pass, an unknown pass, or an expired one
-  kRoomNotFound = 27,          // the event has no waiting room
-  kNotInQueue = 28,            // no such queue number for this buyer key
+  kResyncRequired = 24,  // change feed: the asked-for changes are gone
+  kSoldOut = 25,         // waiting room: no free seats and no live holds
+  kPassInvalid = 26,     // gated hold: no pass, an unknown pass, or an expired one
+  kRoomNotFound = 27,    // the event has no waiting room
+  kNotInQueue = 28,      // no such queue number for this buyer key
 };
 
 // Stable upper-case name, e.g. "HOLD_EXPIRED_SEATS_TAKEN".

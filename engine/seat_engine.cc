@@ -23,47 +23,63 @@ constexpr uint32_t kGenerationMask = 0xffffff;
 
 SeatState StateOf(uint32_t word) {
   switch (word & kTagMask) {
-    case kHeldTag: return SeatState::kHeld;
-    case kSoldTag: return SeatState::kSold;
-    default: return SeatState::kFree;
+    case kHeldTag:
+      return SeatState::kHeld;
+    case kSoldTag:
+      return SeatState::kSold;
+    default:
+      return SeatState::kFree;
   }
 }
 
 SimpleResult Fail(ResultCode code, std::string detail) { return {code, std::move(detail)}; }
 
-constexpr char kLapsedSoldDetail[] = "the hold had expired; its seats were still free and are now sold";
+constexpr char kLapsedSoldDetail[] =
+    "the hold had expired; its seats were still free and are now sold";
 
 std::string SeatsTakenDetail(size_t n) {
-  return absl::StrCat("the hold expired and ", n, " of its seats were taken since; nothing was sold");
+  return absl::StrCat("the hold expired and ", n,
+                      " of its seats were taken since; nothing was sold");
 }
 
 }  // namespace
 
 std::string_view SeatStateName(SeatState s) {
   switch (s) {
-    case SeatState::kFree: return "FREE";
-    case SeatState::kHeld: return "HELD";
-    case SeatState::kSold: return "SOLD";
+    case SeatState::kFree:
+      return "FREE";
+    case SeatState::kHeld:
+      return "HELD";
+    case SeatState::kSold:
+      return "SOLD";
   }
   return "?";
 }
 
 std::string_view ChangeKindName(ChangeKind k) {
   switch (k) {
-    case ChangeKind::kHeld: return "HELD";
-    case ChangeKind::kReleased: return "RELEASED";
-    case ChangeKind::kExpired: return "EXPIRED";
-    case ChangeKind::kSold: return "SOLD";
-    case ChangeKind::kCancelled: return "CANCELLED";
+    case ChangeKind::kHeld:
+      return "HELD";
+    case ChangeKind::kReleased:
+      return "RELEASED";
+    case ChangeKind::kExpired:
+      return "EXPIRED";
+    case ChangeKind::kSold:
+      return "SOLD";
+    case ChangeKind::kCancelled:
+      return "CANCELLED";
   }
   return "?";
 }
 
 SeatState ChangeRecord::new_state() const {
   switch (kind) {
-    case ChangeKind::kHeld: return SeatState::kHeld;
-    case ChangeKind::kSold: return SeatState::kSold;
-    default: return SeatState::kFree;
+    case ChangeKind::kHeld:
+      return SeatState::kHeld;
+    case ChangeKind::kSold:
+      return SeatState::kSold;
+    default:
+      return SeatState::kFree;
   }
 }
 
@@ -126,14 +142,13 @@ struct SeatEngine::IdemRecord {
 };
 
 SeatEngine::SeatEngine(Options options)
-    : options_(std::move(options)),
-      wheel_(0),
-      next_fencing_(options_.fencing_floor + 1) {
+    : options_(std::move(options)), wheel_(0), next_fencing_(options_.fencing_floor + 1) {
   assert(options_.clock != nullptr);
   if (options_.limits.tick_ms <= 0) options_.limits.tick_ms = 1;
   if (options_.limits.max_live_holds >= kHeldTag) options_.limits.max_live_holds = kHeldTag - 1;
   // Seats record their row in 16 bits.
-  options_.limits.max_rows_per_section = std::min<uint32_t>(options_.limits.max_rows_per_section, 65535);
+  options_.limits.max_rows_per_section =
+      std::min<uint32_t>(options_.limits.max_rows_per_section, 65535);
   // Start the wheel at the current tick so the first Advance is cheap.
   wheel_.Advance(TickOf(Now()), [](uint64_t) {});
 }
@@ -181,14 +196,16 @@ SimpleResult SeatEngine::DefineEvent(const EventLayout& layout) {
                                                            "...' longer than ", lim.max_label_len));
     }
     if (!section_labels.insert(s.label).second) {
-      return Fail(ResultCode::kInvalidArgument, absl::StrCat("section '", s.label, "' appears twice"));
+      return Fail(ResultCode::kInvalidArgument,
+                  absl::StrCat("section '", s.label, "' appears twice"));
     }
     if (s.rows.empty()) {
-      return Fail(ResultCode::kInvalidArgument, absl::StrCat("section '", s.label, "' has no rows"));
+      return Fail(ResultCode::kInvalidArgument,
+                  absl::StrCat("section '", s.label, "' has no rows"));
     }
     if (s.rows.size() > lim.max_rows_per_section) {
-      return Fail(ResultCode::kLimitExceeded,
-                  absl::StrCat("section '", s.label, "' has more than ", lim.max_rows_per_section, " rows"));
+      return Fail(ResultCode::kLimitExceeded, absl::StrCat("section '", s.label, "' has more than ",
+                                                           lim.max_rows_per_section, " rows"));
     }
     absl::flat_hash_set<std::string_view, StringHash, StringEq> row_labels;
     uint64_t section_seats = 0;
@@ -293,7 +310,8 @@ int SeatEngine::SectionIndex(std::string_view event_id, std::string_view section
 
 ResolveResult SeatEngine::ResolveSeat(std::string_view event_id, const SeatLabel& label) const {
   const Event* ev = FindEvent(event_id);
-  if (!ev) return {ResultCode::kEventNotFound, {}, absl::StrCat("no event '", ToAbsl(event_id), "'")};
+  if (!ev)
+    return {ResultCode::kEventNotFound, {}, absl::StrCat("no event '", ToAbsl(event_id), "'")};
   auto sit = ev->section_by_label.find(label.section);
   if (sit == ev->section_by_label.end()) {
     return {ResultCode::kUnknownSeat, {}, absl::StrCat("no section '", label.section, "'")};
@@ -301,7 +319,8 @@ ResolveResult SeatEngine::ResolveSeat(std::string_view event_id, const SeatLabel
   const Section& sec = ev->sections[sit->second];
   auto rit = sec.row_by_label.find(label.row);
   if (rit == sec.row_by_label.end()) {
-    return {ResultCode::kUnknownSeat, {},
+    return {ResultCode::kUnknownSeat,
+            {},
             absl::StrCat("section '", label.section, "' has no row '", label.row, "'")};
   }
   const RowLayout& rl = ev->layout.sections[sit->second].rows[rit->second];
@@ -319,7 +338,8 @@ ResolveResult SeatEngine::ResolveSeat(std::string_view event_id, const SeatLabel
     offset = static_cast<uint32_t>(it - rl.seat_labels.begin());
   }
   if (!found) {
-    return {ResultCode::kUnknownSeat, {},
+    return {ResultCode::kUnknownSeat,
+            {},
             absl::StrCat("section '", label.section, "' row '", label.row, "' has no seat '",
                          label.seat, "'")};
   }
@@ -362,8 +382,8 @@ SimpleResult SeatEngine::CheckHolder(std::string_view holder) const {
 SimpleResult SeatEngine::CheckTtl(int64_t ttl_ms) const {
   if (ttl_ms <= 0) return Fail(ResultCode::kInvalidArgument, "ttl_ms must be positive");
   if (ttl_ms > options_.limits.max_ttl_ms) {
-    return Fail(ResultCode::kLimitExceeded,
-                absl::StrCat("ttl_ms ", ttl_ms, " exceeds the maximum ", options_.limits.max_ttl_ms));
+    return Fail(ResultCode::kLimitExceeded, absl::StrCat("ttl_ms ", ttl_ms, " exceeds the maximum ",
+                                                         options_.limits.max_ttl_ms));
   }
   return {};
 }
@@ -419,7 +439,9 @@ HoldResult SeatEngine::Hold(std::string_view event_id, absl::Span<const SeatKey>
                                   options_.limits.max_seats_per_hold, " per hold")));
   }
   Event* ev = FindEvent(event_id);
-  if (!ev) return fail(Fail(ResultCode::kEventNotFound, absl::StrCat("no event '", ToAbsl(event_id), "'")));
+  if (!ev)
+    return fail(
+        Fail(ResultCode::kEventNotFound, absl::StrCat("no event '", ToAbsl(event_id), "'")));
   return Grant(*ev, seats, holder, ttl_ms, Now());
 }
 
@@ -521,15 +543,16 @@ HoldResult SeatEngine::HoldBestAvailable(std::string_view event_id, int section,
                              options_.limits.max_seats_per_hold, " per hold"));
   }
   Event* ev = FindEvent(event_id);
-  if (!ev) return fail(ResultCode::kEventNotFound, absl::StrCat("no event '", ToAbsl(event_id), "'"));
+  if (!ev)
+    return fail(ResultCode::kEventNotFound, absl::StrCat("no event '", ToAbsl(event_id), "'"));
   uint32_t lo = 0, hi = static_cast<uint32_t>(ev->sections.size());
   if (section >= 0) {
     if (static_cast<uint32_t>(section) >= ev->sections.size()) {
       return fail(ResultCode::kUnknownSeat, absl::StrCat("no section index ", section));
     }
     if (!ev->sections[section].owned) {
-      return fail(ResultCode::kWrongShard,
-                  absl::StrCat("section '", ev->sections[section].label, "' is owned by another shard"));
+      return fail(ResultCode::kWrongShard, absl::StrCat("section '", ev->sections[section].label,
+                                                        "' is owned by another shard"));
     }
     lo = static_cast<uint32_t>(section);
     hi = lo + 1;
@@ -554,7 +577,8 @@ HoldResult SeatEngine::HoldBestAvailable(std::string_view event_id, int section,
   }
   SeatList chosen;
   if (fallback) {
-    for (uint32_t i = 0; i < count; ++i) chosen.push_back({fallback->first, fallback->second.start + i});
+    for (uint32_t i = 0; i < count; ++i)
+      chosen.push_back({fallback->first, fallback->second.start + i});
   } else if (free_total < count) {
     return fail(ResultCode::kNotEnoughSeats,
                 absl::StrCat("only ", free_total, " free seats, ", count, " requested"));
@@ -567,8 +591,9 @@ HoldResult SeatEngine::HoldBestAvailable(std::string_view event_id, int section,
       const Section& sec = ev->sections[si];
       if (!sec.owned || sec.free == 0) continue;
       picked.clear();
-      PickScattered(sec.rows, [&sec](uint32_t s) { return sec.words[s] == 0; },
-                    count - static_cast<uint32_t>(chosen.size()), &picked);
+      PickScattered(
+          sec.rows, [&sec](uint32_t s) { return sec.words[s] == 0; },
+          count - static_cast<uint32_t>(chosen.size()), &picked);
       for (uint32_t s : picked) chosen.push_back({si, s});
     }
   }
@@ -587,7 +612,8 @@ ExtendResult SeatEngine::Extend(uint64_t hold_id, std::string_view holder, int64
   if (SimpleResult s = CheckTtl(ttl_ms); !s.ok()) return fail(s.code, std::move(s.detail));
   HoldSlot* h = FindHold(hold_id);
   if (!h) return fail(ResultCode::kHoldNotFound, absl::StrCat("no hold ", hold_id));
-  if (h->holder != holder) return fail(ResultCode::kNotHolder, "the hold belongs to another holder");
+  if (h->holder != holder)
+    return fail(ResultCode::kNotHolder, "the hold belongs to another holder");
   const int64_t now = Now();
   if (h->state == HoldSlot::kLive && h->expires_ms <= now) {
     OnTimer((static_cast<uint64_t>(h->generation) << 32) | static_cast<uint32_t>(hold_id));
@@ -610,8 +636,8 @@ ExtendResult SeatEngine::Extend(uint64_t hold_id, std::string_view holder, int64
   h->expires_ms = deadline;
   hold_deadline_[static_cast<uint32_t>(hold_id)] = deadline;
   const int64_t tick = (deadline + options_.limits.tick_ms - 1) / options_.limits.tick_ms;
-  h->timer = wheel_.Arm(tick, (static_cast<uint64_t>(h->generation) << 32) |
-                                  static_cast<uint32_t>(hold_id));
+  h->timer = wheel_.Arm(
+      tick, (static_cast<uint64_t>(h->generation) << 32) | static_cast<uint32_t>(hold_id));
   stats_.holds_extended++;
   r.expires_ms = deadline;
   r.remaining_ms = deadline - now;
@@ -619,7 +645,8 @@ ExtendResult SeatEngine::Extend(uint64_t hold_id, std::string_view holder, int64
 }
 
 SeatConflict SeatEngine::ConflictAt(SeatKey k, uint32_t word) const {
-  if ((word & kTagMask) == kHeldTag) return {k, SeatState::kHeld, hold_deadline_[word & kIndexMask]};
+  if ((word & kTagMask) == kHeldTag)
+    return {k, SeatState::kHeld, hold_deadline_[word & kIndexMask]};
   return {k, SeatState::kSold, 0};
 }
 
@@ -655,7 +682,8 @@ SimpleResult SeatEngine::Release(uint64_t hold_id, std::string_view holder) {
   ExpireDue();
   HoldSlot* h = FindHold(hold_id);
   if (!h) return Fail(ResultCode::kHoldNotFound, absl::StrCat("no hold ", hold_id));
-  if (h->holder != holder) return Fail(ResultCode::kNotHolder, "the hold belongs to another holder");
+  if (h->holder != holder)
+    return Fail(ResultCode::kNotHolder, "the hold belongs to another holder");
   const uint32_t slot = static_cast<uint32_t>(hold_id);
   const int64_t now = Now();
   if (h->state == HoldSlot::kLive && h->expires_ms <= now) {
@@ -739,10 +767,11 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
     return std::move(r);
   };
   if (SimpleResult s = CheckHolder(holder); !s.ok()) return fail(s.code, std::move(s.detail));
-  if (idempotency_key.empty()) return fail(ResultCode::kInvalidArgument, "idempotency key is empty");
+  if (idempotency_key.empty())
+    return fail(ResultCode::kInvalidArgument, "idempotency key is empty");
   if (idempotency_key.size() > options_.limits.max_idempotency_key_len) {
-    return fail(ResultCode::kLimitExceeded,
-                absl::StrCat("idempotency key longer than ", options_.limits.max_idempotency_key_len));
+    return fail(ResultCode::kLimitExceeded, absl::StrCat("idempotency key longer than ",
+                                                         options_.limits.max_idempotency_key_len));
   }
   if (payment_ref.size() > options_.limits.max_payment_ref_len) {
     return fail(ResultCode::kLimitExceeded,
@@ -762,7 +791,8 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
   }
   HoldSlot* h = FindHold(hold_id);
   if (!h) return fail(ResultCode::kHoldNotFound, absl::StrCat("no hold ", hold_id));
-  if (h->holder != holder) return fail(ResultCode::kNotHolder, "the hold belongs to another holder");
+  if (h->holder != holder)
+    return fail(ResultCode::kNotHolder, "the hold belongs to another holder");
   const uint32_t slot = static_cast<uint32_t>(hold_id);
   if (h->state == HoldSlot::kLive && h->expires_ms <= now) {
     OnTimer((static_cast<uint64_t>(h->generation) << 32) | slot);
@@ -780,8 +810,9 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
       r.seats = h->seats;
       r.confirmed_ms = now;
       stats_.late_confirms_refused++;
-      idempotency_.emplace(std::string(idempotency_key),
-                           IdemRecord{hold_id, std::string(holder), std::string(payment_ref), r, ev.id});
+      idempotency_.emplace(
+          std::string(idempotency_key),
+          IdemRecord{hold_id, std::string(holder), std::string(payment_ref), r, ev.id});
       idempotency_order_.emplace_back(now + options_.limits.idempotency_retention_ms,
                                       std::string(idempotency_key));
       return r;
@@ -864,9 +895,9 @@ std::optional<BookingInfo> SeatEngine::GetBooking(uint64_t booking_id) const {
   auto it = booking_index_.find(booking_id);
   if (it == booking_index_.end()) return std::nullopt;
   const Booking& b = bookings_[it->second];
-  return BookingInfo{b.id,    b.hold_id,     b.fencing,      b.event->id,     b.holder,
-                     b.payment_ref, b.seats, b.confirmed_ms, b.cancelled, b.idempotency_key,
-                     b.hold_lapsed};
+  return BookingInfo{b.id,        b.hold_id,         b.fencing,    b.event->id,
+                     b.holder,    b.payment_ref,     b.seats,      b.confirmed_ms,
+                     b.cancelled, b.idempotency_key, b.hold_lapsed};
 }
 
 // ---------------------------------------------------------------------------
@@ -938,8 +969,13 @@ SectionSeats SeatEngine::GetSeats(std::string_view event_id, int section) {
 
 HoldInfo SeatEngine::InfoOf(const HoldSlot& h) const {
   const uint32_t slot = static_cast<uint32_t>(&h - holds_.data());
-  return HoldInfo{MakeHoldId(slot, h.generation), h.event->id, h.holder, h.seats, h.created_ms,
-                  h.expires_ms, h.fencing,
+  return HoldInfo{MakeHoldId(slot, h.generation),
+                  h.event->id,
+                  h.holder,
+                  h.seats,
+                  h.created_ms,
+                  h.expires_ms,
+                  h.fencing,
                   h.state == HoldSlot::kLive ? HoldStatus::kLive : HoldStatus::kLapsed};
 }
 
@@ -975,7 +1011,8 @@ bool SeatEngine::RestoreSale(const DurableSale& sale) {
   if (ev == nullptr) return false;
   RaiseFencingFloor(sale.fencing_token);
   if (ShardOfId(sale.booking_id) == options_.shard_index) {
-    next_booking_seq_ = std::max(next_booking_seq_, (sale.booking_id & ((uint64_t{1} << 56) - 1)) + 1);
+    next_booking_seq_ =
+        std::max(next_booking_seq_, (sale.booking_id & ((uint64_t{1} << 56) - 1)) + 1);
   }
   if (booking_index_.contains(sale.booking_id)) return true;  // already applied
   bool owns_any = false;
@@ -1045,8 +1082,8 @@ void SeatEngine::RestoreRefusal(uint64_t hold_id, std::string_view event_id, con
   for (const SeatKey k : taken) r.conflicts.push_back({k, SeatState::kSold, 0});
   r.detail = SeatsTakenDetail(taken.size());
   idempotency_.emplace(std::string(idempotency_key),
-                       IdemRecord{hold_id, std::string(holder), std::string(payment_ref), std::move(r),
-                                  std::string(event_id)});
+                       IdemRecord{hold_id, std::string(holder), std::string(payment_ref),
+                                  std::move(r), std::string(event_id)});
   idempotency_order_.emplace_back(expires, std::string(idempotency_key));
 }
 
@@ -1066,9 +1103,9 @@ size_t SeatEngine::booking_count() const { return bookings_.size(); }
 
 BookingInfo SeatEngine::BookingAt(size_t index) const {
   const Booking& b = bookings_[index];
-  return BookingInfo{b.id,    b.hold_id,     b.fencing,      b.event->id,     b.holder,
-                     b.payment_ref, b.seats, b.confirmed_ms, b.cancelled, b.idempotency_key,
-                     b.hold_lapsed};
+  return BookingInfo{b.id,        b.hold_id,         b.fencing,    b.event->id,
+                     b.holder,    b.payment_ref,     b.seats,      b.confirmed_ms,
+                     b.cancelled, b.idempotency_key, b.hold_lapsed};
 }
 
 std::vector<RefusalInfo> SeatEngine::Refusals() const {

@@ -67,11 +67,11 @@ struct HoldResult {
   ResultCode code = ResultCode::kOk;
   uint64_t hold_id = 0;
   uint64_t fencing_token = 0;
-  int64_t expires_ms = 0;     // absolute deadline
-  int64_t remaining_ms = 0;   // deadline minus now
-  SeatList seats;             // the seats held (for best-available: the pick)
+  int64_t expires_ms = 0;               // absolute deadline
+  int64_t remaining_ms = 0;             // deadline minus now
+  SeatList seats;                       // the seats held (for best-available: the pick)
   std::vector<SeatConflict> conflicts;  // on kSeatUnavailable
-  std::string detail;         // human-readable reason on failure
+  std::string detail;                   // human-readable reason on failure
   bool ok() const { return code == ResultCode::kOk; }
 };
 
@@ -91,13 +91,13 @@ struct ConfirmResult {
   ResultCode code = ResultCode::kOk;
   uint64_t booking_id = 0;
   uint64_t fencing_token = 0;
-  bool hold_lapsed = false;   // the hold had expired; the seats were still free
+  bool hold_lapsed = false;  // the hold had expired; the seats were still free
   SeatList seats;
   int64_t confirmed_ms = 0;
   std::vector<SeatConflict> conflicts;  // on kHoldExpiredSeatsTaken
   std::string detail;
-  uint64_t change_seq = 0;    // sequence number of the change record that sold
-  bool replayed = false;      // answered from the idempotency record
+  uint64_t change_seq = 0;  // sequence number of the change record that sold
+  bool replayed = false;    // answered from the idempotency record
   bool ok() const { return code == ResultCode::kOk; }
   bool SameOutcome(const ConfirmResult& o) const;  // equality ignoring `replayed`
 };
@@ -168,8 +168,8 @@ struct Availability {
 
 // One seat as GET_SEATS reports it.
 struct SeatView {
-  uint32_t seat = 0;          // index inside the section
-  uint32_t row = 0;           // row index inside the section
+  uint32_t seat = 0;  // index inside the section
+  uint32_t row = 0;   // row index inside the section
   SeatState state = SeatState::kFree;
   uint64_t owner_id = 0;      // hold id (HELD) or booking id (SOLD)
   int64_t held_until_ms = 0;  // HELD only
@@ -197,9 +197,9 @@ struct ChangeRecord {
   uint64_t seq = 0;  // per engine, starts at 1, +1 per record, no gaps
   int64_t time_ms = 0;
   ChangeKind kind = ChangeKind::kHeld;
-  std::string_view event_id;       // valid during the callback only
+  std::string_view event_id;  // valid during the callback only
   uint64_t hold_id = 0;
-  uint64_t booking_id = 0;         // kSold, kCancelled
+  uint64_t booking_id = 0;  // kSold, kCancelled
   uint64_t fencing_token = 0;
   absl::Span<const SeatKey> seats;  // valid during the callback only
   SeatState new_state() const;
@@ -215,7 +215,7 @@ class ChangeSink {
 struct EngineStats {
   uint64_t events = 0;
   uint64_t live_holds = 0;
-  uint64_t lapsed_holds = 0;      // expired, kept for late confirm
+  uint64_t lapsed_holds = 0;  // expired, kept for late confirm
   uint64_t bookings = 0;
   uint64_t idempotency_records = 0;
   uint64_t holds_granted = 0;
@@ -230,21 +230,21 @@ struct EngineStats {
   uint64_t bookings_cancelled = 0;
   uint64_t fencing_high_water = 0;
   uint64_t change_seq = 0;
-  uint64_t memory_bytes = 0;       // approximate, see MemoryBytes()
+  uint64_t memory_bytes = 0;  // approximate, see MemoryBytes()
 };
 
 class SeatEngine {
  public:
   struct Options {
-    const Clock* clock = nullptr;   // required
+    const Clock* clock = nullptr;  // required
     EngineLimits limits;
-    uint8_t shard_index = 0;        // stamped into hold and booking ids
-    ChangeSink* sink = nullptr;     // optional
+    uint8_t shard_index = 0;     // stamped into hold and booking ids
+    ChangeSink* sink = nullptr;  // optional
     // Which sections this engine owns seat state for. Unset: all of them.
     // Sections it does not own keep their layout (so indices agree across
     // shards) but refuse seat operations with kWrongShard.
     std::function<bool(std::string_view event_id, std::string_view section)> owns_section;
-    uint64_t fencing_floor = 0;     // first token granted is > this
+    uint64_t fencing_floor = 0;  // first token granted is > this
   };
 
   explicit SeatEngine(Options options);
@@ -272,8 +272,8 @@ class SeatEngine {
                                bool together, std::string_view holder, int64_t ttl_ms);
   ExtendResult Extend(uint64_t hold_id, std::string_view holder, int64_t ttl_ms);
   SimpleResult Release(uint64_t hold_id, std::string_view holder);
-  ConfirmResult Confirm(uint64_t hold_id, std::string_view holder,
-                        std::string_view idempotency_key, std::string_view payment_ref);
+  ConfirmResult Confirm(uint64_t hold_id, std::string_view holder, std::string_view idempotency_key,
+                        std::string_view payment_ref);
   SimpleResult CancelBooking(uint64_t booking_id);
 
   // Reads.
@@ -299,7 +299,7 @@ class SeatEngine {
     SeatList seats;
     std::string holder;
     std::string payment_ref;
-    std::string idempotency_key;   // empty: none
+    std::string idempotency_key;  // empty: none
     int64_t confirmed_ms = 0;
     bool hold_lapsed = false;
   };

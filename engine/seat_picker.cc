@@ -29,7 +29,10 @@ BlockPick FindBestBlock(absl::Span<const PickRow> rows, IsFreeFn is_free, uint32
     const uint32_t end = row.first + row.count;
     uint32_t s = row.first;
     while (s < end) {
-      if (!is_free(s)) { ++s; continue; }
+      if (!is_free(s)) {
+        ++s;
+        continue;
+      }
       uint32_t e = s;  // free run [s, e)
       while (e < end && is_free(e)) ++e;
       if (e - s >= count) {
@@ -37,7 +40,10 @@ BlockPick FindBestBlock(absl::Span<const PickRow> rows, IsFreeFn is_free, uint32
           const bool orphan = (b - s == 1) || (e - (b + count) == 1);
           const uint64_t d = CentreDistance(row, b, count);
           if (!orphan) {
-            if (!best.found || d < best_dist) { best = {true, false, r, b}; best_dist = d; }
+            if (!best.found || d < best_dist) {
+              best = {true, false, r, b};
+              best_dist = d;
+            }
           } else if (!row_orphan.found || d < row_orphan_dist) {
             row_orphan = {true, true, r, b};
             row_orphan_dist = d;
@@ -65,7 +71,8 @@ uint32_t PickScattered(absl::Span<const PickRow> rows, IsFreeFn is_free, uint32_
     // Middle outward: mid, mid-1, mid+1, mid-2, ...
     const int64_t mid = row.first + (row.count - 1) / 2;
     for (uint32_t k = 0; k < 2 * row.count && taken < count; ++k) {
-      const int64_t off = (k % 2 == 0) ? static_cast<int64_t>(k / 2) : -static_cast<int64_t>(k / 2 + 1);
+      const int64_t off =
+          (k % 2 == 0) ? static_cast<int64_t>(k / 2) : -static_cast<int64_t>(k / 2 + 1);
       const int64_t seat = mid + off;
       if (seat < row.first || seat >= static_cast<int64_t>(row.first + row.count)) continue;
       if (is_free(static_cast<uint32_t>(seat))) {

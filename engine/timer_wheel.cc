@@ -78,8 +78,14 @@ void TimerWheel::PushBack(uint32_t list, uint32_t idx) {
 void TimerWheel::Unlink(uint32_t idx) {
   Node& n = nodes_[idx];
   const uint32_t list = n.list;
-  if (n.prev != kNil) nodes_[n.prev].next = n.next; else head_[list] = n.next;
-  if (n.next != kNil) nodes_[n.next].prev = n.prev; else tail_[list] = n.prev;
+  if (n.prev != kNil)
+    nodes_[n.prev].next = n.next;
+  else
+    head_[list] = n.next;
+  if (n.next != kNil)
+    nodes_[n.next].prev = n.prev;
+  else
+    tail_[list] = n.prev;
   if (list < kOverdueList && head_[list] == kNil) {
     occupied_[list / kSlots] &= ~(uint64_t{1} << (list % kSlots));
   }
@@ -108,8 +114,7 @@ void TimerWheel::CascadeSlot(int level, int slot) {
   }
 }
 
-void TimerWheel::FireList(uint32_t list, absl::FunctionRef<void(uint64_t)> fire,
-                          size_t* fired) {
+void TimerWheel::FireList(uint32_t list, absl::FunctionRef<void(uint64_t)> fire, size_t* fired) {
   // Move the list to the firing list so callbacks may cancel its members.
   if (head_[list] == kNil) return;
   uint32_t idx = head_[list];

@@ -86,7 +86,7 @@ class TimerWheel {
     uint32_t generation;  // bumped when the node is released
   };
 
-  void Place(uint32_t idx);            // files node idx into the right list
+  void Place(uint32_t idx);  // files node idx into the right list
   void PushBack(uint32_t list, uint32_t idx);
   void Unlink(uint32_t idx);
   void Release(uint32_t idx);

@@ -9,14 +9,15 @@
 namespace seatlock {
 namespace {
 
-constexpr size_t kSweepPerAdvance = 4096;    // grace-period checks per Advance
-constexpr int64_t kRateWindowMs = 30'000;    // admissions the ETA looks at
-constexpr int kMaxCatchUpBatches = 10;       // rate mode after a stall
+constexpr size_t kSweepPerAdvance = 4096;  // grace-period checks per Advance
+constexpr int64_t kRateWindowMs = 30'000;  // admissions the ETA looks at
+constexpr int kMaxCatchUpBatches = 10;     // rate mode after a stall
 constexpr size_t kMaxBuyerKeyBytes = 256;
-constexpr int64_t kAdmissionSlotMs = 100;    // admissions are counted per 100 ms slot
+constexpr int64_t kAdmissionSlotMs = 100;       // admissions are counted per 100 ms slot
 constexpr size_t kMaxLapsesPerAdmit = 100'000;  // bounds one Advance's work and log record
-constexpr int64_t kMaxDurationMs = 366LL * 24 * 3600 * 1000;  // pass lifetime, grace: a year at most
-constexpr int64_t kMaxOnSaleMs = 253402300799999;             // 9999-12-31T23:59:59.999Z
+constexpr int64_t kMaxDurationMs =
+    366LL * 24 * 3600 * 1000;                      // pass lifetime, grace: a year at most
+constexpr int64_t kMaxOnSaleMs = 253402300799999;  // 9999-12-31T23:59:59.999Z
 
 // SplitMix64: a small deterministic generator, so a logged seed replays the
 // same shuffle on any build.
@@ -48,42 +49,58 @@ bool SameSecret(std::string_view a, std::string_view b) {
 }  // namespace
 
 std::string ValidateRoomConfig(const RoomConfig& c) {
-  if (c.mode != AdmissionMode::kRate && c.mode != AdmissionMode::kCapacity) return "unknown admission mode";
+  if (c.mode != AdmissionMode::kRate && c.mode != AdmissionMode::kCapacity)
+    return "unknown admission mode";
   if (c.batch_size == 0 || c.batch_size > kMaxBatchSize) {
     return absl::StrCat("batch_size must be in [1, ", kMaxBatchSize, "]");
   }
   if (c.max_queue == 0 || c.max_queue > kMaxQueueLimit) {
     return absl::StrCat("max_queue must be in [1, ", kMaxQueueLimit, "]");
   }
-  if (c.mode == AdmissionMode::kRate && c.rate_per_sec == 0) return "rate mode needs rate_per_sec >= 1";
-  if (c.mode == AdmissionMode::kCapacity && c.max_active == 0) return "capacity mode needs max_active >= 1";
-  if (c.pass_ttl_ms <= 0 || c.pass_ttl_ms > kMaxDurationMs) return "pass_ttl_ms must be in (0, one year]";
-  if (c.grace_ms < 0) return "grace_ms must not be negative (0 here: places never lapse; on the wire that is -1)";
+  if (c.mode == AdmissionMode::kRate && c.rate_per_sec == 0)
+    return "rate mode needs rate_per_sec >= 1";
+  if (c.mode == AdmissionMode::kCapacity && c.max_active == 0)
+    return "capacity mode needs max_active >= 1";
+  if (c.pass_ttl_ms <= 0 || c.pass_ttl_ms > kMaxDurationMs)
+    return "pass_ttl_ms must be in (0, one year]";
+  if (c.grace_ms < 0)
+    return "grace_ms must not be negative (0 here: places never lapse; on the wire that is -1)";
   if (c.grace_ms > kMaxDurationMs) return "grace_ms must be at most one year";
-  if (c.max_seats_per_pass == 0 || c.max_seats_per_pass > 65535) return "max_seats_per_pass must be in [1, 65535]";
-  if (c.on_sale_ms < 0 || c.on_sale_ms > kMaxOnSaleMs) return "on_sale_ms must be a Unix time in ms, 0 to year 9999";
+  if (c.max_seats_per_pass == 0 || c.max_seats_per_pass > 65535)
+    return "max_seats_per_pass must be in [1, 65535]";
+  if (c.on_sale_ms < 0 || c.on_sale_ms > kMaxOnSaleMs)
+    return "on_sale_ms must be a Unix time in ms, 0 to year 9999";
   return "";
 }
 
 std::string_view QueueStateName(QueueState state) {
   switch (state) {
-    case QueueState::kWaiting: return "WAITING";
-    case QueueState::kAdmitted: return "ADMITTED";
-    case QueueState::kLapsed: return "LAPSED";
-    case QueueState::kLeft: return "LEFT";
-    case QueueState::kPassExpired: return "PASS_EXPIRED";
-    case QueueState::kDone: return "DONE";
-    case QueueState::kSoldOut: return "SOLD_OUT";
+    case QueueState::kWaiting:
+      return "WAITING";
+    case QueueState::kAdmitted:
+      return "ADMITTED";
+    case QueueState::kLapsed:
+      return "LAPSED";
+    case QueueState::kLeft:
+      return "LEFT";
+    case QueueState::kPassExpired:
+      return "PASS_EXPIRED";
+    case QueueState::kDone:
+      return "DONE";
+    case QueueState::kSoldOut:
+      return "SOLD_OUT";
   }
   return "UNKNOWN";
 }
 
-WaitingRoom::WaitingRoom(std::string event_id, const RoomConfig& config, const Clock* clock, RandomFn random)
+WaitingRoom::WaitingRoom(std::string event_id, const RoomConfig& config, const Clock* clock,
+                         RandomFn random)
     : event_id_(std::move(event_id)), config_(config), clock_(clock), random_(std::move(random)) {}
 
 std::string WaitingRoom::FormatPass(uint32_t number, const Pass& pass) {
   char buf[64];
-  std::snprintf(buf, sizeof(buf), "%" PRIu32 ".%016" PRIx64 "%016" PRIx64, number, pass.secret[0], pass.secret[1]);
+  std::snprintf(buf, sizeof(buf), "%" PRIu32 ".%016" PRIx64 "%016" PRIx64, number, pass.secret[0],
+                pass.secret[1]);
   return buf;
 }
 
@@ -114,7 +131,8 @@ void WaitingRoom::RebuildIndex() {
 }
 
 bool WaitingRoom::Overdue(const Entry& e, int64_t now) const {
-  return config_.grace_ms > 0 && now - std::max(e.last_seen_ms, config_.on_sale_ms) > config_.grace_ms;
+  return config_.grace_ms > 0 &&
+         now - std::max(e.last_seen_ms, config_.on_sale_ms) > config_.grace_ms;
 }
 
 void WaitingRoom::EndWaiting(uint32_t number, QueueState state) {
@@ -148,7 +166,8 @@ WaitingRoom::JoinResult WaitingRoom::Join(std::string_view buyer_key) {
   }
   if (buyer_key.size() > kMaxBuyerKeyBytes) {
     r.code = ResultCode::kLimitExceeded;
-    r.detail = absl::StrCat("buyer_key is ", buyer_key.size(), " bytes; the maximum is ", kMaxBuyerKeyBytes);
+    r.detail = absl::StrCat("buyer_key is ", buyer_key.size(), " bytes; the maximum is ",
+                            kMaxBuyerKeyBytes);
     return r;
   }
   if (auto it = by_key_.find(buyer_key); it != by_key_.end()) {
@@ -165,7 +184,8 @@ WaitingRoom::JoinResult WaitingRoom::Join(std::string_view buyer_key) {
   }
   if (entries_.size() >= config_.max_queue) {
     r.code = ResultCode::kCapacityExhausted;
-    r.detail = absl::StrCat("the waiting room is full: ", config_.max_queue, " buyers have joined (max_queue)");
+    r.detail = absl::StrCat("the waiting room is full: ", config_.max_queue,
+                            " buyers have joined (max_queue)");
     return r;
   }
   const uint32_t number = static_cast<uint32_t>(entries_.size() + 1);
@@ -197,8 +217,8 @@ QueueStatus WaitingRoom::Status(uint64_t number, std::string_view buyer_key) {
   auto it = by_key_.find(buyer_key);
   if (number == 0 || number > entries_.size() || it == by_key_.end() || it->second != number) {
     s.code = ResultCode::kNotInQueue;
-    s.detail = absl::StrCat("no queue number ", number, " for this buyer key in the waiting room of '",
-                            event_id_, "'");
+    s.detail = absl::StrCat("no queue number ", number,
+                            " for this buyer key in the waiting room of '", event_id_, "'");
     return s;
   }
   Entry& e = entries_[number - 1];
@@ -219,7 +239,8 @@ QueueStatus WaitingRoom::Status(uint64_t number, std::string_view buyer_key) {
       const Pass& p = passes_.at(static_cast<uint32_t>(number));
       s.pass = FormatPass(static_cast<uint32_t>(number), p);
       s.pass_expires_ms = p.expires_ms;
-      s.seats_left = config_.max_seats_per_pass > e.seats_used ? config_.max_seats_per_pass - e.seats_used : 0;
+      s.seats_left =
+          config_.max_seats_per_pass > e.seats_used ? config_.max_seats_per_pass - e.seats_used : 0;
       return s;
     }
     default:
@@ -237,14 +258,22 @@ WaitingRoom::EndResult WaitingRoom::Leave(uint64_t number, std::string_view buye
   }
   const uint32_t n = static_cast<uint32_t>(number);
   switch (entries_[n - 1].state) {
-    case QueueState::kWaiting: EndWaiting(n, QueueState::kLeft); r.changed = true; break;
-    case QueueState::kAdmitted: EndAdmitted(n, QueueState::kLeft); r.changed = true; break;
-    default: break;  // already out of the line: nothing to do
+    case QueueState::kWaiting:
+      EndWaiting(n, QueueState::kLeft);
+      r.changed = true;
+      break;
+    case QueueState::kAdmitted:
+      EndAdmitted(n, QueueState::kLeft);
+      r.changed = true;
+      break;
+    default:
+      break;  // already out of the line: nothing to do
   }
   return r;
 }
 
-ResultCode WaitingRoom::UsePass(std::string_view token, uint32_t seats, uint64_t* number, std::string* detail) {
+ResultCode WaitingRoom::UsePass(std::string_view token, uint32_t seats, uint64_t* number,
+                                std::string* detail) {
   const size_t dot = token.find('.');
   uint64_t n = 0;
   bool parsed = dot != std::string_view::npos && dot > 0 && dot <= 10 && token.size() == dot + 33;
@@ -253,7 +282,8 @@ ResultCode WaitingRoom::UsePass(std::string_view token, uint32_t seats, uint64_t
     n = n * 10 + static_cast<uint64_t>(token[i] - '0');
   }
   if (!parsed || n == 0 || n > entries_.size()) {
-    *detail = token.empty() ? absl::StrCat("event '", event_id_, "' is gated by a waiting room: holds need a pass")
+    *detail = token.empty() ? absl::StrCat("event '", event_id_,
+                                           "' is gated by a waiting room: holds need a pass")
                             : "not a pass of this waiting room";
     return ResultCode::kPassInvalid;
   }
@@ -275,7 +305,8 @@ ResultCode WaitingRoom::UsePass(std::string_view token, uint32_t seats, uint64_t
     return ResultCode::kPassInvalid;
   }
   if (static_cast<uint64_t>(e.seats_used) + seats > config_.max_seats_per_pass) {
-    *detail = absl::StrCat("the pass allows ", config_.max_seats_per_pass, " seats and has used ", e.seats_used);
+    *detail = absl::StrCat("the pass allows ", config_.max_seats_per_pass, " seats and has used ",
+                           e.seats_used);
     return ResultCode::kLimitExceeded;
   }
   entries_[n - 1].seats_used = static_cast<uint16_t>(e.seats_used + seats);
@@ -329,7 +360,8 @@ void WaitingRoom::Shuffle(uint64_t seed) {
     const size_t j = static_cast<size_t>(rng.Below(i));
     std::swap(order_[i - 1], order_[j]);
   }
-  for (size_t i = 0; i < order_.size(); ++i) entries_[order_[i] - 1].order_index = static_cast<uint32_t>(i);
+  for (size_t i = 0; i < order_.size(); ++i)
+    entries_[order_[i] - 1].order_index = static_cast<uint32_t>(i);
   head_ = 0;
   RebuildIndex();
 }
@@ -379,7 +411,8 @@ size_t WaitingRoom::AdmitUpTo(size_t n, int64_t now, Advanced* out) {
   }
   if (admitted > 0) {
     // One entry per 100 ms slot keeps the history (and each ETA) small.
-    if (!admissions_.empty() && now - admissions_.back().first < kAdmissionSlotMs && now >= admissions_.back().first) {
+    if (!admissions_.empty() && now - admissions_.back().first < kAdmissionSlotMs &&
+        now >= admissions_.back().first) {
       admissions_.back().second += static_cast<uint32_t>(admitted);
     } else {
       admissions_.emplace_back(now, static_cast<uint32_t>(admitted));
@@ -426,17 +459,19 @@ WaitingRoom::Advanced WaitingRoom::Advance() {
       }
     }
   }
-  while (!admissions_.empty() && admissions_.front().first < now - kRateWindowMs) admissions_.pop_front();
+  while (!admissions_.empty() && admissions_.front().first < now - kRateWindowMs)
+    admissions_.pop_front();
   if (Paused()) {
     next_batch_ms_ = std::max(next_batch_ms_, now);  // no credit builds up while paused
     return out;
   }
   if (config_.mode == AdmissionMode::kRate) {
-    const int64_t interval =
-        std::max<int64_t>(1, static_cast<int64_t>(config_.batch_size) * 1000 / config_.rate_per_sec);
+    const int64_t interval = std::max<int64_t>(
+        1, static_cast<int64_t>(config_.batch_size) * 1000 / config_.rate_per_sec);
     // At most kMaxCatchUpBatches after a stall; never far ahead of a clock
     // that stepped back.
-    next_batch_ms_ = std::clamp(next_batch_ms_, now - kMaxCatchUpBatches * interval, now + interval);
+    next_batch_ms_ =
+        std::clamp(next_batch_ms_, now - kMaxCatchUpBatches * interval, now + interval);
     while (next_batch_ms_ <= now) {
       AdmitUpTo(config_.batch_size, now, &out);
       next_batch_ms_ += interval;
@@ -451,7 +486,8 @@ void WaitingRoom::Estimate(uint64_t position, int64_t now, int64_t* p50, int64_t
   // Rates in buyers per second: over the whole window (p50), and the 10th
   // percentile of its whole seconds (p90: a slow second is what delays you).
   double r50 = 0, r10 = 0;
-  if (admissions_.size() >= 2 && now - admissions_.front().first >= 1000 && admissions_.back().first <= now) {
+  if (admissions_.size() >= 2 && now - admissions_.front().first >= 1000 &&
+      admissions_.back().first <= now) {
     const int64_t span = now - admissions_.front().first;
     uint64_t total = 0;
     for (size_t i = 1; i < admissions_.size(); ++i) total += admissions_[i].second;
@@ -483,7 +519,8 @@ void WaitingRoom::Estimate(uint64_t position, int64_t now, int64_t* p50, int64_t
       r50 = r10 = config_.rate_per_sec;
     } else {
       // A buyer keeps a slot for at most the pass lifetime; assume half of it.
-      r10 = static_cast<double>(config_.max_active) * 1000.0 / static_cast<double>(config_.pass_ttl_ms);
+      r10 = static_cast<double>(config_.max_active) * 1000.0 /
+            static_cast<double>(config_.pass_ttl_ms);
       r50 = 2 * r10;
     }
   }
@@ -491,8 +528,10 @@ void WaitingRoom::Estimate(uint64_t position, int64_t now, int64_t* p50, int64_t
   const int64_t until_open = opened_ ? 0 : std::max<int64_t>(0, config_.on_sale_ms - now);
   // Clamped to about 30 years: the doubles cannot overflow an int64.
   constexpr double kMaxEtaMs = 1e12;
-  *p50 = until_open + static_cast<int64_t>(std::min(kMaxEtaMs, static_cast<double>(position) * 1000.0 / r50));
-  *p90 = until_open + static_cast<int64_t>(std::min(kMaxEtaMs, static_cast<double>(position) * 1000.0 / r10));
+  *p50 = until_open +
+         static_cast<int64_t>(std::min(kMaxEtaMs, static_cast<double>(position) * 1000.0 / r50));
+  *p90 = until_open +
+         static_cast<int64_t>(std::min(kMaxEtaMs, static_cast<double>(position) * 1000.0 / r10));
 }
 
 WaitingRoom::Pass WaitingRoom::PassOf(uint32_t number) const {
@@ -567,7 +606,8 @@ void WaitingRoom::FinishRestore() {
   }
   RebuildIndex();
   head_ = 0;
-  while (head_ < order_.size() && entries_[order_[head_] - 1].state != QueueState::kWaiting) ++head_;
+  while (head_ < order_.size() && entries_[order_[head_] - 1].state != QueueState::kWaiting)
+    ++head_;
   sweep_ = head_;
   std::vector<uint32_t> admitted;
   for (const auto& [number, pass] : passes_) admitted.push_back(number);
@@ -595,7 +635,8 @@ RoomStats WaitingRoom::Stats() const {
   if (admissions_.size() >= 2 && now > admissions_.front().first) {
     uint64_t total = 0;
     for (size_t i = 1; i < admissions_.size(); ++i) total += admissions_[i].second;
-    s.admit_rate_per_sec = static_cast<double>(total) * 1000.0 / static_cast<double>(now - admissions_.front().first);
+    s.admit_rate_per_sec =
+        static_cast<double>(total) * 1000.0 / static_cast<double>(now - admissions_.front().first);
   }
   uint64_t bytes = entries_.size() * sizeof(Entry) + order_.capacity() * sizeof(uint32_t) +
                    index_.capacity() * sizeof(int32_t) +

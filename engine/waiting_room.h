@@ -79,17 +79,17 @@ struct QueueStatus {
   std::string detail;
   QueueState state = QueueState::kWaiting;
   uint64_t number = 0;
-  uint64_t position = 0;       // waiting buyers ahead
+  uint64_t position = 0;  // waiting buyers ahead
   int64_t eta_p50_ms = 0;
   int64_t eta_p90_ms = 0;
-  bool paused = false;         // admission waits for seats to come back
-  std::string pass;            // when admitted
+  bool paused = false;  // admission waits for seats to come back
+  std::string pass;     // when admitted
   int64_t pass_expires_ms = 0;
-  uint32_t seats_left = 0;     // on the pass
+  uint32_t seats_left = 0;  // on the pass
 };
 
 struct RoomStats {
-  uint64_t joined = 0;    // numbers issued
+  uint64_t joined = 0;  // numbers issued
   uint64_t waiting = 0;
   uint64_t admitted = 0;  // passes live now
   uint64_t admitted_total = 0;
@@ -169,7 +169,8 @@ class WaitingRoom {
   };
   Pass PassOf(uint32_t number) const;
   bool IsAdmitted(uint64_t number) const {
-    return number > 0 && number <= entries_.size() && entries_[number - 1].state == QueueState::kAdmitted;
+    return number > 0 && number <= entries_.size() &&
+           entries_[number - 1].state == QueueState::kAdmitted;
   }
 
   // Recovery (idempotent; a record already reflected changes nothing).
@@ -228,15 +229,15 @@ class WaitingRoom {
   // By number - 1. A deque, so the keys by_key_ points into never move.
   std::deque<Entry> entries_;
   absl::flat_hash_map<std::string_view, uint32_t, StringHash, StringEq> by_key_;
-  std::vector<uint32_t> order_;  // numbers in serving order
-  std::vector<int32_t> index_;   // Fenwick tree, 1-based, capacity >= order_.size()
-  size_t head_ = 0;              // order_ before this is no longer waiting
-  size_t sweep_ = 0;             // grace-period sweep cursor into order_
+  std::vector<uint32_t> order_;                 // numbers in serving order
+  std::vector<int32_t> index_;                  // Fenwick tree, 1-based, capacity >= order_.size()
+  size_t head_ = 0;                             // order_ before this is no longer waiting
+  size_t sweep_ = 0;                            // grace-period sweep cursor into order_
   absl::flat_hash_map<uint32_t, Pass> passes_;  // live passes by number
-  std::deque<uint32_t> expiry_order_;          // admitted numbers, by pass expiry
+  std::deque<uint32_t> expiry_order_;           // admitted numbers, by pass expiry
   bool opened_ = false;
   int64_t next_batch_ms_ = 0;
-  uint64_t active_ = 0;  // admitted with a live pass
+  uint64_t active_ = 0;          // admitted with a live pass
   uint64_t key_heap_bytes_ = 0;  // buyer keys too long for the string's own buffer
   uint64_t waiting_ = 0;
   RoomStats counts_;

@@ -28,15 +28,13 @@ constexpr size_t kSuffixLen = sizeof(kSuffix) - 1;
 constexpr size_t kLsnDigits = 20;
 
 // This project's Abseil predates ABSL_RETURN_IF_ERROR.
-#define WAL_RETURN_IF_ERROR(expr)            \
-  do {                                       \
-    absl::Status wal_status_ = (expr);       \
+#define WAL_RETURN_IF_ERROR(expr)              \
+  do {                                         \
+    absl::Status wal_status_ = (expr);         \
     if (!wal_status_.ok()) return wal_status_; \
   } while (0)
 
-absl::Status Errno(int err, const std::string& what) {
-  return absl::ErrnoToStatus(err, what);
-}
+absl::Status Errno(int err, const std::string& what) { return absl::ErrnoToStatus(err, what); }
 
 std::string SegmentName(uint64_t first_lsn) {
   char name[kPrefixLen + kLsnDigits + kSuffixLen + 1];
@@ -250,8 +248,8 @@ absl::StatusOr<RecoveryReport> WalDir::Recover(
     const std::string where = absl::StrCat(seg.path, ":", good);
     if ((!last || !name_ok) && !repair) {
       return absl::DataLossError(absl::StrCat(
-          "wal: ", why, " at ", where, ", before the end of the log (",
-          segments.size() - i - 1, " later segment(s) follow). Records from here on "
+          "wal: ", why, " at ", where, ", before the end of the log (", segments.size() - i - 1,
+          " later segment(s) follow). Records from here on "
           "cannot be replayed. Restart with --wal-repair to cut the log there, losing "
           "every record after it."));
     }
@@ -330,7 +328,7 @@ absl::Status WalDir::DropBefore(uint64_t lsn) {
   // segments whose first name still says where numbering starts.
   bool removed = false;
   for (size_t i = 0; i + 1 < segments.size(); ++i) {
-    if (segments[i + 1].first_lsn > lsn) break;   // segment i holds LSN >= lsn
+    if (segments[i + 1].first_lsn > lsn) break;           // segment i holds LSN >= lsn
     if (segments[i].first_lsn >= open_first_lsn_) break;  // never the open one
     WAL_RETURN_IF_ERROR(RemoveFile(segments[i].path));
     removed = true;

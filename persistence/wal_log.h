@@ -28,10 +28,10 @@ namespace seatlock::wal {
 struct RecoveryReport {
   uint64_t records = 0;
   uint64_t segments = 0;
-  uint64_t bytes = 0;            // bytes of good records replayed
-  uint64_t dropped_bytes = 0;    // cut off (torn tail, or repair)
-  std::string dropped_where;     // "file:offset" of the cut, when any
-  uint64_t next_lsn = 0;         // LSN the next appended record gets
+  uint64_t bytes = 0;          // bytes of good records replayed
+  uint64_t dropped_bytes = 0;  // cut off (torn tail, or repair)
+  std::string dropped_where;   // "file:offset" of the cut, when any
+  uint64_t next_lsn = 0;       // LSN the next appended record gets
 };
 
 class WalDir {
@@ -50,7 +50,7 @@ class WalDir {
   // The segment to append to: after Recover, the last segment (or a new one
   // if there is none, or if the last is at least segment_bytes long).
   int fd() const { return fd_; }
-  uint64_t offset() const { return offset_; }   // append position in fd()
+  uint64_t offset() const { return offset_; }  // append position in fd()
   // Call after `n` bytes were durably written at offset(); rolls to a new
   // segment (named for `next_lsn`) when the current one is full. The new
   // segment's directory entry is fsynced before this returns.

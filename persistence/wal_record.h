@@ -32,10 +32,10 @@ struct Record {
 class RecordReader {
  public:
   enum class Result {
-    kRecord,    // *rec is the next record
-    kEof,       // clean end: every byte was consumed by whole records
-    kTruncated, // the input ends inside a record (header or payload)
-    kCorrupt,   // checksum mismatch, unknown type, bad length or reserved bytes
+    kRecord,     // *rec is the next record
+    kEof,        // clean end: every byte was consumed by whole records
+    kTruncated,  // the input ends inside a record (header or payload)
+    kCorrupt,    // checksum mismatch, unknown type, bad length or reserved bytes
   };
   explicit RecordReader(std::string_view data) : data_(data) {}
   Result Next(Record* rec);

@@ -13,8 +13,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t split = size > 0 ? data[0] % (size + 1) : 0;
   const char* bytes = reinterpret_cast<const char*>(data);
   for (int part = 0; part < 2; ++part) {
-    if (part == 0) decoder.Append(bytes, split);
-    else decoder.Append(bytes + split, size - split);
+    if (part == 0)
+      decoder.Append(bytes, split);
+    else
+      decoder.Append(bytes + split, size - split);
     std::string_view body;
     for (;;) {
       auto r = decoder.Next(&body);

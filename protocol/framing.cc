@@ -22,7 +22,8 @@ bool AppendFrame(const google::protobuf::MessageLite& msg, std::string* out) {
   const size_t at = out->size();
   out->resize(at + kFrameHeaderBytes + size);
   PutFrameHeader(static_cast<uint32_t>(size), out->data() + at);
-  msg.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out->data() + at + kFrameHeaderBytes));
+  msg.SerializeWithCachedSizesToArray(
+      reinterpret_cast<uint8_t*>(out->data() + at + kFrameHeaderBytes));
   return true;
 }
 

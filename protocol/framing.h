@@ -19,7 +19,9 @@
 #include <string>
 #include <string_view>
 
-namespace google::protobuf { class MessageLite; }
+namespace google::protobuf {
+class MessageLite;
+}
 
 namespace seatlock::protocol {
 

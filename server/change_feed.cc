@@ -10,9 +10,12 @@ wire::ChangeKind ToWire(ChangeKind k) { return static_cast<wire::ChangeKind>(k);
 
 wire::SeatState StateAfter(ChangeKind k) {
   switch (k) {
-    case ChangeKind::kHeld: return wire::HELD;
-    case ChangeKind::kSold: return wire::SOLD;
-    default: return wire::FREE;
+    case ChangeKind::kHeld:
+      return wire::HELD;
+    case ChangeKind::kSold:
+      return wire::SOLD;
+    default:
+      return wire::FREE;
   }
 }
 
@@ -45,13 +48,20 @@ void ChangeFeed::OnChange(const ChangeRecord& rec) {
   if (capacity_ > 0) {
     if (ring_.size() >= capacity_) ring_.pop_front();
     ring_.push_back(Stored{seq, std::string(rec.event_id), rec.time_ms, rec.kind, rec.hold_id,
-                           rec.booking_id, rec.fencing_token, SeatList(rec.seats.begin(), rec.seats.end())});
+                           rec.booking_id, rec.fencing_token,
+                           SeatList(rec.seats.begin(), rec.seats.end())});
   }
   if (subs_.empty() || loop_ == nullptr) return;
   Stored unkept;
   if (capacity_ == 0) {
-    unkept = Stored{seq, std::string(rec.event_id), rec.time_ms, rec.kind, rec.hold_id,
-                    rec.booking_id, rec.fencing_token, SeatList(rec.seats.begin(), rec.seats.end())};
+    unkept = Stored{seq,
+                    std::string(rec.event_id),
+                    rec.time_ms,
+                    rec.kind,
+                    rec.hold_id,
+                    rec.booking_id,
+                    rec.fencing_token,
+                    SeatList(rec.seats.begin(), rec.seats.end())};
   }
   const Stored& s = capacity_ > 0 ? ring_.back() : unkept;
   for (size_t i = 0; i < subs_.size();) {
@@ -97,7 +107,8 @@ void ChangeFeed::Resync(const Sub& sub, uint64_t latest) {
   wire::Response resp;
   resp.set_request_id(sub.request_id);
   resp.set_code(wire::RESYNC_REQUIRED);
-  resp.set_detail("the subscriber fell too far behind; re-read the seats, then subscribe from latest_seq");
+  resp.set_detail(
+      "the subscriber fell too far behind; re-read the seats, then subscribe from latest_seq");
   resp.mutable_subscribe()->set_shard(shard_);
   resp.mutable_subscribe()->set_latest_seq(latest);
   protocol::AppendFrame(resp, out);

@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/seat_engine.h"
 #include "absl/container/flat_hash_map.h"
+#include "engine/seat_engine.h"
 #include "engine/string_util.h"
 #include "protocol/seatlock.pb.h"
 #include "server/event_loop.h"

@@ -15,23 +15,24 @@ inline constexpr char kServerVersion[] = "0.1.0";
 
 struct ServerConfig {
   std::string bind = "127.0.0.1";
-  uint16_t port = 7400;            // 0: pick ephemeral ports (tests)
+  uint16_t port = 7400;  // 0: pick ephemeral ports (tests)
   uint32_t shards = 1;
-  bool pin = false;                // pin shard i to CPU i % ncpu
+  bool pin = false;  // pin shard i to CPU i % ncpu
   std::string data_dir = "./data";
-  std::string auth_token;          // empty: no AUTH required
+  std::string auth_token;  // empty: no AUTH required
   IoBackend io = IoBackend::kUring;
-  uint32_t max_connections = 10'000;   // per server
-  uint32_t max_in_flight = 1024;       // per connection
-  int64_t idle_timeout_ms = 300'000;   // 0: never
+  uint32_t max_connections = 10'000;  // per server
+  uint32_t max_in_flight = 1024;      // per connection
+  int64_t idle_timeout_ms = 300'000;  // 0: never
   uint32_t max_frame_bytes = 1u << 20;
-  uint64_t hash_seed = 0;              // 0: protocol::kDefaultHashSeed
-  std::string port_file;               // write the bound ports here (JSON)
+  uint64_t hash_seed = 0;  // 0: protocol::kDefaultHashSeed
+  std::string port_file;   // write the bound ports here (JSON)
   int metrics_port = -1;
-  uint64_t feed_ring = 100'000;        // change records kept per shard for resuming               // serve /metrics here (-1: off, 0: ephemeral)
-  bool fsync = true;                   // false: --fsync=none (benchmarks only)
+  uint64_t feed_ring = 100'000;  // change records kept per shard for resuming               //
+                                 // serve /metrics here (-1: off, 0: ephemeral)
+  bool fsync = true;             // false: --fsync=none (benchmarks only)
   uint64_t wal_segment_bytes = 64ull << 20;
-  bool wal_repair = false;             // cut the log at mid-log corruption
+  bool wal_repair = false;                 // cut the log at mid-log corruption
   uint64_t snapshot_bytes = 256ull << 20;  // snapshot after this much log; 0: never
   EngineLimits limits;
 };

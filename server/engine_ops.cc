@@ -16,9 +16,12 @@ void SetCode(Response* resp, ResultCode code, const std::string& detail) {
 
 wire::SeatState ToWire(SeatState s) {
   switch (s) {
-    case SeatState::kHeld: return wire::HELD;
-    case SeatState::kSold: return wire::SOLD;
-    default: return wire::FREE;
+    case SeatState::kHeld:
+      return wire::HELD;
+    case SeatState::kSold:
+      return wire::SOLD;
+    default:
+      return wire::FREE;
   }
 }
 
@@ -98,7 +101,8 @@ int SectionOrFail(const SeatEngine& engine, const std::string& event_id, const s
   if (si >= 0) return si;
   const bool no_event = engine.Layout(event_id) == nullptr;
   SetCode(resp, no_event ? ResultCode::kEventNotFound : ResultCode::kUnknownSeat,
-          no_event ? absl::StrCat("no event '", event_id, "'") : absl::StrCat("no section '", section, "'"));
+          no_event ? absl::StrCat("no event '", event_id, "'")
+                   : absl::StrCat("no section '", section, "'"));
   return -1;
 }
 
@@ -246,8 +250,9 @@ void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const Request& re
     case Request::kGetAvailability: {
       Availability a = engine.GetAvailability(req.get_availability().event_id());
       SetCode(resp, a.code,
-              a.code == ResultCode::kOk ? ""
-                                        : absl::StrCat("no event '", req.get_availability().event_id(), "'"));
+              a.code == ResultCode::kOk
+                  ? ""
+                  : absl::StrCat("no event '", req.get_availability().event_id(), "'"));
       if (a.code != ResultCode::kOk) return;
       wire::GetAvailabilityReply* out = resp->mutable_get_availability();
       out->set_total(a.total);
@@ -269,7 +274,8 @@ void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const Request& re
     case Request::kGetHold: {
       auto h = engine.GetHold(req.get_hold().hold_id());
       if (!h) {
-        SetCode(resp, ResultCode::kHoldNotFound, absl::StrCat("no hold ", req.get_hold().hold_id()));
+        SetCode(resp, ResultCode::kHoldNotFound,
+                absl::StrCat("no hold ", req.get_hold().hold_id()));
         return;
       }
       FillHoldInfo(engine, *h, now_ms(), resp->mutable_get_hold()->mutable_hold());

@@ -132,8 +132,8 @@ void EpollLoop::Finish(uint64_t id) {
 
 void EpollLoop::FlushOne(uint64_t id, Conn& c) {
   while (c.out_off < c.out.size()) {
-    const ssize_t n = send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off,
-                           MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n =
+        send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       c.out_off += static_cast<size_t>(n);
       continue;
@@ -188,7 +188,8 @@ void EpollLoop::FileWorker() {
     size_t off = 0;
     job.result = 0;
     while (off < job.len) {
-      const ssize_t n = pwrite(job.fd, job.data + off, job.len - off, static_cast<off_t>(job.offset + off));
+      const ssize_t n =
+          pwrite(job.fd, job.data + off, job.len - off, static_cast<off_t>(job.offset + off));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0) {
         job.result = n < 0 ? -errno : -EIO;
@@ -239,7 +240,8 @@ void EpollLoop::Run(LoopHandler* handler) {
       if (it != conns_.end()) FlushOne(id, it->second);
     }
     const int timeout = wait_ms < 0 ? -1 : static_cast<int>(std::min<int64_t>(wait_ms, 1000));
-    const int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), dirty_.empty() ? timeout : 0);
+    const int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()),
+                             dirty_.empty() ? timeout : 0);
     if (n < 0) {
       if (errno == EINTR) continue;
       LogError("epoll_wait: ", strerror(errno));

@@ -9,8 +9,8 @@
 #include <deque>
 #include <functional>
 #include <mutex>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -81,7 +81,7 @@ class EpollLoop final : public EventLoop {
   LoopHandler* handler_ = nullptr;
   absl::flat_hash_map<int, int> listeners_;  // fd -> tag
   absl::flat_hash_map<uint64_t, Conn> conns_;
-  absl::flat_hash_set<uint64_t> dirty_;      // have output to flush
+  absl::flat_hash_set<uint64_t> dirty_;  // have output to flush
   std::vector<char> rbuf_;
 };
 

@@ -21,7 +21,9 @@ void LogLine(LogLevel level, std::string_view message) {
   char stamp[64];
   std::snprintf(stamp, sizeof(stamp), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", t.tm_year + 1900,
                 t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, ts.tv_nsec / 1000000);
-  const char* lvl = level == LogLevel::kInfo ? "INFO" : level == LogLevel::kWarning ? "WARN" : "ERROR";
+  const char* lvl = level == LogLevel::kInfo      ? "INFO"
+                    : level == LogLevel::kWarning ? "WARN"
+                                                  : "ERROR";
   std::string line = std::string(stamp) + " " + lvl + " [" + g_thread_name + "] ";
   line.append(message.data(), message.size());
   line.push_back('\n');

@@ -28,7 +28,8 @@ ABSL_FLAG(bool, pin, false, "Pin shard i to CPU core i.");
 ABSL_FLAG(std::string, data_dir, "./data", "Directory for the write-ahead log and snapshots.");
 ABSL_FLAG(std::string, auth_token_file, "",
           "File holding a shared secret; clients must AUTH with it. Empty: no auth.");
-ABSL_FLAG(std::string, io, "uring", "I/O backend: uring (falls back to epoll if refused) or epoll.");
+ABSL_FLAG(std::string, io, "uring",
+          "I/O backend: uring (falls back to epoll if refused) or epoll.");
 ABSL_FLAG(int32_t, max_connections, 10000, "Maximum open client connections.");
 ABSL_FLAG(int32_t, max_in_flight, 1024,
           "Maximum requests in flight per connection; beyond it the server stops reading.");
@@ -42,7 +43,8 @@ ABSL_FLAG(std::string, port_file, "", "Write the bound ports as JSON to this fil
 ABSL_FLAG(std::string, fsync, "always",
           "always: answer a CONFIRM only after its log record is fdatasync'ed. none: skip the "
           "fdatasync (benchmarks only: acknowledged sales can be lost).");
-ABSL_FLAG(int64_t, wal_segment_bytes, 64 << 20, "Roll the write-ahead log to a new segment at this size.");
+ABSL_FLAG(int64_t, wal_segment_bytes, 64 << 20,
+          "Roll the write-ahead log to a new segment at this size.");
 ABSL_FLAG(int64_t, snapshot_bytes, 256 << 20,
           "Write a snapshot of a shard after this many bytes of log, then drop the log segments it "
           "covers (0: never).");
@@ -51,8 +53,10 @@ ABSL_FLAG(bool, wal_repair, false,
           "refusing to start.");
 ABSL_FLAG(int32_t, max_seats_per_hold, 32, "Most seats one hold may take.");
 ABSL_FLAG(int64_t, max_ttl_ms, 3600000, "Longest TTL one HOLD or EXTEND may ask for.");
-ABSL_FLAG(int64_t, max_hold_lifetime_ms, 7200000, "Longest total life of a hold, extensions included.");
-ABSL_FLAG(int64_t, idempotency_retention_ms, 86400000, "How long confirm results are kept for replay.");
+ABSL_FLAG(int64_t, max_hold_lifetime_ms, 7200000,
+          "Longest total life of a hold, extensions included.");
+ABSL_FLAG(int64_t, idempotency_retention_ms, 86400000,
+          "How long confirm results are kept for replay.");
 ABSL_FLAG(int64_t, lapsed_hold_retention_ms, 3600000,
           "How long an expired hold is remembered for a late CONFIRM.");
 
@@ -82,7 +86,8 @@ int main(int argc, char** argv) {
   std::vector<char*> args;
   for (auto& a : normalized) args.push_back(a.data());
   std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
-  if (rest.size() > 1) return Fail(absl::StrCat("unexpected argument '", rest[1], "' (see --help)"));
+  if (rest.size() > 1)
+    return Fail(absl::StrCat("unexpected argument '", rest[1], "' (see --help)"));
 
   seatlock::ServerConfig config;
   config.bind = absl::GetFlag(FLAGS_bind);
@@ -96,28 +101,33 @@ int main(int argc, char** argv) {
   config.pin = absl::GetFlag(FLAGS_pin);
   config.data_dir = absl::GetFlag(FLAGS_data_dir);
   const std::string io = absl::GetFlag(FLAGS_io);
-  if (io == "uring") config.io = seatlock::IoBackend::kUring;
-  else if (io == "epoll") config.io = seatlock::IoBackend::kEpoll;
-  else return Fail(absl::StrCat("--io must be 'uring' or 'epoll', not '", io, "'"));
+  if (io == "uring")
+    config.io = seatlock::IoBackend::kUring;
+  else if (io == "epoll")
+    config.io = seatlock::IoBackend::kEpoll;
+  else
+    return Fail(absl::StrCat("--io must be 'uring' or 'epoll', not '", io, "'"));
   if (const std::string f = absl::GetFlag(FLAGS_auth_token_file); !f.empty()) {
     std::ifstream in(f);
     if (!in) return Fail(absl::StrCat("cannot read --auth-token-file '", f, "'"));
     std::stringstream ss;
     ss << in.rdbuf();
     config.auth_token = std::string(absl::StripAsciiWhitespace(ss.str()));
-    if (config.auth_token.empty()) return Fail(absl::StrCat("--auth-token-file '", f, "' is empty"));
+    if (config.auth_token.empty())
+      return Fail(absl::StrCat("--auth-token-file '", f, "' is empty"));
   }
   auto positive = [](int64_t v, const char* name) -> std::string {
     return v > 0 ? "" : absl::StrCat("--", name, " must be positive");
   };
-  for (auto [v, name] : {std::pair<int64_t, const char*>{absl::GetFlag(FLAGS_max_connections), "max_connections"},
-                         {absl::GetFlag(FLAGS_max_in_flight), "max_in_flight"},
-                         {absl::GetFlag(FLAGS_max_frame_bytes), "max_frame_bytes"},
-                         {absl::GetFlag(FLAGS_max_seats_per_hold), "max_seats_per_hold"},
-                         {absl::GetFlag(FLAGS_max_ttl_ms), "max_ttl_ms"},
-                         {absl::GetFlag(FLAGS_max_hold_lifetime_ms), "max_hold_lifetime_ms"},
-                         {absl::GetFlag(FLAGS_idempotency_retention_ms), "idempotency_retention_ms"},
-                         {absl::GetFlag(FLAGS_lapsed_hold_retention_ms), "lapsed_hold_retention_ms"}}) {
+  for (auto [v, name] :
+       {std::pair<int64_t, const char*>{absl::GetFlag(FLAGS_max_connections), "max_connections"},
+        {absl::GetFlag(FLAGS_max_in_flight), "max_in_flight"},
+        {absl::GetFlag(FLAGS_max_frame_bytes), "max_frame_bytes"},
+        {absl::GetFlag(FLAGS_max_seats_per_hold), "max_seats_per_hold"},
+        {absl::GetFlag(FLAGS_max_ttl_ms), "max_ttl_ms"},
+        {absl::GetFlag(FLAGS_max_hold_lifetime_ms), "max_hold_lifetime_ms"},
+        {absl::GetFlag(FLAGS_idempotency_retention_ms), "idempotency_retention_ms"},
+        {absl::GetFlag(FLAGS_lapsed_hold_retention_ms), "lapsed_hold_retention_ms"}}) {
     if (std::string e = positive(v, name); !e.empty()) return Fail(e);
   }
   if (absl::GetFlag(FLAGS_idle_timeout_ms) < 0) return Fail("--idle_timeout_ms must be >= 0");
@@ -129,11 +139,13 @@ int main(int argc, char** argv) {
   config.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   if (absl::GetFlag(FLAGS_feed_ring) < 0) return Fail("--feed_ring must be >= 0");
   config.feed_ring = static_cast<uint64_t>(absl::GetFlag(FLAGS_feed_ring));
-  if (config.metrics_port < -1 || config.metrics_port > 65535) return Fail("--metrics_port must be -1..65535");
+  if (config.metrics_port < -1 || config.metrics_port > 65535)
+    return Fail("--metrics_port must be -1..65535");
   const std::string fsync = absl::GetFlag(FLAGS_fsync);
   if (fsync != "always" && fsync != "none") return Fail("--fsync must be 'always' or 'none'");
   config.fsync = fsync == "always";
-  if (absl::GetFlag(FLAGS_wal_segment_bytes) < 4096) return Fail("--wal_segment_bytes must be >= 4096");
+  if (absl::GetFlag(FLAGS_wal_segment_bytes) < 4096)
+    return Fail("--wal_segment_bytes must be >= 4096");
   config.wal_segment_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_wal_segment_bytes));
   config.wal_repair = absl::GetFlag(FLAGS_wal_repair);
   if (absl::GetFlag(FLAGS_snapshot_bytes) < 0) return Fail("--snapshot_bytes must be >= 0");
@@ -153,16 +165,18 @@ int main(int argc, char** argv) {
   sigaddset(&set, SIGINT);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 
-  seatlock::LogInfo("seatlockd ", seatlock::kServerVersion, " starting: bind=", config.bind,
-                    " port=", config.port, " shards=", config.shards, " io=", io,
-                    " pin=", config.pin ? "yes" : "no", " data_dir=", config.data_dir,
-                    " auth=", config.auth_token.empty() ? "off" : "on",
-                    " max_connections=", config.max_connections, " max_in_flight=", config.max_in_flight,
-                    " max_frame_bytes=", config.max_frame_bytes, " fsync=", fsync,
-                    " wal_segment_bytes=", config.wal_segment_bytes, config.wal_repair ? " wal_repair=yes" : "");
+  seatlock::LogInfo(
+      "seatlockd ", seatlock::kServerVersion, " starting: bind=", config.bind,
+      " port=", config.port, " shards=", config.shards, " io=", io,
+      " pin=", config.pin ? "yes" : "no", " data_dir=", config.data_dir,
+      " auth=", config.auth_token.empty() ? "off" : "on",
+      " max_connections=", config.max_connections, " max_in_flight=", config.max_in_flight,
+      " max_frame_bytes=", config.max_frame_bytes, " fsync=", fsync,
+      " wal_segment_bytes=", config.wal_segment_bytes, config.wal_repair ? " wal_repair=yes" : "");
   if (!config.fsync) {
-    seatlock::LogWarning("--fsync=none: confirms are answered before they are on disk; a crash or "
-                         "power loss can lose acknowledged sales. For benchmarks only.");
+    seatlock::LogWarning(
+        "--fsync=none: confirms are answered before they are on disk; a crash or "
+        "power loss can lose acknowledged sales. For benchmarks only.");
   }
   seatlock::Server server(config);
   if (absl::Status st = server.Start(); !st.ok()) {

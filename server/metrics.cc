@@ -8,8 +8,8 @@
 namespace seatlock {
 namespace {
 
-constexpr double kBoundsSeconds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
-                                     0.01,    0.025,  0.05,    0.1,    0.25,  0.5,    1.0, 2.5};
+constexpr double kBoundsSeconds[] = {0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                     0.025,   0.05,   0.1,     0.25,   0.5,   1.0,    2.5};
 
 std::string Num(double v) {
   char buf[32];
@@ -17,7 +17,8 @@ std::string Num(double v) {
   return buf;
 }
 
-void Family(std::string* out, absl::string_view name, absl::string_view type, absl::string_view help) {
+void Family(std::string* out, absl::string_view name, absl::string_view type,
+            absl::string_view help) {
   absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
 }
 
@@ -37,7 +38,8 @@ void FillLatencyBuckets(const LatencyHistogram& h, wire::LatencyBuckets* out) {
 std::string RenderPrometheus(const wire::StatsReply& stats) {
   std::string out;
   using Getter = std::function<double(const wire::ShardStats&)>;
-  auto per_shard = [&](absl::string_view name, absl::string_view type, absl::string_view help, Getter get) {
+  auto per_shard = [&](absl::string_view name, absl::string_view type, absl::string_view help,
+                       Getter get) {
     Family(&out, name, type, help);
     for (const auto& s : stats.shards()) {
       absl::StrAppend(&out, name, "{shard=\"", s.shard(), "\"} ", Num(get(s)), "\n");
@@ -58,25 +60,29 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
             [&](const auto& s) { return u(s.holds_expired()); });
   per_shard("seatlock_confirms_total", "counter", "Sales made by CONFIRM.",
             [&](const auto& s) { return u(s.confirms()); });
-  per_shard("seatlock_confirms_replayed_total", "counter", "CONFIRMs answered from an idempotency record.",
+  per_shard("seatlock_confirms_replayed_total", "counter",
+            "CONFIRMs answered from an idempotency record.",
             [&](const auto& s) { return u(s.confirms_replayed()); });
   per_shard("seatlock_bookings_cancelled_total", "counter", "Bookings cancelled.",
             [&](const auto& s) { return u(s.bookings_cancelled()); });
-  per_shard("seatlock_wal_groups_total", "counter", "Write-ahead log groups written (one fdatasync each).",
+  per_shard("seatlock_wal_groups_total", "counter",
+            "Write-ahead log groups written (one fdatasync each).",
             [&](const auto& s) { return u(s.wal_groups()); });
   Family(&out, "seatlock_ops_total", "counter", "Operations run on the shard, by op.");
   for (const auto& s : stats.shards()) {
     const std::pair<const char*, uint64_t> ops[] = {
-        {"hold", s.ops_hold()},       {"hold_best_available", s.ops_hold_best_available()},
-        {"extend", s.ops_extend()},   {"release", s.ops_release()},
-        {"confirm", s.ops_confirm()}, {"cancel_booking", s.ops_cancel_booking()},
+        {"hold", s.ops_hold()},           {"hold_best_available", s.ops_hold_best_available()},
+        {"extend", s.ops_extend()},       {"release", s.ops_release()},
+        {"confirm", s.ops_confirm()},     {"cancel_booking", s.ops_cancel_booking()},
         {"get_seats", s.ops_get_seats()}, {"get_hold", s.ops_get_hold()},
         {"other", s.ops_other()}};
     for (const auto& [name, n] : ops) {
-      absl::StrAppend(&out, "seatlock_ops_total{shard=\"", s.shard(), "\",op=\"", name, "\"} ", n, "\n");
+      absl::StrAppend(&out, "seatlock_ops_total{shard=\"", s.shard(), "\",op=\"", name, "\"} ", n,
+                      "\n");
     }
   }
-  per_shard("seatlock_forward_queue", "gauge", "Requests sent to other shards and not yet answered.",
+  per_shard("seatlock_forward_queue", "gauge",
+            "Requests sent to other shards and not yet answered.",
             [&](const auto& s) { return u(s.forward_queue()); });
   per_shard("seatlock_wal_queue", "gauge", "Answers waiting for their log record's fdatasync.",
             [&](const auto& s) { return u(s.wal_queue()); });
@@ -88,7 +94,8 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
             [&](const auto& s) { return u(s.lapsed_holds()); });
   per_shard("seatlock_bookings", "gauge", "Bookings held by the shard (cancelled ones included).",
             [&](const auto& s) { return u(s.bookings()); });
-  per_shard("seatlock_events", "gauge", "Events defined.", [&](const auto& s) { return u(s.events()); });
+  per_shard("seatlock_events", "gauge", "Events defined.",
+            [&](const auto& s) { return u(s.events()); });
   per_shard("seatlock_connections", "gauge", "Open client connections on the shard.",
             [&](const auto& s) { return u(s.connections()); });
   per_shard("seatlock_in_flight", "gauge", "Requests being processed.",
@@ -97,7 +104,8 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
             [&](const auto& s) { return u(s.memory_bytes()); });
   per_shard("seatlock_fencing_high_water", "gauge", "Largest fencing token granted.",
             [&](const auto& s) { return u(s.fencing_high_water()); });
-  per_shard("seatlock_wal_failed", "gauge", "1 if the shard's log failed and it stopped acknowledging sales.",
+  per_shard("seatlock_wal_failed", "gauge",
+            "1 if the shard's log failed and it stopped acknowledging sales.",
             [&](const auto& s) { return s.wal_failed() ? 1.0 : 0.0; });
   auto histogram = [&](absl::string_view name, absl::string_view help,
                        std::function<const wire::LatencyBuckets&(const wire::ShardStats&)> get) {
@@ -105,10 +113,11 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
     for (const auto& s : stats.shards()) {
       const wire::LatencyBuckets& b = get(s);
       for (int i = 0; i < b.le_seconds_size() && i < b.counts_size(); ++i) {
-        absl::StrAppend(&out, name, "_bucket{shard=\"", s.shard(), "\",le=\"", Num(b.le_seconds(i)), "\"} ",
-                        b.counts(i), "\n");
+        absl::StrAppend(&out, name, "_bucket{shard=\"", s.shard(), "\",le=\"", Num(b.le_seconds(i)),
+                        "\"} ", b.counts(i), "\n");
       }
-      absl::StrAppend(&out, name, "_bucket{shard=\"", s.shard(), "\",le=\"+Inf\"} ", b.count(), "\n");
+      absl::StrAppend(&out, name, "_bucket{shard=\"", s.shard(), "\",le=\"+Inf\"} ", b.count(),
+                      "\n");
       absl::StrAppend(&out, name, "_sum{shard=\"", s.shard(), "\"} ", Num(b.sum_seconds()), "\n");
       absl::StrAppend(&out, name, "_count{shard=\"", s.shard(), "\"} ", b.count(), "\n");
     }
@@ -120,7 +129,8 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
   histogram("seatlock_wal_fsync_seconds", "Time of one log group's write + fdatasync.",
             [](const auto& s) -> const wire::LatencyBuckets& { return s.fsync_latency(); });
   Family(&out, "seatlock_uptime_seconds", "gauge", "Seconds since seatlockd started.");
-  absl::StrAppend(&out, "seatlock_uptime_seconds ", Num(static_cast<double>(stats.uptime_ms()) / 1000.0), "\n");
+  absl::StrAppend(&out, "seatlock_uptime_seconds ",
+                  Num(static_cast<double>(stats.uptime_ms()) / 1000.0), "\n");
   return out;
 }
 

@@ -25,7 +25,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string ShardDir(const std::string& base, uint32_t i) { return absl::StrCat(base, "/shard-", i); }
+std::string ShardDir(const std::string& base, uint32_t i) {
+  return absl::StrCat(base, "/shard-", i);
+}
 
 void SyncDir(const std::string& dir) {
   const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -106,7 +108,8 @@ absl::Status ResumeOrClean(const std::string& data_dir) {
     uint32_t old_shards = 0, shards = 0;
     uint64_t seed = 0;
     in >> old_shards >> shards >> seed;
-    LogWarning("finishing a reshard from ", old_shards, " to ", shards, " shards that a crash interrupted");
+    LogWarning("finishing a reshard from ", old_shards, " to ", shards,
+               " shards that a crash interrupted");
     return Swap(data_dir, old_shards, Layout{shards, seed});
   }
   if (fs::exists(StagingDir(data_dir), ec)) {
@@ -123,8 +126,8 @@ absl::Status PrepareOldLogs(const std::string& data_dir, uint32_t old_shards, bo
     auto report = dir->Recover(repair, [](uint64_t, const wal::Record&) {});
     if (!report.ok()) return report.status();
     if (report->dropped_bytes > 0) {
-      LogWarning("write-ahead log ", ShardDir(data_dir, k), ": cut ", report->dropped_bytes, " bytes at ",
-                 report->dropped_where);
+      LogWarning("write-ahead log ", ShardDir(data_dir, k), ": cut ", report->dropped_bytes,
+                 " bytes at ", report->dropped_where);
     }
   }
   return absl::OkStatus();
@@ -142,7 +145,8 @@ absl::Status ReplayReadOnly(const std::string& dir,
   std::vector<std::string> segments;
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind("wal-", 0) == 0 && name.size() > 8 && name.compare(name.size() - 4, 4, ".log") == 0) {
+    if (name.rfind("wal-", 0) == 0 && name.size() > 8 &&
+        name.compare(name.size() - 4, 4, ".log") == 0) {
       segments.push_back(entry.path().string());
     }
   }
@@ -165,7 +169,8 @@ absl::Status WriteSnapshotSync(const SeatEngine& engine, const Rooms& rooms, uin
   for (size_t i = 0; i < engine.booking_count(); ++i) AppendSale(engine.BookingAt(i), &out);
   const std::string path = dir + "/snapshot-00000000000000000001.snap";
   const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", strerror(errno)));
+  if (fd < 0)
+    return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", strerror(errno)));
   size_t off = 0;
   while (off < out.size()) {
     const ssize_t n = write(fd, out.data() + off, out.size() - off);
@@ -177,7 +182,8 @@ absl::Status WriteSnapshotSync(const SeatEngine& engine, const Rooms& rooms, uin
   }
   const bool synced = fdatasync(fd) == 0;
   close(fd);
-  if (!synced) return absl::UnavailableError(absl::StrCat("fdatasync ", path, ": ", strerror(errno)));
+  if (!synced)
+    return absl::UnavailableError(absl::StrCat("fdatasync ", path, ": ", strerror(errno)));
   SyncDir(dir);
   return absl::OkStatus();
 }
@@ -201,13 +207,17 @@ absl::Status Swap(const std::string& data_dir, uint32_t old_shards, const Layout
   for (uint32_t k = 0; k < old_shards; ++k) {
     if (fs::exists(ShardDir(data_dir, k), ec) && !fs::exists(ShardDir(old_dir, k), ec)) {
       fs::rename(ShardDir(data_dir, k), ShardDir(old_dir, k), ec);
-      if (ec) return absl::UnavailableError(absl::StrCat("reshard: moving shard-", k, ": ", ec.message()));
+      if (ec)
+        return absl::UnavailableError(
+            absl::StrCat("reshard: moving shard-", k, ": ", ec.message()));
     }
   }
   for (uint32_t i = 0; i < to.shards; ++i) {
     if (fs::exists(ShardDir(staging, i), ec) && !fs::exists(ShardDir(data_dir, i), ec)) {
       fs::rename(ShardDir(staging, i), ShardDir(data_dir, i), ec);
-      if (ec) return absl::UnavailableError(absl::StrCat("reshard: installing shard-", i, ": ", ec.message()));
+      if (ec)
+        return absl::UnavailableError(
+            absl::StrCat("reshard: installing shard-", i, ": ", ec.message()));
     }
   }
   SyncDir(data_dir);

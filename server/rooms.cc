@@ -16,7 +16,7 @@ namespace {
 using wire::Request;
 using wire::Response;
 
-constexpr int64_t kSupplyPollMs = 50;     // how often a home measures its event's free seats
+constexpr int64_t kSupplyPollMs = 50;       // how often a home measures its event's free seats
 constexpr int64_t kIdleSupplyPollMs = 500;  // the same while nobody is queued or admitted
 constexpr size_t kSnapshotNumbersPerRecord = 100'000;  // keeps records far below the 16 MiB limit
 
@@ -138,10 +138,18 @@ uint64_t Rooms::Configure(const std::string& event_id, const RoomConfig& config,
 uint64_t Rooms::Execute(const Request& req, Response* resp, ShardLog* log) {
   std::string_view event_id;
   switch (req.op_case()) {
-    case Request::kJoinQueue: event_id = req.join_queue().event_id(); break;
-    case Request::kQueueStatus: event_id = req.queue_status().event_id(); break;
-    case Request::kLeaveQueue: event_id = req.leave_queue().event_id(); break;
-    case Request::kRoomInfo: event_id = req.room_info().event_id(); break;
+    case Request::kJoinQueue:
+      event_id = req.join_queue().event_id();
+      break;
+    case Request::kQueueStatus:
+      event_id = req.queue_status().event_id();
+      break;
+    case Request::kLeaveQueue:
+      event_id = req.leave_queue().event_id();
+      break;
+    case Request::kRoomInfo:
+      event_id = req.room_info().event_id();
+      break;
     default:
       SetCode(resp, wire::INTERNAL, "not a waiting-room operation");
       return 0;
@@ -149,7 +157,8 @@ uint64_t Rooms::Execute(const Request& req, Response* resp, ShardLog* log) {
   Home* h = FindHome(event_id);
   if (h == nullptr) {
     SetCode(resp, wire::ROOM_NOT_FOUND,
-            absl::StrCat("event '", ToAbsl(event_id), "' has no waiting room (CONFIGURE_ROOM creates one)"));
+            absl::StrCat("event '", ToAbsl(event_id),
+                         "' has no waiting room (CONFIGURE_ROOM creates one)"));
     return 0;
   }
   WaitingRoom& room = *h->room;
@@ -192,7 +201,8 @@ uint64_t Rooms::Execute(const Request& req, Response* resp, ShardLog* log) {
       return 0;
     }
     case Request::kLeaveQueue: {
-      WaitingRoom::EndResult r = room.Leave(req.leave_queue().number(), req.leave_queue().buyer_key());
+      WaitingRoom::EndResult r =
+          room.Leave(req.leave_queue().number(), req.leave_queue().buyer_key());
       SetCode(resp, Wire(r.code), r.detail);
       if (!r.changed) return 0;
       wal::RoomRecord rec;
@@ -228,8 +238,8 @@ uint64_t Rooms::Execute(const Request& req, Response* resp, ShardLog* log) {
   }
 }
 
-wire::ResultCode Rooms::UsePass(std::string_view event_id, std::string_view pass, uint32_t seats, uint64_t* number,
-                                std::string* detail) {
+wire::ResultCode Rooms::UsePass(std::string_view event_id, std::string_view pass, uint32_t seats,
+                                uint64_t* number, std::string* detail) {
   Home* h = FindHome(event_id);
   if (h == nullptr) {
     *detail = absl::StrCat("event '", ToAbsl(event_id), "' has no waiting room on its home shard");
@@ -242,7 +252,8 @@ void Rooms::Refund(std::string_view event_id, uint64_t number, uint32_t seats) {
   if (Home* h = FindHome(event_id)) h->room->RefundPass(number, seats);
 }
 
-void Rooms::NoteHolds(std::string_view event_id, uint64_t number, const std::vector<uint64_t>& hold_ids) {
+void Rooms::NoteHolds(std::string_view event_id, uint64_t number,
+                      const std::vector<uint64_t>& hold_ids) {
   Home* h = FindHome(event_id);
   if (h == nullptr) return;
   for (uint64_t id : hold_ids) h->hold_buyer[id] = number;
@@ -264,8 +275,8 @@ void Rooms::Purchased(std::string_view event_id, uint64_t hold_id, ShardLog* log
   Log(log, rec);
 }
 
-uint64_t Rooms::LogAdvance(const std::string& event_id, const WaitingRoom& room, const WaitingRoom::Advanced& a,
-                           ShardLog* log) {
+uint64_t Rooms::LogAdvance(const std::string& event_id, const WaitingRoom& room,
+                           const WaitingRoom::Advanced& a, ShardLog* log) {
   uint64_t lsn = 0;
   if (a.opened) {
     wal::RoomRecord rec;
@@ -280,7 +291,8 @@ uint64_t Rooms::LogAdvance(const std::string& event_id, const WaitingRoom& room,
     for (size_t off = 0; off < numbers.size(); off += chunk) {
       wal::RoomRecord rec;
       rec.set_event_id(event_id);
-      for (size_t k = off; k < std::min(numbers.size(), off + chunk); ++k) rec.mutable_end()->add_numbers(numbers[k]);
+      for (size_t k = off; k < std::min(numbers.size(), off + chunk); ++k)
+        rec.mutable_end()->add_numbers(numbers[k]);
       rec.mutable_end()->set_state(static_cast<uint32_t>(state));
       lsn = Log(log, rec);
     }
@@ -357,7 +369,8 @@ absl::Status Rooms::Apply(const wal::RoomRecord& rec) {
   }
   if (HomeOf(event_id) != shard_) return absl::OkStatus();  // another shard's queue (resharding)
   Home* h = FindHome(event_id);
-  if (h == nullptr) return absl::DataLossError(absl::StrCat("room record for '", event_id, "' before its config"));
+  if (h == nullptr)
+    return absl::DataLossError(absl::StrCat("room record for '", event_id, "' before its config"));
   WaitingRoom& room = *h->room;
   switch (rec.change_case()) {
     case wal::RoomRecord::kJoin:
@@ -381,8 +394,10 @@ absl::Status Rooms::Apply(const wal::RoomRecord& rec) {
     }
     case wal::RoomRecord::kEnd: {
       const uint32_t s = rec.end().state();
-      if (s != static_cast<uint32_t>(QueueState::kLapsed) && s != static_cast<uint32_t>(QueueState::kLeft) &&
-          s != static_cast<uint32_t>(QueueState::kPassExpired) && s != static_cast<uint32_t>(QueueState::kDone)) {
+      if (s != static_cast<uint32_t>(QueueState::kLapsed) &&
+          s != static_cast<uint32_t>(QueueState::kLeft) &&
+          s != static_cast<uint32_t>(QueueState::kPassExpired) &&
+          s != static_cast<uint32_t>(QueueState::kDone)) {
         return absl::DataLossError(absl::StrCat("room end record with state ", s));
       }
       for (uint32_t n : rec.end().numbers()) room.RestoreEnd(n, static_cast<QueueState>(s));
@@ -452,7 +467,8 @@ void Rooms::AppendState(std::string* out) const {
         rec.set_event_id(event_id);
         auto* end = rec.mutable_end();
         end->set_state(static_cast<uint32_t>(s));
-        for (size_t k = off; k < std::min(ended[s].size(), off + chunk); ++k) end->add_numbers(ended[s][k]);
+        for (size_t k = off; k < std::min(ended[s].size(), off + chunk); ++k)
+          end->add_numbers(ended[s][k]);
         AppendRoomRecord(rec, out);
       }
     }

@@ -53,8 +53,8 @@ class Rooms {
 
   // Gated holds, on the home shard: checks the pass and reserves `seats` on
   // it. On OK, `*number` names the buyer for Refund / NoteHolds.
-  wire::ResultCode UsePass(std::string_view event_id, std::string_view pass, uint32_t seats, uint64_t* number,
-                           std::string* detail);
+  wire::ResultCode UsePass(std::string_view event_id, std::string_view pass, uint32_t seats,
+                           uint64_t* number, std::string* detail);
   void Refund(std::string_view event_id, uint64_t number, uint32_t seats);
   void NoteHolds(std::string_view event_id, uint64_t number, const std::vector<uint64_t>& hold_ids);
   // A hold of a gated event was confirmed: the buyer's slot frees.
@@ -77,7 +77,7 @@ class Rooms {
   struct Home {
     std::unique_ptr<WaitingRoom> room;
     absl::flat_hash_map<uint64_t, uint64_t> hold_buyer;  // gated hold id -> queue number
-    uint64_t last_join_lsn = 0;   // answers about joins wait for this
+    uint64_t last_join_lsn = 0;                          // answers about joins wait for this
     uint64_t last_admit_lsn = 0;  // a pass is shown once its admission is durable
     int64_t next_supply_ms = 0;
     int64_t next_cleanup_ms = 0;  // of hold_buyer
@@ -85,8 +85,8 @@ class Rooms {
   };
   Home* FindHome(std::string_view event_id);
   uint64_t Log(ShardLog* log, const wal::RoomRecord& rec);
-  uint64_t LogAdvance(const std::string& event_id, const WaitingRoom& room, const WaitingRoom::Advanced& a,
-                      ShardLog* log);
+  uint64_t LogAdvance(const std::string& event_id, const WaitingRoom& room,
+                      const WaitingRoom::Advanced& a, ShardLog* log);
 
   const uint32_t shard_;
   const uint32_t shards_;

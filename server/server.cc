@@ -3,9 +3,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,7 +39,8 @@ absl::StatusOr<int> Listen(const std::string& bind, uint16_t port, bool reuse_po
     v6->sin6_port = htons(port);
     len = sizeof(*v6);
   } else {
-    return absl::InvalidArgumentError(absl::StrCat("--bind: '", bind, "' is not an IPv4 or IPv6 address"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--bind: '", bind, "' is not an IPv4 or IPv6 address"));
   }
   const int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
@@ -49,8 +50,9 @@ absl::StatusOr<int> Listen(const std::string& bind, uint16_t port, bool reuse_po
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
     const int err = errno;
     close(fd);
-    return absl::UnavailableError(absl::StrCat("cannot bind ", bind, ":", port, ": ", strerror(err),
-                                               err == EADDRINUSE ? " (is another seatlockd running?)" : ""));
+    return absl::UnavailableError(
+        absl::StrCat("cannot bind ", bind, ":", port, ": ", strerror(err),
+                     err == EADDRINUSE ? " (is another seatlockd running?)" : ""));
   }
   if (listen(fd, 4096) < 0) {
     const int err = errno;
@@ -113,15 +115,17 @@ absl::Status Server::Bind() {
 absl::Status Server::CheckShardLayout() {
   std::error_code ec;
   std::filesystem::create_directories(config_.data_dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot create --data-dir ", config_.data_dir, ": ", ec.message()));
+  if (ec)
+    return absl::UnavailableError(
+        absl::StrCat("cannot create --data-dir ", config_.data_dir, ": ", ec.message()));
   // One daemon per data dir: hold an exclusive lock on <data-dir>/LOCK for
   // the life of the process (released by the kernel on any exit).
   const std::string lock_path = absl::StrCat(config_.data_dir, "/LOCK");
   lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd_ < 0 || flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "cannot lock ", lock_path, ": ", strerror(errno),
-        errno == EWOULDBLOCK ? " (another seatlockd is using this --data-dir)" : ""));
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot lock ", lock_path, ": ", strerror(errno),
+                     errno == EWOULDBLOCK ? " (another seatlockd is using this --data-dir)" : ""));
   }
   if (absl::Status st = reshard::ResumeOrClean(config_.data_dir); !st.ok()) return st;
   const reshard::Layout want{config_.shards, group_.hash_seed};
@@ -130,9 +134,10 @@ absl::Status Server::CheckShardLayout() {
   if (*have == want) return absl::OkStatus();
   // A section's sales are in the log of the shard that owned it under the
   // old layout: move them to their new owners before serving.
-  LogInfo("resharding ", config_.data_dir, " from ", have->shards, " shards (seed ", have->seed, ") to ",
-          want.shards, " (seed ", want.seed, ")");
-  if (absl::Status st = reshard::PrepareOldLogs(config_.data_dir, have->shards, config_.wal_repair); !st.ok()) {
+  LogInfo("resharding ", config_.data_dir, " from ", have->shards, " shards (seed ", have->seed,
+          ") to ", want.shards, " (seed ", want.seed, ")");
+  if (absl::Status st = reshard::PrepareOldLogs(config_.data_dir, have->shards, config_.wal_repair);
+      !st.ok()) {
     return st;
   }
   group_.reshard_from = have->shards;
@@ -166,7 +171,8 @@ absl::Status Server::Start() {
       if (!st.ok() && staged.ok()) staged = st;
     }
     if (staged.ok()) {
-      staged = reshard::Swap(config_.data_dir, group_.reshard_from, {config_.shards, group_.hash_seed});
+      staged =
+          reshard::Swap(config_.data_dir, group_.reshard_from, {config_.shards, group_.hash_seed});
     }
     swapped_.set_value(staged);
   }
@@ -183,10 +189,13 @@ absl::Status Server::Start() {
   }
   LogInfo("listening on ", config_.bind, ":", group_.main_port, " (shard ports ",
           absl::StrJoin(group_.shard_ports, ","), ")",
-          metrics_fd_ >= 0 ? absl::StrCat("; metrics on http://", config_.bind, ":", metrics_port_, "/metrics") : "");
+          metrics_fd_ >= 0
+              ? absl::StrCat("; metrics on http://", config_.bind, ":", metrics_port_, "/metrics")
+              : "");
   if (!config_.port_file.empty()) {
     std::ofstream f(config_.port_file + ".tmp");
-    f << "{\"port\":" << group_.main_port << ",\"shard_ports\":[" << absl::StrJoin(group_.shard_ports, ",")
+    f << "{\"port\":" << group_.main_port << ",\"shard_ports\":["
+      << absl::StrJoin(group_.shard_ports, ",")
       << "],\"metrics_port\":" << (metrics_fd_ >= 0 ? metrics_port_ : 0) << "}\n";
     f.close();
     std::rename((config_.port_file + ".tmp").c_str(), config_.port_file.c_str());

@@ -3,10 +3,10 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/socket.h>
 #include <pthread.h>
-#include <string.h>
 #include <sched.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,12 +15,12 @@
 #include <map>
 
 #include "absl/strings/str_cat.h"
+#include "common/mono_clock.h"
 #include "persistence/wal.pb.h"
 #include "persistence/wal_record.h"
 #include "protocol/sharding.h"
 #include "server/engine_ops.h"
 #include "server/log.h"
-#include "common/mono_clock.h"
 #include "server/metrics.h"
 #include "server/reshard.h"
 #include "server/wal_codec.h"
@@ -208,10 +208,12 @@ void Shard::Run(std::promise<absl::Status>* started) {
   log_ = std::make_unique<ShardLog>(std::move(*recovered_dir_), recovered_next_lsn_, loop_.get(),
                                     config_.fsync ? FsyncMode::kAlways : FsyncMode::kNone);
   recovered_dir_.reset();
-  snapshotter_ = std::make_unique<Snapshotter>(absl::StrCat(config_.data_dir, "/shard-", index_), loop_.get());
+  snapshotter_ =
+      std::make_unique<Snapshotter>(absl::StrCat(config_.data_dir, "/shard-", index_), loop_.get());
   absl::Status st = loop_->AddListener(main_listen_fd_, 0);
   if (st.ok()) st = loop_->AddListener(shard_listen_fd_, 1);
-  if (st.ok() && metrics_listen_fd_ >= 0) st = loop_->AddListener(metrics_listen_fd_, kMetricsListener);
+  if (st.ok() && metrics_listen_fd_ >= 0)
+    st = loop_->AddListener(metrics_listen_fd_, kMetricsListener);
   started->set_value(st);
   if (!st.ok()) return;
   group_->go.wait();  // every shard's loop exists before any shard routes
@@ -304,8 +306,8 @@ void Shard::DrainFramesLoop(uint64_t id) {
         return;
       case protocol::FrameDecoder::Result::kTooLarge:
         ProtocolError(id, wire::BAD_FRAME, 0,
-                      absl::StrCat("frame of ", c.decoder.last_length(), " bytes exceeds the limit of ",
-                                   config_.max_frame_bytes));
+                      absl::StrCat("frame of ", c.decoder.last_length(),
+                                   " bytes exceeds the limit of ", config_.max_frame_bytes));
         return;
       case protocol::FrameDecoder::Result::kFrame: {
         Request* req = google::protobuf::Arena::CreateMessage<Request>(&arena_);
@@ -340,7 +342,8 @@ void Shard::HandleHttp(uint64_t id, Conn& conn, const char* data, size_t n) {
   if (!ParseHttpRequest(conn.http_in, &method, &path)) {
     if (conn.http_in.size() > 8192) {
       if (std::string* out = loop_->Output(id)) {
-        *out += HttpResponse(431, "Request Header Fields Too Large", "text/plain", "request too large\n");
+        *out += HttpResponse(431, "Request Header Fields Too Large", "text/plain",
+                             "request too large\n");
       }
       CloseConn(id);
     }
@@ -411,8 +414,8 @@ void Shard::HandleRequest(uint64_t id, Conn& conn, Request&& req) {
     return;
   }
   if (op == Request::kAuth) {
-    const bool ok = config_.auth_token.empty() ||
-                    ConstantTimeEquals(req.auth().token(), config_.auth_token);
+    const bool ok =
+        config_.auth_token.empty() || ConstantTimeEquals(req.auth().token(), config_.auth_token);
     conn.authed = conn.authed || ok;
     Reply(id, ok ? ErrorResponse(rid, wire::OK, "")
                  : ErrorResponse(rid, wire::UNAUTHENTICATED, "wrong auth token"));
@@ -469,9 +472,10 @@ void Shard::Route(Request&& req, Callback done) {
   auto by_id = [&](uint64_t id, const char* what) {
     const uint32_t owner = protocol::ShardOfId(id);
     if (owner >= n) {
-      done(ErrorResponse(req.request_id(),
-                         std::string_view(what) == "booking" ? wire::BOOKING_NOT_FOUND : wire::HOLD_NOT_FOUND,
-                         absl::StrCat("no ", what, " ", id, " (it names shard ", owner, ")")));
+      done(ErrorResponse(
+          req.request_id(),
+          std::string_view(what) == "booking" ? wire::BOOKING_NOT_FOUND : wire::HOLD_NOT_FOUND,
+          absl::StrCat("no ", what, " ", id, " (it names shard ", owner, ")")));
       return;
     }
     CallShard(owner, std::move(req), std::move(done));
@@ -485,10 +489,11 @@ void Shard::Route(Request&& req, Callback done) {
     case Request::kQueueStatus:
     case Request::kLeaveQueue:
     case Request::kRoomInfo: {
-      const std::string& event_id = req.op_case() == Request::kJoinQueue     ? req.join_queue().event_id()
-                                    : req.op_case() == Request::kQueueStatus ? req.queue_status().event_id()
-                                    : req.op_case() == Request::kLeaveQueue  ? req.leave_queue().event_id()
-                                                                             : req.room_info().event_id();
+      const std::string& event_id =
+          req.op_case() == Request::kJoinQueue     ? req.join_queue().event_id()
+          : req.op_case() == Request::kQueueStatus ? req.queue_status().event_id()
+          : req.op_case() == Request::kLeaveQueue  ? req.leave_queue().event_id()
+                                                   : req.room_info().event_id();
       const uint32_t home = rooms_.HomeOf(event_id);
       CallShard(home, std::move(req), std::move(done));
       return;
@@ -517,19 +522,24 @@ void Shard::Route(Request&& req, Callback done) {
   }
   switch (req.op_case()) {
     case Request::kGetSeats: {
-      const uint32_t owner = protocol::ShardFor(req.get_seats().event_id(), req.get_seats().section(),
-                                                n, group_->hash_seed);
+      const uint32_t owner = protocol::ShardFor(req.get_seats().event_id(),
+                                                req.get_seats().section(), n, group_->hash_seed);
       CallShard(owner, std::move(req), std::move(done));
       return;
     }
-    case Request::kExtend: by_id(req.extend().hold_id(), "hold"); return;
-    case Request::kRelease: by_id(req.release().hold_id(), "hold"); return;
+    case Request::kExtend:
+      by_id(req.extend().hold_id(), "hold");
+      return;
+    case Request::kRelease:
+      by_id(req.release().hold_id(), "hold");
+      return;
     case Request::kConfirm:
       if (!rooms_.empty()) {
         // A purchase of a gated event frees the buyer's slot in its room.
         auto confirm = std::make_shared<Request>(req);
         RouteConfirm(std::move(req), [this, confirm, done = std::move(done)](Response&& r) {
-          if (r.code() == wire::OK && !r.confirm().replayed() && rooms_.gated(r.confirm().event_id())) {
+          if (r.code() == wire::OK && !r.confirm().replayed() &&
+              rooms_.gated(r.confirm().event_id())) {
             NotePurchase(*confirm, r.confirm().event_id());
           }
           done(std::move(r));
@@ -538,7 +548,9 @@ void Shard::Route(Request&& req, Callback done) {
       }
       RouteConfirm(std::move(req), std::move(done));
       return;
-    case Request::kGetHold: by_id(req.get_hold().hold_id(), "hold"); return;
+    case Request::kGetHold:
+      by_id(req.get_hold().hold_id(), "hold");
+      return;
     case Request::kCancelBooking: {
       // After a reshard a booking's seats may live on any shard (and on
       // several): ask every shard; one that had it answers OK.
@@ -564,8 +576,9 @@ void Shard::Route(Request&& req, Callback done) {
     case Request::kStats: {
       const uint64_t rid = req.request_id();
       const auto op = req.op_case();
-      const uint32_t limit = std::min(req.list_holds().limit() == 0 ? 1000u : req.list_holds().limit(),
-                                      config_.limits.max_list_results);
+      const uint32_t limit =
+          std::min(req.list_holds().limit() == 0 ? 1000u : req.list_holds().limit(),
+                   config_.limits.max_list_results);
       std::string event_id = req.get_availability().event_id();
       FanOut(req, [rid, op, limit, event_id = std::move(event_id), done = std::move(done),
                    this](std::vector<Response>&& parts) {
@@ -596,7 +609,8 @@ void Shard::Route(Request&& req, Callback done) {
             // Report sections in layout order (every shard has the layout).
             if (const EventLayout* layout = engine_->Layout(event_id)) {
               std::map<std::string_view, size_t> order;
-              for (size_t i = 0; i < layout->sections.size(); ++i) order[layout->sections[i].label] = i;
+              for (size_t i = 0; i < layout->sections.size(); ++i)
+                order[layout->sections[i].label] = i;
               std::sort(sections.begin(), sections.end(), [&order](const auto* x, const auto* y) {
                 return order[x->section()] < order[y->section()];
               });
@@ -658,8 +672,9 @@ void Shard::Route(Request&& req, Callback done) {
 }
 
 void Shard::RouteAnyHold(Request&& req, Callback done) {
-  const std::string& event_id =
-      req.op_case() == Request::kHold ? req.hold().event_id() : req.hold_best_available().event_id();
+  const std::string& event_id = req.op_case() == Request::kHold
+                                    ? req.hold().event_id()
+                                    : req.hold_best_available().event_id();
   if (!rooms_.gated(event_id)) {
     RouteUngatedHold(std::move(req), std::move(done));
     return;
@@ -678,9 +693,9 @@ void Shard::RouteUngatedHold(Request&& req, Callback done) {
   } else if (req.hold_best_available().section().empty()) {
     RouteHoldAnywhere(std::move(req), std::move(done));
   } else {
-    const uint32_t owner = protocol::ShardFor(req.hold_best_available().event_id(),
-                                              req.hold_best_available().section(), config_.shards,
-                                              group_->hash_seed);
+    const uint32_t owner =
+        protocol::ShardFor(req.hold_best_available().event_id(),
+                           req.hold_best_available().section(), config_.shards, group_->hash_seed);
     CallShard(owner, std::move(req), std::move(done));
   }
 }
@@ -691,7 +706,8 @@ void Shard::GateHold(Request&& req, Callback done) {
   const bool best = req.op_case() == Request::kHoldBestAvailable;
   const std::string event_id = best ? req.hold_best_available().event_id() : req.hold().event_id();
   const std::string& pass = best ? req.hold_best_available().pass() : req.hold().pass();
-  const uint32_t seats = best ? req.hold_best_available().count() : static_cast<uint32_t>(req.hold().seats_size());
+  const uint32_t seats =
+      best ? req.hold_best_available().count() : static_cast<uint32_t>(req.hold().seats_size());
   uint64_t number = 0;
   std::string detail;
   const wire::ResultCode code = rooms_.UsePass(event_id, pass, seats, &number, &detail);
@@ -699,16 +715,17 @@ void Shard::GateHold(Request&& req, Callback done) {
     done(ErrorResponse(req.request_id(), code, std::move(detail)));
     return;
   }
-  RouteUngatedHold(std::move(req), [this, event_id, number, seats, done = std::move(done)](Response&& r) {
-    if (r.code() == wire::OK) {
-      std::vector<uint64_t> ids{r.hold().hold_id()};
-      for (uint64_t id : r.hold().part_hold_ids()) ids.push_back(id);
-      rooms_.NoteHolds(event_id, number, ids);
-    } else {
-      rooms_.Refund(event_id, number, seats);
-    }
-    done(std::move(r));
-  });
+  RouteUngatedHold(std::move(req),
+                   [this, event_id, number, seats, done = std::move(done)](Response&& r) {
+                     if (r.code() == wire::OK) {
+                       std::vector<uint64_t> ids{r.hold().hold_id()};
+                       for (uint64_t id : r.hold().part_hold_ids()) ids.push_back(id);
+                       rooms_.NoteHolds(event_id, number, ids);
+                     } else {
+                       rooms_.Refund(event_id, number, seats);
+                     }
+                     done(std::move(r));
+                   });
 }
 
 void Shard::NotePurchase(const Request& confirm, const std::string& event_id) {
@@ -733,7 +750,8 @@ void Shard::RunRoomOp(const Request& req, Callback done) {
     const std::string& event_id = req.configure_room().event_id();
     const RoomConfig config = RoomConfigFromWire(req.configure_room().config());
     if (engine_->Layout(event_id) == nullptr) {
-      done(ErrorResponse(req.request_id(), wire::EVENT_NOT_FOUND, absl::StrCat("no event '", event_id, "'")));
+      done(ErrorResponse(req.request_id(), wire::EVENT_NOT_FOUND,
+                         absl::StrCat("no event '", event_id, "'")));
       return;
     }
     if (std::string why = ValidateRoomConfig(config); !why.empty()) {
@@ -1007,7 +1025,9 @@ void Shard::ExecuteLocal(const Request& req, Response* resp) {
     uint64_t in_flight = 0;
     for (const auto& [id, c] : conns_) in_flight += c.in_flight;
     s->set_in_flight(in_flight);
-    auto ops = [this](Request::OpCase c) { return ops_by_case_[static_cast<size_t>(c) % ops_by_case_.size()]; };
+    auto ops = [this](Request::OpCase c) {
+      return ops_by_case_[static_cast<size_t>(c) % ops_by_case_.size()];
+    };
     s->set_ops_hold(ops(Request::kHold));
     s->set_ops_hold_best_available(ops(Request::kHoldBestAvailable));
     s->set_ops_extend(ops(Request::kExtend));
@@ -1018,8 +1038,9 @@ void Shard::ExecuteLocal(const Request& req, Response* resp) {
     s->set_ops_get_hold(ops(Request::kGetHold));
     uint64_t all = 0;
     for (uint64_t n : ops_by_case_) all += n;
-    s->set_ops_other(all - s->ops_hold() - s->ops_hold_best_available() - s->ops_extend() - s->ops_release() -
-                     s->ops_confirm() - s->ops_cancel_booking() - s->ops_get_seats() - s->ops_get_hold());
+    s->set_ops_other(all - s->ops_hold() - s->ops_hold_best_available() - s->ops_extend() -
+                     s->ops_release() - s->ops_confirm() - s->ops_cancel_booking() -
+                     s->ops_get_seats() - s->ops_get_hold());
     s->set_forward_queue(pending_.size());
     s->set_wal_queue(log_ != nullptr ? log_->waiting() : 0);
     s->set_subscriptions(feed_.subscriptions());
@@ -1053,7 +1074,8 @@ void Shard::RunOp(const Request& req, Callback done) {
   ops_by_case_[static_cast<size_t>(op) % ops_by_case_.size()]++;
   const uint64_t started_ns = MonoNs();
   ExecuteLocal(req, resp);
-  if (op == Request::kHold || op == Request::kHoldBestAvailable) hold_latency_.Record(MonoNs() - started_ns);
+  if (op == Request::kHold || op == Request::kHoldBestAvailable)
+    hold_latency_.Record(MonoNs() - started_ns);
   uint64_t lsn = 0;
   if (log_ != nullptr) {
     if (op == Request::kConfirm &&
@@ -1086,14 +1108,15 @@ void Shard::RunOp(const Request& req, Callback done) {
   }
   auto held = std::make_shared<Response>(*resp);  // outlives this batch's arena
   const uint64_t rid = req.request_id();
-  log_->WhenDurable(lsn, [this, op, started_ns, held, rid, done = std::move(done)](const absl::Status& st) {
-    if (op == Request::kConfirm) confirm_latency_.Record(MonoNs() - started_ns);
-    if (st.ok()) {
-      done(std::move(*held));
-    } else {
-      done(ErrorResponse(rid, wire::UNAVAILABLE, std::string(st.message())));
-    }
-  });
+  log_->WhenDurable(
+      lsn, [this, op, started_ns, held, rid, done = std::move(done)](const absl::Status& st) {
+        if (op == Request::kConfirm) confirm_latency_.Record(MonoNs() - started_ns);
+        if (st.ok()) {
+          done(std::move(*held));
+        } else {
+          done(ErrorResponse(rid, wire::UNAVAILABLE, std::string(st.message())));
+        }
+      });
 }
 
 uint64_t Shard::LogConfirm(const Request& req, const Response& resp) {
@@ -1113,8 +1136,8 @@ uint64_t Shard::LogConfirm(const Request& req, const Response& resp) {
     r.event_id = h->event_id;
     r.seats = h->seats;
     for (const auto& conflict : resp.confirm().conflicts()) {
-      r.taken.push_back({static_cast<uint32_t>(
-                             std::max(0, engine_->SectionIndex(h->event_id, conflict.seat().section()))),
+      r.taken.push_back({static_cast<uint32_t>(std::max(
+                             0, engine_->SectionIndex(h->event_id, conflict.seat().section()))),
                          conflict.seat().index()});
     }
   }
@@ -1136,8 +1159,9 @@ absl::Status Shard::StageReshard() {
   uint64_t fencing_seen = 0;
   for (uint32_t k = 0; k < group_->reshard_from; ++k) {
     const std::string dir = absl::StrCat(config_.data_dir, "/shard-", k);
-    absl::Status st = reshard::ReplayReadOnly(
-        dir, [&](const wal::Record& rec) { return ApplyRecord(*engine_, rooms_, rec, &fencing_seen); });
+    absl::Status st = reshard::ReplayReadOnly(dir, [&](const wal::Record& rec) {
+      return ApplyRecord(*engine_, rooms_, rec, &fencing_seen);
+    });
     if (!st.ok()) return st;
   }
   const std::string staged = absl::StrCat(reshard::StagingDir(config_.data_dir), "/shard-", index_);
@@ -1145,8 +1169,8 @@ absl::Status Shard::StageReshard() {
   absl::Status st = reshard::WriteSnapshotSync(
       *engine_, rooms_, std::max(fencing_seen, engine_->fencing_high_water()), staged);
   if (st.ok()) {
-    LogInfo("resharding: staged ", engine_->Stats().bookings, " bookings from ", group_->reshard_from,
-            " old shards in ", SystemClock::Get()->NowMs() - t0, " ms");
+    LogInfo("resharding: staged ", engine_->Stats().bookings, " bookings from ",
+            group_->reshard_from, " old shards in ", SystemClock::Get()->NowMs() - t0, " ms");
   }
   return st;
 }
@@ -1174,14 +1198,16 @@ absl::Status Shard::Recover() {
     wal::RecordReader::Result r;
     while ((r = reader.Next(&rec)) == wal::RecordReader::Result::kRecord) {
       if (absl::Status st = ApplyRecord(*engine_, rooms_, rec, &fencing_seen); !st.ok()) {
-        return absl::DataLossError(absl::StrCat(snap, " at offset ", rec.offset, ": ", st.message()));
+        return absl::DataLossError(
+            absl::StrCat(snap, " at offset ", rec.offset, ": ", st.message()));
       }
       ++snap_records;
     }
     if (r != wal::RecordReader::Result::kEof) {
-      return absl::DataLossError(absl::StrCat(
-          "snapshot ", snap, " is damaged at offset ", reader.bad_offset(),
-          "; move it out of the way to recover from the log alone, if the log still starts at LSN 1"));
+      return absl::DataLossError(absl::StrCat("snapshot ", snap, " is damaged at offset ",
+                                              reader.bad_offset(),
+                                              "; move it out of the way to recover from the log "
+                                              "alone, if the log still starts at LSN 1"));
     }
   }
   auto apply = [&](uint64_t lsn, const wal::Record& rec) {
@@ -1198,12 +1224,14 @@ absl::Status Shard::Recover() {
   rooms_.FinishRestore();
   rooms_active_ = !rooms_.empty();
   if (report->dropped_bytes > 0) {
-    LogWarning("write-ahead log ", dir, ": cut ", report->dropped_bytes, " bytes at ", report->dropped_where,
+    LogWarning("write-ahead log ", dir, ": cut ", report->dropped_bytes, " bytes at ",
+               report->dropped_where,
                config_.wal_repair ? " (--wal-repair)" : " (torn tail from a crash)");
   }
   const EngineStats st = engine_->Stats();
-  LogInfo("recovered ", dir, ": ", snap.empty() ? std::string("no snapshot")
-                                                : absl::StrCat(snap_records, " records from ", snap),
+  LogInfo("recovered ", dir, ": ",
+          snap.empty() ? std::string("no snapshot")
+                       : absl::StrCat(snap_records, " records from ", snap),
           ", then ", report->records, " records in ", report->segments, " segments (",
           report->bytes, " bytes), ", st.events, " events, ", st.bookings, " bookings, in ",
           SystemClock::Get()->NowMs() - t0, " ms");
@@ -1218,7 +1246,8 @@ absl::Status Shard::Recover() {
   while (off < rec.size()) {
     const ssize_t n = pwrite(wal_dir->fd(), rec.data() + off, rec.size() - off,
                              static_cast<off_t>(wal_dir->offset() + off));
-    if (n <= 0) return absl::DataLossError(absl::StrCat(dir, ": cannot write the log: ", strerror(errno)));
+    if (n <= 0)
+      return absl::DataLossError(absl::StrCat(dir, ": cannot write the log: ", strerror(errno)));
     off += static_cast<size_t>(n);
   }
   if (config_.fsync && fdatasync(wal_dir->fd()) < 0) {
@@ -1260,7 +1289,8 @@ void Shard::OnWake() {
       ShardMessage* m = msg.release();
       GateHold(std::move(m->request), reply_with(m));
     } else if (msg->kind == ShardMessage::Kind::kPurchased) {
-      rooms_.Purchased(msg->response.confirm().event_id(), msg->request.confirm().hold_id(), log_.get());
+      rooms_.Purchased(msg->response.confirm().event_id(), msg->request.confirm().hold_id(),
+                       log_.get());
     } else {
       auto it = pending_.find(msg->token);
       if (it == pending_.end()) continue;
@@ -1299,10 +1329,12 @@ int64_t Shard::OnPass() {
           LogWarning("could not drop log segments covered by the snapshot: ", st.message());
         }
       }
-    } else if (config_.snapshot_bytes > 0 && log_->bytes_since_snapshot() >= config_.snapshot_bytes &&
-               !log_->failed()) {
+    } else if (config_.snapshot_bytes > 0 &&
+               log_->bytes_since_snapshot() >= config_.snapshot_bytes && !log_->failed()) {
       log_->MarkSnapshotStarted();
-      if (absl::Status st = snapshotter_->Start(*engine_, rooms_, log_->last_lsn() + 1, fencing_reserved_); !st.ok()) {
+      if (absl::Status st =
+              snapshotter_->Start(*engine_, rooms_, log_->last_lsn() + 1, fencing_reserved_);
+          !st.ok()) {
         LogError("cannot start a snapshot: ", st.message());
       }
     }

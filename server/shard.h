@@ -19,14 +19,14 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "google/protobuf/arena.h"
 #include "engine/seat_engine.h"
+#include "google/protobuf/arena.h"
 #include "protocol/framing.h"
 #include "protocol/seatlock.pb.h"
+#include "server/change_feed.h"
 #include "server/config.h"
 #include "server/event_loop.h"
 #include "server/inbox.h"
-#include "server/change_feed.h"
 #include "server/rooms.h"
 #include "server/shard_log.h"
 #include "server/snapshotter.h"
@@ -42,8 +42,8 @@ class Shard;
 struct ShardMessage {
   enum class Kind { kCall, kReply, kGatedHold, kPurchased };
   Kind kind = Kind::kCall;
-  uint32_t from = 0;    // shard that is waiting for the reply
-  uint64_t token = 0;   // names the waiting continuation on `from`
+  uint32_t from = 0;   // shard that is waiting for the reply
+  uint64_t token = 0;  // names the waiting continuation on `from`
   wire::Request request;
   wire::Response response;
 };
@@ -56,9 +56,9 @@ struct ShardGroup {
   uint16_t main_port = 0;
   uint64_t hash_seed = 0;
   int64_t start_ms = 0;
-  std::shared_future<void> go;          // ready once every shard has its loop
+  std::shared_future<void> go;  // ready once every shard has its loop
   std::atomic<bool> stopping{false};
-  std::atomic<int> busy_shards{0};      // shards still answering during shutdown
+  std::atomic<int> busy_shards{0};       // shards still answering during shutdown
   std::atomic<uint32_t> connections{0};  // across all shards
   // Resharding at start (reshard.h): the old shard count (0: none), each
   // shard's "staged" report, and the main thread's "swapped" answer.
@@ -120,8 +120,7 @@ class Shard final : public LoopHandler {
   void NotePurchase(const wire::Request& confirm, const std::string& event_id);
   void RunRoomOp(const wire::Request& req, Callback done);
   void PollSupply();
-  void FanOut(const wire::Request& req,
-              std::function<void(std::vector<wire::Response>&&)> done);
+  void FanOut(const wire::Request& req, std::function<void(std::vector<wire::Response>&&)> done);
   void CallShard(uint32_t target, wire::Request&& req, Callback done);
   // Sends `req` to another shard's inbox as `kind`; `done` runs on its reply.
   void PostCall(uint32_t target, ShardMessage::Kind kind, wire::Request&& req, Callback done);
@@ -158,6 +157,7 @@ class Shard final : public LoopHandler {
    public:
     int64_t NowMs() const override { return now_ms_; }
     void Refresh() { now_ms_ = SystemClock::Get()->NowMs(); }
+
    private:
     int64_t now_ms_ = SystemClock::Get()->NowMs();
   };
@@ -185,10 +185,10 @@ class Shard final : public LoopHandler {
   // Durability.
   std::unique_ptr<ShardLog> log_;
   std::unique_ptr<Snapshotter> snapshotter_;
-  uint64_t fencing_reserved_ = 0;          // tokens up to here may be granted
+  uint64_t fencing_reserved_ = 0;               // tokens up to here may be granted
   std::unique_ptr<wal::WalDir> recovered_dir_;  // from Recover() until the log opens
   uint64_t recovered_next_lsn_ = 1;
-  StringMap<uint64_t> undurable_keys_;     // confirm key -> LSN not yet durable
+  StringMap<uint64_t> undurable_keys_;  // confirm key -> LSN not yet durable
   // Counters for STATS.
   uint64_t requests_ = 0;
   uint64_t forwarded_ = 0;

@@ -6,14 +6,18 @@
 #include <google/protobuf/message_lite.h>
 
 #include "absl/strings/str_cat.h"
-#include "persistence/wal_record.h"
 #include "common/mono_clock.h"
+#include "persistence/wal_record.h"
 #include "server/log.h"
 
 namespace seatlock {
 
 ShardLog::ShardLog(wal::WalDir dir, uint64_t next_lsn, EventLoop* loop, FsyncMode mode)
-    : dir_(std::move(dir)), loop_(loop), mode_(mode), next_lsn_(next_lsn), durable_lsn_(next_lsn - 1) {}
+    : dir_(std::move(dir)),
+      loop_(loop),
+      mode_(mode),
+      next_lsn_(next_lsn),
+      durable_lsn_(next_lsn - 1) {}
 
 uint64_t ShardLog::Append(wal::RecordType type, const google::protobuf::MessageLite& payload) {
   const uint64_t lsn = next_lsn_++;
@@ -50,7 +54,8 @@ void ShardLog::Flush() {
 void ShardLog::OnWritten(int result) {
   in_flight_ = false;
   if (result < 0) {
-    Fail(absl::DataLossError(absl::StrCat("write-ahead log ", mode_ == FsyncMode::kAlways ? "write/fdatasync" : "write",
+    Fail(absl::DataLossError(absl::StrCat("write-ahead log ",
+                                          mode_ == FsyncMode::kAlways ? "write/fdatasync" : "write",
                                           " failed in ", dir_.path(), ": ", strerror(-result),
                                           "; this shard no longer acknowledges sales")));
     return;

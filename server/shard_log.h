@@ -20,7 +20,9 @@
 #include "persistence/wal_log.h"
 #include "server/event_loop.h"
 
-namespace google::protobuf { class MessageLite; }
+namespace google::protobuf {
+class MessageLite;
+}
 
 namespace seatlock {
 
@@ -65,9 +67,9 @@ class ShardLog {
   FsyncMode mode_;
   uint64_t next_lsn_;
   uint64_t durable_lsn_;
-  std::string buffer_;         // records appended since the last submit
+  std::string buffer_;  // records appended since the last submit
   uint64_t buffer_last_lsn_ = 0;
-  std::string writing_;        // the group being written
+  std::string writing_;  // the group being written
   uint64_t writing_last_lsn_ = 0;
   bool in_flight_ = false;
   uint64_t write_started_ns_ = 0;

@@ -67,10 +67,12 @@ std::string Snapshotter::Latest(const std::string& dir, uint64_t* lsn) {
   return snaps.back().second;
 }
 
-absl::Status Snapshotter::Start(const SeatEngine& engine, const Rooms& rooms, uint64_t lsn, uint64_t fencing_mark) {
+absl::Status Snapshotter::Start(const SeatEngine& engine, const Rooms& rooms, uint64_t lsn,
+                                uint64_t fencing_mark) {
   tmp_path_ = SnapName(dir_, lsn, "tmp");
   fd_ = open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) return absl::UnavailableError(absl::StrCat("cannot create ", tmp_path_, ": ", strerror(errno)));
+  if (fd_ < 0)
+    return absl::UnavailableError(absl::StrCat("cannot create ", tmp_path_, ": ", strerror(errno)));
   active_ = true;
   lsn_ = lsn;
   offset_ = 0;

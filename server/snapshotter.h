@@ -36,7 +36,8 @@ class Snapshotter {
   // Begins a snapshot of every record with LSN < `lsn`; `fencing_mark` is
   // the highest fencing token the shard may have handed out.
   // The waiting rooms are written whole, here.
-  absl::Status Start(const SeatEngine& engine, const Rooms& rooms, uint64_t lsn, uint64_t fencing_mark);
+  absl::Status Start(const SeatEngine& engine, const Rooms& rooms, uint64_t lsn,
+                     uint64_t fencing_mark);
   // Does the next piece of work. Returns the covered LSN once the snapshot
   // file is complete and in place (and the snapshotter is idle again), 0
   // otherwise. On failure it logs, abandons the file, and goes idle.
@@ -56,10 +57,10 @@ class Snapshotter {
   std::string tmp_path_;
   uint64_t lsn_ = 0;
   uint64_t offset_ = 0;
-  size_t next_ = 0;       // next sale to encode
-  size_t end_ = 0;        // sales that existed at Start
-  std::string pending_;   // encoded, not yet written
-  std::string writing_;   // being written
+  size_t next_ = 0;      // next sale to encode
+  size_t end_ = 0;       // sales that existed at Start
+  std::string pending_;  // encoded, not yet written
+  std::string writing_;  // being written
   bool in_flight_ = false;
   bool final_sent_ = false;
   bool complete_ = false;

@@ -14,15 +14,24 @@ namespace {
 
 // user_data: the operation kind in the top byte, the connection id (or the
 // listener index) below it.
-enum Op : uint64_t { kAccept = 1, kRecv = 2, kSend = 3, kWake = 4, kCancel = 5, kFileWrite = 6,
-                     kFileSync = 7 };
+enum Op : uint64_t {
+  kAccept = 1,
+  kRecv = 2,
+  kSend = 3,
+  kWake = 4,
+  kCancel = 5,
+  kFileWrite = 6,
+  kFileSync = 7
+};
 constexpr int kOpShift = 56;
 constexpr uint64_t kIdMask = (uint64_t{1} << kOpShift) - 1;
-uint64_t Tag(Op op, uint64_t id) { return (static_cast<uint64_t>(op) << kOpShift) | (id & kIdMask); }
+uint64_t Tag(Op op, uint64_t id) {
+  return (static_cast<uint64_t>(op) << kOpShift) | (id & kIdMask);
+}
 
 constexpr unsigned kRingEntries = 1024;
 constexpr uint16_t kBufGroup = 1;
-constexpr unsigned kBufCount = 512;     // power of two
+constexpr unsigned kBufCount = 512;  // power of two
 constexpr unsigned kBufSize = 16 * 1024;
 
 }  // namespace
@@ -37,7 +46,8 @@ absl::StatusOr<std::unique_ptr<UringLoop>> UringLoop::Create() {
     rc = io_uring_queue_init_params(kRingEntries, &loop->ring_, &params);
   }
   if (rc < 0) {
-    return absl::UnavailableError(absl::StrCat("io_uring unavailable: io_uring_queue_init: ", strerror(-rc)));
+    return absl::UnavailableError(
+        absl::StrCat("io_uring unavailable: io_uring_queue_init: ", strerror(-rc)));
   }
   loop->ring_ready_ = true;
 
@@ -57,7 +67,8 @@ absl::StatusOr<std::unique_ptr<UringLoop>> UringLoop::Create() {
   reg.bgid = kBufGroup;
   rc = io_uring_register_buf_ring(&loop->ring_, &reg, 0);
   if (rc < 0) {
-    return absl::UnavailableError(absl::StrCat("io_uring unavailable: register_buf_ring: ", strerror(-rc)));
+    return absl::UnavailableError(
+        absl::StrCat("io_uring unavailable: register_buf_ring: ", strerror(-rc)));
   }
   for (unsigned i = 0; i < kBufCount; ++i) {
     io_uring_buf_ring_add(loop->buf_ring_, loop->buf_base_ + static_cast<size_t>(i) * kBufSize,
@@ -282,8 +293,10 @@ void UringLoop::HandleCqe(const io_uring_cqe* cqe) {
     case kAccept: {
       if (id >= listeners_.size()) return;
       if (res >= 0) {
-        if (listening_) handler_->OnAccept(listeners_[id].tag, res);
-        else close(res);
+        if (listening_)
+          handler_->OnAccept(listeners_[id].tag, res);
+        else
+          close(res);
       } else if (res != -ECANCELED) {
         LogWarning("accept: ", strerror(-res));
       }
@@ -303,7 +316,8 @@ void UringLoop::HandleCqe(const io_uring_cqe* cqe) {
       }
       if (res > 0 && has_buf) {
         if (!it->second.closing) {
-          handler_->OnData(id, buf_base_ + static_cast<size_t>(bid) * kBufSize, static_cast<size_t>(res));
+          handler_->OnData(id, buf_base_ + static_cast<size_t>(bid) * kBufSize,
+                           static_cast<size_t>(res));
         }
         RecycleBuffer(bid);
       } else if (has_buf) {

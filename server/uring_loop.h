@@ -49,7 +49,7 @@ class UringLoop final : public EventLoop {
     std::string out;      // queued, not yet submitted
     std::string sending;  // submitted to the kernel
     size_t send_off = 0;
-    int ops = 0;          // SQEs in flight that name this connection
+    int ops = 0;  // SQEs in flight that name this connection
     bool recv_armed = false;
     bool want_read = true;
     bool send_in_flight = false;

@@ -58,7 +58,8 @@ void AppendStateHeader(const SeatEngine& engine, uint64_t fencing_mark, std::str
     wal::AppendRecord(wal::RecordType::kDefineEvent, d.SerializeAsString(), out);
   }
   for (const RefusalInfo& r : engine.Refusals()) {
-    wal::AppendRecord(wal::RecordType::kConfirmRefused, RefusalRecordOf(r).SerializeAsString(), out);
+    wal::AppendRecord(wal::RecordType::kConfirmRefused, RefusalRecordOf(r).SerializeAsString(),
+                      out);
   }
   wal::Fencing f;
   f.set_high_water(fencing_mark);
@@ -75,13 +76,15 @@ void AppendSale(const BookingInfo& b, std::string* out) {
   }
 }
 
-absl::Status ApplyRecord(SeatEngine& engine, Rooms& rooms, const wal::Record& rec, uint64_t* fencing_seen) {
+absl::Status ApplyRecord(SeatEngine& engine, Rooms& rooms, const wal::Record& rec,
+                         uint64_t* fencing_seen) {
   const int size = static_cast<int>(rec.payload.size());
   switch (rec.type) {
     case wal::RecordType::kDefineEvent: {
       wal::DefineEvent m;
       wire::DefineEventRequest d;
-      if (!m.ParseFromArray(rec.payload.data(), size) || !d.ParseFromString(m.define_event_request())) {
+      if (!m.ParseFromArray(rec.payload.data(), size) ||
+          !d.ParseFromString(m.define_event_request())) {
         return absl::DataLossError("DEFINE_EVENT payload does not parse");
       }
       SimpleResult r = engine.DefineEvent(LayoutFromWire(d));

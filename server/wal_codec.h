@@ -30,7 +30,8 @@ void AppendSale(const BookingInfo& booking, std::string* out);
 // replayed over a snapshot that already holds some of it. `fencing_seen` is
 // raised to any kFencing mark. An error names the problem; the caller adds
 // where the record was. Call rooms.FinishRestore() after the last record.
-absl::Status ApplyRecord(SeatEngine& engine, Rooms& rooms, const wal::Record& record, uint64_t* fencing_seen);
+absl::Status ApplyRecord(SeatEngine& engine, Rooms& rooms, const wal::Record& record,
+                         uint64_t* fencing_seen);
 
 }  // namespace seatlock
 

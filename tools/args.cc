@@ -28,7 +28,8 @@ std::string FlagSynopsis(const FlagSpec& f) {
 }
 
 // "  left<pad>right" lines with `right` aligned in a column.
-void AppendAligned(std::string* out, const std::vector<std::pair<std::string, std::string>>& lines) {
+void AppendAligned(std::string* out,
+                   const std::vector<std::pair<std::string, std::string>>& lines) {
   size_t width = 0;
   for (const auto& [left, right] : lines) width = std::max(width, left.size());
   for (const auto& [left, right] : lines) {
@@ -126,9 +127,10 @@ Invocation CommandLine::Parse(const std::vector<std::string>& args) const {
           for (const CommandSpec& c : commands_) {
             if (FindFlag(c.flags, name) != nullptr) owners.push_back(c.name);
           }
-          fail(owners.empty() ? absl::StrCat("unknown flag --", name, "; ", see_top)
-                              : absl::StrCat("--", name, " is a flag of ", absl::StrJoin(owners, ", "),
-                                             ": write it after the command"));
+          fail(owners.empty()
+                   ? absl::StrCat("unknown flag --", name, "; ", see_top)
+                   : absl::StrCat("--", name, " is a flag of ", absl::StrJoin(owners, ", "),
+                                  ": write it after the command"));
         }
         continue;
       }
@@ -154,8 +156,8 @@ Invocation CommandLine::Parse(const std::vector<std::string>& args) const {
     } else if (!inv.group.empty()) {
       inv.command = Find(absl::StrCat(inv.group, " ", tok));
       if (inv.command == nullptr) {
-        fail(absl::StrCat("unknown command '", inv.group, " ", tok, "'; see '", program_, " ", inv.group,
-                          " --help'"));
+        fail(absl::StrCat("unknown command '", inv.group, " ", tok, "'; see '", program_, " ",
+                          inv.group, " --help'"));
         inv.group.clear();
         flags_done = true;  // stop interpreting the rest
       }
@@ -177,10 +179,12 @@ Invocation CommandLine::Parse(const std::vector<std::string>& args) const {
     if (!inv.group.empty()) {
       std::vector<std::string> subs;
       for (const CommandSpec& c : commands_) {
-        if (c.name.rfind(inv.group + " ", 0) == 0) subs.push_back(c.name.substr(inv.group.size() + 1));
+        if (c.name.rfind(inv.group + " ", 0) == 0)
+          subs.push_back(c.name.substr(inv.group.size() + 1));
       }
-      fail(absl::StrCat("'", program_, " ", inv.group, "' needs a subcommand: ", absl::StrJoin(subs, " or "),
-                        "; see '", program_, " ", inv.group, " --help'"));
+      fail(absl::StrCat("'", program_, " ", inv.group,
+                        "' needs a subcommand: ", absl::StrJoin(subs, " or "), "; see '", program_,
+                        " ", inv.group, " --help'"));
     } else {
       fail(absl::StrCat("no command given; ", see_top));
     }
@@ -232,21 +236,24 @@ std::string CommandLine::FlagsHelp(const std::vector<FlagSpec>& flags) const {
 }
 
 std::string CommandLine::TopHelp() const {
-  std::string out = absl::StrCat(description_, "\n\nUsage: ", program_, " [global flags] COMMAND [ARGS] [FLAGS]\n\n",
-                                 "Commands:\n");
+  std::string out = absl::StrCat(description_, "\n\nUsage: ", program_,
+                                 " [global flags] COMMAND [ARGS] [FLAGS]\n\n", "Commands:\n");
   std::vector<std::pair<std::string, std::string>> lines;
   for (const CommandSpec& c : commands_) {
-    lines.emplace_back(c.arguments.empty() ? c.name : absl::StrCat(c.name, " ", c.arguments), c.summary);
+    lines.emplace_back(c.arguments.empty() ? c.name : absl::StrCat(c.name, " ", c.arguments),
+                       c.summary);
   }
   AppendAligned(&out, lines);
   absl::StrAppend(&out, "\nGlobal flags (anywhere on the line):\n", FlagsHelp(global_flags_));
-  absl::StrAppend(&out, "\nRun '", program_, " COMMAND --help' for a command's arguments and flags.\n");
+  absl::StrAppend(&out, "\nRun '", program_,
+                  " COMMAND --help' for a command's arguments and flags.\n");
   if (!epilogue_.empty()) absl::StrAppend(&out, "\n", epilogue_, "\n");
   return out;
 }
 
 std::string CommandLine::GroupHelp(const std::string& group) const {
-  std::string out = absl::StrCat("Usage: ", program_, " ", group, " SUBCOMMAND [ARGS] [FLAGS]\n\nSubcommands:\n");
+  std::string out =
+      absl::StrCat("Usage: ", program_, " ", group, " SUBCOMMAND [ARGS] [FLAGS]\n\nSubcommands:\n");
   std::vector<std::pair<std::string, std::string>> lines;
   for (const CommandSpec& c : commands_) {
     if (c.name.rfind(group + " ", 0) != 0) continue;

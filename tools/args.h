@@ -30,18 +30,18 @@
 namespace seatlock::tools {
 
 struct FlagSpec {
-  std::string name;           // "holder", written --holder
-  std::string value_name;     // "H" for the help text; empty: a boolean switch
+  std::string name;        // "holder", written --holder
+  std::string value_name;  // "H" for the help text; empty: a boolean switch
   std::string help;
   std::string default_value;  // shown in help; returned by Get() when unset
   bool required = false;
 };
 
 struct CommandSpec {
-  std::string name;        // "hold", or two words: "wal dump"
-  std::string arguments;   // positional synopsis for help: "E SECTION"
-  std::string summary;     // one line, for the command list
-  std::string details;     // more help text (arguments, output, an example)
+  std::string name;       // "hold", or two words: "wal dump"
+  std::string arguments;  // positional synopsis for help: "E SECTION"
+  std::string summary;    // one line, for the command list
+  std::string details;    // more help text (arguments, output, an example)
   std::vector<FlagSpec> flags;
   size_t min_args = 0;
   size_t max_args = std::numeric_limits<size_t>::max();
@@ -68,7 +68,7 @@ struct Invocation {
   const CommandSpec* command = nullptr;  // null: no (complete) command given
   std::string group;                     // "wal" when only "seatctl wal" was given
   bool help = false;
-  std::string error;                     // a usage error, ready to print
+  std::string error;  // a usage error, ready to print
   ParsedArgs args;
 };
 

@@ -25,13 +25,18 @@ inline int64_t NowUnixMs() {
 
 // Prints "seatctl: <command>: <message>; see 'seatctl <command> --help'".
 inline int UsageError(Session& s, const std::string& command, const std::string& message) {
-  s.err() << "seatctl: " << command << ": " << message << "; see 'seatctl " << command << " --help'\n";
+  s.err() << "seatctl: " << command << ": " << message << "; see 'seatctl " << command
+          << " --help'\n";
   return kExitUsage;
 }
 
-inline bool ParsePositive(const std::string& text, int64_t* v) { return absl::SimpleAtoi(text, v) && *v > 0; }
+inline bool ParsePositive(const std::string& text, int64_t* v) {
+  return absl::SimpleAtoi(text, v) && *v > 0;
+}
 
-inline void PrintJson(Session& s, const google::protobuf::Message& m) { s.out() << ToJson(m) << "\n"; }
+inline void PrintJson(Session& s, const google::protobuf::Message& m) {
+  s.out() << ToJson(m) << "\n";
+}
 
 inline std::string Plural(uint64_t n, const char* one, const char* many) {
   return absl::StrCat(n, " ", n == 1 ? one : many);

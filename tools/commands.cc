@@ -56,13 +56,14 @@ bool NonEmptyFlags(Session& s, const std::string& command, const ParsedArgs& arg
   return true;
 }
 
-void PrintConflicts(std::ostream& os, const google::protobuf::RepeatedPtrField<wire::SeatConflict>& conflicts) {
+void PrintConflicts(std::ostream& os,
+                    const google::protobuf::RepeatedPtrField<wire::SeatConflict>& conflicts) {
   const int64_t now = NowUnixMs();
   for (const wire::SeatConflict& c : conflicts) {
     os << "  " << SeatString(c.seat()) << " is ";
     if (c.state() == wire::HELD) {
-      os << "held until " << FormatClock(c.held_until_ms()) << " (" << FormatDuration(c.held_until_ms() - now)
-         << " from now)\n";
+      os << "held until " << FormatClock(c.held_until_ms()) << " ("
+         << FormatDuration(c.held_until_ms() - now) << " from now)\n";
     } else {
       os << wire::SeatState_Name(c.state()) << "\n";
     }
@@ -78,13 +79,14 @@ int RunPing(const ParsedArgs&, Session& s) {
   wire::Response resp;
   const auto t0 = std::chrono::steady_clock::now();
   if (int rc = s.Call(std::move(req), &resp, "ping")) return rc;
-  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   if (s.options().json) {
     PrintJson(s, resp);
     return kExitOk;
   }
-  s.out() << absl::StrFormat("pong from %s:%d in %.2f ms (server clock %s)\n", s.options().host, s.options().port,
-                             ms, FormatUtc(resp.ping().server_time_ms()));
+  s.out() << absl::StrFormat("pong from %s:%d in %.2f ms (server clock %s)\n", s.options().host,
+                             s.options().port, ms, FormatUtc(resp.ping().server_time_ms()));
   return kExitOk;
 }
 
@@ -107,7 +109,8 @@ int RunInfo(const ParsedArgs&, Session& s) {
   }
   std::vector<std::string> ports;
   for (uint32_t p : h.shard_ports()) ports.push_back(absl::StrCat(p));
-  Table t({{"seatlockd " + h.server_version()}, {absl::StrCat("at ", s.options().host, ":", s.options().port)}});
+  Table t({{"seatlockd " + h.server_version()},
+           {absl::StrCat("at ", s.options().host, ":", s.options().port)}});
   t.AddRow({"protocol version", absl::StrCat(h.protocol_version())});
   t.AddRow({"uptime", FormatDuration(st.uptime_ms())});
   t.AddRow({"shards", absl::StrCat(h.shard_count())});
@@ -147,7 +150,12 @@ int RunEvents(const ParsedArgs&, Session& s) {
     s.out() << "no events defined (define one with 'seatctl define-event E --layout FILE')\n";
     return kExitOk;
   }
-  Table t({{"EVENT"}, {"TOTAL", true}, {"FREE", true}, {"HELD", true}, {"SOLD", true}, {"SOLD%", true}});
+  Table t({{"EVENT"},
+           {"TOTAL", true},
+           {"FREE", true},
+           {"HELD", true},
+           {"SOLD", true},
+           {"SOLD%", true}});
   for (const wire::EventSummary& e : events) {
     t.AddRow({e.event_id(), absl::StrCat(e.total()), absl::StrCat(e.free()), absl::StrCat(e.held()),
               absl::StrCat(e.sold()), FormatPercent(e.sold(), e.total())});
@@ -168,13 +176,20 @@ int RunEvent(const ParsedArgs& args, Session& s) {
     return kExitOk;
   }
   const wire::GetAvailabilityReply& a = resp.get_availability();
-  s.out() << "event " << event << ": " << a.total() << " seats, " << a.free() << " free, " << a.held() << " held, "
-          << a.sold() << " sold (" << FormatPercent(a.sold(), a.total()) << " sold)\n\n";
-  Table t({{"SECTION"}, {"SHARD", true}, {"TOTAL", true}, {"FREE", true}, {"HELD", true}, {"SOLD", true},
+  s.out() << "event " << event << ": " << a.total() << " seats, " << a.free() << " free, "
+          << a.held() << " held, " << a.sold() << " sold (" << FormatPercent(a.sold(), a.total())
+          << " sold)\n\n";
+  Table t({{"SECTION"},
+           {"SHARD", true},
+           {"TOTAL", true},
+           {"FREE", true},
+           {"HELD", true},
+           {"SOLD", true},
            {"SOLD%", true}});
   for (const wire::SectionAvailability& sec : a.sections()) {
-    t.AddRow({sec.section(), absl::StrCat(sec.shard()), absl::StrCat(sec.total()), absl::StrCat(sec.free()),
-              absl::StrCat(sec.held()), absl::StrCat(sec.sold()), FormatPercent(sec.sold(), sec.total())});
+    t.AddRow({sec.section(), absl::StrCat(sec.shard()), absl::StrCat(sec.total()),
+              absl::StrCat(sec.free()), absl::StrCat(sec.held()), absl::StrCat(sec.sold()),
+              FormatPercent(sec.sold(), sec.total())});
   }
   s.out() << t.Render();
   return kExitOk;
@@ -188,7 +203,8 @@ int RunSeats(const ParsedArgs& args, Session& s) {
   req.mutable_get_seats()->set_event_id(event);
   req.mutable_get_seats()->set_section(section);
   wire::Response resp;
-  if (int rc = s.Call(std::move(req), &resp, absl::StrCat("seats ", event, " ", section))) return rc;
+  if (int rc = s.Call(std::move(req), &resp, absl::StrCat("seats ", event, " ", section)))
+    return rc;
   if (s.options().json) {
     PrintJson(s, resp);
     return kExitOk;
@@ -201,7 +217,8 @@ int RunHolds(const ParsedArgs& args, Session& s) {
   const std::string event = args.positional().empty() ? "" : args.positional()[0];
   uint32_t limit = 0;
   if (args.Has("limit") && (!absl::SimpleAtoi(args.Get("limit"), &limit) || limit == 0)) {
-    return UsageError(s, "holds", absl::StrCat("bad --limit '", args.Get("limit"), "': write a number above 0"));
+    return UsageError(
+        s, "holds", absl::StrCat("bad --limit '", args.Get("limit"), "': write a number above 0"));
   }
   if (int rc = s.Connect()) return rc;
   wire::Request req;
@@ -222,19 +239,20 @@ int RunHolds(const ParsedArgs& args, Session& s) {
     s.out() << "no live holds (" << scope << ")\n";
     return kExitOk;
   }
-  std::vector<Table::Column> cols = {{"HOLD ID"}, {"HOLDER"}, {"SEATS"}, {"TTL LEFT", true}, {"EXPIRES"},
-                                     {"FENCING", true}};
+  std::vector<Table::Column> cols = {{"HOLD ID"},        {"HOLDER"},  {"SEATS"},
+                                     {"TTL LEFT", true}, {"EXPIRES"}, {"FENCING", true}};
   if (event.empty()) cols.insert(cols.begin() + 1, Table::Column{"EVENT"});
   Table t(cols);
   for (const wire::HoldInfo& h : reply.holds()) {
-    std::vector<std::string> row = {absl::StrCat(h.hold_id()), h.holder(), SeatListString(h.seats()),
-                                    FormatDuration(h.remaining_ms()), FormatClock(h.expires_ms()),
-                                    absl::StrCat(h.fencing_token())};
+    std::vector<std::string> row = {absl::StrCat(h.hold_id()),   h.holder(),
+                                    SeatListString(h.seats()),   FormatDuration(h.remaining_ms()),
+                                    FormatClock(h.expires_ms()), absl::StrCat(h.fencing_token())};
     if (event.empty()) row.insert(row.begin() + 1, h.event_id());
     t.AddRow(std::move(row));
   }
-  s.out() << t.Render() << "\n" << Plural(static_cast<uint64_t>(reply.holds_size()), "live hold", "live holds")
-          << " (" << scope << ")";
+  s.out() << t.Render() << "\n"
+          << Plural(static_cast<uint64_t>(reply.holds_size()), "live hold", "live holds") << " ("
+          << scope << ")";
   if (reply.truncated()) s.out() << "; more exist: raise --limit or filter with --holder";
   s.out() << "\n";
   return kExitOk;
@@ -244,7 +262,9 @@ int RunHold(const ParsedArgs& args, Session& s) {
   const std::string& event = args.positional()[0];
   int64_t ttl_ms = 0;
   if (!ParsePositive(args.Get("ttl-ms"), &ttl_ms)) {
-    return UsageError(s, "hold", absl::StrCat("bad --ttl-ms '", args.Get("ttl-ms"), "': write milliseconds above 0"));
+    return UsageError(
+        s, "hold",
+        absl::StrCat("bad --ttl-ms '", args.Get("ttl-ms"), "': write milliseconds above 0"));
   }
   if (!NonEmptyFlags(s, "hold", args, {"holder"})) return kExitUsage;
   wire::Request req;
@@ -256,7 +276,8 @@ int RunHold(const ParsedArgs& args, Session& s) {
   for (size_t i = 1; i < args.positional().size(); ++i) {
     if (!ParseSeat(args.positional()[i], h->add_seats())) {
       return UsageError(s, "hold",
-                        absl::StrCat("bad seat '", args.positional()[i], "': write SECTION/ROW/SEAT, e.g. 103/F/12"));
+                        absl::StrCat("bad seat '", args.positional()[i],
+                                     "': write SECTION/ROW/SEAT, e.g. 103/F/12"));
     }
   }
   if (int rc = s.Connect()) return rc;
@@ -275,10 +296,12 @@ int RunHold(const ParsedArgs& args, Session& s) {
   Table t({{"  hold id"}, {absl::StrCat(r.hold_id())}});
   t.AddRow({"  holder", args.Get("holder")});
   t.AddRow({"  fencing token", absl::StrCat(r.fencing_token())});
-  t.AddRow({"  expires", absl::StrCat(FormatClock(r.expires_ms()), " (in ", FormatDuration(r.remaining_ms()), ")")});
+  t.AddRow({"  expires", absl::StrCat(FormatClock(r.expires_ms()), " (in ",
+                                      FormatDuration(r.remaining_ms()), ")")});
   if (r.part_hold_ids_size() > 1) {
-    t.AddRow({"  parts", absl::StrCat(absl::StrJoin(r.part_hold_ids(), " "),
-                                      " (the seats span shards: extend, release and confirm each part)")});
+    t.AddRow({"  parts",
+              absl::StrCat(absl::StrJoin(r.part_hold_ids(), " "),
+                           " (the seats span shards: extend, release and confirm each part)")});
   }
   s.out() << t.Render();
   return kExitOk;
@@ -288,11 +311,15 @@ int RunExtend(const ParsedArgs& args, Session& s) {
   uint64_t hold_id = 0;
   int64_t ttl_ms = 0;
   if (!ParseId(args.positional()[0], &hold_id)) {
-    return UsageError(s, "extend", absl::StrCat("bad HOLD_ID '", args.positional()[0], "': write the id 'seatctl "
-                                                "hold' or 'seatctl holds' printed"));
+    return UsageError(s, "extend",
+                      absl::StrCat("bad HOLD_ID '", args.positional()[0],
+                                   "': write the id 'seatctl "
+                                   "hold' or 'seatctl holds' printed"));
   }
   if (!ParsePositive(args.Get("ttl-ms"), &ttl_ms)) {
-    return UsageError(s, "extend", absl::StrCat("bad --ttl-ms '", args.Get("ttl-ms"), "': write milliseconds above 0"));
+    return UsageError(
+        s, "extend",
+        absl::StrCat("bad --ttl-ms '", args.Get("ttl-ms"), "': write milliseconds above 0"));
   }
   if (!NonEmptyFlags(s, "extend", args, {"holder"})) return kExitUsage;
   if (int rc = s.Connect()) return rc;
@@ -364,21 +391,25 @@ int RunConfirm(const ParsedArgs& args, Session& s) {
   t.AddRow({"  fencing token", absl::StrCat(r.fencing_token())});
   t.AddRow({"  confirmed at", FormatClock(r.confirmed_ms())});
   s.out() << t.Render();
-  if (r.replayed()) s.out() << "  (replayed: this key was confirmed before; this is the first result)\n";
-  if (r.hold_lapsed()) s.out() << "  (the hold had lapsed, but its seats were still free, so they are sold)\n";
+  if (r.replayed())
+    s.out() << "  (replayed: this key was confirmed before; this is the first result)\n";
+  if (r.hold_lapsed())
+    s.out() << "  (the hold had lapsed, but its seats were still free, so they are sold)\n";
   return kExitOk;
 }
 
 int RunCancelBooking(const ParsedArgs& args, Session& s) {
   uint64_t booking_id = 0;
   if (!ParseId(args.positional()[0], &booking_id)) {
-    return UsageError(s, "cancel-booking", absl::StrCat("bad BOOKING_ID '", args.positional()[0], "'"));
+    return UsageError(s, "cancel-booking",
+                      absl::StrCat("bad BOOKING_ID '", args.positional()[0], "'"));
   }
   if (int rc = s.Connect()) return rc;
   wire::Request req;
   req.mutable_cancel_booking()->set_booking_id(booking_id);
   wire::Response resp;
-  if (int rc = s.Call(std::move(req), &resp, absl::StrCat("cancel-booking ", booking_id))) return rc;
+  if (int rc = s.Call(std::move(req), &resp, absl::StrCat("cancel-booking ", booking_id)))
+    return rc;
   if (s.options().json) {
     PrintJson(s, resp);
     return kExitOk;
@@ -392,20 +423,23 @@ int RunDefineEvent(const ParsedArgs& args, Session& s) {
   const std::string& path = args.Get("layout");
   std::ifstream in(path);
   if (!in) {
-    return UsageError(s, "define-event", absl::StrCat("cannot read --layout ", path, ": ", std::strerror(errno)));
+    return UsageError(s, "define-event",
+                      absl::StrCat("cannot read --layout ", path, ": ", std::strerror(errno)));
   }
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   wire::DefineEventRequest layout;
   if (auto st = google::protobuf::util::JsonStringToMessage(text, &layout); !st.ok()) {
-    return UsageError(s, "define-event",
-                      absl::StrCat("cannot parse layout ", path, ": ", st.message().as_string(),
-                                   "; it must be protobuf JSON of seatlock.wire.DefineEventRequest, as in "
-                                   "docs/layout-example.json"));
+    return UsageError(
+        s, "define-event",
+        absl::StrCat("cannot parse layout ", path, ": ", st.message().as_string(),
+                     "; it must be protobuf JSON of seatlock.wire.DefineEventRequest, as in "
+                     "docs/layout-example.json"));
   }
   if (!layout.event_id().empty() && layout.event_id() != event) {
-    return UsageError(s, "define-event", absl::StrCat("layout ", path, " is for event '", layout.event_id(),
-                                                      "' but the command names '", event,
-                                                      "'; drop event_id from the file or use the same id"));
+    return UsageError(s, "define-event",
+                      absl::StrCat("layout ", path, " is for event '", layout.event_id(),
+                                   "' but the command names '", event,
+                                   "'; drop event_id from the file or use the same id"));
   }
   layout.set_event_id(event);
   if (layout.sections().empty()) {
@@ -416,7 +450,8 @@ int RunDefineEvent(const ParsedArgs& args, Session& s) {
   for (const auto& sec : layout.sections()) {
     rows += static_cast<uint64_t>(sec.rows_size());
     for (const auto& row : sec.rows()) {
-      seats += row.seat_labels_size() > 0 ? static_cast<uint64_t>(row.seat_labels_size()) : row.seat_count();
+      seats += row.seat_labels_size() > 0 ? static_cast<uint64_t>(row.seat_labels_size())
+                                          : row.seat_count();
     }
   }
   if (int rc = s.Connect()) return rc;
@@ -428,9 +463,9 @@ int RunDefineEvent(const ParsedArgs& args, Session& s) {
     PrintJson(s, resp);
     return kExitOk;
   }
-  s.out() << "event " << event << " defined: " << Plural(static_cast<uint64_t>(layout.sections_size()), "section",
-                                                          "sections")
-          << ", " << Plural(rows, "row", "rows") << ", " << Plural(seats, "seat", "seats")
+  s.out() << "event " << event << " defined: "
+          << Plural(static_cast<uint64_t>(layout.sections_size()), "section", "sections") << ", "
+          << Plural(rows, "row", "rows") << ", " << Plural(seats, "seat", "seats")
           << " (an identical layout sent again is a no-op)\n";
   return kExitOk;
 }

@@ -66,7 +66,8 @@ std::string FormatUtc(int64_t unix_ms) {
   tm utc{};
   gmtime_r(&t, &utc);
   return absl::StrFormat("%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                         utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(unix_ms % 1000));
+                         utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                         static_cast<int>(unix_ms % 1000));
 }
 
 std::string FormatPercent(uint64_t part, uint64_t whole) {

@@ -20,18 +20,28 @@ bool FlagInt(const ParsedArgs& args, const char* flag, int64_t min, int64_t* out
   return absl::SimpleAtoi(args.Get(flag), out) && *out >= min;
 }
 
-bool ParseNumber(const std::string& text, uint64_t* n) { return absl::SimpleAtoi(text, n) && *n > 0; }
+bool ParseNumber(const std::string& text, uint64_t* n) {
+  return absl::SimpleAtoi(text, n) && *n > 0;
+}
 
 std::string StateName(wire::QueueState s) {
   switch (s) {
-    case wire::QUEUE_WAITING: return "waiting";
-    case wire::QUEUE_ADMITTED: return "admitted";
-    case wire::QUEUE_LAPSED: return "lapsed (did not poll within the grace period; the place is lost)";
-    case wire::QUEUE_LEFT: return "left";
-    case wire::QUEUE_PASS_EXPIRED: return "pass expired";
-    case wire::QUEUE_DONE: return "done (bought with the pass)";
-    case wire::QUEUE_SOLD_OUT: return "sold out";
-    default: return "unknown";
+    case wire::QUEUE_WAITING:
+      return "waiting";
+    case wire::QUEUE_ADMITTED:
+      return "admitted";
+    case wire::QUEUE_LAPSED:
+      return "lapsed (did not poll within the grace period; the place is lost)";
+    case wire::QUEUE_LEFT:
+      return "left";
+    case wire::QUEUE_PASS_EXPIRED:
+      return "pass expired";
+    case wire::QUEUE_DONE:
+      return "done (bought with the pass)";
+    case wire::QUEUE_SOLD_OUT:
+      return "sold out";
+    default:
+      return "unknown";
   }
 }
 
@@ -51,15 +61,20 @@ int RunRoom(const ParsedArgs& args, Session& s) {
   const wire::RoomInfoReply& r = resp.room_info();
   const wire::RoomConfig& c = r.config();
   s.out() << "waiting room of " << event << " (home shard " << r.home_shard() << "): "
-          << (r.sold_out() ? "SOLD OUT" : !r.opened() ? "not open yet" : r.paused() ? "paused (no free seats)" : "open")
+          << (r.sold_out()  ? "SOLD OUT"
+              : !r.opened() ? "not open yet"
+              : r.paused()  ? "paused (no free seats)"
+                            : "open")
           << "\n";
-  Table t({{"  mode"}, {c.mode() == wire::ADMIT_CAPACITY
-                             ? absl::StrCat("capacity: at most ", c.max_active(), " admitted at once")
-                             : absl::StrCat("rate: ", c.rate_per_sec(), " buyers/s")}});
+  Table t({{"  mode"},
+           {c.mode() == wire::ADMIT_CAPACITY
+                ? absl::StrCat("capacity: at most ", c.max_active(), " admitted at once")
+                : absl::StrCat("rate: ", c.rate_per_sec(), " buyers/s")}});
   t.AddRow({"  batch", absl::StrCat(c.batch_size())});
   t.AddRow({"  on sale", c.on_sale_ms() == 0 ? "at once" : FormatClock(c.on_sale_ms())});
   t.AddRow({"  pass lifetime", FormatDuration(c.pass_ttl_ms())});
-  t.AddRow({"  grace", c.grace_ms() < 0 ? "none (places never lapse)" : FormatDuration(c.grace_ms())});
+  t.AddRow(
+      {"  grace", c.grace_ms() < 0 ? "none (places never lapse)" : FormatDuration(c.grace_ms())});
   t.AddRow({"  seats per pass", absl::StrCat(c.max_seats_per_pass())});
   t.AddRow({"  max queue", absl::StrCat(c.max_queue())});
   t.AddRow({"  joined", absl::StrCat(r.joined())});
@@ -67,7 +82,8 @@ int RunRoom(const ParsedArgs& args, Session& s) {
   t.AddRow({"  admitted now", absl::StrCat(r.admitted(), " (", r.admitted_total(), " in all)")});
   t.AddRow({"  done / left / lapsed / passes expired",
             absl::StrCat(r.done(), " / ", r.left(), " / ", r.lapsed(), " / ", r.pass_expired())});
-  t.AddRow({"  admission rate", absl::StrCat(static_cast<int64_t>(r.admit_rate_per_sec()), " buyers/s (last 30 s)")});
+  t.AddRow({"  admission rate",
+            absl::StrCat(static_cast<int64_t>(r.admit_rate_per_sec()), " buyers/s (last 30 s)")});
   t.AddRow({"  memory", absl::StrCat(r.memory_bytes() / 1024, " KiB")});
   s.out() << t.Render();
   return kExitOk;
@@ -77,18 +93,22 @@ int RunRoomConfigure(const ParsedArgs& args, Session& s) {
   const std::string& event = args.positional()[0];
   const std::string mode = args.Has("mode") ? args.Get("mode") : "rate";
   if (mode != "rate" && mode != "capacity") {
-    return UsageError(s, "room configure", absl::StrCat("bad --mode '", mode, "': write rate or capacity"));
+    return UsageError(s, "room configure",
+                      absl::StrCat("bad --mode '", mode, "': write rate or capacity"));
   }
-  int64_t rate = 0, max_active = 0, batch = 0, on_sale = 0, pass_ttl = 0, grace = 0, seats = 0, max_queue = 0;
+  int64_t rate = 0, max_active = 0, batch = 0, on_sale = 0, pass_ttl = 0, grace = 0, seats = 0,
+          max_queue = 0;
   if (!FlagInt(args, "rate", 1, &rate) || !FlagInt(args, "max-active", 1, &max_active) ||
       !FlagInt(args, "batch", 1, &batch) || !FlagInt(args, "on-sale-ms", 0, &on_sale) ||
       !FlagInt(args, "pass-ttl-ms", 1, &pass_ttl) || !FlagInt(args, "grace-ms", -1, &grace) ||
       !FlagInt(args, "max-seats", 1, &seats) || !FlagInt(args, "max-queue", 1, &max_queue)) {
-    return UsageError(s, "room configure", "counts and milliseconds must be whole numbers above 0 "
-                                           "(--on-sale-ms may be 0, --grace-ms -1)");
+    return UsageError(s, "room configure",
+                      "counts and milliseconds must be whole numbers above 0 "
+                      "(--on-sale-ms may be 0, --grace-ms -1)");
   }
   if (mode == "rate" && rate == 0) return UsageError(s, "room configure", "rate mode needs --rate");
-  if (mode == "capacity" && max_active == 0) return UsageError(s, "room configure", "capacity mode needs --max-active");
+  if (mode == "capacity" && max_active == 0)
+    return UsageError(s, "room configure", "capacity mode needs --max-active");
   if (int rc = s.Connect()) return rc;
   wire::Request req;
   auto* cr = req.mutable_configure_room();
@@ -126,8 +146,9 @@ int RunRoomJoin(const ParsedArgs& args, Session& s) {
     PrintJson(s, resp);
     return kExitOk;
   }
-  s.out() << "queue number " << resp.join_queue().number() << (resp.join_queue().rejoined() ? " (joined before)" : "")
-          << ", joined " << FormatClock(resp.join_queue().joined_ms()) << "\n";
+  s.out() << "queue number " << resp.join_queue().number()
+          << (resp.join_queue().rejoined() ? " (joined before)" : "") << ", joined "
+          << FormatClock(resp.join_queue().joined_ms()) << "\n";
   return kExitOk;
 }
 
@@ -152,11 +173,12 @@ int RunRoomStatus(const ParsedArgs& args, Session& s) {
   const wire::QueueStatusReply& q = resp.queue_status();
   s.out() << "number " << q.number() << ": " << StateName(q.state()) << "\n";
   if (q.state() == wire::QUEUE_WAITING) {
-    s.out() << "  " << q.position() << " ahead; estimated wait " << FormatDuration(q.eta_p50_ms()) << " (p90 "
-            << FormatDuration(q.eta_p90_ms()) << ")" << (q.paused() ? "; paused: no free seats now" : "") << "\n";
+    s.out() << "  " << q.position() << " ahead; estimated wait " << FormatDuration(q.eta_p50_ms())
+            << " (p90 " << FormatDuration(q.eta_p90_ms()) << ")"
+            << (q.paused() ? "; paused: no free seats now" : "") << "\n";
   } else if (q.state() == wire::QUEUE_ADMITTED) {
-    s.out() << "  pass " << q.pass() << "\n  valid until " << FormatClock(q.pass_expires_ms()) << ", for "
-            << q.seats_left() << " more seats\n";
+    s.out() << "  pass " << q.pass() << "\n  valid until " << FormatClock(q.pass_expires_ms())
+            << ", for " << q.seats_left() << " more seats\n";
   }
   return kExitOk;
 }

@@ -12,16 +12,20 @@ namespace {
 
 char SeatChar(wire::SeatState state) {
   switch (state) {
-    case wire::FREE: return kFreeSeat;
-    case wire::HELD: return kHeldSeat;
-    case wire::SOLD: return kSoldSeat;
-    default: return '?';
+    case wire::FREE:
+      return kFreeSeat;
+    case wire::HELD:
+      return kHeldSeat;
+    case wire::SOLD:
+      return kSoldSeat;
+    default:
+      return '?';
   }
 }
 
 struct Row {
   std::string label;
-  std::string cells;                   // one char per seat
+  std::string cells;  // one char per seat
   std::vector<std::string> seat_labels;
 };
 
@@ -58,10 +62,19 @@ SeatCounts CountSeats(const wire::GetSeatsReply& reply) {
   for (const wire::SeatInfo& s : reply.seats()) {
     ++c.total;
     switch (s.state()) {
-      case wire::FREE: ++c.free; break;
-      case wire::HELD: ++c.held; holds.insert(s.owner_id()); break;
-      case wire::SOLD: ++c.sold; bookings.insert(s.owner_id()); break;
-      default: break;
+      case wire::FREE:
+        ++c.free;
+        break;
+      case wire::HELD:
+        ++c.held;
+        holds.insert(s.owner_id());
+        break;
+      case wire::SOLD:
+        ++c.sold;
+        bookings.insert(s.owner_id());
+        break;
+      default:
+        break;
     }
   }
   c.holds = static_cast<uint32_t>(holds.size());
@@ -104,8 +117,10 @@ std::string RenderSeatMap(const std::string& event_id, const wire::GetSeatsReply
     std::string ruler;
     for (size_t first = 0; first < map_width; first += kSeatGroup) {
       const size_t column = first / kSeatGroup * (kSeatGroup + 1);
-      if (ruler.size() < column) ruler.resize(column, ' ');
-      else if (!ruler.empty()) ruler += ' ';
+      if (ruler.size() < column)
+        ruler.resize(column, ' ');
+      else if (!ruler.empty())
+        ruler += ' ';
       ruler += std::to_string(first + 1);
       // Stop once past the widest row.
       if ((first / kSeatGroup + 1) * (kSeatGroup + 1) >= map_width) break;
@@ -113,14 +128,15 @@ std::string RenderSeatMap(const std::string& event_id, const wire::GetSeatsReply
     absl::StrAppend(&out, indent, ruler, "\n");
   }
   for (const Row& r : rows) {
-    absl::StrAppend(&out, "  ", r.label, std::string(label_width - r.label.size(), ' '), "  ", Grouped(r.cells),
-                    "\n");
+    absl::StrAppend(&out, "  ", r.label, std::string(label_width - r.label.size(), ' '), "  ",
+                    Grouped(r.cells), "\n");
   }
   const SeatCounts c = CountSeats(reply);
-  absl::StrAppend(&out, "\n", std::string(1, kFreeSeat), " free ", c.free, "   ", std::string(1, kHeldSeat),
-                  " held ", c.held, "   ", std::string(1, kSoldSeat), " sold ", c.sold, "   of ",
-                  Plural(c.total, "seat", "seats"), " (", Plural(c.holds, "hold", "holds"), ", ",
-                  Plural(c.bookings, "booking", "bookings"), ")\n");
+  absl::StrAppend(&out, "\n", std::string(1, kFreeSeat), " free ", c.free, "   ",
+                  std::string(1, kHeldSeat), " held ", c.held, "   ", std::string(1, kSoldSeat),
+                  " sold ", c.sold, "   of ", Plural(c.total, "seat", "seats"), " (",
+                  Plural(c.holds, "hold", "holds"), ", ", Plural(c.bookings, "booking", "bookings"),
+                  ")\n");
   return out;
 }
 

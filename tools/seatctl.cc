@@ -16,7 +16,8 @@
 namespace seatlock::tools {
 namespace {
 
-using OfflineCommand = int (*)(const std::string& dir, bool json, std::ostream& out, std::ostream& err);
+using OfflineCommand = int (*)(const std::string& dir, bool json, std::ostream& out,
+                               std::ostream& err);
 
 struct Command {
   CommandSpec spec;
@@ -30,11 +31,13 @@ std::vector<Command> Commands() {
   return {
       {{.name = "ping",
         .summary = "Check that seatlockd answers, and how fast",
-        .details = "Example:\n  seatctl ping\n  pong from 127.0.0.1:7400 in 0.21 ms (server clock 2025-06-01T12:00:00.123Z)",
+        .details = "Example:\n  seatctl ping\n  pong from 127.0.0.1:7400 in 0.21 ms (server clock "
+                   "2025-06-01T12:00:00.123Z)",
         .max_args = 0},
        RunPing},
       {{.name = "info",
-        .summary = "Server version, uptime, shards and their ports, I/O backend, protocol and limits",
+        .summary =
+            "Server version, uptime, shards and their ports, I/O backend, protocol and limits",
         .details = "From HELLO and STATS.\n\nExample:\n  seatctl --addr 10.0.0.5:7400 info",
         .max_args = 0},
        RunInfo},
@@ -74,16 +77,19 @@ std::vector<Command> Commands() {
         .details = "SEAT is SECTION/ROW/SEAT, e.g. 101/C/7. Prints the hold id and fencing token;\n"
                    "when the seats span shards, one part id per shard (extend, release and\n"
                    "confirm each). A refusal lists the seats that are taken.\n\n"
-                   "Example:\n  seatctl hold arena-2025-06-01 101/C/7 101/C/8 --holder ops-fix-42 --ttl-ms 600000",
+                   "Example:\n  seatctl hold arena-2025-06-01 101/C/7 101/C/8 --holder ops-fix-42 "
+                   "--ttl-ms 600000",
         .flags = {{"holder", "H", "who holds the seats", "", true},
                   {"ttl-ms", "T", "how long the hold lasts, in milliseconds", "", true},
-                  {"pass", "P", "admission pass ('seatctl room status'), when the event has a waiting room"}},
+                  {"pass", "P",
+                   "admission pass ('seatctl room status'), when the event has a waiting room"}},
         .min_args = 2},
        RunHold},
       {{.name = "extend",
         .arguments = "HOLD_ID",
         .summary = "Set a hold's deadline to now + TTL (only its holder can)",
-        .details = "Example:\n  seatctl extend 72057594037927937 --holder ops-fix-42 --ttl-ms 600000",
+        .details =
+            "Example:\n  seatctl extend 72057594037927937 --holder ops-fix-42 --ttl-ms 600000",
         .flags = {kHolder, {"ttl-ms", "T", "the new TTL from now, in milliseconds", "", true}},
         .min_args = 1,
         .max_args = 1},
@@ -99,10 +105,12 @@ std::vector<Command> Commands() {
       {{.name = "confirm",
         .arguments = "HOLD_ID",
         .summary = "Sell a hold's seats: turn it into a booking (idempotent on --key)",
-        .details = "Running it again with the same --key, holder and payment ref returns the first\n"
-                   "result (marked replayed). A hold that lapsed is still sold if its seats are\n"
-                   "free; otherwise HOLD_EXPIRED_SEATS_TAKEN (exit 1): refund the buyer.\n\n"
-                   "Example:\n  seatctl confirm 72057594037927937 --holder ops-fix-42 --key ops-fix-42 --payment-ref pi_3Nx",
+        .details =
+            "Running it again with the same --key, holder and payment ref returns the first\n"
+            "result (marked replayed). A hold that lapsed is still sold if its seats are\n"
+            "free; otherwise HOLD_EXPIRED_SEATS_TAKEN (exit 1): refund the buyer.\n\n"
+            "Example:\n  seatctl confirm 72057594037927937 --holder ops-fix-42 --key ops-fix-42 "
+            "--payment-ref pi_3Nx",
         .flags = {kHolder,
                   {"key", "K", "idempotency key", "", true},
                   {"payment-ref", "P", "payment reference stored with the booking"}},
@@ -119,12 +127,13 @@ std::vector<Command> Commands() {
       {{.name = "define-event",
         .arguments = "E",
         .summary = "Define an event from a JSON layout file",
-        .details = "The layout is protobuf JSON of seatlock.wire.DefineEventRequest: sections,\n"
-                   "each with rows nearest the stage first, each row with seat_count (seats\n"
-                   "1..n) or seat_labels. event_id may be left out (E is used). See\n"
-                   "docs/layout-example.json and docs/seatctl.md. Sending the same layout\n"
-                   "again is a no-op; another layout for an existing event is EVENT_EXISTS.\n\n"
-                   "Example:\n  seatctl define-event arena-2025-06-01 --layout docs/layout-example.json",
+        .details =
+            "The layout is protobuf JSON of seatlock.wire.DefineEventRequest: sections,\n"
+            "each with rows nearest the stage first, each row with seat_count (seats\n"
+            "1..n) or seat_labels. event_id may be left out (E is used). See\n"
+            "docs/layout-example.json and docs/seatctl.md. Sending the same layout\n"
+            "again is a no-op; another layout for an existing event is EVENT_EXISTS.\n\n"
+            "Example:\n  seatctl define-event arena-2025-06-01 --layout docs/layout-example.json",
         .flags = {{"layout", "FILE", "the layout (JSON)", "", true}},
         .min_args = 1,
         .max_args = 1},
@@ -135,10 +144,12 @@ std::vector<Command> Commands() {
         .max_args = 0},
        RunStats},
       {{.name = "top",
-        .summary = "Per-shard rates (requests, holds, expirations, confirms /s), refreshed until Ctrl-C",
-        .details = "Rates are the STATS counter deltas over each interval. With --json, one JSON\n"
-                   "object per line per interval.\n\n"
-                   "Example:\n  seatctl top\n  seatctl top --iterations 5 --interval-ms 2000 > top.log",
+        .summary =
+            "Per-shard rates (requests, holds, expirations, confirms /s), refreshed until Ctrl-C",
+        .details =
+            "Rates are the STATS counter deltas over each interval. With --json, one JSON\n"
+            "object per line per interval.\n\n"
+            "Example:\n  seatctl top\n  seatctl top --iterations 5 --interval-ms 2000 > top.log",
         .flags = {{"iterations", "N", "stop after N refreshes (default: until Ctrl-C)"},
                   {"interval-ms", "MS", "time between refreshes", "1000"}},
         .max_args = 0},
@@ -155,9 +166,11 @@ std::vector<Command> Commands() {
         .summary = "Create or change an event's waiting room; from then on its holds need a pass",
         .details = "Unset flags take the server's defaults (batch 10, pass 10 min, grace 60 s,\n"
                    "6 seats per pass, on sale at once). See docs/waiting-room.md.\n\n"
-                   "Example:\n  seatctl room configure arena-2025-06-01 --mode rate --rate 200 --batch 20\n"
+                   "Example:\n  seatctl room configure arena-2025-06-01 --mode rate --rate 200 "
+                   "--batch 20\n"
                    "  seatctl room configure arena-2025-06-01 --mode capacity --max-active 500",
-        .flags = {{"mode", "M", "rate (N buyers a second) or capacity (at most N admitted at once)", "rate"},
+        .flags = {{"mode", "M", "rate (N buyers a second) or capacity (at most N admitted at once)",
+                   "rate"},
                   {"rate", "N", "rate mode: buyers admitted per second"},
                   {"max-active", "N", "capacity mode: buyers admitted at once"},
                   {"batch", "N", "buyers admitted together"},
@@ -173,7 +186,8 @@ std::vector<Command> Commands() {
         .arguments = "E",
         .summary = "Join an event's waiting room as a buyer; prints the queue number",
         .details = "Example:\n  seatctl room join arena-2025-06-01 --buyer user-17",
-        .flags = {{"buyer", "K", "the buyer key (joining again returns the same number)", "", true}},
+        .flags = {{"buyer", "K", "the buyer key (joining again returns the same number)", "",
+                   true}},
         .min_args = 1,
         .max_args = 1},
        RunRoomJoin},
@@ -196,25 +210,32 @@ std::vector<Command> Commands() {
        RunRoomLeave},
       {{.name = "wal dump",
         .arguments = "DIR",
-        .summary = "Offline: print every WAL record of a shard dir, or of every shard-* of a data dir",
-        .details = "Needs no server and changes nothing. Per shard: the newest snapshot's records,\n"
-                   "then every log segment's, each with its LSN (log) and byte offset, type and\n"
-                   "decoded payload; seat positions are shown as SECTION/ROW/SEAT. With --json,\n"
-                   "one JSON object per record per line. Exit 1 if a record is damaged.\n\n"
-                   "Example:\n  seatctl wal dump ./data\n  seatctl wal dump ./data/shard-1 --json | jq .type",
+        .summary =
+            "Offline: print every WAL record of a shard dir, or of every shard-* of a data dir",
+        .details =
+            "Needs no server and changes nothing. Per shard: the newest snapshot's records,\n"
+            "then every log segment's, each with its LSN (log) and byte offset, type and\n"
+            "decoded payload; seat positions are shown as SECTION/ROW/SEAT. With --json,\n"
+            "one JSON object per record per line. Exit 1 if a record is damaged.\n\n"
+            "Example:\n  seatctl wal dump ./data\n  seatctl wal dump ./data/shard-1 --json | jq "
+            ".type",
         .min_args = 1,
         .max_args = 1},
-       nullptr, WalDump},
+       nullptr,
+       WalDump},
       {{.name = "wal verify",
         .arguments = "DIR",
-        .summary = "Offline: check every WAL record's checksum; report the first bad file and offset",
-        .details = "Checks each record's header and checksum, that its payload decodes, and that\n"
-                   "the segments follow on without LSN gaps. Exit 0 with a per-shard summary, or\n"
-                   "1 naming the first damage per shard as FILE:OFFSET and what seatlockd will do.\n\n"
-                   "Example:\n  seatctl wal verify ./data",
+        .summary =
+            "Offline: check every WAL record's checksum; report the first bad file and offset",
+        .details =
+            "Checks each record's header and checksum, that its payload decodes, and that\n"
+            "the segments follow on without LSN gaps. Exit 0 with a per-shard summary, or\n"
+            "1 naming the first damage per shard as FILE:OFFSET and what seatlockd will do.\n\n"
+            "Example:\n  seatctl wal verify ./data",
         .min_args = 1,
         .max_args = 1},
-       nullptr, WalVerify},
+       nullptr,
+       WalVerify},
   };
 }
 
@@ -223,7 +244,8 @@ int Main(int argc, char** argv) {
   std::vector<CommandSpec> specs;
   for (const Command& c : commands) specs.push_back(c.spec);
   const CommandLine cli(
-      "seatctl", "seatctl: operate a seatlockd seat-lock server (and read its write-ahead log offline).",
+      "seatctl",
+      "seatctl: operate a seatlockd seat-lock server (and read its write-ahead log offline).",
       "Exit status: 0 ok; 1 the server refused the operation (e.g. SEAT_UNAVAILABLE,\n"
       "HOLD_NOT_FOUND) or 'wal' found damage; 2 usage, connection or authentication error.\n"
       "See docs/seatctl.md.",
@@ -248,7 +270,8 @@ int Main(int argc, char** argv) {
   }
   for (const Command& c : commands) {
     if (c.spec.name != inv.command->name) continue;
-    if (c.offline != nullptr) return c.offline(inv.args.positional()[0], options->json, std::cout, std::cerr);
+    if (c.offline != nullptr)
+      return c.offline(inv.args.positional()[0], options->json, std::cout, std::cerr);
     Session session(*options, std::cout, std::cerr);
     return c.online(inv.args, session);
   }

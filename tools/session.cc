@@ -8,10 +8,10 @@
 #include <fstream>
 #include <iterator>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/ascii.h"
 #include "tools/format.h"
 
 namespace seatlock::tools {
@@ -51,8 +51,8 @@ absl::StatusOr<GlobalOptions> GlobalOptionsFrom(const ParsedArgs& args) {
   GlobalOptions o;
   o.addr = args.Get("addr");
   if (absl::Status st = SplitAddr(o.addr, &o.host, &o.port); !st.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad --addr '", o.addr, "': ", st.message(), "; write HOST:PORT, e.g. 127.0.0.1:7400"));
+    return absl::InvalidArgumentError(absl::StrCat("bad --addr '", o.addr, "': ", st.message(),
+                                                   "; write HOST:PORT, e.g. 127.0.0.1:7400"));
   }
   o.json = args.GetBool("json");
   const std::string& timeout = args.Get("timeout-ms");
@@ -64,14 +64,14 @@ absl::StatusOr<GlobalOptions> GlobalOptionsFrom(const ParsedArgs& args) {
   if (!o.token_file.empty()) {
     std::ifstream in(o.token_file);
     if (!in) {
-      return absl::InvalidArgumentError(absl::StrCat("cannot read --auth-token-file ", o.token_file, ": ",
-                                                     std::strerror(errno)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot read --auth-token-file ", o.token_file, ": ", std::strerror(errno)));
     }
     std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     o.auth_token = std::string(absl::StripAsciiWhitespace(token));
     if (o.auth_token.empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--auth-token-file ", o.token_file, " is empty: it must hold the server's token"));
+      return absl::InvalidArgumentError(absl::StrCat("--auth-token-file ", o.token_file,
+                                                     " is empty: it must hold the server's token"));
     }
   }
   return o;
@@ -113,9 +113,11 @@ int Session::Connect() {
     err_ << "seatctl: timed out connecting to " << where << " after " << options_.timeout_ms
          << " ms: is the address right, and is the port open? (or raise --timeout-ms)\n";
   } else if (absl::IsFailedPrecondition(st)) {
-    err_ << "seatctl: " << where << ": " << msg << ": use a seatctl from the same seatlock release\n";
+    err_ << "seatctl: " << where << ": " << msg
+         << ": use a seatctl from the same seatlock release\n";
   } else {
-    err_ << "seatctl: cannot connect to " << where << ": " << msg << "; is seatlockd running there?\n";
+    err_ << "seatctl: cannot connect to " << where << ": " << msg
+         << "; is seatlockd running there?\n";
   }
   return kExitUsage;
 }
@@ -125,11 +127,12 @@ int Session::Call(wire::Request req, wire::Response* resp, const std::string& wh
   auto r = client_->Call(std::move(req), options_.timeout_ms);
   if (!r.ok()) {
     if (absl::IsDeadlineExceeded(r.status())) {
-      err_ << "seatctl: " << what << ": no answer from " << where << " within " << options_.timeout_ms
+      err_ << "seatctl: " << what << ": no answer from " << where << " within "
+           << options_.timeout_ms
            << " ms: the server may be overloaded or stuck; retry, or raise --timeout-ms\n";
     } else {
-      err_ << "seatctl: " << what << ": lost the connection to " << where << ": " << r.status().message()
-           << "; is seatlockd still running?\n";
+      err_ << "seatctl: " << what << ": lost the connection to " << where << ": "
+           << r.status().message() << "; is seatlockd still running?\n";
     }
     return kExitUsage;
   }
@@ -140,7 +143,8 @@ int Session::Call(wire::Request req, wire::Response* resp, const std::string& wh
   if (resp->code() == wire::UNAUTHENTICATED) {
     if (options_.auth_token.empty()) {
       err_ << "seatctl: " << what << ": " << where
-           << " requires authentication: pass --auth-token-file FILE (the file seatlockd was started with)\n";
+           << " requires authentication: pass --auth-token-file FILE (the file seatlockd was "
+              "started with)\n";
     } else {
       err_ << "seatctl: " << what << ": authentication failed at " << where << ": the token in "
            << options_.token_file << " is not the server's; check --auth-token-file\n";
@@ -157,50 +161,77 @@ int Session::Call(wire::Request req, wire::Response* resp, const std::string& wh
 
 std::string HintFor(wire::ResultCode code) {
   switch (code) {
-    case wire::OK: return "done";
+    case wire::OK:
+      return "done";
     case wire::SEAT_UNAVAILABLE:
-      return "some seats are held or sold (listed below); pick others, or look with 'seatctl seats E SECTION'";
+      return "some seats are held or sold (listed below); pick others, or look with 'seatctl seats "
+             "E SECTION'";
     case wire::UNKNOWN_SEAT:
-      return "no such section, row or seat; see the sections with 'seatctl event E' and a section's seats with "
+      return "no such section, row or seat; see the sections with 'seatctl event E' and a "
+             "section's seats with "
              "'seatctl seats E SECTION'";
-    case wire::EVENT_NOT_FOUND: return "no such event; list the events with 'seatctl events'";
+    case wire::EVENT_NOT_FOUND:
+      return "no such event; list the events with 'seatctl events'";
     case wire::EVENT_EXISTS:
-      return "the event exists with another layout; events cannot be changed or deleted, so use a new event id";
+      return "the event exists with another layout; events cannot be changed or deleted, so use a "
+             "new event id";
     case wire::HOLD_NOT_FOUND:
-      return "no such hold: it was released, confirmed or purged, or never existed; list live holds with "
+      return "no such hold: it was released, confirmed or purged, or never existed; list live "
+             "holds with "
              "'seatctl holds E'";
     case wire::NOT_HOLDER:
-      return "the hold belongs to another holder; pass the --holder it was made with (see 'seatctl holds E')";
+      return "the hold belongs to another holder; pass the --holder it was made with (see 'seatctl "
+             "holds E')";
     case wire::HOLD_EXPIRED:
-      return "the hold's deadline has passed; 'seatctl confirm' can still sell its seats if they are free";
+      return "the hold's deadline has passed; 'seatctl confirm' can still sell its seats if they "
+             "are free";
     case wire::HOLD_EXPIRED_SEATS_TAKEN:
       return "the hold lapsed and a seat was taken since; nothing was sold: refund the buyer";
     case wire::IDEMPOTENCY_MISMATCH:
-      return "this key was used with another hold, holder or payment ref; use a new --key, or the original "
+      return "this key was used with another hold, holder or payment ref; use a new --key, or the "
+             "original "
              "arguments to get the first result back";
-    case wire::NO_ADJACENT_SEATS: return "no block of seats together; allow scattered seats or ask for fewer";
-    case wire::NOT_ENOUGH_SEATS: return "not enough free seats";
+    case wire::NO_ADJACENT_SEATS:
+      return "no block of seats together; allow scattered seats or ask for fewer";
+    case wire::NOT_ENOUGH_SEATS:
+      return "not enough free seats";
     case wire::LIMIT_EXCEEDED:
-      return "a server limit was hit (seats per hold, TTL, label or layout size); see docs/protocol.md section 8";
-    case wire::LIFETIME_EXCEEDED: return "the hold already runs to its maximum lifetime; confirm or release it";
-    case wire::BOOKING_NOT_FOUND: return "no booking has this id; check the id (bookings are never deleted)";
-    case wire::BOOKING_CANCELLED: return "the booking was already cancelled; nothing to do";
-    case wire::INVALID_ARGUMENT: return "the server refused the request as invalid; see the detail above";
-    case wire::CAPACITY_EXHAUSTED: return "the shard's hold or booking table is full; see 'seatctl stats'";
-    case wire::IN_PROGRESS: return "the result is being made durable; retry with the same --key";
+      return "a server limit was hit (seats per hold, TTL, label or layout size); see "
+             "docs/protocol.md section 8";
+    case wire::LIFETIME_EXCEEDED:
+      return "the hold already runs to its maximum lifetime; confirm or release it";
+    case wire::BOOKING_NOT_FOUND:
+      return "no booking has this id; check the id (bookings are never deleted)";
+    case wire::BOOKING_CANCELLED:
+      return "the booking was already cancelled; nothing to do";
+    case wire::INVALID_ARGUMENT:
+      return "the server refused the request as invalid; see the detail above";
+    case wire::CAPACITY_EXHAUSTED:
+      return "the shard's hold or booking table is full; see 'seatctl stats'";
+    case wire::IN_PROGRESS:
+      return "the result is being made durable; retry with the same --key";
     case wire::UNAVAILABLE:
-      return "the server cannot serve now (shutting down, or its log failed); check seatlockd's log";
-    case wire::UNAUTHENTICATED: return "pass --auth-token-file with the server's token";
-    case wire::INTERNAL: return "a server bug; check seatlockd's log and report it";
-    case wire::SOLD_OUT: return "the event is sold out: no free seats and no live holds";
+      return "the server cannot serve now (shutting down, or its log failed); check seatlockd's "
+             "log";
+    case wire::UNAUTHENTICATED:
+      return "pass --auth-token-file with the server's token";
+    case wire::INTERNAL:
+      return "a server bug; check seatlockd's log and report it";
+    case wire::SOLD_OUT:
+      return "the event is sold out: no free seats and no live holds";
     case wire::PASS_INVALID:
-      return "the event has a waiting room: hold with --pass, the pass 'seatctl room status' shows once admitted";
-    case wire::ROOM_NOT_FOUND: return "the event has no waiting room; create one with 'seatctl room configure E'";
-    case wire::NOT_IN_QUEUE: return "no such queue number for this --buyer; join with 'seatctl room join E'";
+      return "the event has a waiting room: hold with --pass, the pass 'seatctl room status' shows "
+             "once admitted";
+    case wire::ROOM_NOT_FOUND:
+      return "the event has no waiting room; create one with 'seatctl room configure E'";
+    case wire::NOT_IN_QUEUE:
+      return "no such queue number for this --buyer; join with 'seatctl room join E'";
     case wire::BAD_FRAME:
     case wire::UNKNOWN_OP:
-      return "the server did not understand the request: is it an older seatlockd? compare 'seatctl info'";
-    default: return "unexpected result code; see docs/protocol.md section 7";
+      return "the server did not understand the request: is it an older seatlockd? compare "
+             "'seatctl info'";
+    default:
+      return "unexpected result code; see docs/protocol.md section 7";
   }
 }
 

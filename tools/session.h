@@ -29,7 +29,7 @@ inline constexpr int kExitUsage = 2;
 
 // The global flags, checked.
 struct GlobalOptions {
-  std::string addr;        // as given: "127.0.0.1:7400"
+  std::string addr;  // as given: "127.0.0.1:7400"
   std::string host;
   uint16_t port = 7400;
   std::string token_file;  // --auth-token-file, "" for none

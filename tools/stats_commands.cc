@@ -28,8 +28,9 @@ namespace {
 
 std::vector<wire::ShardStats> SortedShards(const wire::StatsReply& st) {
   std::vector<wire::ShardStats> shards(st.shards().begin(), st.shards().end());
-  std::sort(shards.begin(), shards.end(),
-            [](const wire::ShardStats& a, const wire::ShardStats& b) { return a.shard() < b.shard(); });
+  std::sort(shards.begin(), shards.end(), [](const wire::ShardStats& a, const wire::ShardStats& b) {
+    return a.shard() < b.shard();
+  });
   return shards;
 }
 
@@ -81,9 +82,11 @@ const std::vector<LatencyField>& LatencyFields() {
       const FieldDescriptor* count = sub->FindFieldByName("count");
       const FieldDescriptor* p50 = sub->FindFieldByName("p50_seconds");
       const FieldDescriptor* p99 = sub->FindFieldByName("p99_seconds");
-      if (count == nullptr || p50 == nullptr || p99 == nullptr || count->is_repeated() || p50->is_repeated() ||
-          p99->is_repeated() || count->cpp_type() != FieldDescriptor::CPPTYPE_UINT64 ||
-          p50->cpp_type() != FieldDescriptor::CPPTYPE_DOUBLE || p99->cpp_type() != FieldDescriptor::CPPTYPE_DOUBLE) {
+      if (count == nullptr || p50 == nullptr || p99 == nullptr || count->is_repeated() ||
+          p50->is_repeated() || p99->is_repeated() ||
+          count->cpp_type() != FieldDescriptor::CPPTYPE_UINT64 ||
+          p50->cpp_type() != FieldDescriptor::CPPTYPE_DOUBLE ||
+          p99->cpp_type() != FieldDescriptor::CPPTYPE_DOUBLE) {
         continue;
       }
       out.push_back({f, count, p50, p99});
@@ -121,11 +124,16 @@ std::vector<StatLine> StatLines(const std::vector<wire::ShardStats>& shards) {
   auto integer = [](const google::protobuf::Message& m, const FieldDescriptor* f) -> uint64_t {
     const auto* r = m.GetReflection();
     switch (f->cpp_type()) {
-      case FieldDescriptor::CPPTYPE_UINT64: return r->GetUInt64(m, f);
-      case FieldDescriptor::CPPTYPE_UINT32: return r->GetUInt32(m, f);
-      case FieldDescriptor::CPPTYPE_INT64: return static_cast<uint64_t>(std::max<int64_t>(0, r->GetInt64(m, f)));
-      case FieldDescriptor::CPPTYPE_INT32: return static_cast<uint64_t>(std::max<int32_t>(0, r->GetInt32(m, f)));
-      default: return 0;
+      case FieldDescriptor::CPPTYPE_UINT64:
+        return r->GetUInt64(m, f);
+      case FieldDescriptor::CPPTYPE_UINT32:
+        return r->GetUInt32(m, f);
+      case FieldDescriptor::CPPTYPE_INT64:
+        return static_cast<uint64_t>(std::max<int64_t>(0, r->GetInt64(m, f)));
+      case FieldDescriptor::CPPTYPE_INT32:
+        return static_cast<uint64_t>(std::max<int32_t>(0, r->GetInt32(m, f)));
+      default:
+        return 0;
     }
   };
   for (int i = 0; i < desc->field_count(); ++i) {
@@ -187,15 +195,17 @@ std::vector<StatLine> StatLines(const std::vector<wire::ShardStats>& shards) {
         lines.push_back(std::move(l99));
         break;
       }
-      default: break;
+      default:
+        break;
     }
   }
   return lines;
 }
 
 std::string StatsHeader(const wire::StatsReply& st) {
-  return absl::StrCat("seatlockd ", st.server_version(), ", uptime ", FormatDuration(st.uptime_ms()), ", io ",
-                      st.io_backend(), ", ", Plural(static_cast<uint64_t>(st.shards_size()), "shard", "shards"));
+  return absl::StrCat("seatlockd ", st.server_version(), ", uptime ",
+                      FormatDuration(st.uptime_ms()), ", io ", st.io_backend(), ", ",
+                      Plural(static_cast<uint64_t>(st.shards_size()), "shard", "shards"));
 }
 
 }  // namespace
@@ -215,7 +225,8 @@ int RunStats(const ParsedArgs&, Session& s) {
   // One line per ShardStats field, one column per shard: every field fits
   // however many shards there are.
   std::vector<Table::Column> cols = {{""}};
-  for (const wire::ShardStats& sh : shards) cols.push_back({absl::StrCat("shard ", sh.shard()), true});
+  for (const wire::ShardStats& sh : shards)
+    cols.push_back({absl::StrCat("shard ", sh.shard()), true});
   cols.push_back({"all", true});
   Table t(cols);
   for (StatLine& line : StatLines(shards)) {
@@ -260,7 +271,8 @@ double Round2(double v) { return std::round(v * 100.0) / 100.0; }
 // One frame: per-shard rates between two STATS replies `seconds` apart,
 // the gauges as they are now, and the p99 of each latency distribution the
 // server reports (since it started).
-void PrintTopFrame(Session& s, const wire::StatsReply& before, const wire::StatsReply& now, double seconds) {
+void PrintTopFrame(Session& s, const wire::StatsReply& before, const wire::StatsReply& now,
+                   double seconds) {
   std::map<uint32_t, wire::ShardStats> prev;
   for (const wire::ShardStats& sh : before.shards()) prev[sh.shard()] = sh;
   const std::vector<wire::ShardStats> shards = SortedShards(now);
@@ -281,7 +293,8 @@ void PrintTopFrame(Session& s, const wire::StatsReply& before, const wire::Stats
       auto& sf = *v.mutable_struct_value()->mutable_fields();
       sf["shard"] = JsonNumber(sh.shard());
       for (const TopCounter& c : kTopRates) sf[c.json] = JsonNumber(Round2(rate(sh, c)));
-      for (const TopCounter& c : kTopGauges) sf[c.json] = JsonNumber(static_cast<double>((sh.*c.get)()));
+      for (const TopCounter& c : kTopGauges)
+        sf[c.json] = JsonNumber(static_cast<double>((sh.*c.get)()));
       for (const LatencyField& l : LatencyFields()) {
         const LatencyValue lv = l.Get(sh);
         sf[l.field->name() + "_p50_ms"] = JsonNumber(lv.p50 * 1e3);
@@ -340,11 +353,14 @@ int RunTop(const ParsedArgs& args, Session& s) {
   int64_t iterations = 0;
   int64_t interval_ms = 0;
   if (args.Has("iterations") && !ParsePositive(args.Get("iterations"), &iterations)) {
-    return UsageError(s, "top", absl::StrCat("bad --iterations '", args.Get("iterations"), "': write a number above 0"));
+    return UsageError(
+        s, "top",
+        absl::StrCat("bad --iterations '", args.Get("iterations"), "': write a number above 0"));
   }
   if (!ParsePositive(args.Get("interval-ms"), &interval_ms)) {
     return UsageError(s, "top",
-                      absl::StrCat("bad --interval-ms '", args.Get("interval-ms"), "': write milliseconds above 0"));
+                      absl::StrCat("bad --interval-ms '", args.Get("interval-ms"),
+                                   "': write milliseconds above 0"));
   }
   if (int rc = s.Connect()) return rc;
   struct sigaction sa {};

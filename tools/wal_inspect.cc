@@ -29,8 +29,8 @@ namespace fs = std::filesystem;
 constexpr size_t kLsnDigits = 20;
 
 // "<prefix><20 digits><suffix>" -> the number. Anything else is not ours.
-bool ParseNumberedName(const std::string& name, const std::string& prefix, const std::string& suffix,
-                       uint64_t* n) {
+bool ParseNumberedName(const std::string& name, const std::string& prefix,
+                       const std::string& suffix, uint64_t* n) {
   if (name.size() != prefix.size() + kLsnDigits + suffix.size()) return false;
   if (name.compare(0, prefix.size(), prefix) != 0) return false;
   if (name.compare(prefix.size() + kLsnDigits, suffix.size(), suffix) != 0) return false;
@@ -85,10 +85,12 @@ absl::StatusOr<std::vector<ShardFiles>> Discover(const std::string& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     return absl::NotFoundError(absl::StrCat(
-        dir, " is not a directory: pass seatlockd's data dir (--data-dir) or one of its shard-* dirs"));
+        dir,
+        " is not a directory: pass seatlockd's data dir (--data-dir) or one of its shard-* dirs"));
   }
   ShardFiles self = ListShard(dir);
-  if (!self.segments.empty() || !self.snapshots.empty()) return std::vector<ShardFiles>{std::move(self)};
+  if (!self.segments.empty() || !self.snapshots.empty())
+    return std::vector<ShardFiles>{std::move(self)};
   std::vector<std::pair<uint64_t, std::string>> shards;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
@@ -98,10 +100,11 @@ absl::StatusOr<std::vector<ShardFiles>> Discover(const std::string& dir) {
   }
   if (ec) return absl::UnavailableError(absl::StrCat("cannot list ", dir, ": ", ec.message()));
   if (shards.empty()) {
-    return absl::NotFoundError(absl::StrCat("no write-ahead log in ", dir,
-                                            ": no wal-*.log or snapshot-*.snap files and no shard-* "
-                                            "directories; pass seatlockd's data dir (--data-dir) or one of "
-                                            "its shard-* dirs"));
+    return absl::NotFoundError(
+        absl::StrCat("no write-ahead log in ", dir,
+                     ": no wal-*.log or snapshot-*.snap files and no shard-* "
+                     "directories; pass seatlockd's data dir (--data-dir) or one of "
+                     "its shard-* dirs"));
   }
   std::sort(shards.begin(), shards.end());
   std::vector<ShardFiles> out;
@@ -111,7 +114,8 @@ absl::StatusOr<std::vector<ShardFiles>> Discover(const std::string& dir) {
 
 absl::Status ReadAll(const std::string& path, std::string* bytes) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::UnavailableError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  if (!in)
+    return absl::UnavailableError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
   bytes->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   if (in.bad()) return absl::UnavailableError(absl::StrCat("cannot read ", path));
   return absl::OkStatus();
@@ -140,12 +144,14 @@ class LayoutBook {
   wire::SeatRef Resolve(const std::string& event_id, const wal::SeatPos& pos) const {
     wire::SeatRef ref;
     auto it = events_.find(event_id);
-    if (it == events_.end() || pos.section() >= static_cast<uint32_t>(it->second.layout.sections_size())) {
+    if (it == events_.end() ||
+        pos.section() >= static_cast<uint32_t>(it->second.layout.sections_size())) {
       ref.set_section(absl::StrCat("?", pos.section()));
       ref.set_index(pos.seat());
       return ref;
     }
-    const wire::SectionLayout& section = it->second.layout.sections(static_cast<int>(pos.section()));
+    const wire::SectionLayout& section =
+        it->second.layout.sections(static_cast<int>(pos.section()));
     const std::vector<uint32_t>& starts = it->second.row_starts[pos.section()];
     ref.set_section(section.label());
     ref.set_index(pos.seat());
@@ -162,7 +168,8 @@ class LayoutBook {
   }
 
   static uint32_t SeatsIn(const wire::RowLayout& row) {
-    return row.seat_labels_size() > 0 ? static_cast<uint32_t>(row.seat_labels_size()) : row.seat_count();
+    return row.seat_labels_size() > 0 ? static_cast<uint32_t>(row.seat_labels_size())
+                                      : row.seat_count();
   }
 
  private:
@@ -175,24 +182,36 @@ class LayoutBook {
 
 const char* TypeName(wal::RecordType type) {
   switch (type) {
-    case wal::RecordType::kDefineEvent: return "DEFINE_EVENT";
-    case wal::RecordType::kConfirm: return "CONFIRM";
-    case wal::RecordType::kConfirmRefused: return "CONFIRM_REFUSED";
-    case wal::RecordType::kCancel: return "CANCEL";
-    case wal::RecordType::kFencing: return "FENCING";
-    case wal::RecordType::kRoom: return "ROOM";
+    case wal::RecordType::kDefineEvent:
+      return "DEFINE_EVENT";
+    case wal::RecordType::kConfirm:
+      return "CONFIRM";
+    case wal::RecordType::kConfirmRefused:
+      return "CONFIRM_REFUSED";
+    case wal::RecordType::kCancel:
+      return "CANCEL";
+    case wal::RecordType::kFencing:
+      return "FENCING";
+    case wal::RecordType::kRoom:
+      return "ROOM";
   }
   return "UNKNOWN";
 }
 
 const char* MessageName(wal::RecordType type) {
   switch (type) {
-    case wal::RecordType::kDefineEvent: return "seatlock.wal.DefineEvent";
-    case wal::RecordType::kConfirm: return "seatlock.wal.Confirm";
-    case wal::RecordType::kConfirmRefused: return "seatlock.wal.ConfirmRefused";
-    case wal::RecordType::kCancel: return "seatlock.wal.Cancel";
-    case wal::RecordType::kFencing: return "seatlock.wal.Fencing";
-    case wal::RecordType::kRoom: return "seatlock.wal.RoomRecord";
+    case wal::RecordType::kDefineEvent:
+      return "seatlock.wal.DefineEvent";
+    case wal::RecordType::kConfirm:
+      return "seatlock.wal.Confirm";
+    case wal::RecordType::kConfirmRefused:
+      return "seatlock.wal.ConfirmRefused";
+    case wal::RecordType::kCancel:
+      return "seatlock.wal.Cancel";
+    case wal::RecordType::kFencing:
+      return "seatlock.wal.Fencing";
+    case wal::RecordType::kRoom:
+      return "seatlock.wal.RoomRecord";
   }
   return "?";
 }
@@ -210,8 +229,8 @@ struct DecodedRecord {
 };
 
 void AddLabels(const LayoutBook& book, const std::string& event_id,
-               const google::protobuf::RepeatedPtrField<wal::SeatPos>& positions, const char* json_key,
-               std::string* text, google::protobuf::Value* json) {
+               const google::protobuf::RepeatedPtrField<wal::SeatPos>& positions,
+               const char* json_key, std::string* text, google::protobuf::Value* json) {
   google::protobuf::RepeatedPtrField<wire::SeatRef> refs;
   google::protobuf::Value list;
   list.mutable_list_value();
@@ -230,7 +249,8 @@ DecodedRecord Decode(const wal::Record& rec, LayoutBook* book) {
     case wal::RecordType::kDefineEvent: {
       wal::DefineEvent m;
       wire::DefineEventRequest layout;
-      if (!m.ParseFromString(payload) || !layout.ParseFromString(m.define_event_request())) return d;
+      if (!m.ParseFromString(payload) || !layout.ParseFromString(m.define_event_request()))
+        return d;
       book->Add(layout);
       uint64_t rows = 0;
       uint64_t seats = 0;
@@ -238,8 +258,8 @@ DecodedRecord Decode(const wal::Record& rec, LayoutBook* book) {
         rows += static_cast<uint64_t>(section.rows_size());
         for (const auto& row : section.rows()) seats += LayoutBook::SeatsIn(row);
       }
-      d.text = absl::StrCat("event=", Q(layout.event_id()), " sections=", layout.sections_size(), " rows=", rows,
-                            " seats=", seats);
+      d.text = absl::StrCat("event=", Q(layout.event_id()), " sections=", layout.sections_size(),
+                            " rows=", rows, " seats=", seats);
       d.json = ToJsonValue(layout);
       break;
     }
@@ -247,8 +267,8 @@ DecodedRecord Decode(const wal::Record& rec, LayoutBook* book) {
       wal::Confirm m;
       if (!m.ParseFromString(payload)) return d;
       d.json = ToJsonValue(m);
-      d.text = absl::StrCat("booking=", m.booking_id(), " hold=", m.hold_id(), " token=", m.fencing_token(),
-                            " event=", Q(m.event_id()), " seats=");
+      d.text = absl::StrCat("booking=", m.booking_id(), " hold=", m.hold_id(),
+                            " token=", m.fencing_token(), " event=", Q(m.event_id()), " seats=");
       AddLabels(*book, m.event_id(), m.seats(), "seat_labels", &d.text, &d.json);
       absl::StrAppend(&d.text, " holder=", Q(m.holder()), " key=", Q(m.idempotency_key()),
                       " payment=", Q(m.payment_ref()), " at=", FormatUtc(m.confirmed_ms()),
@@ -279,7 +299,8 @@ DecodedRecord Decode(const wal::Record& rec, LayoutBook* book) {
       if (!m.ParseFromString(payload)) return d;
       d.json = ToJsonValue(m);
       d.text = absl::StrCat("high_water=", m.high_water());
-      if (m.next_booking_seq() != 0) absl::StrAppend(&d.text, " next_booking_seq=", m.next_booking_seq());
+      if (m.next_booking_seq() != 0)
+        absl::StrAppend(&d.text, " next_booking_seq=", m.next_booking_seq());
       break;
     }
     case wal::RecordType::kRoom: {
@@ -289,12 +310,14 @@ DecodedRecord Decode(const wal::Record& rec, LayoutBook* book) {
       d.text = absl::StrCat("event=", Q(m.event_id()));
       switch (m.change_case()) {
         case wal::RoomRecord::kConfig:
-          absl::StrAppend(&d.text, " config mode=", m.config().mode() == 0 ? "rate" : "capacity",
-                          " rate=", m.config().rate_per_sec(), " max_active=", m.config().max_active(),
-                          " batch=", m.config().batch_size(), " on_sale=", FormatUtc(m.config().on_sale_ms()));
+          absl::StrAppend(
+              &d.text, " config mode=", m.config().mode() == 0 ? "rate" : "capacity",
+              " rate=", m.config().rate_per_sec(), " max_active=", m.config().max_active(),
+              " batch=", m.config().batch_size(), " on_sale=", FormatUtc(m.config().on_sale_ms()));
           break;
         case wal::RoomRecord::kJoin:
-          absl::StrAppend(&d.text, " join number=", m.join().number(), " buyer=", Q(m.join().buyer_key()),
+          absl::StrAppend(&d.text, " join number=", m.join().number(),
+                          " buyer=", Q(m.join().buyer_key()),
                           " at=", FormatUtc(m.join().joined_ms()));
           break;
         case wal::RoomRecord::kOpen:
@@ -305,7 +328,8 @@ DecodedRecord Decode(const wal::Record& rec, LayoutBook* book) {
                           " at=", FormatUtc(m.admit().admitted_ms()));
           break;
         case wal::RoomRecord::kEnd:
-          absl::StrAppend(&d.text, " end buyers=", m.end().numbers_size(), " state=", m.end().state());
+          absl::StrAppend(&d.text, " end buyers=", m.end().numbers_size(),
+                          " state=", m.end().state());
           break;
         default:
           return d;
@@ -321,26 +345,28 @@ DecodedRecord Decode(const wal::Record& rec, LayoutBook* book) {
 struct Damage {
   std::string file;
   uint64_t offset = 0;
-  uint64_t lsn = 0;   // 0: not a log record (snapshot, or a gap)
-  std::string kind;   // "corrupt", "truncated", "undecodable", "gap", "unreadable"
+  uint64_t lsn = 0;  // 0: not a log record (snapshot, or a gap)
+  std::string kind;  // "corrupt", "truncated", "undecodable", "gap", "unreadable"
   std::string message;
 };
 
 std::string Where(const Damage& d) { return absl::StrCat(d.file, ":", d.offset); }
 
 std::string DamageWhy(wal::RecordReader::Result r) {
-  return r == wal::RecordReader::Result::kTruncated ? "the file ends inside it"
-                                                     : "its checksum, type, length or reserved bytes are wrong";
+  return r == wal::RecordReader::Result::kTruncated
+             ? "the file ends inside it"
+             : "its checksum, type, length or reserved bytes are wrong";
 }
 
 std::string LsnText(uint64_t lsn) { return lsn != 0 ? absl::StrCat(" (LSN ", lsn, ")") : ""; }
 
 // What seatlockd will do about damage in a log segment.
 std::string SegmentConsequence(bool last_segment) {
-  return last_segment ? "it is in the last segment, so seatlockd cuts the log there at its next start "
-                        "(normal for a torn tail after a crash; many bytes after it suggest bit rot)"
-                      : "seatlockd refuses to start: back up the shard dir, then start it with --wal-repair "
-                        "to cut the log here (every later record is lost)";
+  return last_segment
+             ? "it is in the last segment, so seatlockd cuts the log there at its next start "
+               "(normal for a torn tail after a crash; many bytes after it suggest bit rot)"
+             : "seatlockd refuses to start: back up the shard dir, then start it with --wal-repair "
+               "to cut the log here (every later record is lost)";
 }
 
 google::protobuf::Value DamageJson(const Damage& d) {
@@ -357,8 +383,8 @@ google::protobuf::Value DamageJson(const Damage& d) {
 // Reads one file and hands each record to `on_record` (with its LSN, 0 in a
 // snapshot). Returns the damage that stopped it, if any.
 template <class OnRecord>
-std::optional<Damage> ScanFile(const WalFile& file, bool snapshot, bool last_segment, LayoutBook* book,
-                               uint64_t* bytes_read, OnRecord on_record) {
+std::optional<Damage> ScanFile(const WalFile& file, bool snapshot, bool last_segment,
+                               LayoutBook* book, uint64_t* bytes_read, OnRecord on_record) {
   std::string bytes;
   if (absl::Status st = ReadAll(file.path, &bytes); !st.ok()) {
     return Damage{file.path, 0, 0, "unreadable", std::string(st.message())};
@@ -373,11 +399,12 @@ std::optional<Damage> ScanFile(const WalFile& file, bool snapshot, bool last_seg
     if (r != wal::RecordReader::Result::kRecord) {
       Damage d{file.path, reader.bad_offset(), lsn,
                r == wal::RecordReader::Result::kTruncated ? "truncated" : "corrupt", ""};
-      d.message = absl::StrCat(d.kind, " record at ", Where(d), LsnText(lsn), ": ", DamageWhy(r), "; ",
-                               bytes.size() - reader.bad_offset(), " bytes from there to the end of the file; ",
-                               snapshot ? "seatlockd refuses to start with this snapshot: move it out of the "
-                                          "way to recover from the log alone (only if the log starts at LSN 1)"
-                                        : SegmentConsequence(last_segment));
+      d.message = absl::StrCat(
+          d.kind, " record at ", Where(d), LsnText(lsn), ": ", DamageWhy(r), "; ",
+          bytes.size() - reader.bad_offset(), " bytes from there to the end of the file; ",
+          snapshot ? "seatlockd refuses to start with this snapshot: move it out of the "
+                     "way to recover from the log alone (only if the log starts at LSN 1)"
+                   : SegmentConsequence(last_segment));
       return d;
     }
     DecodedRecord decoded = Decode(rec, book);
@@ -393,8 +420,9 @@ std::optional<Damage> ScanFile(const WalFile& file, bool snapshot, bool last_seg
   }
 }
 
-google::protobuf::Struct RecordJson(const std::string& shard_dir, const WalFile& file, bool snapshot, uint64_t lsn,
-                                    const wal::Record& rec, const DecodedRecord& decoded) {
+google::protobuf::Struct RecordJson(const std::string& shard_dir, const WalFile& file,
+                                    bool snapshot, uint64_t lsn, const wal::Record& rec,
+                                    const DecodedRecord& decoded) {
   google::protobuf::Struct s;
   auto& f = *s.mutable_fields();
   f["shard_dir"] = JsonString(shard_dir);
@@ -431,10 +459,13 @@ int WalDump(const std::string& dir, bool json, std::ostream& out, std::ostream& 
   for (const ShardFiles& shard : *shards) {
     LayoutBook book;
     if (!json) {
-      out << "\n== " << shard.dir << ": " << (shard.snapshots.empty() ? "no snapshot" : "1 snapshot") << ", "
-          << shard.segments.size() << (shard.segments.size() == 1 ? " segment" : " segments") << "\n";
+      out << "\n== " << shard.dir << ": "
+          << (shard.snapshots.empty() ? "no snapshot" : "1 snapshot") << ", "
+          << shard.segments.size() << (shard.segments.size() == 1 ? " segment" : " segments")
+          << "\n";
       if (shard.snapshots.size() > 1) {
-        out << "   (" << shard.snapshots.size() - 1 << " older snapshot(s) not shown: recovery loads the newest)\n";
+        out << "   (" << shard.snapshots.size() - 1
+            << " older snapshot(s) not shown: recovery loads the newest)\n";
       }
       if (shard.tmp_files > 0) {
         out << "   (" << shard.tmp_files << " unfinished snapshot-*.tmp file(s) ignored)\n";
@@ -449,16 +480,17 @@ int WalDump(const std::string& dir, bool json, std::ostream& out, std::ostream& 
                          : absl::StrCat("segment ", file.path, " (first LSN ", file.lsn, ")"))
             << ", " << (ec ? std::string("?") : FormatBytes(file_size)) << "\n";
       }
-      auto damage = ScanFile(file, snapshot, last_segment, &book, &size,
-                             [&](uint64_t lsn, const wal::Record& rec, const DecodedRecord& decoded) {
-                               if (json) {
-                                 out << ToJson(RecordJson(shard.dir, file, snapshot, lsn, rec, decoded)) << "\n";
-                               } else {
-                                 out << absl::StrFormat("  %-12s @%-9d %-15s %s\n",
-                                                        snapshot ? std::string("snapshot") : absl::StrCat("LSN ", lsn),
-                                                        rec.offset, TypeName(rec.type), decoded.text);
-                               }
-                             });
+      auto damage = ScanFile(
+          file, snapshot, last_segment, &book, &size,
+          [&](uint64_t lsn, const wal::Record& rec, const DecodedRecord& decoded) {
+            if (json) {
+              out << ToJson(RecordJson(shard.dir, file, snapshot, lsn, rec, decoded)) << "\n";
+            } else {
+              out << absl::StrFormat("  %-12s @%-9d %-15s %s\n",
+                                     snapshot ? std::string("snapshot") : absl::StrCat("LSN ", lsn),
+                                     rec.offset, TypeName(rec.type), decoded.text);
+            }
+          });
       if (damage) {
         if (json) {
           google::protobuf::Struct s;
@@ -494,7 +526,7 @@ struct ShardReport {
   uint64_t snapshot_bytes = 0;
   uint64_t segments = 0;
   uint64_t records = 0;  // log records (not counting the snapshot's)
-  uint64_t bytes = 0;     // of the log segments
+  uint64_t bytes = 0;    // of the log segments
   uint64_t first_lsn = 0;
   uint64_t next_lsn = 0;
   std::optional<Damage> damage;
@@ -508,8 +540,9 @@ ShardReport CheckShard(const ShardFiles& shard) {
     const WalFile& snap = shard.snapshots.back();
     r.snapshot = snap.path;
     r.snapshot_lsn = snap.lsn;
-    r.damage = ScanFile(snap, true, false, &book, &r.snapshot_bytes,
-                        [&](uint64_t, const wal::Record&, const DecodedRecord&) { ++r.snapshot_records; });
+    r.damage =
+        ScanFile(snap, true, false, &book, &r.snapshot_bytes,
+                 [&](uint64_t, const wal::Record&, const DecodedRecord&) { ++r.snapshot_records; });
     if (r.damage) return r;
   }
   r.segments = shard.segments.size();
@@ -525,18 +558,21 @@ ShardReport CheckShard(const ShardFiles& shard) {
   }
   if (!shard.snapshots.empty() && r.first_lsn > r.snapshot_lsn) {
     r.damage = Damage{first_path, 0, 0, "gap",
-                      absl::StrCat("the snapshot covers LSN < ", r.snapshot_lsn, " but the log starts at LSN ",
-                                   r.first_lsn, ": records ", r.snapshot_lsn, "..", r.first_lsn - 1,
-                                   " are missing")};
+                      absl::StrCat("the snapshot covers LSN < ", r.snapshot_lsn,
+                                   " but the log starts at LSN ", r.first_lsn, ": records ",
+                                   r.snapshot_lsn, "..", r.first_lsn - 1, " are missing")};
     return r;
   }
   for (size_t i = 0; i < shard.segments.size(); ++i) {
     const WalFile& seg = shard.segments[i];
     if (seg.lsn != r.next_lsn) {
-      r.damage = Damage{seg.path, 0, 0, "gap",
-                        absl::StrCat("segment is named for LSN ", seg.lsn, " but the segments before it end at LSN ",
-                                     r.next_lsn - 1, " (a missing or extra segment); seatlockd refuses to start: "
-                                     "back up the shard dir, then start it with --wal-repair to cut the log there")};
+      r.damage = Damage{
+          seg.path, 0, 0, "gap",
+          absl::StrCat(
+              "segment is named for LSN ", seg.lsn, " but the segments before it end at LSN ",
+              r.next_lsn - 1,
+              " (a missing or extra segment); seatlockd refuses to start: "
+              "back up the shard dir, then start it with --wal-repair to cut the log there")};
       return r;
     }
     r.damage = ScanFile(seg, false, i + 1 == shard.segments.size(), &book, &r.bytes,
@@ -571,14 +607,16 @@ std::string ReportText(const ShardReport& r) {
   if (r.damage) return absl::StrCat("BAD  ", r.dir, ": ", r.damage->message, "\n");
   std::string snap = "no snapshot";
   if (!r.snapshot.empty()) {
-    snap = absl::StrCat(fs::path(r.snapshot).filename().string(), " (", r.snapshot_records, " records, ",
-                        FormatBytes(r.snapshot_bytes), ", covers LSN < ", r.snapshot_lsn, ")");
+    snap = absl::StrCat(fs::path(r.snapshot).filename().string(), " (", r.snapshot_records,
+                        " records, ", FormatBytes(r.snapshot_bytes), ", covers LSN < ",
+                        r.snapshot_lsn, ")");
   }
   std::string log = absl::StrCat(r.segments, r.segments == 1 ? " segment" : " segments");
   if (r.records > 0) {
     absl::StrAppend(&log, ", LSN ", r.first_lsn, "..", r.next_lsn - 1);
   }
-  absl::StrAppend(&log, " (", r.records, r.records == 1 ? " record" : " records", ", ", FormatBytes(r.bytes), ")");
+  absl::StrAppend(&log, " (", r.records, r.records == 1 ? " record" : " records", ", ",
+                  FormatBytes(r.bytes), ")");
   return absl::StrCat("OK   ", r.dir, ": ", snap, "; ", log, "\n");
 }
 
@@ -614,13 +652,14 @@ int WalVerify(const std::string& dir, bool json, std::ostream& out, std::ostream
     for (const ShardReport& r : reports) out << ReportText(r);
   }
   if (bad > 0) {
-    err << "seatctl: wal verify: damage in " << bad << " of " << reports.size() << " shard dir(s); first at "
-        << Where(*first_bad->damage) << " (" << first_bad->damage->kind << ")\n";
+    err << "seatctl: wal verify: damage in " << bad << " of " << reports.size()
+        << " shard dir(s); first at " << Where(*first_bad->damage) << " ("
+        << first_bad->damage->kind << ")\n";
     return 1;
   }
   if (!json) {
-    out << "verified " << reports.size() << (reports.size() == 1 ? " shard dir: " : " shard dirs: ") << records
-        << " records, every checksum matches and every payload decodes\n";
+    out << "verified " << reports.size() << (reports.size() == 1 ? " shard dir: " : " shard dirs: ")
+        << records << " records, every checksum matches and every payload decodes\n";
   }
   return 0;
 }

@@ -109,9 +109,8 @@ struct Rec {
 class Sink : public ChangeSink {
  public:
   void OnChange(const ChangeRecord& r) override {
-    recs.push_back(Rec{r.seq, r.time_ms, r.kind, std::string(r.event_id), r.hold_id,
-                       r.booking_id, r.fencing_token,
-                       std::vector<SeatKey>(r.seats.begin(), r.seats.end())});
+    recs.push_back(Rec{r.seq, r.time_ms, r.kind, std::string(r.event_id), r.hold_id, r.booking_id,
+                       r.fencing_token, std::vector<SeatKey>(r.seats.begin(), r.seats.end())});
   }
   std::vector<Rec> recs;
 };
@@ -384,8 +383,8 @@ std::vector<Block> AllBlocks(const MEvent& ev, uint32_t lo, uint32_t hi, uint32_
         const int64_t left = static_cast<int64_t>(b) - 1, right = b + count;
         const bool orphan = (FreeAt(s, r, left) && !FreeAt(s, r, left - 1)) ||
                             (FreeAt(s, r, right) && !FreeAt(s, r, right + 1));
-        const int64_t d = (2 * static_cast<int64_t>(b) + count) -
-                          (2 * static_cast<int64_t>(first) + size);
+        const int64_t d =
+            (2 * static_cast<int64_t>(b) + count) - (2 * static_cast<int64_t>(first) + size);
         out.push_back(Block{orphan, si, r, static_cast<uint64_t>(d < 0 ? -d : d), b});
       }
     }
@@ -416,13 +415,17 @@ class EngineModelTest : public ::testing::Test {
   }
 
   // -- randomness
-  uint64_t R(uint64_t n) { return n == 0 ? 0 : std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
+  uint64_t R(uint64_t n) {
+    return n == 0 ? 0 : std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_);
+  }
   int64_t Range(int64_t lo, int64_t hi) {  // inclusive
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng_);
   }
   bool P(int percent) { return static_cast<int>(R(100)) < percent; }
   template <class T>
-  const T& Pick(const std::vector<T>& v) { return v[R(v.size())]; }
+  const T& Pick(const std::vector<T>& v) {
+    return v[R(v.size())];
+  }
 
   int64_t Now() const { return clock_.NowMs(); }
 
@@ -453,17 +456,21 @@ class EngineModelTest : public ::testing::Test {
   }
 
   std::string RandomHolder() {
-    static const std::vector<std::string> kHolders = {"alice", "bob", "carol",
-                                                      "dave", "erin", "frank"};
+    static const std::vector<std::string> kHolders = {"alice", "bob",  "carol",
+                                                      "dave",  "erin", "frank"};
     return Pick(kHolders);
   }
 
   int64_t RandomTtl() {
     switch (R(4)) {
-      case 0: return Range(1, 5 * kSec);
-      case 1: return Range(1, 3 * kMin);
-      case 2: return Range(5 * kMin, 12 * kMin);
-      default: return Range(1, ModelLimits().max_ttl_ms);
+      case 0:
+        return Range(1, 5 * kSec);
+      case 1:
+        return Range(1, 3 * kMin);
+      case 2:
+        return Range(5 * kMin, 12 * kMin);
+      default:
+        return Range(1, ModelLimits().max_ttl_ms);
     }
   }
 
@@ -522,8 +529,7 @@ class EngineModelTest : public ::testing::Test {
     EXPECT_EQ(h.remaining_ms, ttl) << Ctx();
     EXPECT_EQ(ToVec(h.seats), seats) << Ctx();
     EXPECT_TRUE(h.conflicts.empty()) << Ctx();
-    expected_.push_back(
-        {ChangeKind::kHeld, ev, h.hold_id, 0, h.fencing_token, seats, Now()});
+    expected_.push_back({ChangeKind::kHeld, ev, h.hold_id, 0, h.fencing_token, seats, Now()});
   }
 
   // -- operations
@@ -596,9 +602,15 @@ class EngineModelTest : public ::testing::Test {
     SectionLayout& s = l.sections[R(l.sections.size())];
     RowLayout& r = s.rows[R(s.rows.size())];
     switch (R(14)) {
-      case 0: l.event_id = ""; return "empty event id";
-      case 1: l.event_id = std::string(11, 'e'); return "long event id";
-      case 2: l.sections.clear(); return "no sections";
+      case 0:
+        l.event_id = "";
+        return "empty event id";
+      case 1:
+        l.event_id = std::string(11, 'e');
+        return "long event id";
+      case 2:
+        l.sections.clear();
+        return "no sections";
       case 3:
         while (l.sections.size() < 5) {
           SectionLayout extra = l.sections[0];
@@ -608,12 +620,19 @@ class EngineModelTest : public ::testing::Test {
         }
         return "too many sections";
       case 4:
-        if (l.sections.size() < 2) l.sections.push_back(SectionLayout{"S9", {RowLayout{"A", 1, {}}}});
+        if (l.sections.size() < 2)
+          l.sections.push_back(SectionLayout{"S9", {RowLayout{"A", 1, {}}}});
         l.sections[1].label = l.sections[0].label;
         return "duplicate section";
-      case 5: s.label = ""; return "empty section label";
-      case 6: s.label = std::string(11, 's'); return "long section label";
-      case 7: s.rows.clear(); return "section without rows";
+      case 5:
+        s.label = "";
+        return "empty section label";
+      case 6:
+        s.label = std::string(11, 's');
+        return "long section label";
+      case 7:
+        s.rows.clear();
+        return "section without rows";
       case 8:
         s.rows.clear();
         for (int i = 0; i < 7; ++i) s.rows.push_back(RowLayout{std::string(1, 'A' + i), 1, {}});
@@ -622,8 +641,13 @@ class EngineModelTest : public ::testing::Test {
         if (s.rows.size() < 2) s.rows.push_back(RowLayout{"Q", 1, {}});
         s.rows[1].label = s.rows[0].label;
         return "duplicate row";
-      case 10: r.label = std::string(11, 'r'); return "long row label";
-      case 11: r.seat_labels.clear(); r.seat_count = 0; return "row without seats";
+      case 10:
+        r.label = std::string(11, 'r');
+        return "long row label";
+      case 11:
+        r.seat_labels.clear();
+        r.seat_count = 0;
+        return "row without seats";
       case 12:
         r.seat_count = 0;
         r.seat_labels = {"1", "2", R(2) ? "1" : std::string(11, 'x')};
@@ -632,7 +656,8 @@ class EngineModelTest : public ::testing::Test {
         l.sections.clear();
         for (int si = 0; si < 2; ++si) {
           SectionLayout big{"S" + std::to_string(si), {}};
-          for (int ri = 0; ri < 6; ++ri) big.rows.push_back(RowLayout{std::string(1, 'A' + ri), 11, {}});
+          for (int ri = 0; ri < 6; ++ri)
+            big.rows.push_back(RowLayout{std::string(1, 'A' + ri), 11, {}});
           l.sections.push_back(big);
         }
         return "too many seats";
@@ -647,11 +672,21 @@ class EngineModelTest : public ::testing::Test {
     std::vector<SeatKey> seats = RandomSeats(ev);
     const MEvent& mev = model_.events.at(ev);
     switch (R(60)) {  // at most one malformation
-      case 0: holder = ""; break;
-      case 1: holder = std::string(13, 'h'); break;
-      case 2: ttl = -Range(0, 1000); break;
-      case 3: ttl = ModelLimits().max_ttl_ms + Range(1, 1000); break;
-      case 4: seats.clear(); break;
+      case 0:
+        holder = "";
+        break;
+      case 1:
+        holder = std::string(13, 'h');
+        break;
+      case 2:
+        ttl = -Range(0, 1000);
+        break;
+      case 3:
+        ttl = ModelLimits().max_ttl_ms + Range(1, 1000);
+        break;
+      case 4:
+        seats.clear();
+        break;
       case 5: {
         const uint32_t n = static_cast<uint32_t>(mev.sections[0].seats.size());
         if (n >= 7) {
@@ -661,7 +696,9 @@ class EngineModelTest : public ::testing::Test {
         }
         break;
       }
-      case 6: ev = "nope"; break;
+      case 6:
+        ev = "nope";
+        break;
       case 7:
         if (!seats.empty()) seats.insert(seats.begin() + R(seats.size() + 1), SeatKey{0, 9999});
         break;
@@ -682,7 +719,8 @@ class EngineModelTest : public ::testing::Test {
           }
         }
         break;
-      default: break;
+      default:
+        break;
     }
     Note("Hold(" + ev + ", " + Str(seats) + ", " + holder + ", ttl=" + std::to_string(ttl) + ")");
     std::vector<SeatConflict> want_conflicts;
@@ -710,19 +748,36 @@ class EngineModelTest : public ::testing::Test {
     const MEvent& mev = model_.events.at(ev);
     int section = P(30) ? -1 : static_cast<int>(R(mev.sections.size()));
     switch (R(40)) {
-      case 0: holder = ""; break;
-      case 1: holder = std::string(13, 'h'); break;
-      case 2: ttl = 0; break;
-      case 3: ttl = ModelLimits().max_ttl_ms + 1; break;
-      case 4: count = 0; break;
-      case 5: count = 7; break;
-      case 6: ev = "nope"; break;
-      case 7: section = static_cast<int>(mev.sections.size()); break;
-      default: break;
+      case 0:
+        holder = "";
+        break;
+      case 1:
+        holder = std::string(13, 'h');
+        break;
+      case 2:
+        ttl = 0;
+        break;
+      case 3:
+        ttl = ModelLimits().max_ttl_ms + 1;
+        break;
+      case 4:
+        count = 0;
+        break;
+      case 5:
+        count = 7;
+        break;
+      case 6:
+        ev = "nope";
+        break;
+      case 7:
+        section = static_cast<int>(mev.sections.size());
+        break;
+      default:
+        break;
     }
-    Note("HoldBestAvailable(" + ev + ", section=" + std::to_string(section) + ", count=" +
-         std::to_string(count) + ", together=" + (together ? "1" : "0") + ", " + holder +
-         ", ttl=" + std::to_string(ttl) + ")");
+    Note("HoldBestAvailable(" + ev + ", section=" + std::to_string(section) +
+         ", count=" + std::to_string(count) + ", together=" + (together ? "1" : "0") + ", " +
+         holder + ", ttl=" + std::to_string(ttl) + ")");
 
     // The model's answer.
     ResultCode want = ResultCode::kOk;
@@ -751,8 +806,9 @@ class EngineModelTest : public ::testing::Test {
         for (const MSeat& s : mev.sections[si].seats) free_seats += s.state == SeatState::kFree;
       }
       if (!blocks.empty()) {
-        want_block = *std::min_element(blocks.begin(), blocks.end(),
-                                       [](const Block& a, const Block& b) { return a.Key() < b.Key(); });
+        want_block =
+            *std::min_element(blocks.begin(), blocks.end(),
+                              [](const Block& a, const Block& b) { return a.Key() < b.Key(); });
       } else if (free_seats < count) {
         want = ResultCode::kNotEnoughSeats;
       } else if (together) {
@@ -784,12 +840,13 @@ class EngineModelTest : public ::testing::Test {
     }
     if (want_block) {
       std::vector<SeatKey> want_seats;
-      for (uint32_t i = 0; i < count; ++i) want_seats.push_back({want_block->section, want_block->start + i});
+      for (uint32_t i = 0; i < count; ++i)
+        want_seats.push_back({want_block->section, want_block->start + i});
       std::vector<SeatKey> sorted = seats;
       std::sort(sorted.begin(), sorted.end());
-      ASSERT_EQ(sorted, want_seats) << "best-available chose " << Str(sorted) << ", rules give "
-                                    << Str(want_seats) << " (orphan=" << want_block->orphan
-                                    << " row=" << want_block->row << ")" << Ctx();
+      ASSERT_EQ(sorted, want_seats)
+          << "best-available chose " << Str(sorted) << ", rules give " << Str(want_seats)
+          << " (orphan=" << want_block->orphan << " row=" << want_block->row << ")" << Ctx();
     } else {
       // Scattered: front rows (in section order) are used up first.
       auto rank = [&](SeatKey k) {
@@ -806,8 +863,8 @@ class EngineModelTest : public ::testing::Test {
         for (uint32_t i = 0; i < mev.sections[si].seats.size(); ++i) {
           SeatKey k{si, i};
           if (mev.sections[si].seats[i].state == SeatState::kFree && rank(k) < last) {
-            ASSERT_TRUE(distinct.count(k)) << "scattered pick skipped a free seat in a nearer row "
-                                           << si << "/" << i << Ctx();
+            ASSERT_TRUE(distinct.count(k))
+                << "scattered pick skipped a free seat in a nearer row " << si << "/" << i << Ctx();
           }
         }
       }
@@ -913,11 +970,18 @@ class EngineModelTest : public ::testing::Test {
     } else if (roll < 35 && !attempts_.empty()) {
       a = attempts_[R(attempts_.size())];  // same key, something else differs
       switch (R(3)) {
-        case 0: a.payment += "x"; break;
-        case 1: a.holder = a.holder == "alice" ? "bob" : "alice"; break;
+        case 0:
+          a.payment += "x";
+          break;
+        case 1:
+          a.holder = a.holder == "alice" ? "bob" : "alice";
+          break;
         default: {
           std::optional<uint64_t> id = RandomHoldId(false);
-          if (id && *id != a.hold_id) a.hold_id = *id; else a.payment += "y";
+          if (id && *id != a.hold_id)
+            a.hold_id = *id;
+          else
+            a.payment += "y";
         }
       }
     } else {
@@ -929,33 +993,45 @@ class EngineModelTest : public ::testing::Test {
       a.key = "k" + std::to_string(next_key_++);
       a.payment = "pay" + std::to_string(R(1000));
       switch (R(40)) {
-        case 0: a.key = ""; break;
-        case 1: a.key = std::string(17, 'k'); break;
-        case 2: a.payment = std::string(17, 'p'); break;
-        case 3: a.holder = ""; break;
-        default: break;
+        case 0:
+          a.key = "";
+          break;
+        case 1:
+          a.key = std::string(17, 'k');
+          break;
+        case 2:
+          a.payment = std::string(17, 'p');
+          break;
+        case 3:
+          a.holder = "";
+          break;
+        default:
+          break;
       }
     }
-    Note("Confirm(" + std::to_string(a.hold_id) + ", " + a.holder + ", key=" + a.key + ", pay=" +
-         a.payment + ")");
+    Note("Confirm(" + std::to_string(a.hold_id) + ", " + a.holder + ", key=" + a.key +
+         ", pay=" + a.payment + ")");
 
     const EngineLimits& lim = model_.lim();
     ResultCode want = model_.CheckHolder(a.holder);
     if (want == ResultCode::kOk) {
-      if (a.key.empty()) want = ResultCode::kInvalidArgument;
-      else if (a.key.size() > lim.max_idempotency_key_len) want = ResultCode::kLimitExceeded;
-      else if (a.payment.size() > lim.max_payment_ref_len) want = ResultCode::kLimitExceeded;
+      if (a.key.empty())
+        want = ResultCode::kInvalidArgument;
+      else if (a.key.size() > lim.max_idempotency_key_len)
+        want = ResultCode::kLimitExceeded;
+      else if (a.payment.size() > lim.max_payment_ref_len)
+        want = ResultCode::kLimitExceeded;
     }
     if (want != ResultCode::kOk) {
       const ConfirmResult got = engine_->Confirm(a.hold_id, a.holder, a.key, a.payment);
-    Count(got.replayed ? "Confirm(replay)" : "Confirm", got.code);
+      Count(got.replayed ? "Confirm(replay)" : "Confirm", got.code);
       ASSERT_EQ(got.code, want) << got.detail << Ctx();
       return;
     }
     if (auto it = model_.idem.find(a.key); it != model_.idem.end()) {
       const MIdem& rec = it->second;
       const ConfirmResult got = engine_->Confirm(a.hold_id, a.holder, a.key, a.payment);
-    Count(got.replayed ? "Confirm(replay)" : "Confirm", got.code);
+      Count(got.replayed ? "Confirm(replay)" : "Confirm", got.code);
       if (rec.hold_id != a.hold_id || rec.holder != a.holder || rec.payment != a.payment) {
         ASSERT_EQ(got.code, ResultCode::kIdempotencyMismatch) << got.detail << Ctx();
       } else {
@@ -989,8 +1065,8 @@ class EngineModelTest : public ::testing::Test {
     if (want == ResultCode::kHoldExpiredSeatsTaken) {
       ASSERT_EQ(got.conflicts, want_conflicts) << Ctx();
       EXPECT_EQ(got.booking_id, 0u) << Ctx();
-      model_.Remember(a.key, MIdem{a.hold_id, a.holder, a.payment, got,
-                                   Now() + lim.idempotency_retention_ms});
+      model_.Remember(
+          a.key, MIdem{a.hold_id, a.holder, a.payment, got, Now() + lim.idempotency_retention_ms});
       return;
     }
     if (want != ResultCode::kOk) return;
@@ -1010,8 +1086,8 @@ class EngineModelTest : public ::testing::Test {
     } else {
       EXPECT_EQ(got.fencing_token, h.token) << Ctx();
     }
-    expected_.push_back({ChangeKind::kSold, h.event, h.id, got.booking_id, got.fencing_token,
-                         h.seats, Now()});
+    expected_.push_back(
+        {ChangeKind::kSold, h.event, h.id, got.booking_id, got.fencing_token, h.seats, Now()});
     confirm_seq_check_ = got.change_seq;
 
     MBooking b;
@@ -1029,8 +1105,8 @@ class EngineModelTest : public ::testing::Test {
     booking_ids_.push_back(b.id);
     active_pos_[b.id] = active_bookings_.size();
     active_bookings_.push_back(b.id);
-    model_.Remember(a.key, MIdem{a.hold_id, a.holder, a.payment, got,
-                                 Now() + lim.idempotency_retention_ms});
+    model_.Remember(
+        a.key, MIdem{a.hold_id, a.holder, a.payment, got, Now() + lim.idempotency_retention_ms});
     model_.holds.erase(hit);
     Forget(a.hold_id);
   }
@@ -1046,8 +1122,10 @@ class EngineModelTest : public ::testing::Test {
     Note("CancelBooking(" + std::to_string(id) + ")");
     ResultCode want = ResultCode::kOk;
     auto it = model_.bookings.find(id);
-    if (it == model_.bookings.end()) want = ResultCode::kBookingNotFound;
-    else if (it->second.cancelled) want = ResultCode::kBookingCancelled;
+    if (it == model_.bookings.end())
+      want = ResultCode::kBookingNotFound;
+    else if (it->second.cancelled)
+      want = ResultCode::kBookingCancelled;
     const SimpleResult got = engine_->CancelBooking(id);
     Count("Cancel", got.code);
     ASSERT_EQ(got.code, want) << got.detail << Ctx();
@@ -1060,7 +1138,8 @@ class EngineModelTest : public ::testing::Test {
     active_bookings_.pop_back();
     active_pos_.erase(b.id);
     for (SeatKey k : b.seats) model_.At(b.event, k) = MSeat{};
-    expected_.push_back({ChangeKind::kCancelled, b.event, b.hold_id, b.id, b.token, b.seats, Now()});
+    expected_.push_back(
+        {ChangeKind::kCancelled, b.event, b.hold_id, b.id, b.token, b.seats, Now()});
   }
 
   void OpAdvance() {
@@ -1186,11 +1265,19 @@ class EngineModelTest : public ::testing::Test {
                              : r.kind == ChangeKind::kSold ? SeatState::kSold
                                                            : SeatState::kFree;
         switch (r.kind) {
-          case ChangeKind::kHeld: EXPECT_EQ(from, SeatState::kFree) << Ctx(); break;
+          case ChangeKind::kHeld:
+            EXPECT_EQ(from, SeatState::kFree) << Ctx();
+            break;
           case ChangeKind::kReleased:
-          case ChangeKind::kExpired: EXPECT_EQ(from, SeatState::kHeld) << Ctx(); break;
-          case ChangeKind::kSold: EXPECT_NE(from, SeatState::kSold) << Ctx(); break;
-          case ChangeKind::kCancelled: EXPECT_EQ(from, SeatState::kSold) << Ctx(); break;
+          case ChangeKind::kExpired:
+            EXPECT_EQ(from, SeatState::kHeld) << Ctx();
+            break;
+          case ChangeKind::kSold:
+            EXPECT_NE(from, SeatState::kSold) << Ctx();
+            break;
+          case ChangeKind::kCancelled:
+            EXPECT_EQ(from, SeatState::kSold) << Ctx();
+            break;
         }
         replay_nonfree_ += (to != SeatState::kFree) - (from != SeatState::kFree);
         slot = to;
@@ -1244,13 +1331,18 @@ class EngineModelTest : public ::testing::Test {
           ASSERT_EQ(v.state, m.state) << "seat " << id << " " << si << "/" << i << Ctx();
           ASSERT_EQ(v.owner_id, m.owner) << "seat " << id << " " << si << "/" << i << Ctx();
           switch (v.state) {
-            case SeatState::kFree: ++f; break;
+            case SeatState::kFree:
+              ++f;
+              break;
             case SeatState::kHeld:
               ++h;
               ASSERT_EQ(v.held_until_ms, model_.holds.at(m.owner).expires) << Ctx();
-              ASSERT_GT(v.held_until_ms, Now()) << "a HELD seat's hold is past its deadline" << Ctx();
+              ASSERT_GT(v.held_until_ms, Now())
+                  << "a HELD seat's hold is past its deadline" << Ctx();
               break;
-            case SeatState::kSold: ++s; break;
+            case SeatState::kSold:
+              ++s;
+              break;
           }
           const SeatState rs = Replayed(id, SeatKey{si, i});
           ASSERT_EQ(rs, v.state) << "change stream disagrees with seat " << id << " " << si << "/"
@@ -1292,8 +1384,8 @@ class EngineModelTest : public ::testing::Test {
         // The model's seat equals the engine's (checked above for this event).
         const MSeat& m = model_.At(h.event_id, k);
         ASSERT_TRUE(m.state == SeatState::kHeld && m.owner == h.hold_id)
-            << "seat " << k.section << "/" << k.seat << " of live hold " << h.hold_id
-            << " is " << SeatStateName(m.state) << Ctx();
+            << "seat " << k.section << "/" << k.seat << " of live hold " << h.hold_id << " is "
+            << SeatStateName(m.state) << Ctx();
       }
     }
     ASSERT_EQ(live, model_.live) << Ctx();
@@ -1323,14 +1415,16 @@ class EngineModelTest : public ::testing::Test {
     // Fixed starting events; more are defined at random.
     const EventLayout arena{
         "arena",
-        {SectionLayout{"A", {RowLayout{"1", 8, {}}, RowLayout{"2", 10, {}}, RowLayout{"3", 10, {}},
-                             RowLayout{"4", 7, {}}}},
-         SectionLayout{"B", {RowLayout{"F", 0, {"12", "14", "16", "18", "20", "22"}},
-                             RowLayout{"G", 6, {}}}},
+        {SectionLayout{"A",
+                       {RowLayout{"1", 8, {}}, RowLayout{"2", 10, {}}, RowLayout{"3", 10, {}},
+                        RowLayout{"4", 7, {}}}},
+         SectionLayout{
+             "B", {RowLayout{"F", 0, {"12", "14", "16", "18", "20", "22"}}, RowLayout{"G", 6, {}}}},
          SectionLayout{"X1", {RowLayout{"A", 5, {}}, RowLayout{"B", 5, {}}}}}};
-    const EventLayout club{"club",
-                           {SectionLayout{"F", {RowLayout{"A", 12, {}}, RowLayout{"B", 12, {}},
-                                                RowLayout{"C", 4, {}}}}}};
+    const EventLayout club{
+        "club",
+        {SectionLayout{"F",
+                       {RowLayout{"A", 12, {}}, RowLayout{"B", 12, {}}, RowLayout{"C", 4, {}}}}}};
     for (const EventLayout& l : {arena, club}) {
       ASSERT_EQ(engine_->DefineEvent(l).code, ResultCode::kOk);
       model_.AddEvent(l);
@@ -1341,15 +1435,24 @@ class EngineModelTest : public ::testing::Test {
       expected_ = model_.Expire(Now());
       confirm_seq_check_ = 0;
       const int roll = static_cast<int>(R(1000));
-      if (roll < 12) OpDefine();
-      else if (roll < 300) OpHold();
-      else if (roll < 430) OpBestAvailable();
-      else if (roll < 510) OpExtend();
-      else if (roll < 570) OpRelease();
-      else if (roll < 740) OpConfirm();
-      else if (roll < 810) OpCancel();
-      else if (roll < 960) OpAdvance();
-      else OpReads();
+      if (roll < 12)
+        OpDefine();
+      else if (roll < 300)
+        OpHold();
+      else if (roll < 430)
+        OpBestAvailable();
+      else if (roll < 510)
+        OpExtend();
+      else if (roll < 570)
+        OpRelease();
+      else if (roll < 740)
+        OpConfirm();
+      else if (roll < 810)
+        OpCancel();
+      else if (roll < 960)
+        OpAdvance();
+      else
+        OpReads();
       if (HasFailure()) break;
       if (op_.rfind("Advance", 0) == 0) {
         // ExpireDue ran after the clock moved: the model catches up.
@@ -1367,12 +1470,13 @@ class EngineModelTest : public ::testing::Test {
     std::cout << "[ model ] " << step_ << " steps; holds granted " << st.holds_granted
               << ", refused " << st.holds_refused << ", expired " << st.holds_expired
               << ", released " << st.holds_released << ", extended " << st.holds_extended
-              << ", confirms " << st.confirms << " (late " << st.late_confirms
-              << ", late refused " << st.late_confirms_refused << ", replayed "
-              << st.confirms_replayed << "), cancelled " << st.bookings_cancelled
-              << ", events " << st.events << ", change records " << st.change_seq
-              << ", most live holds " << max_live_ << std::endl;
-    for (const auto& [what, n] : histogram_) std::cout << "[ model ]   " << what << ": " << n << "\n";
+              << ", confirms " << st.confirms << " (late " << st.late_confirms << ", late refused "
+              << st.late_confirms_refused << ", replayed " << st.confirms_replayed
+              << "), cancelled " << st.bookings_cancelled << ", events " << st.events
+              << ", change records " << st.change_seq << ", most live holds " << max_live_
+              << std::endl;
+    for (const auto& [what, n] : histogram_)
+      std::cout << "[ model ]   " << what << ": " << n << "\n";
     if (HasFailure()) {
       std::cout << "[ model ] FAILED at step " << step_ << "; replay with SEATLOCK_SEED=" << seed_
                 << std::endl;
@@ -1400,7 +1504,7 @@ class EngineModelTest : public ::testing::Test {
   std::map<std::string, uint64_t> histogram_;
   size_t max_live_ = 0;
   std::vector<uint64_t> dead_holds_;
-  std::vector<uint64_t> booking_ids_;  // every booking, in sale order
+  std::vector<uint64_t> booking_ids_;      // every booking, in sale order
   std::vector<uint64_t> active_bookings_;  // not cancelled
   std::map<uint64_t, size_t> active_pos_;  // booking id -> index in active_bookings_
   std::vector<Attempt> attempts_;

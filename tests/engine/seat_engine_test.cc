@@ -62,8 +62,7 @@ class RecordingSink : public ChangeSink {
   void OnChange(const ChangeRecord& r) override {
     changes.push_back(Change{r.seq, r.time_ms, r.kind, std::string(r.event_id), r.hold_id,
                              r.booking_id, r.fencing_token,
-                             std::vector<SeatKey>(r.seats.begin(), r.seats.end()),
-                             r.new_state()});
+                             std::vector<SeatKey>(r.seats.begin(), r.seats.end()), r.new_state()});
   }
   std::vector<Change> changes;
 };
@@ -149,8 +148,7 @@ class EngineFixture : public ::testing::Test {
               std::string_view event = "gig") {
     ResolveResult r = engine_->ResolveSeat(
         event, SeatLabel{std::string(section), std::string(row), std::string(seat)});
-    EXPECT_EQ(r.code, ResultCode::kOk) << section << "/" << row << "/" << seat << " "
-                                       << r.detail;
+    EXPECT_EQ(r.code, ResultCode::kOk) << section << "/" << row << "/" << seat << " " << r.detail;
     return r.key;
   }
 
@@ -178,8 +176,7 @@ class EngineFixture : public ::testing::Test {
   void Sell(std::vector<SeatKey> seats, std::string_view event = "gig") {
     static int n = 0;
     HoldResult h = HoldOk(seats, "seller", 10 * kMin, event);
-    ConfirmResult c =
-        engine_->Confirm(h.hold_id, "seller", "sell-" + std::to_string(++n), "pay");
+    ConfirmResult c = engine_->Confirm(h.hold_id, "seller", "sell-" + std::to_string(++n), "pay");
     ASSERT_EQ(c.code, ResultCode::kOk) << c.detail;
   }
 
@@ -271,8 +268,8 @@ TEST_F(SeatEngineDefine, TooManySectionsIsLimitExceeded) {
   EngineLimits lim;
   lim.max_sections_per_event = 2;
   Build(lim);
-  EventLayout l = Layout("e", {UniformSection("A", 1, 2), UniformSection("B", 1, 2),
-                               UniformSection("C", 1, 2)});
+  EventLayout l = Layout(
+      "e", {UniformSection("A", 1, 2), UniformSection("B", 1, 2), UniformSection("C", 1, 2)});
   EXPECT_EQ(engine_->DefineEvent(l).code, ResultCode::kLimitExceeded);
   EXPECT_EQ(engine_->Layout("e"), nullptr);
   l.sections.pop_back();
@@ -285,21 +282,19 @@ TEST_F(SeatEngineDefine, TooManyRowsIsLimitExceeded) {
   Build(lim);
   EXPECT_EQ(engine_->DefineEvent(Layout("e", {UniformSection("A", 4, 2)})).code,
             ResultCode::kLimitExceeded);
-  EXPECT_EQ(engine_->DefineEvent(Layout("e", {UniformSection("A", 3, 2)})).code,
-            ResultCode::kOk);
+  EXPECT_EQ(engine_->DefineEvent(Layout("e", {UniformSection("A", 3, 2)})).code, ResultCode::kOk);
 }
 
 TEST_F(SeatEngineDefine, TooManySeatsIsLimitExceeded) {
   EngineLimits lim;
   lim.max_seats_per_event = 100;
   Build(lim);
-  EXPECT_EQ(engine_->DefineEvent(Layout("e", {UniformSection("A", 10, 10),
-                                              UniformSection("B", 1, 1)}))
-                .code,
-            ResultCode::kLimitExceeded);
+  EXPECT_EQ(
+      engine_->DefineEvent(Layout("e", {UniformSection("A", 10, 10), UniformSection("B", 1, 1)}))
+          .code,
+      ResultCode::kLimitExceeded);
   EXPECT_EQ(engine_->Layout("e"), nullptr);
-  EXPECT_EQ(engine_->DefineEvent(Layout("e", {UniformSection("A", 10, 10)})).code,
-            ResultCode::kOk);
+  EXPECT_EQ(engine_->DefineEvent(Layout("e", {UniformSection("A", 10, 10)})).code, ResultCode::kOk);
 }
 
 TEST_F(SeatEngineDefine, OverlongLabelIsLimitExceeded) {
@@ -315,12 +310,10 @@ TEST_F(SeatEngineDefine, OverlongLabelIsLimitExceeded) {
   EXPECT_EQ(engine_->DefineEvent(Layout("e2", {Section("S", {Row(long_label, 2)})})).code,
             ResultCode::kLimitExceeded);
   EXPECT_EQ(
-      engine_->DefineEvent(Layout("e3", {Section("S", {LabelledRow("A", {long_label})})}))
-          .code,
+      engine_->DefineEvent(Layout("e3", {Section("S", {LabelledRow("A", {long_label})})})).code,
       ResultCode::kLimitExceeded);
   EXPECT_THAT(engine_->EventIds(), IsEmpty());
-  EXPECT_EQ(engine_->DefineEvent(Layout(max_label, {Section(max_label, {Row(max_label, 2)})}))
-                .code,
+  EXPECT_EQ(engine_->DefineEvent(Layout(max_label, {Section(max_label, {Row(max_label, 2)})})).code,
             ResultCode::kOk);
 }
 
@@ -555,8 +548,8 @@ TEST_F(SeatEngineHold, EmptySeatListIsInvalidArgument) {
 
 TEST_F(SeatEngineHold, SeatsFromSeveralSectionsCanBeHeldTogether) {
   DefineGig();
-  HoldResult h = HoldOk({Key("103", "A", "1"), Key("104", "A", "1"), Key("VIP", "1", "103")},
-                        "b", kMin);
+  HoldResult h =
+      HoldOk({Key("103", "A", "1"), Key("104", "A", "1"), Key("VIP", "1", "103")}, "b", kMin);
   EXPECT_EQ(StateOf(Key("104", "A", "1")), SeatState::kHeld);
   EXPECT_EQ(StateOf(Key("VIP", "1", "103")), SeatState::kHeld);
   EXPECT_EQ(h.seats.size(), 3u);
@@ -1045,8 +1038,7 @@ TEST_F(SeatEngineConfirm, NewKeyForConfirmedHoldIsHoldNotFound) {
   DefineGig();
   HoldResult h = HoldOk({{0, 0}}, "b", 10 * kMin);
   ASSERT_EQ(engine_->Confirm(h.hold_id, "b", "idem-1", "pay-1").code, ResultCode::kOk);
-  EXPECT_EQ(engine_->Confirm(h.hold_id, "b", "idem-2", "pay-1").code,
-            ResultCode::kHoldNotFound);
+  EXPECT_EQ(engine_->Confirm(h.hold_id, "b", "idem-2", "pay-1").code, ResultCode::kHoldNotFound);
 }
 
 TEST_F(SeatEngineConfirm, EmptyIdempotencyKeyIsInvalidArgument) {
@@ -1129,13 +1121,11 @@ TEST_F(SeatEngineConfirm, LateConfirmWithNewKeySellsOnceSeatsAreFreeAgain) {
   HoldResult h = HoldOk({{0, 0}}, "b", 10 * kMin);
   clock_.SetMs(h.expires_ms);
   HoldResult thief = HoldOk({{0, 0}}, "other", kMin);
-  ASSERT_EQ(engine_->Confirm(h.hold_id, "b", "k1", "p").code,
-            ResultCode::kHoldExpiredSeatsTaken);
+  ASSERT_EQ(engine_->Confirm(h.hold_id, "b", "k1", "p").code, ResultCode::kHoldExpiredSeatsTaken);
   ASSERT_TRUE(engine_->Release(thief.hold_id, "other").ok());
   // The refusal stays bound to k1, but the lapsed hold is still remembered:
   // a new attempt finds its seats FREE and sells them.
-  EXPECT_EQ(engine_->Confirm(h.hold_id, "b", "k1", "p").code,
-            ResultCode::kHoldExpiredSeatsTaken);
+  EXPECT_EQ(engine_->Confirm(h.hold_id, "b", "k1", "p").code, ResultCode::kHoldExpiredSeatsTaken);
   ConfirmResult c = engine_->Confirm(h.hold_id, "b", "k2", "p");
   EXPECT_EQ(c.code, ResultCode::kOk);
   EXPECT_TRUE(c.hold_lapsed);
@@ -1195,8 +1185,7 @@ TEST_F(SeatEngineIdempotency, KeyIsRememberedWithinRetention) {
   EXPECT_TRUE(replay.replayed);
   EXPECT_TRUE(replay.SameOutcome(c1));
   HoldResult h2 = HoldOk({{0, 1}}, "b", 10 * kMin);
-  EXPECT_EQ(engine_->Confirm(h2.hold_id, "b", "key", "p").code,
-            ResultCode::kIdempotencyMismatch);
+  EXPECT_EQ(engine_->Confirm(h2.hold_id, "b", "key", "p").code, ResultCode::kIdempotencyMismatch);
 }
 
 TEST_F(SeatEngineIdempotency, KeyIsForgottenAfterRetention) {
@@ -1370,8 +1359,7 @@ TEST_F(SeatEngineReads, ListHoldsFiltersByEventAndHolderAndLimit) {
   EXPECT_EQ(ids(engine_->ListHolds("gig", "bob", 100)), sorted({b1.hold_id}));
   EXPECT_EQ(ids(engine_->ListHolds("", "alice", 100)),
             sorted({a1.hold_id, a2.hold_id, a3.hold_id}));
-  EXPECT_EQ(ids(engine_->ListHolds("gig", "", 100)),
-            sorted({a1.hold_id, a2.hold_id, b1.hold_id}));
+  EXPECT_EQ(ids(engine_->ListHolds("gig", "", 100)), sorted({a1.hold_id, a2.hold_id, b1.hold_id}));
   EXPECT_EQ(engine_->ListHolds("", "", 2).size(), 2u);
   EXPECT_THAT(engine_->ListHolds("gig", "carol", 100), IsEmpty());
   for (const HoldInfo& h : engine_->ListHolds("", "alice", 100)) {
@@ -1405,12 +1393,11 @@ TEST_F(SeatEngineShard, SeatsOfAnUnownedSectionAreWrongShard) {
   Build(std::move(c));
   DefineGig();
   EXPECT_EQ(Key("104", "A", "1"), (SeatKey{1, 0}));  // layout is still known
-  HoldResult h = engine_->Hold("gig", std::vector<SeatKey>{Key("103", "A", "1"), Key("104", "A", "1")},
-                               "b", kMin);
+  HoldResult h = engine_->Hold(
+      "gig", std::vector<SeatKey>{Key("103", "A", "1"), Key("104", "A", "1")}, "b", kMin);
   EXPECT_EQ(h.code, ResultCode::kWrongShard);
   EXPECT_EQ(StateOf(Key("103", "A", "1")), SeatState::kFree);
-  EXPECT_EQ(engine_->HoldBestAvailable("gig", 1, 2, true, "b", kMin).code,
-            ResultCode::kWrongShard);
+  EXPECT_EQ(engine_->HoldBestAvailable("gig", 1, 2, true, "b", kMin).code, ResultCode::kWrongShard);
   HoldOk({Key("103", "A", "1")}, "b", kMin);
   Availability a = engine_->GetAvailability("gig");
   ASSERT_EQ(a.sections.size(), 3u);
@@ -1439,8 +1426,8 @@ TEST_F(SeatEngineChanges, EveryTransitionIsRecordedWithGaplessSeq) {
   clock_.AdvanceMs(1);
   HoldResult h2 = HoldOk({{0, 2}}, "b", 1 * kMin);  // kHeld
   clock_.AdvanceMs(1 * kMin);
-  engine_->ExpireDue();  // kExpired
-  HoldResult h3 = HoldOk({{0, 3}}, "b", 10 * kMin);  // kHeld
+  engine_->ExpireDue();                                           // kExpired
+  HoldResult h3 = HoldOk({{0, 3}}, "b", 10 * kMin);               // kHeld
   ConfirmResult c = engine_->Confirm(h3.hold_id, "b", "k", "p");  // kSold
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE(engine_->CancelBooking(c.booking_id).ok());  // kCancelled
@@ -1660,9 +1647,9 @@ TEST_F(SeatEngineBestAvailable, FewerFreeSeatsThanCountIsNotEnoughSeats) {
 }
 
 TEST_F(SeatEngineBestAvailable, AnySectionSearchesInLayoutOrder) {
-  ASSERT_TRUE(engine_->DefineEvent(Layout("any", {UniformSection("S1", 1, 4),
-                                                  UniformSection("S2", 2, 6)}))
-                  .ok());
+  ASSERT_TRUE(
+      engine_->DefineEvent(Layout("any", {UniformSection("S1", 1, 4), UniformSection("S2", 2, 6)}))
+          .ok());
   Sell({{0, 0}, {0, 2}}, "any");  // S1 free: 1, 3 -- no pair
   HoldResult h = engine_->HoldBestAvailable("any", -1, 2, true, "b", kMin);
   ASSERT_EQ(h.code, ResultCode::kOk) << h.detail;
@@ -1735,24 +1722,25 @@ TEST_F(SeatEngineMemory, FiftyThousandSeatEventFitsTheTarget) {
   const size_t defined = engine_->MemoryBytes();
   // A realistic on-sale moment: 1,000 live holds of 2 seats and 5,000 sold.
   for (uint32_t i = 0; i < 1000; ++i) {
-    ASSERT_TRUE(engine_->Hold("arena", std::vector<SeatKey>{{i % 50, 2 * (i / 50)},
-                                                            {i % 50, 2 * (i / 50) + 1}},
-                              "buyer-" + std::to_string(i), 10 * kMin)
+    ASSERT_TRUE(engine_
+                    ->Hold("arena",
+                           std::vector<SeatKey>{{i % 50, 2 * (i / 50)}, {i % 50, 2 * (i / 50) + 1}},
+                           "buyer-" + std::to_string(i), 10 * kMin)
                     .ok());
   }
   const size_t with_holds = engine_->MemoryBytes();
   const double per_seat = static_cast<double>(defined) / 50'000.0;
-  std::cout << "[ memory ] empty engine " << empty << " B; 50,000-seat event defined "
-            << defined << " B = " << per_seat << " B/seat (layout+state, excl. empty "
+  std::cout << "[ memory ] empty engine " << empty << " B; 50,000-seat event defined " << defined
+            << " B = " << per_seat << " B/seat (layout+state, excl. empty "
             << static_cast<double>(defined - empty) / 50'000.0 << " B/seat); with 1,000 holds "
-            << with_holds << " B = " << static_cast<double>(with_holds) / 50'000.0
-            << " B/seat" << std::endl;
+            << with_holds << " B = " << static_cast<double>(with_holds) / 50'000.0 << " B/seat"
+            << std::endl;
   // Cross-check the estimate against what malloc saw (0 under sanitizers,
   // whose allocator glibc's counters do not see).
   if (heap_after > heap_before) {
     std::cout << "[ memory ] heap growth measured by malloc while defining: "
-              << heap_after - heap_before << " B = "
-              << static_cast<double>(heap_after - heap_before) / 50'000.0 << " B/seat"
+              << heap_after - heap_before
+              << " B = " << static_cast<double>(heap_after - heap_before) / 50'000.0 << " B/seat"
               << std::endl;
   }
   EXPECT_GT(defined, empty);

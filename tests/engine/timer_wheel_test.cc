@@ -45,8 +45,8 @@ struct Fired {
 
 TEST(TimerWheelTest, FiresInItsDeadlineTickWhenAdvancedOneTickAtATime) {
   TimerWheel wheel(0);
-  const std::vector<int64_t> deadlines = {1, 2, 63, 64, 65, 127, 128, 129, 4095, 4096, 4097,
-                                          5000, 262143, 262144, 262145, 300000};
+  const std::vector<int64_t> deadlines = {1,    2,    63,   64,   65,     127,    128,    129,
+                                          4095, 4096, 4097, 5000, 262143, 262144, 262145, 300000};
   for (size_t i = 0; i < deadlines.size(); ++i) wheel.Arm(deadlines[i], i);
   std::vector<Fired> fired;
   for (int64_t t = 1; t <= 300001; ++t) {
@@ -68,8 +68,8 @@ TEST(TimerWheelTest, FiresAtExactTickAcrossEveryLevelBoundaryFromManyStartTicks)
   }
   std::sort(deltas.begin(), deltas.end());
   deltas.erase(std::unique(deltas.begin(), deltas.end()), deltas.end());
-  const std::vector<int64_t> starts = {0, 1, 63, 64, 65, 4095, 4096, 123456789, kSpan - 1,
-                                       kSpan, 3 * kSpan + 17};
+  const std::vector<int64_t> starts = {
+      0, 1, 63, 64, 65, 4095, 4096, 123456789, kSpan - 1, kSpan, 3 * kSpan + 17};
   for (int64_t start : starts) {
     for (int64_t delta : deltas) {
       SCOPED_TRACE("start " + std::to_string(start) + " delta " + std::to_string(delta));
@@ -111,9 +111,9 @@ TEST(TimerWheelTest, DeadlinesBeyondTheWheelSpanParkAndFireOnTime) {
                         int64_t{1} << 30, kSpan + 99}) {
     SCOPED_TRACE("start " + std::to_string(start));
     TimerWheel wheel(start);
-    const std::vector<int64_t> deadlines = {start + kSpan - 1, start + kSpan, start + kSpan + 1,
-                                            start + kSpan + 1000, start + 2 * kSpan + 77,
-                                            start + 5 * kSpan + 123456};
+    const std::vector<int64_t> deadlines = {start + kSpan - 1,      start + kSpan,
+                                            start + kSpan + 1,      start + kSpan + 1000,
+                                            start + 2 * kSpan + 77, start + 5 * kSpan + 123456};
     for (size_t i = 0; i < deadlines.size(); ++i) wheel.Arm(deadlines[i], i);
     EXPECT_EQ(wheel.size(), deadlines.size());
     std::vector<Fired> fired;
@@ -179,9 +179,9 @@ TEST(TimerWheelTest, CancelOfNeverIssuedIdsReturnsFalse) {
   EXPECT_FALSE(wheel.Cancel(0));
   EXPECT_FALSE(wheel.Cancel(12345));
   const TimerId id = wheel.Arm(10, 1);
-  EXPECT_FALSE(wheel.Cancel(id + 1));                          // node index out of range
-  EXPECT_FALSE(wheel.Cancel(id + (uint64_t{7} << 32)));        // wrong generation
-  EXPECT_FALSE(wheel.Cancel(static_cast<uint32_t>(id)));       // generation 0
+  EXPECT_FALSE(wheel.Cancel(id + 1));                     // node index out of range
+  EXPECT_FALSE(wheel.Cancel(id + (uint64_t{7} << 32)));   // wrong generation
+  EXPECT_FALSE(wheel.Cancel(static_cast<uint32_t>(id)));  // generation 0
   EXPECT_EQ(wheel.size(), 1u);
   EXPECT_TRUE(wheel.Cancel(id));
 }
@@ -281,9 +281,9 @@ TEST(TimerWheelTest, CallbackCanArmTimersThatFireLaterInTheSameAdvance) {
   EXPECT_EQ(fired[0], (Fired{0, 100}));
   EXPECT_EQ(fired[1], (Fired{1, 108}));
   EXPECT_EQ(fired[2], (Fired{2, 172}));
-  EXPECT_EQ(fired[3], (Fired{100, 172}));   // armed "now" from a callback: same tick
+  EXPECT_EQ(fired[3], (Fired{100, 172}));  // armed "now" from a callback: same tick
   EXPECT_EQ(fired[4], (Fired{3, 684}));
-  EXPECT_EQ(fired[5], (Fired{101, 684}));   // armed in the past from a callback
+  EXPECT_EQ(fired[5], (Fired{101, 684}));  // armed in the past from a callback
   EXPECT_EQ(fired[6], (Fired{4, 4780}));
   EXPECT_EQ(fired[7], (Fired{5, 4780 + 32768}));
   EXPECT_EQ(wheel.size(), 0u);
@@ -400,7 +400,7 @@ TEST(TimerWheelTest, MillionRandomTimersOverFourHoursFireExactlyOnceOnTime) {
   std::vector<uint16_t> version(kTimers);
   std::vector<uint8_t> state(kTimers, kIdle);
   std::vector<uint16_t> pending_at(kHorizon + 1, 0);  // armed future timers per deadline
-  uint64_t pending_overdue = 0;                        // armed at/before now, not fired
+  uint64_t pending_overdue = 0;                       // armed at/before now, not fired
   uint64_t armed = 0, fires = 0, arms = 0, cancels = 0, stale_cancels = 0, callback_arms = 0,
            callback_cancels = 0;
 
@@ -537,7 +537,8 @@ TEST(TimerWheelTest, MillionRandomTimersOverFourHoursFireExactlyOnceOnTime) {
     if (n != fires - fires_before) fail("Advance returned the wrong count");
     if (wheel.now() != target) fail("now() != target after Advance");
     // Nothing due at or before the target may still be pending.
-    if (pending_overdue != 0) fail("overdue timer not fired by Advance to " + std::to_string(target));
+    if (pending_overdue != 0)
+      fail("overdue timer not fired by Advance to " + std::to_string(target));
     for (int64_t t = prev_now + 1; t <= target; ++t) {
       if (pending_at[t] != 0) {
         fail(std::to_string(pending_at[t]) + " timers due at " + std::to_string(t) +

@@ -225,7 +225,8 @@ TEST_F(WaitingRoomTest, PreQueueIsShuffledIntoAPermutationAndLaterJoinersFollowI
   }
   ASSERT_EQ(order.size(), 15u);
   for (size_t i = 0; i < 10; ++i) EXPECT_EQ(positions[order[i] - 1], i) << "rank " << i;
-  EXPECT_THAT(std::vector<uint32_t>(order.begin() + 10, order.end()), ElementsAre(11, 12, 13, 14, 15));
+  EXPECT_THAT(std::vector<uint32_t>(order.begin() + 10, order.end()),
+              ElementsAre(11, 12, 13, 14, 15));
 }
 
 TEST_F(WaitingRoomTest, JoinsAtOrAfterOnSaleAreNotShuffledEvenBeforeTheRoomOpens) {
@@ -255,7 +256,8 @@ TEST(WaitingRoomShuffleTest, EveryRankIsEquallyLikelyForEveryBuyer) {
     RoomConfig c = RateConfig(1000, kBuyers);
     c.on_sale_ms = kT0 + 1000;
     WaitingRoom room("gig", c, &clock, random);
-    for (int b = 0; b < kBuyers; ++b) ASSERT_EQ(room.Join(Key(b)).number, static_cast<uint64_t>(b + 1));
+    for (int b = 0; b < kBuyers; ++b)
+      ASSERT_EQ(room.Join(Key(b)).number, static_cast<uint64_t>(b + 1));
     clock.SetMs(c.on_sale_ms);
     const auto a = room.Advance();
     ASSERT_TRUE(a.opened);
@@ -334,11 +336,13 @@ TEST_F(WaitingRoomTest, EtaForAPositionIsWithinTwentyPercentOfTheRealWait) {
   for (int i = 0; i < 10'000 && admitted_at == 0; ++i) {
     clock_.AdvanceMs(10);
     const auto a = room_->Advance();
-    if (std::find(a.admitted.begin(), a.admitted.end(), number) != a.admitted.end()) admitted_at = clock_.NowMs();
+    if (std::find(a.admitted.begin(), a.admitted.end(), number) != a.admitted.end())
+      admitted_at = clock_.NowMs();
   }
   ASSERT_NE(admitted_at, 0);
   const double real = static_cast<double>(admitted_at - asked);
-  EXPECT_NEAR(static_cast<double>(s.eta_p50_ms), real, 0.2 * real) << "eta " << s.eta_p50_ms << " real " << real;
+  EXPECT_NEAR(static_cast<double>(s.eta_p50_ms), real, 0.2 * real)
+      << "eta " << s.eta_p50_ms << " real " << real;
 }
 
 // ---------------------------------------------------------------------------
@@ -485,7 +489,8 @@ TEST_F(WaitingRoomTest, MissingForgedAndForeignPassesAreInvalid) {
   EXPECT_EQ(room_->UsePass("", 1, &number, &detail), ResultCode::kPassInvalid);
   EXPECT_THAT(detail, ::testing::HasSubstr("need a pass"));
   EXPECT_EQ(room_->UsePass("garbage", 1, &number, &detail), ResultCode::kPassInvalid);
-  EXPECT_EQ(room_->UsePass(pass.substr(0, pass.size() - 1), 1, &number, &detail), ResultCode::kPassInvalid);
+  EXPECT_EQ(room_->UsePass(pass.substr(0, pass.size() - 1), 1, &number, &detail),
+            ResultCode::kPassInvalid);
   std::string forged = pass;
   forged.back() = forged.back() == '0' ? '1' : '0';
   EXPECT_EQ(room_->UsePass(forged, 1, &number, &detail), ResultCode::kPassInvalid);
@@ -583,20 +588,26 @@ class RecordingRoom {
   void Join(const std::string& key) {
     const auto r = room_->Join(key);
     ASSERT_EQ(r.code, ResultCode::kOk);
-    if (r.fresh) log.push_back({LoggedChange::kJoin, static_cast<uint32_t>(r.number), key, r.joined_ms});
+    if (r.fresh)
+      log.push_back({LoggedChange::kJoin, static_cast<uint32_t>(r.number), key, r.joined_ms});
   }
   void Advance() {
     const auto a = room_->Advance();
     if (a.opened) log.push_back({LoggedChange::kOpen, 0, "", 0, a.shuffle_seed});
-    for (uint32_t n : a.expired) log.push_back({LoggedChange::kEnd, n, "", 0, 0, {}, QueueState::kPassExpired});
-    for (uint32_t n : a.lapsed) log.push_back({LoggedChange::kEnd, n, "", 0, 0, {}, QueueState::kLapsed});
-    for (uint32_t n : a.admitted) log.push_back({LoggedChange::kAdmit, n, "", 0, 0, room_->PassOf(n)});
+    for (uint32_t n : a.expired)
+      log.push_back({LoggedChange::kEnd, n, "", 0, 0, {}, QueueState::kPassExpired});
+    for (uint32_t n : a.lapsed)
+      log.push_back({LoggedChange::kEnd, n, "", 0, 0, {}, QueueState::kLapsed});
+    for (uint32_t n : a.admitted)
+      log.push_back({LoggedChange::kAdmit, n, "", 0, 0, room_->PassOf(n)});
   }
   void Leave(uint32_t n, const std::string& key) {
-    if (room_->Leave(n, key).changed) log.push_back({LoggedChange::kEnd, n, "", 0, 0, {}, QueueState::kLeft});
+    if (room_->Leave(n, key).changed)
+      log.push_back({LoggedChange::kEnd, n, "", 0, 0, {}, QueueState::kLeft});
   }
   void Purchased(uint32_t n) {
-    if (room_->Purchased(n)) log.push_back({LoggedChange::kEnd, n, "", 0, 0, {}, QueueState::kDone});
+    if (room_->Purchased(n))
+      log.push_back({LoggedChange::kEnd, n, "", 0, 0, {}, QueueState::kDone});
   }
   std::vector<LoggedChange> log;
 
@@ -607,10 +618,18 @@ class RecordingRoom {
 void Replay(const std::vector<LoggedChange>& log, WaitingRoom* room) {
   for (const LoggedChange& c : log) {
     switch (c.kind) {
-      case LoggedChange::kJoin: room->RestoreJoin(c.number, c.key, c.joined_ms); break;
-      case LoggedChange::kOpen: room->RestoreOpen(c.seed); break;
-      case LoggedChange::kAdmit: room->RestoreAdmit(c.number, c.pass, 0); break;
-      case LoggedChange::kEnd: room->RestoreEnd(c.number, c.state); break;
+      case LoggedChange::kJoin:
+        room->RestoreJoin(c.number, c.key, c.joined_ms);
+        break;
+      case LoggedChange::kOpen:
+        room->RestoreOpen(c.seed);
+        break;
+      case LoggedChange::kAdmit:
+        room->RestoreAdmit(c.number, c.pass, 0);
+        break;
+      case LoggedChange::kEnd:
+        room->RestoreEnd(c.number, c.state);
+        break;
     }
   }
 }
@@ -629,7 +648,8 @@ void RestoreFromSnapshot(const WaitingRoom& from, WaitingRoom* to) {
   }
   for (size_t i = 0; i < from.size(); ++i) {
     const auto e = from.EntryInOrder(i);
-    if (e.state != QueueState::kWaiting && e.state != QueueState::kAdmitted) to->RestoreEnd(e.number, e.state);
+    if (e.state != QueueState::kWaiting && e.state != QueueState::kAdmitted)
+      to->RestoreEnd(e.number, e.state);
   }
 }
 

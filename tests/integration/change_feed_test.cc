@@ -62,7 +62,8 @@ class Stream {
   std::shared_ptr<State> state_ = std::make_shared<State>();
 };
 
-wire::Request SubscribeReq(const std::string& event, uint32_t shard, uint64_t from_seq, bool from_now) {
+wire::Request SubscribeReq(const std::string& event, uint32_t shard, uint64_t from_seq,
+                           bool from_now) {
   wire::Request r;
   r.mutable_subscribe()->set_event_id(event);
   r.mutable_subscribe()->set_shard(shard);
@@ -130,8 +131,8 @@ TEST_F(ChangeFeedTest, EveryChangeArrivesOnceInOrderWithGaplessNumbers) {
   MakeEveryKindOfChange(&deadline);
   auto changes = stream.Changes(7);
   ASSERT_EQ(changes.size(), 7u);
-  const wire::ChangeKind want[] = {wire::CHANGE_HELD, wire::CHANGE_RELEASED, wire::CHANGE_HELD,
-                                   wire::CHANGE_EXPIRED, wire::CHANGE_HELD, wire::CHANGE_SOLD,
+  const wire::ChangeKind want[] = {wire::CHANGE_HELD,     wire::CHANGE_RELEASED, wire::CHANGE_HELD,
+                                   wire::CHANGE_EXPIRED,  wire::CHANGE_HELD,     wire::CHANGE_SOLD,
                                    wire::CHANGE_CANCELLED};
   for (size_t i = 0; i < changes.size(); ++i) {
     EXPECT_EQ(changes[i].seq(), i + 1) << "sequence numbers start at 1 with no gaps";

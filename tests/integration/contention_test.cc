@@ -33,12 +33,12 @@ constexpr int kSections = 10, kRows = 10, kSeatsPerRow = 10;
 // One grant of a seat: a HOLD, or a late CONFIRM (which takes lapsed seats
 // afresh under a new fencing token).
 struct Grant {
-  std::string seat;       // "section/row/seat"
+  std::string seat;  // "section/row/seat"
   uint64_t fencing = 0;
-  int64_t granted_ms = 0; // server time of the grant
-  int64_t expires_ms = 0; // for holds
+  int64_t granted_ms = 0;  // server time of the grant
+  int64_t expires_ms = 0;  // for holds
   enum End { kExpired, kReleased, kSold, kRefunded } end = kExpired;
-  int64_t end_ms = 0;     // client time the RELEASE or CANCEL_BOOKING was sent
+  int64_t end_ms = 0;  // client time the RELEASE or CANCEL_BOOKING was sent
 };
 
 class ContentionTest : public ::testing::TestWithParam<std::string> {};
@@ -117,7 +117,10 @@ TEST_P(ContentionTest, NoSeatEverHasTwoHoldersAndCountsMatch) {
           const int64_t sent = NowMs();
           auto r = c.Release(hr.hold_id(), holder);
           if (r.ok() && r->code() == wire::OK) {
-            for (auto& g : mine) { g.end = Grant::kReleased; g.end_ms = sent; }
+            for (auto& g : mine) {
+              g.end = Grant::kReleased;
+              g.end_ms = sent;
+            }
           }
         } else if (action < 6) {  // pay, sometimes past the deadline, then confirm
           std::this_thread::sleep_for(std::chrono::milliseconds(rng() % (ttl + 40)));
@@ -146,7 +149,10 @@ TEST_P(ContentionTest, NoSeatEverHasTwoHoldersAndCountsMatch) {
               auto cancel = c.CancelBooking(r->confirm().booking_id());
               ASSERT_TRUE(cancel.ok() && cancel->code() == wire::OK);
               for (auto& g : mine) {
-                if (g.end == Grant::kSold) { g.end = Grant::kRefunded; g.end_ms = sent; }
+                if (g.end == Grant::kSold) {
+                  g.end = Grant::kRefunded;
+                  g.end_ms = sent;
+                }
               }
             } else {
               std::lock_guard<std::mutex> l(mu);
@@ -172,17 +178,24 @@ TEST_P(ContentionTest, NoSeatEverHasTwoHoldersAndCountsMatch) {
   for (const auto& g : grants) by_seat[g.seat].push_back(g);
   int overlaps = 0;
   for (auto& [seat, gs] : by_seat) {
-    std::sort(gs.begin(), gs.end(), [](const Grant& a, const Grant& b) { return a.fencing < b.fencing; });
+    std::sort(gs.begin(), gs.end(),
+              [](const Grant& a, const Grant& b) { return a.fencing < b.fencing; });
     for (size_t i = 0; i + 1 < gs.size(); ++i) {
       const Grant& a = gs[i];
       const Grant& b = gs[i + 1];
       ASSERT_LT(a.fencing, b.fencing) << seat << ": a fencing token was granted twice";
       bool ok = true;
       switch (a.end) {
-        case Grant::kSold: ok = false; break;  // nothing may follow a sale
+        case Grant::kSold:
+          ok = false;
+          break;  // nothing may follow a sale
         case Grant::kReleased:
-        case Grant::kRefunded: ok = b.granted_ms + 1 >= a.end_ms; break;
-        case Grant::kExpired: ok = b.granted_ms >= a.expires_ms; break;
+        case Grant::kRefunded:
+          ok = b.granted_ms + 1 >= a.end_ms;
+          break;
+        case Grant::kExpired:
+          ok = b.granted_ms >= a.expires_ms;
+          break;
       }
       if (!ok && ++overlaps < 5) {
         ADD_FAILURE() << seat << ": grant with token " << b.fencing << " at " << b.granted_ms

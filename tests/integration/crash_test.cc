@@ -55,9 +55,11 @@ TEST_P(CrashTest, AcknowledgedSalesSurviveKillNine) {
   std::mt19937_64 rng(seed);
   // Small segments and frequent snapshots, so kills also land mid-snapshot
   // and mid-roll, and restarts replay snapshot + log.
-  Daemon daemon(DaemonOptions{.shards = 2, .io = GetParam(),
-                              .extra_args = {"--snapshot_bytes=300000", "--wal_segment_bytes=200000"}});
-  std::vector<Acked> acked;            // every confirm ever acknowledged
+  Daemon daemon(
+      DaemonOptions{.shards = 2,
+                    .io = GetParam(),
+                    .extra_args = {"--snapshot_bytes=300000", "--wal_segment_bytes=200000"}});
+  std::vector<Acked> acked;               // every confirm ever acknowledged
   std::map<std::string, uint64_t> owner;  // seat -> the booking it was sold to
   std::atomic<int> next_seat{0};
   const int total_seats = kSections * kRows * kSeatsPerRow;
@@ -76,8 +78,9 @@ TEST_P(CrashTest, AcknowledgedSalesSurviveKillNine) {
       auto r = (*client)->Confirm(a.hold_id, a.holder, a.key, a.payment_ref);
       ASSERT_TRUE(r.ok()) << r.status();
       if (r->code() != wire::OK) daemon.KeepFiles();
-      ASSERT_EQ(r->code(), wire::OK) << "round " << round << " key " << a.key << ": " << r->detail()
-                                     << " (daemon log and data kept in " << daemon.data_dir() << ")";
+      ASSERT_EQ(r->code(), wire::OK)
+          << "round " << round << " key " << a.key << ": " << r->detail()
+          << " (daemon log and data kept in " << daemon.data_dir() << ")";
       EXPECT_TRUE(r->confirm().replayed());
       EXPECT_EQ(r->confirm().booking_id(), a.booking_id) << a.key;
     }
@@ -86,7 +89,8 @@ TEST_P(CrashTest, AcknowledgedSalesSurviveKillNine) {
       const std::string label = "S" + std::to_string(s);
       auto g = (*client)->GetSeats("crash", label);
       ASSERT_TRUE(g.ok() && g->code() == wire::OK);
-      for (const auto& info : g->get_seats().seats()) seats[label][info.row() + "/" + info.seat()] = info;
+      for (const auto& info : g->get_seats().seats())
+        seats[label][info.row() + "/" + info.seat()] = info;
     }
     for (const Acked& a : acked) {
       const wire::SeatInfo& info = seats[a.section][a.row + "/" + a.seat];
@@ -107,7 +111,7 @@ TEST_P(CrashTest, AcknowledgedSalesSurviveKillNine) {
           const std::string row = "R" + std::to_string((i / kSeatsPerRow) % kRows);
           const std::string seat = std::to_string(i % kSeatsPerRow + 1);
           auto h = (*client)->Hold("crash", {SeatAt(section, row, seat)}, holder, 60000);
-          if (!h.ok()) return;  // the daemon is gone
+          if (!h.ok()) return;                  // the daemon is gone
           if (h->code() != wire::OK) continue;  // sold by a confirm that was never acknowledged
           const std::string key = holder + "-r" + std::to_string(round) + "-" + std::to_string(n);
           const std::string pay = "pay-" + key;
@@ -115,7 +119,8 @@ TEST_P(CrashTest, AcknowledgedSalesSurviveKillNine) {
           if (!c.ok()) return;
           if (c->code() != wire::OK) continue;
           std::lock_guard<std::mutex> l(mu);
-          acked.push_back({h->hold().hold_id(), c->confirm().booking_id(), holder, key, pay, section, row, seat});
+          acked.push_back({h->hold().hold_id(), c->confirm().booking_id(), holder, key, pay,
+                           section, row, seat});
         }
       });
     }

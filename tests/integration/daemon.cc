@@ -33,9 +33,11 @@ Daemon::~Daemon() {
 bool Daemon::Start() {
   const std::string port_file = dir_ + "/ports.json";
   unlink(port_file.c_str());
-  std::vector<std::string> args = {SeatlockdPath(), "--port=0", "--bind=127.0.0.1",
-                                   "--shards=" + std::to_string(options_.shards), "--io=" + options_.io,
-                                   "--data_dir=" + data_dir_, "--port_file=" + port_file};
+  std::vector<std::string> args = {
+      SeatlockdPath(),           "--port=0",
+      "--bind=127.0.0.1",        "--shards=" + std::to_string(options_.shards),
+      "--io=" + options_.io,     "--data_dir=" + data_dir_,
+      "--port_file=" + port_file};
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   pid_ = fork();
   if (pid_ == 0) {

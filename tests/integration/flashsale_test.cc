@@ -32,8 +32,8 @@ RunResult RunFlashSale(const Daemon& daemon, const std::string& extra) {
   // --timeout_s bounds the buying phase; --poll_max_ms 1000 lets the
   // waiting buyers hear "sold out" within a second.
   const std::string cmd = std::string(FLASHSALE_PATH) + " --port " + std::to_string(daemon.port()) +
-                          " --scale 0.02 --poll_max_ms 1000 --timeout_s 20 --json " + json_path + " " + extra +
-                          " 2>&1";
+                          " --scale 0.02 --poll_max_ms 1000 --timeout_s 20 --json " + json_path +
+                          " " + extra + " 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return res;
   char buf[4096];
@@ -74,9 +74,12 @@ TEST(FlashSaleTest, WaitingRoomSellsOutWithoutOversellingOrDoubleCharging) {
   EXPECT_EQ(sales, Field(r.json, "seats")) << r.json;
   EXPECT_GE(Field(r.json, "sold_out_by_room_ms"), 0) << r.json;
   // Dropped confirm answers were retried and replayed, not sold twice.
-  EXPECT_GE(Field(r.json, "replayed_confirm_answers"), Field(r.json, "dropped_confirm_responses")) << r.json;
+  EXPECT_GE(Field(r.json, "replayed_confirm_answers"), Field(r.json, "dropped_confirm_responses"))
+      << r.json;
   // FIFO admission: earlier arrivals succeed more.
-  EXPECT_GT(Field(r.json, "spearman_earliness_success"), 0.5 * Field(r.json, "spearman_max_possible")) << r.json;
+  EXPECT_GT(Field(r.json, "spearman_earliness_success"),
+            0.5 * Field(r.json, "spearman_max_possible"))
+      << r.json;
   EXPECT_EQ(daemon.Log().find("ERROR"), std::string::npos) << daemon.Log();
 }
 

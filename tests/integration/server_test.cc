@@ -23,7 +23,8 @@ namespace {
 using testing::Daemon;
 using testing::DaemonOptions;
 
-wire::DefineEventRequest Arena(const std::string& id, int sections = 6, int rows = 4, int seats = 10) {
+wire::DefineEventRequest Arena(const std::string& id, int sections = 6, int rows = 4,
+                               int seats = 10) {
   wire::DefineEventRequest d;
   d.set_event_id(id);
   for (int s = 0; s < sections; ++s) {
@@ -108,7 +109,8 @@ class ServerTest : public ::testing::TestWithParam<std::string> {
     return out;
   }
   void SendAll(int fd, const std::string& bytes) {
-    ASSERT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL), static_cast<ssize_t>(bytes.size()));
+    ASSERT_EQ(send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(bytes.size()));
   }
   // The server still answers a well-behaved client.
   void ExpectHealthy() {
@@ -176,7 +178,8 @@ TEST_P(ServerTest, ConfirmIsIdempotentAndAvailabilityAddsUpAcrossShards) {
   ASSERT_EQ(c2->code(), wire::OK);
   EXPECT_TRUE(c2->confirm().replayed());
   EXPECT_EQ(c2->confirm().booking_id(), c1->confirm().booking_id());
-  EXPECT_EQ(client_->Confirm(hid, "carol", "key-1", "pay-OTHER")->code(), wire::IDEMPOTENCY_MISMATCH);
+  EXPECT_EQ(client_->Confirm(hid, "carol", "key-1", "pay-OTHER")->code(),
+            wire::IDEMPOTENCY_MISMATCH);
 
   auto avail = client_->GetAvailability("gig");
   ASSERT_EQ(avail->code(), wire::OK);

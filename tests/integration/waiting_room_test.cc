@@ -7,8 +7,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <set>
@@ -30,7 +30,8 @@ using testing::DaemonOptions;
 constexpr auto kPollFor = std::chrono::seconds(20);
 
 int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -86,7 +87,8 @@ uint64_t Join(Client& c, const std::string& event, const std::string& key) {
   return r->join_queue().number();
 }
 
-wire::QueueStatusReply Status(Client& c, const std::string& event, uint64_t number, const std::string& key) {
+wire::QueueStatusReply Status(Client& c, const std::string& event, uint64_t number,
+                              const std::string& key) {
   auto r = c.QueueStatus(event, number, key);
   EXPECT_TRUE(r.ok()) << r.status();
   if (!r.ok()) return {};
@@ -95,7 +97,8 @@ wire::QueueStatusReply Status(Client& c, const std::string& event, uint64_t numb
 }
 
 // Polls STATUS (which also keeps the place) until `done` holds or 20 s pass.
-wire::QueueStatusReply PollStatus(Client& c, const std::string& event, uint64_t number, const std::string& key,
+wire::QueueStatusReply PollStatus(Client& c, const std::string& event, uint64_t number,
+                                  const std::string& key,
                                   const std::function<bool(const wire::QueueStatusReply&)>& done) {
   const auto deadline = std::chrono::steady_clock::now() + kPollFor;
   wire::QueueStatusReply s;
@@ -108,9 +111,10 @@ wire::QueueStatusReply PollStatus(Client& c, const std::string& event, uint64_t 
   return s;
 }
 
-wire::QueueStatusReply WaitForState(Client& c, const std::string& event, uint64_t number, const std::string& key,
-                                    wire::QueueState state) {
-  return PollStatus(c, event, number, key, [state](const wire::QueueStatusReply& s) { return s.state() == state; });
+wire::QueueStatusReply WaitForState(Client& c, const std::string& event, uint64_t number,
+                                    const std::string& key, wire::QueueState state) {
+  return PollStatus(c, event, number, key,
+                    [state](const wire::QueueStatusReply& s) { return s.state() == state; });
 }
 
 wire::RoomInfoReply Info(Client& c, const std::string& event) {
@@ -190,7 +194,8 @@ TEST_F(WaitingRoomTest, ConcurrentJoinsGetGaplessNumbersAndAreAdmittedInJoinOrde
       if (i > 0) {
         EXPECT_GT(numbers[t][i], numbers[t][i - 1]) << "thread " << t;
       }
-      EXPECT_TRUE(key_of.emplace(numbers[t][i], Key(t * kPerThread + i)).second) << "number issued twice";
+      EXPECT_TRUE(key_of.emplace(numbers[t][i], Key(t * kPerThread + i)).second)
+          << "number issued twice";
     }
   }
   ASSERT_EQ(key_of.size(), static_cast<size_t>(kTotal));
@@ -244,7 +249,8 @@ TEST_F(WaitingRoomTest, PositionsCountWaitingBuyersAheadAndLeaveFreesASlotAtOnce
   EXPECT_EQ(client_->ConfigureRoom("pos", CapacityRoom(0, 5))->code(), wire::INVALID_ARGUMENT);
   Configure(*client_, "pos", CapacityRoom(5, 5));
   constexpr int kBuyers = 30;
-  for (int i = 1; i <= kBuyers; ++i) ASSERT_EQ(Join(*client_, "pos", Key(i)), static_cast<uint64_t>(i));
+  for (int i = 1; i <= kBuyers; ++i)
+    ASSERT_EQ(Join(*client_, "pos", Key(i)), static_cast<uint64_t>(i));
   PollInfo(*client_, "pos", [](const wire::RoomInfoReply& i) { return i.admitted() == 5; });
   std::set<int> gone;  // not waiting any more
   auto expect_positions = [&](const std::string& when) {
@@ -302,9 +308,12 @@ TEST_F(WaitingRoomTest, GatedHoldsNeedAValidPassWithinItsSeatLimitAndPurchasesFr
   config.set_max_seats_per_pass(2);
   Configure(*client_, "tiny", config);
 
-  EXPECT_EQ(client_->Hold("tiny", {SeatAt("S0", "A", "1")}, "h", 60000)->code(), wire::PASS_INVALID);
-  EXPECT_EQ(client_->HoldBestAvailable("tiny", "", 1, true, "h", 60000)->code(), wire::PASS_INVALID);
-  EXPECT_EQ(client_->Hold("tiny", {SeatAt("S3", "A", "1")}, "h", 60000, "1.0123")->code(), wire::PASS_INVALID);
+  EXPECT_EQ(client_->Hold("tiny", {SeatAt("S0", "A", "1")}, "h", 60000)->code(),
+            wire::PASS_INVALID);
+  EXPECT_EQ(client_->HoldBestAvailable("tiny", "", 1, true, "h", 60000)->code(),
+            wire::PASS_INVALID);
+  EXPECT_EQ(client_->Hold("tiny", {SeatAt("S3", "A", "1")}, "h", 60000, "1.0123")->code(),
+            wire::PASS_INVALID);
 
   for (int i = 1; i <= 5; ++i) ASSERT_EQ(Join(*client_, "tiny", Key(i)), static_cast<uint64_t>(i));
   const std::string pass1 = WaitForState(*client_, "tiny", 1, Key(1), wire::QUEUE_ADMITTED).pass();
@@ -313,15 +322,18 @@ TEST_F(WaitingRoomTest, GatedHoldsNeedAValidPassWithinItsSeatLimitAndPurchasesFr
   EXPECT_EQ(Status(*client_, "tiny", 2, Key(2)).state(), wire::QUEUE_WAITING);
   std::string forged = pass1;
   forged.back() = forged.back() == '0' ? '1' : '0';
-  EXPECT_EQ(client_->Hold("tiny", {SeatAt("S0", "A", "1")}, "b1", 60000, forged)->code(), wire::PASS_INVALID);
+  EXPECT_EQ(client_->Hold("tiny", {SeatAt("S0", "A", "1")}, "b1", 60000, forged)->code(),
+            wire::PASS_INVALID);
 
   // Buyer 1: two seats, one per section; a third is over the pass's limit.
-  auto h1 = client_->Hold("tiny", {SeatAt("S0", "A", "1"), SeatAt("S3", "A", "1")}, "b1", 60000, pass1);
+  auto h1 =
+      client_->Hold("tiny", {SeatAt("S0", "A", "1"), SeatAt("S3", "A", "1")}, "b1", 60000, pass1);
   ASSERT_EQ(h1->code(), wire::OK) << h1->detail();
   EXPECT_EQ(Status(*client_, "tiny", 1, Key(1)).seats_left(), 0u);
   auto over = client_->Hold("tiny", {SeatAt("S0", "A", "2")}, "b1", 60000, pass1);
   EXPECT_EQ(over->code(), wire::LIMIT_EXCEEDED) << over->detail();
-  EXPECT_EQ(client_->HoldBestAvailable("tiny", "S3", 1, false, "b1", 60000, pass1)->code(), wire::LIMIT_EXCEEDED);
+  EXPECT_EQ(client_->HoldBestAvailable("tiny", "S3", 1, false, "b1", 60000, pass1)->code(),
+            wire::LIMIT_EXCEEDED);
   // The purchase ends the pass and frees the slot for buyer 2.
   ASSERT_EQ(h1->hold().part_hold_ids_size(), 2);  // one part per shard: confirm each
   for (uint64_t part : h1->hold().part_hold_ids()) {
@@ -329,13 +341,15 @@ TEST_F(WaitingRoomTest, GatedHoldsNeedAValidPassWithinItsSeatLimitAndPurchasesFr
     ASSERT_EQ(c1->code(), wire::OK) << c1->detail();
   }
   WaitForState(*client_, "tiny", 1, Key(1), wire::QUEUE_DONE);
-  EXPECT_EQ(client_->Hold("tiny", {SeatAt("S0", "A", "2")}, "b1", 60000, pass1)->code(), wire::PASS_INVALID);
+  EXPECT_EQ(client_->Hold("tiny", {SeatAt("S0", "A", "2")}, "b1", 60000, pass1)->code(),
+            wire::PASS_INVALID);
   const std::string pass2 = WaitForState(*client_, "tiny", 2, Key(2), wire::QUEUE_ADMITTED).pass();
   ASSERT_FALSE(pass2.empty());
   EXPECT_NE(pass2, pass1);
 
   // Buyer 2: a refused hold (a sold seat) gives its seats back to the pass.
-  auto refused = client_->Hold("tiny", {SeatAt("S0", "A", "1"), SeatAt("S0", "A", "2")}, "b2", 60000, pass2);
+  auto refused =
+      client_->Hold("tiny", {SeatAt("S0", "A", "1"), SeatAt("S0", "A", "2")}, "b2", 60000, pass2);
   EXPECT_EQ(refused->code(), wire::SEAT_UNAVAILABLE) << refused->detail();
   EXPECT_EQ(Status(*client_, "tiny", 2, Key(2)).seats_left(), 2u);
   auto h2 = client_->HoldBestAvailable("tiny", "S0", 2, false, "b2", 60000, pass2);
@@ -346,7 +360,8 @@ TEST_F(WaitingRoomTest, GatedHoldsNeedAValidPassWithinItsSeatLimitAndPurchasesFr
   // Buyer 3 buys the last two seats: the event is sold out. Buyer 4 may or
   // may not be admitted before the room sees it; buyer 5 cannot (one slot).
   const std::string pass3 = WaitForState(*client_, "tiny", 3, Key(3), wire::QUEUE_ADMITTED).pass();
-  auto h3 = client_->Hold("tiny", {SeatAt("S3", "A", "2"), SeatAt("S3", "A", "3")}, "b3", 60000, pass3);
+  auto h3 =
+      client_->Hold("tiny", {SeatAt("S3", "A", "2"), SeatAt("S3", "A", "3")}, "b3", 60000, pass3);
   ASSERT_EQ(h3->code(), wire::OK) << h3->detail();
   ASSERT_EQ(client_->Confirm(h3->hold().hold_id(), "b3", "k3", "pay3")->code(), wire::OK);
   auto avail = client_->GetAvailability("tiny");
@@ -355,7 +370,8 @@ TEST_F(WaitingRoomTest, GatedHoldsNeedAValidPassWithinItsSeatLimitAndPurchasesFr
   ASSERT_EQ(avail->get_availability().held(), 0u);
   WaitForState(*client_, "tiny", 5, Key(5), wire::QUEUE_SOLD_OUT);
   const wire::QueueState s4 = Status(*client_, "tiny", 4, Key(4)).state();
-  EXPECT_TRUE(s4 == wire::QUEUE_SOLD_OUT || s4 == wire::QUEUE_ADMITTED) << wire::QueueState_Name(s4);
+  EXPECT_TRUE(s4 == wire::QUEUE_SOLD_OUT || s4 == wire::QUEUE_ADMITTED)
+      << wire::QueueState_Name(s4);
   auto late = client_->JoinQueue("tiny", "latecomer");
   EXPECT_EQ(late->code(), wire::SOLD_OUT) << late->detail();
   auto again = client_->JoinQueue("tiny", Key(5));  // an old key keeps its number
@@ -396,7 +412,8 @@ TEST_F(WaitingRoomTest, SoldOutKeepsPollersInLineAndTheRoomReopensWhenSeatsComeB
   PollInfo(*client_, "pair", [](const wire::RoomInfoReply& i) { return !i.sold_out(); });
   const uint64_t late = Join(*client_, "pair", "late-2");
   ASSERT_EQ(late, 4u);
-  const std::string pass = WaitForState(*client_, "pair", late, "late-2", wire::QUEUE_ADMITTED).pass();
+  const std::string pass =
+      WaitForState(*client_, "pair", late, "late-2", wire::QUEUE_ADMITTED).pass();
   // It buys both seats with nobody else in line: sold out again, and joins
   // are refused although the room is idle.
   auto h2 = client_->HoldBestAvailable("pair", "S0", 2, false, "late", 60000, pass);
@@ -413,7 +430,8 @@ TEST_F(WaitingRoomTest, PassExpiryFreesTheSlotAndStoppedPollersLapse) {
   config.set_pass_ttl_ms(1500);
   Configure(*client_, "short", config);
   for (int i = 1; i <= 2; ++i) ASSERT_EQ(Join(*client_, "short", Key(i)), static_cast<uint64_t>(i));
-  const wire::QueueStatusReply s1 = WaitForState(*client_, "short", 1, Key(1), wire::QUEUE_ADMITTED);
+  const wire::QueueStatusReply s1 =
+      WaitForState(*client_, "short", 1, Key(1), wire::QUEUE_ADMITTED);
   EXPECT_GT(s1.pass_expires_ms(), 0);
   WaitForState(*client_, "short", 1, Key(1), wire::QUEUE_PASS_EXPIRED);
   auto h = client_->Hold("short", {SeatAt("S0", "A", "1")}, "b1", 60000, s1.pass());
@@ -432,7 +450,8 @@ TEST_F(WaitingRoomTest, PassExpiryFreesTheSlotAndStoppedPollersLapse) {
   const auto deadline = std::chrono::steady_clock::now() + kPollFor;
   wire::RoomInfoReply info;
   while (std::chrono::steady_clock::now() < deadline) {
-    EXPECT_EQ(Status(*client_, "grace", 3, Key(3)).state(), wire::QUEUE_WAITING);  // polling keeps the place
+    EXPECT_EQ(Status(*client_, "grace", 3, Key(3)).state(),
+              wire::QUEUE_WAITING);  // polling keeps the place
     info = Info(*client_, "grace");
     if (info.lapsed() > 0) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -442,7 +461,8 @@ TEST_F(WaitingRoomTest, PassExpiryFreesTheSlotAndStoppedPollersLapse) {
   const wire::QueueStatusReply s3 = Status(*client_, "grace", 3, Key(3));
   EXPECT_EQ(s3.state(), wire::QUEUE_WAITING);
   EXPECT_EQ(s3.position(), 0u);
-  EXPECT_EQ(Status(*client_, "grace", 1, Key(1)).state(), wire::QUEUE_ADMITTED);  // admitted need not poll
+  EXPECT_EQ(Status(*client_, "grace", 1, Key(1)).state(),
+            wire::QUEUE_ADMITTED);  // admitted need not poll
 }
 
 // ---------------------------------------------------------------------------
@@ -479,11 +499,16 @@ enum class Restart { kStop, kKill9, kSnapshot, kSnapshotFullLog, kReshard };
 
 std::string RestartName(const ::testing::TestParamInfo<Restart>& p) {
   switch (p.param) {
-    case Restart::kStop: return "GracefulStop";
-    case Restart::kKill9: return "KillNine";
-    case Restart::kSnapshot: return "FromSnapshot";
-    case Restart::kSnapshotFullLog: return "FromSnapshotAndWholeLog";
-    case Restart::kReshard: return "ReshardTo3";
+    case Restart::kStop:
+      return "GracefulStop";
+    case Restart::kKill9:
+      return "KillNine";
+    case Restart::kSnapshot:
+      return "FromSnapshot";
+    case Restart::kSnapshotFullLog:
+      return "FromSnapshotAndWholeLog";
+    case Restart::kReshard:
+      return "ReshardTo3";
   }
   return "unknown";
 }
@@ -493,8 +518,10 @@ class WaitingRoomRestartTest : public ::testing::TestWithParam<Restart> {};
 TEST_P(WaitingRoomRestartTest, QueueNumbersOrderPositionsAndPassesSurvive) {
   const Restart how = GetParam();
   DaemonOptions opts{.shards = 2};
-  if (how == Restart::kSnapshot) opts.extra_args = {"--snapshot_bytes=2000", "--wal_segment_bytes=4096"};
-  if (how == Restart::kSnapshotFullLog || how == Restart::kReshard) opts.extra_args = {"--snapshot_bytes=2000"};
+  if (how == Restart::kSnapshot)
+    opts.extra_args = {"--snapshot_bytes=2000", "--wal_segment_bytes=4096"};
+  if (how == Restart::kSnapshotFullLog || how == Restart::kReshard)
+    opts.extra_args = {"--snapshot_bytes=2000"};
   Daemon d(opts);
   ASSERT_TRUE(d.Start()) << d.Log();
   auto c = Connect(d);
@@ -513,9 +540,10 @@ TEST_P(WaitingRoomRestartTest, QueueNumbersOrderPositionsAndPassesSurvive) {
     ASSERT_EQ(r->join_queue().number(), static_cast<uint64_t>(n));
     ASSERT_LT(r->join_queue().joined_ms(), on_sale) << "the pre-queue joins took too long";
   }
-  const wire::RoomInfoReply opened =
-      PollInfo(*c, "show", [](const wire::RoomInfoReply& i) { return i.opened() && i.admitted() == 5; });
-  for (int n = kPre + 1; n <= kBuyers; ++n) ASSERT_EQ(Join(*c, "show", Key(n)), static_cast<uint64_t>(n));
+  const wire::RoomInfoReply opened = PollInfo(
+      *c, "show", [](const wire::RoomInfoReply& i) { return i.opened() && i.admitted() == 5; });
+  for (int n = kPre + 1; n <= kBuyers; ++n)
+    ASSERT_EQ(Join(*c, "show", Key(n)), static_cast<uint64_t>(n));
   // Someone waiting and someone admitted leave.
   std::map<int, BuyerView> before = ViewAll(*c, "show", kBuyers);
   int admitted_one = 0, waiting_one = 0;
@@ -527,7 +555,8 @@ TEST_P(WaitingRoomRestartTest, QueueNumbersOrderPositionsAndPassesSurvive) {
   ASSERT_NE(waiting_one, 0);
   ASSERT_EQ(c->LeaveQueue("show", admitted_one, Key(admitted_one))->code(), wire::OK);
   ASSERT_EQ(c->LeaveQueue("show", waiting_one, Key(waiting_one))->code(), wire::OK);
-  PollInfo(*c, "show", [](const wire::RoomInfoReply& i) { return i.admitted() == 5 && i.left() == 2; });
+  PollInfo(*c, "show",
+           [](const wire::RoomInfoReply& i) { return i.admitted() == 5 && i.left() == 2; });
   before = ViewAll(*c, "show", kBuyers);  // every shown pass is durable
   // The pre-queue is served first, in some order; then 13.. in number order.
   std::vector<std::pair<uint64_t, int>> waiting;  // position, number
@@ -559,11 +588,13 @@ TEST_P(WaitingRoomRestartTest, QueueNumbersOrderPositionsAndPassesSurvive) {
     while (!covered && std::chrono::steady_clock::now() < deadline) {
       std::string newest;
       for (const auto& e : std::filesystem::directory_iterator(dir)) {
-        if (e.path().extension() == ".snap" && e.path().string() > newest) newest = e.path().string();
+        if (e.path().extension() == ".snap" && e.path().string() > newest)
+          newest = e.path().string();
       }
       if (!newest.empty()) {
         std::ifstream in(newest, std::ios::binary);
-        const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string bytes((std::istreambuf_iterator<char>(in)),
+                                std::istreambuf_iterator<char>());
         covered = bytes.find(last_key) != std::string::npos;
       }
       if (!covered) std::this_thread::sleep_for(std::chrono::milliseconds(20));

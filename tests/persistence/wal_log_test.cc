@@ -109,7 +109,8 @@ uint64_t AppendGroup(WalDir* wal, uint64_t next_lsn, const std::vector<std::stri
 
 // Appends records one per group, for LSNs [next_lsn, next_lsn + count).
 uint64_t AppendOneByOne(WalDir* wal, uint64_t next_lsn, int count, size_t size = 20) {
-  for (int i = 0; i < count; ++i) next_lsn = AppendGroup(wal, next_lsn, {PayloadFor(next_lsn, size)});
+  for (int i = 0; i < count; ++i)
+    next_lsn = AppendGroup(wal, next_lsn, {PayloadFor(next_lsn, size)});
   return next_lsn;
 }
 
@@ -291,7 +292,7 @@ TEST_F(WalLogTest, LsnsContinueAcrossSegmentsAndAfterDropBefore) {
 TEST_F(WalLogTest, DropBeforeKeepsTheSegmentHoldingTheLsn) {
   constexpr uint64_t kSegment = 100;
   auto [wal, rec] = Reopen(kSegment);
-  AppendOneByOne(&wal, 1, 7);  // 1-3 | 4-6 | 7
+  AppendOneByOne(&wal, 1, 7);           // 1-3 | 4-6 | 7
   ASSERT_TRUE(wal.DropBefore(4).ok());  // all of wal-1 is < 4
   EXPECT_EQ(wal.SegmentPaths().front(), SegmentPath(dir_, 4));
   ASSERT_TRUE(wal.DropBefore(6).ok());  // wal-4 still holds 6
@@ -396,8 +397,7 @@ TEST_F(DamagedLogTest, TruncatedEarlierSegmentRefuses) {
   absl::StatusOr<Recovered> rec = RecoverAll(&wal);
   ASSERT_FALSE(rec.ok());
   EXPECT_EQ(rec.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_THAT(std::string(rec.status().message()),
-              HasSubstr(seg + ":" + std::to_string(kRecord)));
+  EXPECT_THAT(std::string(rec.status().message()), HasSubstr(seg + ":" + std::to_string(kRecord)));
 }
 
 TEST_F(DamagedLogTest, MissingMiddleSegmentRefuses) {
@@ -552,10 +552,9 @@ TEST_F(WalLogTest, PowerLossNeverLosesAnAcknowledgedRecord) {
       wal.emplace(std::move(*opened));
     }
     std::vector<std::pair<uint64_t, std::string>> got;
-    absl::StatusOr<RecoveryReport> report =
-        wal->Recover(false, [&](uint64_t lsn, const Record& rec) {
-          got.emplace_back(lsn, std::string(rec.payload));
-        });
+    absl::StatusOr<RecoveryReport> report = wal->Recover(
+        false,
+        [&](uint64_t lsn, const Record& rec) { got.emplace_back(lsn, std::string(rec.payload)); });
     ASSERT_TRUE(report.ok()) << report.status();
 
     // What came back is a prefix of what was written, from where dropping

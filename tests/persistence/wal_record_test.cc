@@ -23,10 +23,14 @@ namespace seatlock::wal {
 
 const char* ResultName(RecordReader::Result r) {
   switch (r) {
-    case RecordReader::Result::kRecord: return "kRecord";
-    case RecordReader::Result::kEof: return "kEof";
-    case RecordReader::Result::kTruncated: return "kTruncated";
-    case RecordReader::Result::kCorrupt: return "kCorrupt";
+    case RecordReader::Result::kRecord:
+      return "kRecord";
+    case RecordReader::Result::kEof:
+      return "kEof";
+    case RecordReader::Result::kTruncated:
+      return "kTruncated";
+    case RecordReader::Result::kCorrupt:
+      return "kCorrupt";
   }
   return "?";
 }
@@ -82,7 +86,10 @@ std::vector<Input> SomeRecords() {
 
 TEST(WalRecordTest, EveryRecordTypeRoundTrips) {
   DefineEvent define;
-  define.set_define_event_request(std::string("\x0a\x03" "ev1\x00\xff", 7));
+  define.set_define_event_request(
+      std::string("\x0a\x03"
+                  "ev1\x00\xff",
+                  7));
 
   Confirm confirm;
   confirm.set_booking_id(0x0100000000000001ull);

@@ -54,7 +54,8 @@ class ShardLogTest : public ::testing::Test {
     ASSERT_TRUE(wal_dir.ok());
     auto report = wal_dir->Recover(false, [](uint64_t, const wal::Record&) {});
     ASSERT_TRUE(report.ok());
-    log_ = std::make_unique<ShardLog>(std::move(*wal_dir), report->next_lsn, &loop_, FsyncMode::kAlways);
+    log_ = std::make_unique<ShardLog>(std::move(*wal_dir), report->next_lsn, &loop_,
+                                      FsyncMode::kAlways);
   }
   void TearDown() override {
     log_.reset();
@@ -80,12 +81,14 @@ TEST_F(ShardLogTest, RecordsAppendedDuringASyncShareTheNextOne) {
       answered.push_back(name);
     };
   };
-  for (int i = 0; i < 3; ++i) log_->WhenDurable(AppendSale(i + 1), waiter("first-" + std::to_string(i)));
+  for (int i = 0; i < 3; ++i)
+    log_->WhenDurable(AppendSale(i + 1), waiter("first-" + std::to_string(i)));
   log_->Flush();
   ASSERT_EQ(loop_.writes.size(), 1u);
   EXPECT_TRUE(loop_.writes[0].sync);
   // Two more arrive while the first group is being synced.
-  for (int i = 0; i < 2; ++i) log_->WhenDurable(AppendSale(i + 10), waiter("second-" + std::to_string(i)));
+  for (int i = 0; i < 2; ++i)
+    log_->WhenDurable(AppendSale(i + 10), waiter("second-" + std::to_string(i)));
   log_->Flush();
   EXPECT_EQ(loop_.writes.size(), 1u) << "one write+fdatasync in flight at a time";
   EXPECT_TRUE(answered.empty()) << "nothing is answered before its fdatasync";
@@ -115,7 +118,8 @@ TEST_F(ShardLogTest, FailedSyncIsSticky) {
   log_->WhenDurable(AppendSale(2), [&](const absl::Status& st) { queued = st; });
   loop_.Complete(0, -EIO);
   EXPECT_EQ(first.code(), absl::StatusCode::kDataLoss);
-  EXPECT_EQ(queued.code(), absl::StatusCode::kDataLoss) << "records behind the failed sync fail too";
+  EXPECT_EQ(queued.code(), absl::StatusCode::kDataLoss)
+      << "records behind the failed sync fail too";
   EXPECT_TRUE(log_->failed());
   // Later records are never written and never acknowledged.
   absl::Status later;
@@ -123,7 +127,8 @@ TEST_F(ShardLogTest, FailedSyncIsSticky) {
   log_->Flush();
   EXPECT_EQ(loop_.writes.size(), 1u);
   EXPECT_EQ(later.code(), absl::StatusCode::kDataLoss);
-  EXPECT_NE(std::string(log_->status().message()).find("no longer acknowledges"), std::string::npos);
+  EXPECT_NE(std::string(log_->status().message()).find("no longer acknowledges"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -34,10 +34,10 @@ namespace seatlock {
 namespace {
 
 namespace fs = std::filesystem;
-using ::testing::HasSubstr;
-using ::testing::Not;
 using testing::Daemon;
 using testing::DaemonOptions;
+using ::testing::HasSubstr;
+using ::testing::Not;
 
 struct Outcome {
   int code = -1;
@@ -48,8 +48,10 @@ struct Outcome {
 std::string ShellQuote(const std::string& s) {
   std::string q = "'";
   for (char c : s) {
-    if (c == '\'') q += "'\\''";
-    else q += c;
+    if (c == '\'')
+      q += "'\\''";
+    else
+      q += c;
   }
   return q + "'";
 }
@@ -95,7 +97,9 @@ Outcome Seatctl(const std::vector<std::string>& args) {
   return r;
 }
 
-std::string Describe(const Outcome& r) { return absl::StrCat("exit ", r.code, "\nstdout:\n", r.out, "\nstderr:\n", r.err); }
+std::string Describe(const Outcome& r) {
+  return absl::StrCat("exit ", r.code, "\nstdout:\n", r.out, "\nstderr:\n", r.err);
+}
 
 template <class Message>
 Message ParseJson(const std::string& text) {
@@ -130,7 +134,8 @@ std::string GigLayout() {
   for (int sec = 102; sec <= 106; ++sec) {
     absl::StrAppend(&s, R"(,{"label":")", sec, R"(","rows":[)");
     for (char row = 'A'; row <= 'D'; ++row) {
-      absl::StrAppend(&s, row == 'A' ? "" : ",", R"({"label":")", std::string(1, row), R"(","seat_count":10})");
+      absl::StrAppend(&s, row == 'A' ? "" : ",", R"({"label":")", std::string(1, row),
+                      R"(","seat_count":10})");
     }
     s += "]}";
   }
@@ -140,9 +145,9 @@ constexpr int kGigSeats = 27 + 5 * 40;
 
 // Every command name, for the --help checks.
 const std::vector<std::vector<std::string>> kCommands = {
-    {"ping"},   {"info"},    {"events"},         {"event"},        {"seats"}, {"holds"},
-    {"hold"},   {"extend"},  {"release"},        {"confirm"},      {"cancel-booking"},
-    {"define-event"}, {"stats"}, {"top"}, {"wal", "dump"}, {"wal", "verify"}};
+    {"ping"},  {"info"},   {"events"},      {"event"},        {"seats"},          {"holds"},
+    {"hold"},  {"extend"}, {"release"},     {"confirm"},      {"cancel-booking"}, {"define-event"},
+    {"stats"}, {"top"},    {"wal", "dump"}, {"wal", "verify"}};
 
 TEST(SeatctlUsage, HelpAtEveryLevel) {
   Outcome top = Seatctl({"--help"});
@@ -178,18 +183,22 @@ TEST(SeatctlUsage, UsageErrorsExitTwoAndSayWhatToDo) {
       {{"seats", "gig"}, "'seatctl seats' needs E SECTION"},
       {{"ping", "extra"}, "got unexpected 'extra'"},
       {{"hold", "gig", "101/A/1", "--ttl-ms", "1000"}, "needs --holder H"},
-      {{"--holder", "x", "holds"}, "--holder is a flag of holds, hold, extend, release, confirm: write it after"},
+      {{"--holder", "x", "holds"},
+       "--holder is a flag of holds, hold, extend, release, confirm: write it after"},
       {{"ping", "--holder", "x"}, "unknown flag --holder for 'seatctl ping'"},
       {{"ping", "--timeout-ms"}, "--timeout-ms needs a value"},
       {{"--timeout-ms", "soon", "ping"}, "bad --timeout-ms 'soon'"},
       {{"--addr", "127.0.0.1:99999", "ping"}, "bad --addr '127.0.0.1:99999'"},
-      {{"--auth-token-file", "/nonexistent/token", "ping"}, "cannot read --auth-token-file /nonexistent/token"},
+      {{"--auth-token-file", "/nonexistent/token", "ping"},
+       "cannot read --auth-token-file /nonexistent/token"},
       // Arguments are checked before connecting: no server is needed to get these.
       {{"--addr", "127.0.0.1:1", "hold", "gig", "101-A-1", "--holder", "h", "--ttl-ms", "1000"},
        "bad seat '101-A-1': write SECTION/ROW/SEAT"},
-      {{"--addr", "127.0.0.1:1", "hold", "gig", "101/A/1", "--holder", "h", "--ttl-ms", "0"}, "bad --ttl-ms '0'"},
+      {{"--addr", "127.0.0.1:1", "hold", "gig", "101/A/1", "--holder", "h", "--ttl-ms", "0"},
+       "bad --ttl-ms '0'"},
       {{"--addr", "127.0.0.1:1", "release", "abc", "--holder", "h"}, "bad HOLD_ID 'abc'"},
-      {{"--addr", "127.0.0.1:1", "confirm", "5", "--holder", "h", "--key", ""}, "--key must not be empty"},
+      {{"--addr", "127.0.0.1:1", "confirm", "5", "--holder", "h", "--key", ""},
+       "--key must not be empty"},
       {{"--addr", "127.0.0.1:1", "define-event", "gig", "--layout", "/nonexistent.json"},
        "cannot read --layout /nonexistent.json"},
       {{"--addr", "127.0.0.1:1", "top", "--iterations", "-1"}, "bad --iterations '-1'"},
@@ -204,12 +213,14 @@ TEST(SeatctlUsage, UsageErrorsExitTwoAndSayWhatToDo) {
 
 TEST(SeatctlUsage, RefusedConnectionSaysIsSeatlockdRunning) {
   const std::string addr = absl::StrCat("127.0.0.1:", UnusedPort());
-  for (const auto& cmd : std::vector<std::vector<std::string>>{{"ping"}, {"events"}, {"--json", "stats"}}) {
+  for (const auto& cmd :
+       std::vector<std::vector<std::string>>{{"ping"}, {"events"}, {"--json", "stats"}}) {
     std::vector<std::string> args = {"--addr", addr};
     args.insert(args.end(), cmd.begin(), cmd.end());
     Outcome r = Seatctl(args);
     EXPECT_EQ(r.code, 2) << Describe(r);
-    EXPECT_THAT(r.err, HasSubstr("connection refused to " + addr + ": is seatlockd running?")) << Describe(r);
+    EXPECT_THAT(r.err, HasSubstr("connection refused to " + addr + ": is seatlockd running?"))
+        << Describe(r);
   }
 }
 
@@ -222,7 +233,8 @@ class SeatctlTest : public ::testing::Test {
     }
   }
   void StartDaemon(std::vector<std::string> extra_args) {
-    daemon_ = std::make_unique<Daemon>(DaemonOptions{.shards = 2, .extra_args = std::move(extra_args)});
+    daemon_ =
+        std::make_unique<Daemon>(DaemonOptions{.shards = 2, .extra_args = std::move(extra_args)});
     ASSERT_TRUE(daemon_->Start()) << daemon_->Log();
     addr_ = absl::StrCat("127.0.0.1:", daemon_->port());
   }
@@ -237,7 +249,9 @@ class SeatctlTest : public ::testing::Test {
     EXPECT_EQ(r.code, 0) << absl::StrJoin(args, " ") << "\n" << Describe(r);
     return r;
   }
-  void DefineGig() { Ok({"define-event", "gig", "--layout", files_.Write("gig.json", GigLayout())}); }
+  void DefineGig() {
+    Ok({"define-event", "gig", "--layout", files_.Write("gig.json", GigLayout())});
+  }
   // Holds seats and returns the hold id.
   uint64_t Hold(const std::vector<std::string>& seats, const std::string& holder) {
     std::vector<std::string> args = {"--json", "hold", "gig"};
@@ -249,7 +263,8 @@ class SeatctlTest : public ::testing::Test {
     return resp.hold().hold_id();
   }
   uint64_t Confirm(uint64_t hold_id, const std::string& holder) {
-    Outcome r = Ok({"--json", "confirm", absl::StrCat(hold_id), "--holder", holder, "--key", absl::StrCat("key-", hold_id)});
+    Outcome r = Ok({"--json", "confirm", absl::StrCat(hold_id), "--holder", holder, "--key",
+                    absl::StrCat("key-", hold_id)});
     return ParseJson<wire::Response>(r.out).confirm().booking_id();
   }
 
@@ -269,7 +284,8 @@ TEST_F(SeatctlTest, PingAndInfo) {
   EXPECT_THAT(info.out, HasSubstr("seatlockd "));
   EXPECT_THAT(info.out, HasSubstr("protocol version  1"));
   EXPECT_THAT(info.out, ::testing::ContainsRegex("shards +2\n"));
-  EXPECT_THAT(info.out, HasSubstr(absl::StrCat(daemon_->shard_ports()[0], " ", daemon_->shard_ports()[1])));
+  EXPECT_THAT(info.out,
+              HasSubstr(absl::StrCat(daemon_->shard_ports()[0], " ", daemon_->shard_ports()[1])));
   EXPECT_THAT(info.out, ::testing::ContainsRegex("io backend +(io_uring|uring|epoll)"));
   EXPECT_THAT(info.out, HasSubstr("uptime"));
 
@@ -291,14 +307,17 @@ TEST_F(SeatctlTest, DefineEventEventsAndEvent) {
   Outcome def = Ok({"define-event", "arena-2025-06-01", "--layout", example});
   EXPECT_THAT(def.out, HasSubstr("event arena-2025-06-01 defined: 3 sections, 7 rows, 110 seats"));
   Ok({"define-event", "arena-2025-06-01", "--layout", example});
-  EXPECT_EQ(ParseJson<wire::Response>(Ok({"define-event", "arena-2025-06-01", "--layout", example, "--json"}).out)
+  EXPECT_EQ(ParseJson<wire::Response>(
+                Ok({"define-event", "arena-2025-06-01", "--layout", example, "--json"}).out)
                 .code(),
             wire::OK);
   // The file names its event: another id on the command line is a usage error.
   Outcome other = Ctl({"define-event", "other", "--layout", example});
   EXPECT_EQ(other.code, 2);
-  EXPECT_THAT(other.err, HasSubstr("is for event 'arena-2025-06-01' but the command names 'other'"));
-  Outcome garbage = Ctl({"define-event", "x", "--layout", files_.Write("bad.json", "{\"sections\": [ {\"lable\": 1}]}")});
+  EXPECT_THAT(other.err,
+              HasSubstr("is for event 'arena-2025-06-01' but the command names 'other'"));
+  Outcome garbage = Ctl({"define-event", "x", "--layout",
+                         files_.Write("bad.json", "{\"sections\": [ {\"lable\": 1}]}")});
   EXPECT_EQ(garbage.code, 2);
   EXPECT_THAT(garbage.err, HasSubstr("cannot parse layout"));
   EXPECT_THAT(garbage.err, HasSubstr("docs/layout-example.json"));
@@ -307,8 +326,10 @@ TEST_F(SeatctlTest, DefineEventEventsAndEvent) {
   // Another layout under an existing id: a domain refusal.
   Outcome exists = Ctl({"define-event", "gig", "--layout", example});
   EXPECT_EQ(exists.code, 2) << "the file names arena-2025-06-01";
-  Outcome exists2 = Ctl({"define-event", "gig", "--layout",
-                     files_.Write("small.json", R"({"sections":[{"label":"1","rows":[{"label":"A","seat_count":3}]}]})")});
+  Outcome exists2 =
+      Ctl({"define-event", "gig", "--layout",
+           files_.Write("small.json",
+                        R"({"sections":[{"label":"1","rows":[{"label":"A","seat_count":3}]}]})")});
   EXPECT_EQ(exists2.code, 1) << Describe(exists2);
   EXPECT_THAT(exists2.err, HasSubstr("EVENT_EXISTS"));
   EXPECT_THAT(exists2.err, HasSubstr("use a new event id"));
@@ -319,7 +340,8 @@ TEST_F(SeatctlTest, DefineEventEventsAndEvent) {
   Outcome events = Ok({"events"});
   EXPECT_THAT(events.out, HasSubstr("EVENT"));
   EXPECT_THAT(events.out, ::testing::ContainsRegex("arena-2025-06-01 +110 +110 +0 +0"));
-  EXPECT_THAT(events.out, ::testing::ContainsRegex(absl::StrCat("gig +", kGigSeats, " +", kGigSeats - 3, " +1 +2")));
+  EXPECT_THAT(events.out, ::testing::ContainsRegex(
+                              absl::StrCat("gig +", kGigSeats, " +", kGigSeats - 3, " +1 +2")));
   auto ej = ParseJson<wire::Response>(Ok({"events", "--json"}).out);
   ASSERT_EQ(ej.list_events().events_size(), 2);
   EXPECT_EQ(ej.list_events().events(1).event_id(), "gig");
@@ -346,13 +368,15 @@ TEST_F(SeatctlTest, DefineEventEventsAndEvent) {
 
 TEST_F(SeatctlTest, HoldExtendReleaseConfirmCancel) {
   DefineGig();
-  Outcome held = Ok({"hold", "gig", "101/A/3", "101/A/4", "--holder", "alice", "--ttl-ms", "600000"});
+  Outcome held =
+      Ok({"hold", "gig", "101/A/3", "101/A/4", "--holder", "alice", "--ttl-ms", "600000"});
   EXPECT_THAT(held.out, HasSubstr("held 2 seats: 101/A:3,4"));
   EXPECT_THAT(held.out, ::testing::ContainsRegex("hold id +[0-9]+"));
   EXPECT_THAT(held.out, ::testing::ContainsRegex("fencing token +[0-9]+"));
 
   // A seat already held: a domain refusal, exit 1, naming the seat.
-  Outcome taken = Ctl({"hold", "gig", "101/A/4", "101/A/5", "--holder", "bob", "--ttl-ms", "600000"});
+  Outcome taken =
+      Ctl({"hold", "gig", "101/A/4", "101/A/5", "--holder", "bob", "--ttl-ms", "600000"});
   EXPECT_EQ(taken.code, 1) << Describe(taken);
   EXPECT_THAT(taken.err, HasSubstr("seatctl: hold: SEAT_UNAVAILABLE"));
   EXPECT_THAT(taken.err, HasSubstr("101/A/4 is held until"));
@@ -369,11 +393,13 @@ TEST_F(SeatctlTest, HoldExtendReleaseConfirmCancel) {
   const std::string id = absl::StrCat(h.hold_id());
 
   Outcome list = Ok({"holds", "gig"});
-  EXPECT_THAT(list.out, ::testing::ContainsRegex(
-                            absl::StrCat(id, " +alice +101/A:3,4 +[0-9.]+m[0-9]+s +[0-9:]+ +", h.fencing_token())));
+  EXPECT_THAT(list.out,
+              ::testing::ContainsRegex(absl::StrCat(
+                  id, " +alice +101/A:3,4 +[0-9.]+m[0-9]+s +[0-9:]+ +", h.fencing_token())));
   EXPECT_THAT(list.out, HasSubstr("1 live hold (event gig)"));
   EXPECT_THAT(Ok({"holds"}).out, HasSubstr(" gig "));  // every event: an EVENT column
-  EXPECT_THAT(Ok({"holds", "gig", "--holder", "bob"}).out, HasSubstr("no live holds (event gig, holder bob)"));
+  EXPECT_THAT(Ok({"holds", "gig", "--holder", "bob"}).out,
+              HasSubstr("no live holds (event gig, holder bob)"));
 
   // Only the holder can extend; a short TTL can shorten the hold.
   Outcome wrong = Ctl({"extend", id, "--holder", "bob", "--ttl-ms", "1000"});
@@ -381,17 +407,20 @@ TEST_F(SeatctlTest, HoldExtendReleaseConfirmCancel) {
   EXPECT_THAT(wrong.err, HasSubstr("NOT_HOLDER"));
   EXPECT_THAT(Ok({"extend", id, "--holder", "alice", "--ttl-ms", "900000"}).out,
               HasSubstr(absl::StrCat("hold ", id, " now expires at ")));
-  auto ext = ParseJson<wire::Response>(Ok({"--json", "extend", id, "--holder", "alice", "--ttl-ms", "120000"}).out);
+  auto ext = ParseJson<wire::Response>(
+      Ok({"--json", "extend", id, "--holder", "alice", "--ttl-ms", "120000"}).out);
   EXPECT_LE(ext.extend().remaining_ms(), 120000);
 
   // Confirm, then the same key again: the first result, replayed.
   Outcome conf = Ok({"confirm", id, "--holder", "alice", "--key", "k-1", "--payment-ref", "pay-1"});
   EXPECT_THAT(conf.out, ::testing::ContainsRegex("booking [0-9]+ confirmed: 101/A:3,4"));
-  auto replay =
-      ParseJson<wire::Response>(Ok({"confirm", id, "--holder", "alice", "--key", "k-1", "--payment-ref", "pay-1", "--json"}).out);
+  auto replay = ParseJson<wire::Response>(
+      Ok({"confirm", id, "--holder", "alice", "--key", "k-1", "--payment-ref", "pay-1", "--json"})
+          .out);
   EXPECT_TRUE(replay.confirm().replayed());
   const std::string booking = absl::StrCat(replay.confirm().booking_id());
-  Outcome mismatch = Ctl({"confirm", id, "--holder", "alice", "--key", "k-1", "--payment-ref", "other"});
+  Outcome mismatch =
+      Ctl({"confirm", id, "--holder", "alice", "--key", "k-1", "--payment-ref", "other"});
   EXPECT_EQ(mismatch.code, 1);
   EXPECT_THAT(mismatch.err, HasSubstr("IDEMPOTENCY_MISMATCH"));
   // The hold is gone once confirmed.
@@ -410,7 +439,8 @@ TEST_F(SeatctlTest, HoldExtendReleaseConfirmCancel) {
   const uint64_t second = Hold({"101/A/4"}, "bob");
   char hex[32];
   std::snprintf(hex, sizeof(hex), "0x%llx", static_cast<unsigned long long>(second));
-  EXPECT_THAT(Ok({"release", hex, "--holder", "bob"}).out, HasSubstr(absl::StrCat("hold ", second, " released")));
+  EXPECT_THAT(Ok({"release", hex, "--holder", "bob"}).out,
+              HasSubstr(absl::StrCat("hold ", second, " released")));
   EXPECT_EQ(ParseJson<wire::Response>(Ok({"event", "gig", "--json"}).out).get_availability().free(),
             static_cast<uint64_t>(kGigSeats));
 }
@@ -521,13 +551,15 @@ std::string CopyTree(const std::string& from, const std::string& to) {
 }
 
 // Where the first record of `type` is, in the log segments under `data_dir`.
-bool FindRecord(const std::string& data_dir, wal::RecordType type, std::string* file, uint64_t* offset) {
+bool FindRecord(const std::string& data_dir, wal::RecordType type, std::string* file,
+                uint64_t* offset) {
   for (const auto& shard : fs::directory_iterator(data_dir)) {
     if (!shard.is_directory()) continue;
     for (const auto& f : fs::directory_iterator(shard.path())) {
       if (f.path().extension() != ".log") continue;
       std::ifstream in(f.path(), std::ios::binary);
-      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      const std::string bytes((std::istreambuf_iterator<char>(in)),
+                              std::istreambuf_iterator<char>());
       wal::RecordReader reader(bytes);
       wal::Record rec;
       while (reader.Next(&rec) == wal::RecordReader::Result::kRecord) {
@@ -555,7 +587,8 @@ TEST_F(SeatctlTest, WalDumpAndVerifyAfterShutdown) {
   for (int i = 0; i < 300 && !have_snapshot; ++i) {
     for (const auto& shard : fs::directory_iterator(daemon_->data_dir())) {
       if (!shard.is_directory()) continue;
-      for (const auto& f : fs::directory_iterator(shard.path())) have_snapshot |= f.path().extension() == ".snap";
+      for (const auto& f : fs::directory_iterator(shard.path()))
+        have_snapshot |= f.path().extension() == ".snap";
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -576,9 +609,11 @@ TEST_F(SeatctlTest, WalDumpAndVerifyAfterShutdown) {
   EXPECT_EQ(dump.code, 0) << Describe(dump);
   EXPECT_THAT(dump.out, HasSubstr("data dir " + data + ": shards=2"));
   EXPECT_THAT(dump.out, ::testing::ContainsRegex("LSN 1 +@0 +(FENCING|DEFINE_EVENT)"));
-  EXPECT_THAT(dump.out, HasSubstr(absl::StrCat("DEFINE_EVENT    event=gig sections=6 rows=23 seats=", kGigSeats)));
+  EXPECT_THAT(dump.out, HasSubstr(absl::StrCat(
+                            "DEFINE_EVENT    event=gig sections=6 rows=23 seats=", kGigSeats)));
   EXPECT_THAT(dump.out, ::testing::ContainsRegex(absl::StrCat(
-                            "CONFIRM +booking=", booking, " hold=[0-9]+ token=[0-9]+ event=gig seats=101/A:3,4 "
+                            "CONFIRM +booking=", booking,
+                            " hold=[0-9]+ token=[0-9]+ event=gig seats=101/A:3,4 "
                             "holder=alice key=key-[0-9]+ payment=\"\" at=20[0-9-]+T")));
   EXPECT_THAT(dump.out, HasSubstr(absl::StrCat("CANCEL          booking=", booking, " at=")));
   EXPECT_THAT(dump.out, HasSubstr(absl::StrCat("booking=", booking2)));
@@ -586,7 +621,8 @@ TEST_F(SeatctlTest, WalDumpAndVerifyAfterShutdown) {
   // The newest snapshot comes before the log segments of its shard.
   const size_t snap_at = dump.out.find("\nsnapshot " + data + "/shard-");
   ASSERT_NE(snap_at, std::string::npos) << dump.out;
-  const std::string shard_dir = dump.out.substr(snap_at + 10, dump.out.find("/snapshot-", snap_at) - snap_at - 10);
+  const std::string shard_dir =
+      dump.out.substr(snap_at + 10, dump.out.find("/snapshot-", snap_at) - snap_at - 10);
   EXPECT_LT(snap_at, dump.out.find("\nsegment " + shard_dir + "/wal-")) << dump.out;
 
   // --json: one object per record, the CONFIRM decoded with seat labels.
@@ -639,7 +675,8 @@ TEST_F(SeatctlTest, WalDumpAndVerifyAfterShutdown) {
     const auto& f = s.struct_value().fields();
     if (!f.count("error")) continue;
     reported = true;
-    EXPECT_EQ(f.at("error").struct_value().fields().at("offset").number_value(), static_cast<double>(offset));
+    EXPECT_EQ(f.at("error").struct_value().fields().at("offset").number_value(),
+              static_cast<double>(offset));
     EXPECT_EQ(f.at("error").struct_value().fields().at("file").string_value(), file);
   }
   EXPECT_TRUE(reported);
