@@ -20,7 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "protocol/framing.h"
-#include "protocol/sharding.h"
+#include "protocol/op_table.h"
 
 namespace seatlock {
 namespace {
@@ -226,64 +226,14 @@ AsyncClient::~AsyncClient() {
 int AsyncClient::RouteFor(const wire::Request& req) const {
   const uint32_t n = hello_.shard_count();
   if (endpoints_.size() <= 1 || n <= 1) return -1;
-  const uint64_t seed = hello_.hash_seed();
-  auto by_id = [n](uint64_t id) {
-    const uint32_t s = protocol::ShardOfId(id);
-    return s < n ? static_cast<int>(s) : -1;
-  };
-  switch (req.op_case()) {
-    // Waiting-room operations go to the room's home shard: the shard of the
-    // event with an empty section label. Holds that carry a pass too: the
-    // home checks the pass first.
-    case wire::Request::kJoinQueue:
-      return static_cast<int>(protocol::ShardFor(req.join_queue().event_id(), "", n, seed));
-    case wire::Request::kQueueStatus:
-      return static_cast<int>(protocol::ShardFor(req.queue_status().event_id(), "", n, seed));
-    case wire::Request::kLeaveQueue:
-      return static_cast<int>(protocol::ShardFor(req.leave_queue().event_id(), "", n, seed));
-    case wire::Request::kRoomInfo:
-      return static_cast<int>(protocol::ShardFor(req.room_info().event_id(), "", n, seed));
-    case wire::Request::kHold: {
-      if (!req.hold().pass().empty()) {
-        return static_cast<int>(protocol::ShardFor(req.hold().event_id(), "", n, seed));
-      }
-      int owner = -2;
-      for (const auto& s : req.hold().seats()) {
-        const int o =
-            static_cast<int>(protocol::ShardFor(req.hold().event_id(), s.section(), n, seed));
-        if (owner == -2)
-          owner = o;
-        else if (owner != o)
-          return -1;  // spans shards: the server coordinates
-      }
-      return owner < 0 ? -1 : owner;
-    }
-    case wire::Request::kHoldBestAvailable:
-      if (!req.hold_best_available().pass().empty()) {
-        return static_cast<int>(
-            protocol::ShardFor(req.hold_best_available().event_id(), "", n, seed));
-      }
-      if (req.hold_best_available().section().empty()) return -1;
-      return static_cast<int>(protocol::ShardFor(req.hold_best_available().event_id(),
-                                                 req.hold_best_available().section(), n, seed));
-    case wire::Request::kGetSeats:
-      return static_cast<int>(
-          protocol::ShardFor(req.get_seats().event_id(), req.get_seats().section(), n, seed));
-    case wire::Request::kExtend:
-      return by_id(req.extend().hold_id());
-    case wire::Request::kRelease:
-      return by_id(req.release().hold_id());
-    case wire::Request::kConfirm:
-      return by_id(req.confirm().hold_id());
-    case wire::Request::kGetHold:
-      return by_id(req.get_hold().hold_id());
-    case wire::Request::kCancelBooking:
-      return -1;  // every shard may hold a part
-    case wire::Request::kSubscribe:
-      return req.subscribe().shard() < n ? static_cast<int>(req.subscribe().shard()) : -1;
-    default:
-      return -1;
-  }
+  // The server's own routing table (protocol/op_table.h). A hold that
+  // carries a pass goes to its room's home, which checks the pass first.
+  const bool has_pass = (req.op_case() == wire::Request::kHold && !req.hold().pass().empty()) ||
+                        (req.op_case() == wire::Request::kHoldBestAvailable &&
+                         !req.hold_best_available().pass().empty());
+  const protocol::Target t = protocol::TargetOf(req, n, hello_.hash_seed(), has_pass);
+  const bool direct = t.kind == protocol::Target::kShard || t.kind == protocol::Target::kConfirm;
+  return direct && t.shard < n ? static_cast<int>(t.shard) : -1;
 }
 
 size_t AsyncClient::in_flight() const {

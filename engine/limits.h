@@ -11,9 +11,9 @@ namespace seatlock {
 
 struct EngineLimits {
   uint32_t max_seats_per_hold = 32;
-  int64_t max_ttl_ms = 60 * 60 * 1000;                // one HOLD or EXTEND request
-  int64_t max_hold_lifetime_ms = 2 * 60 * 60 * 1000;  // creation to final deadline
-  size_t max_label_len = 64;                          // event id, section, row and seat labels
+  int64_t max_ttl_ms = 60LL * 60 * 1000;                // one HOLD or EXTEND request
+  int64_t max_hold_lifetime_ms = 2LL * 60 * 60 * 1000;  // creation to final deadline
+  size_t max_label_len = 64;                            // event id, section, row and seat labels
   size_t max_holder_len = 128;
   size_t max_idempotency_key_len = 128;
   size_t max_payment_ref_len = 256;
@@ -26,7 +26,7 @@ struct EngineLimits {
   int64_t idempotency_retention_ms = 24LL * 60 * 60 * 1000;
   // How long an expired hold is remembered so a late CONFIRM can still find
   // its seats (the "payment took 12 minutes" case).
-  int64_t lapsed_hold_retention_ms = 60 * 60 * 1000;
+  int64_t lapsed_hold_retention_ms = 60LL * 60 * 1000;
   // Timer-wheel resolution: a hold is released within one tick of its deadline.
   int64_t tick_ms = 1;
 };

@@ -74,7 +74,7 @@ uint32_t PickScattered(absl::Span<const PickRow> rows, IsFreeFn is_free, uint32_
       const int64_t off =
           (k % 2 == 0) ? static_cast<int64_t>(k / 2) : -static_cast<int64_t>(k / 2 + 1);
       const int64_t seat = mid + off;
-      if (seat < row.first || seat >= static_cast<int64_t>(row.first + row.count)) continue;
+      if (seat < row.first || seat >= static_cast<int64_t>(row.first) + row.count) continue;
       if (is_free(static_cast<uint32_t>(seat))) {
         out->push_back(static_cast<uint32_t>(seat));
         ++taken;

@@ -15,11 +15,15 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "persistence/file_util.h"
 
 namespace seatlock::wal {
 namespace {
 
 namespace fs = std::filesystem;
+using files::ReadFile;
+using files::RemoveFile;
+using files::SyncDir;
 
 constexpr char kPrefix[] = "wal-";
 constexpr char kSuffix[] = ".log";
@@ -80,38 +84,6 @@ absl::Status ListSegments(const std::string& dir, std::vector<Segment>* out) {
   return absl::OkStatus();
 }
 
-absl::Status SyncDir(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Errno(errno, absl::StrCat("wal: open directory ", dir));
-  const int rc = ::fsync(fd);
-  const int err = errno;
-  ::close(fd);
-  if (rc != 0) return Errno(err, absl::StrCat("wal: fsync directory ", dir));
-  return absl::OkStatus();
-}
-
-absl::Status ReadFile(const std::string& path, std::string* out) {
-  out->clear();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno(errno, absl::StrCat("wal: open ", path));
-  struct stat st;
-  if (::fstat(fd, &st) == 0 && st.st_size > 0) out->reserve(static_cast<size_t>(st.st_size));
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      return Errno(err, absl::StrCat("wal: read ", path));
-    }
-    out->append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  return absl::OkStatus();
-}
-
 // Cuts `path` to `size` bytes and makes the cut durable.
 absl::Status TruncateFile(const std::string& path, uint64_t size) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
@@ -126,38 +98,6 @@ absl::Status TruncateFile(const std::string& path, uint64_t size) {
   return status;
 }
 
-absl::Status RemoveFile(const std::string& path) {
-  if (::unlink(path.c_str()) != 0) return Errno(errno, absl::StrCat("wal: unlink ", path));
-  return absl::OkStatus();
-}
-
-// mkdir -p, fsyncing the parent of every directory it creates so that the
-// new directory entries survive a crash.
-absl::Status MakeDirs(const std::string& dir) {
-  std::vector<fs::path> created;
-  std::error_code ec;
-  for (fs::path p = fs::path(dir).lexically_normal(); !p.empty();) {
-    if (fs::exists(p, ec)) break;
-    created.push_back(p);
-    if (!p.has_relative_path()) break;  // the root
-    fs::path parent = p.parent_path();
-    if (parent == p) break;
-    p = parent;
-  }
-  if (!fs::create_directories(dir, ec) && ec) {
-    return Errno(ec.value(), absl::StrCat("wal: create directory ", dir));
-  }
-  if (!fs::is_directory(dir, ec)) {
-    return absl::FailedPreconditionError(absl::StrCat("wal: ", dir, " is not a directory"));
-  }
-  for (const fs::path& p : created) {
-    fs::path parent = p.parent_path();
-    if (parent.empty()) parent = ".";
-    WAL_RETURN_IF_ERROR(SyncDir(parent.string()));
-  }
-  return absl::OkStatus();
-}
-
 const char* Describe(RecordReader::Result r) {
   return r == RecordReader::Result::kTruncated ? "truncated record" : "corrupt record";
 }
@@ -166,7 +106,7 @@ const char* Describe(RecordReader::Result r) {
 
 absl::StatusOr<WalDir> WalDir::Open(const std::string& dir, uint64_t segment_bytes) {
   if (segment_bytes == 0) return absl::InvalidArgumentError("wal: segment_bytes must be > 0");
-  WAL_RETURN_IF_ERROR(MakeDirs(dir));
+  WAL_RETURN_IF_ERROR(files::CreateDirs(dir));
   WalDir wal;
   wal.dir_ = dir;
   wal.segment_bytes_ = segment_bytes;
@@ -178,7 +118,8 @@ WalDir::WalDir(WalDir&& other) noexcept
       segment_bytes_(other.segment_bytes_),
       fd_(std::exchange(other.fd_, -1)),
       offset_(std::exchange(other.offset_, 0)),
-      open_first_lsn_(std::exchange(other.open_first_lsn_, 0)) {}
+      open_first_lsn_(std::exchange(other.open_first_lsn_, 0)),
+      next_lsn_(std::exchange(other.next_lsn_, 0)) {}
 
 WalDir& WalDir::operator=(WalDir&& other) noexcept {
   if (this != &other) {
@@ -188,6 +129,7 @@ WalDir& WalDir::operator=(WalDir&& other) noexcept {
     fd_ = std::exchange(other.fd_, -1);
     offset_ = std::exchange(other.offset_, 0);
     open_first_lsn_ = std::exchange(other.open_first_lsn_, 0);
+    next_lsn_ = std::exchange(other.next_lsn_, 0);
   }
   return *this;
 }
@@ -290,6 +232,7 @@ absl::StatusOr<RecoveryReport> WalDir::Recover(
   } else {
     WAL_RETURN_IF_ERROR(OpenSegment(lsn));
   }
+  next_lsn_ = lsn;
   return report;
 }
 
@@ -312,12 +255,25 @@ absl::Status WalDir::OpenSegment(uint64_t first_lsn) {
 absl::Status WalDir::Advance(uint64_t n, uint64_t next_lsn) {
   if (fd_ < 0) return absl::FailedPreconditionError("wal: Advance before Recover");
   offset_ += n;
+  next_lsn_ = next_lsn;
   if (offset_ < segment_bytes_) return absl::OkStatus();
   if (next_lsn <= open_first_lsn_) {
     return absl::InvalidArgumentError(absl::StrCat(
         "wal: rolling to LSN ", next_lsn, " but the open segment starts at ", open_first_lsn_));
   }
   return OpenSegment(next_lsn);
+}
+
+absl::StatusOr<uint64_t> WalDir::AppendSync(RecordType type, std::string_view payload, bool sync) {
+  if (fd_ < 0) return absl::FailedPreconditionError("wal: AppendSync before Recover");
+  const uint64_t lsn = next_lsn_;
+  std::string rec;
+  AppendRecord(type, payload, &rec);
+  const std::string path = absl::StrCat(dir_, "/", SegmentName(open_first_lsn_));
+  WAL_RETURN_IF_ERROR(files::WriteAt(fd_, rec, offset_, path));
+  if (sync && ::fdatasync(fd_) != 0) return Errno(errno, absl::StrCat("wal: fdatasync ", path));
+  WAL_RETURN_IF_ERROR(Advance(rec.size(), lsn + 1));
+  return lsn;
 }
 
 absl::Status WalDir::DropBefore(uint64_t lsn) {

@@ -10,13 +10,15 @@
 // report says how many bytes were dropped.
 //
 // A WalDir is used by one thread at a time (recovery at start, then the
-// shard thread). It owns the fd of the open segment.
+// shard thread). It owns the fd of the open segment. Its file operations go
+// through the file layer (file_util.h).
 #ifndef SEATLOCK_PERSISTENCE_WAL_LOG_H_
 #define SEATLOCK_PERSISTENCE_WAL_LOG_H_
 
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -55,6 +57,19 @@ class WalDir {
   // segment (named for `next_lsn`) when the current one is full. The new
   // segment's directory entry is fsynced before this returns.
   absl::Status Advance(uint64_t n, uint64_t next_lsn);
+  // The LSN the next appended record gets: RecoveryReport::next_lsn after
+  // Recover, then the `next_lsn` of the latest Advance.
+  uint64_t next_lsn() const { return next_lsn_; }
+
+  // Appends one record synchronously, for use before the event loop runs
+  // (the fencing record at startup): frames it (AppendRecord), pwrites it at
+  // offset() (retrying short writes and EINTR), fdatasyncs if `sync`, then
+  // Advance(size, lsn + 1), which may roll to a new segment. Returns the
+  // record's LSN (next_lsn() before the call). An error is final for this
+  // WalDir (do not append again): the record may be partly on disk, which a
+  // later Recover cuts as a torn tail, or whole with the roll that followed
+  // it failed.
+  absl::StatusOr<uint64_t> AppendSync(RecordType type, std::string_view payload, bool sync);
 
   // Deletes every segment whose records all have LSN < `lsn` (after a
   // snapshot that covers them). Never deletes the open segment.
@@ -72,6 +87,7 @@ class WalDir {
   int fd_ = -1;
   uint64_t offset_ = 0;
   uint64_t open_first_lsn_ = 0;
+  uint64_t next_lsn_ = 0;
 };
 
 }  // namespace seatlock::wal

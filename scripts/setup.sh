@@ -9,6 +9,7 @@ PACKAGES=(
   liburing-dev libabsl-dev libxxhash-dev libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
   clang-14 libclang-rt-14-dev           # libFuzzer target and TSan/ASan runtime for clang
+  clang-format-14 clang-tidy-14         # scripts/lint.sh (CI) and scripts/tidy.sh
   redis-server redis-tools              # baseline for the benchmarks only
   gnuplot-nox                           # latency CDF plots from bench/compare.sh
 )

@@ -1,17 +1,27 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test. This is the README's second command.
-#   scripts/test.sh            release build (warnings as errors) + all tests
-#   scripts/test.sh asan       the same under AddressSanitizer + UBSan
+#   scripts/test.sh            release build (warnings as errors) + all tests, then
+#                              the daemon tests again on the epoll backend
+#   scripts/test.sh debug      Debug build (asserts on, no sanitizer) + all tests
+#   scripts/test.sh asan       all tests under AddressSanitizer + UBSan (Debug: asserts on too)
 #   scripts/test.sh tsan       ThreadSanitizer build; runs the threaded tests
-# Extra arguments after the preset go to ctest (e.g. -R engine).
+# The presets are in CMakePresets.json (configure, build and test presets of the
+# same name). Extra arguments after the preset go to ctest (e.g. -R engine).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-release}"
 shift || true
+case "$preset" in
+  release | debug | asan | tsan) ;;
+  *) echo "usage: scripts/test.sh [release|debug|asan|tsan] [ctest args...]" >&2; exit 2 ;;
+esac
 bash scripts/setup.sh
 cmake --preset "$preset" >/dev/null
-cmake --build "build/$preset" -j2
-label_args=()
-if [ "$preset" = "tsan" ]; then label_args=(-L threaded); fi
-cd "build/$preset"
-ctest --output-on-failure --no-tests=error --timeout 600 -j2 "${label_args[@]}" "$@"
+cmake --build --preset "$preset"
+ctest --preset "$preset" "$@"
+# Every daemon test again on the epoll backend (the fallback for hosts where
+# io_uring is disabled), unless the caller picked tests.
+if [ $# -eq 0 ] && [ "$preset" != "tsan" ]; then
+  echo "== the daemon tests again with --io=epoll"
+  SEATLOCK_TEST_IO=epoll ctest --preset "$preset" -L 'threaded|integration' -E 'Inbox|EventLoopContract'
+fi

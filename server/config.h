@@ -25,12 +25,12 @@ struct ServerConfig {
   uint32_t max_in_flight = 1024;      // per connection
   int64_t idle_timeout_ms = 300'000;  // 0: never
   uint32_t max_frame_bytes = 1u << 20;
-  uint64_t hash_seed = 0;  // 0: protocol::kDefaultHashSeed
-  std::string port_file;   // write the bound ports here (JSON)
-  int metrics_port = -1;
-  uint64_t feed_ring = 100'000;  // change records kept per shard for resuming               //
-                                 // serve /metrics here (-1: off, 0: ephemeral)
-  bool fsync = true;             // false: --fsync=none (benchmarks only)
+  uint32_t shard_queue_depth = 4096;  // messages in one shard-to-shard lane (shard_bus.h)
+  uint64_t hash_seed = 0;             // 0: protocol::kDefaultHashSeed
+  std::string port_file;              // write the bound ports here (JSON)
+  uint64_t feed_ring = 100'000;       // change records kept per shard for resuming
+  int metrics_port = -1;              // serve /metrics here (-1: off, 0: ephemeral)
+  bool fsync = true;                  // false: --fsync=none (benchmarks only)
   uint64_t wal_segment_bytes = 64ull << 20;
   bool wal_repair = false;                 // cut the log at mid-log corruption
   uint64_t snapshot_bytes = 256ull << 20;  // snapshot after this much log; 0: never

@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -16,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/flag_spelling.h"
+#include "persistence/file_util.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -37,6 +36,9 @@ ABSL_FLAG(int64_t, idle_timeout_ms, 300000, "Close connections idle this long (0
 ABSL_FLAG(int32_t, max_frame_bytes, 1 << 20, "Largest accepted frame.");
 ABSL_FLAG(int32_t, metrics_port, -1,
           "Serve Prometheus metrics at http://BIND:PORT/metrics (-1: off; 0: an ephemeral port).");
+ABSL_FLAG(int32_t, shard_queue_depth, 4096,
+          "Most messages queued from one shard to another at once; beyond it the sender keeps "
+          "them in order until the receiver drains (STATS bus_backlog).");
 ABSL_FLAG(int64_t, feed_ring, 100000,
           "Seat changes kept per shard so a SUBSCRIBE can resume after a disconnect.");
 ABSL_FLAG(std::string, port_file, "", "Write the bound ports as JSON to this file once listening.");
@@ -108,11 +110,10 @@ int main(int argc, char** argv) {
   else
     return Fail(absl::StrCat("--io must be 'uring' or 'epoll', not '", io, "'"));
   if (const std::string f = absl::GetFlag(FLAGS_auth_token_file); !f.empty()) {
-    std::ifstream in(f);
-    if (!in) return Fail(absl::StrCat("cannot read --auth-token-file '", f, "'"));
-    std::stringstream ss;
-    ss << in.rdbuf();
-    config.auth_token = std::string(absl::StripAsciiWhitespace(ss.str()));
+    std::string token;
+    if (absl::Status st = seatlock::files::ReadFile(f, &token); !st.ok())
+      return Fail(absl::StrCat("cannot read --auth-token-file: ", st.message()));
+    config.auth_token = std::string(absl::StripAsciiWhitespace(token));
     if (config.auth_token.empty())
       return Fail(absl::StrCat("--auth-token-file '", f, "' is empty"));
   }
@@ -139,6 +140,11 @@ int main(int argc, char** argv) {
   config.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   if (absl::GetFlag(FLAGS_feed_ring) < 0) return Fail("--feed_ring must be >= 0");
   config.feed_ring = static_cast<uint64_t>(absl::GetFlag(FLAGS_feed_ring));
+  const int32_t queue_depth = absl::GetFlag(FLAGS_shard_queue_depth);
+  if (queue_depth < 16 || queue_depth > (1 << 20)) {
+    return Fail("--shard_queue_depth must be between 16 and 1048576");
+  }
+  config.shard_queue_depth = static_cast<uint32_t>(queue_depth);
   if (config.metrics_port < -1 || config.metrics_port > 65535)
     return Fail("--metrics_port must be -1..65535");
   const std::string fsync = absl::GetFlag(FLAGS_fsync);

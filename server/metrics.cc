@@ -88,6 +88,9 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
             [&](const auto& s) { return u(s.wal_queue()); });
   per_shard("seatlock_subscriptions", "gauge", "SUBSCRIBE streams open on the shard.",
             [&](const auto& s) { return u(s.subscriptions()); });
+  per_shard("seatlock_bus_backlog", "gauge",
+            "Messages to other shards waiting for room in a full shard-to-shard queue.",
+            [&](const auto& s) { return u(s.bus_backlog()); });
   per_shard("seatlock_live_holds", "gauge", "Holds currently live.",
             [&](const auto& s) { return u(s.live_holds()); });
   per_shard("seatlock_lapsed_holds", "gauge", "Expired holds remembered for a late CONFIRM.",

@@ -1,20 +1,15 @@
 #include "server/reshard.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <string.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
+#include <system_error>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "persistence/file_util.h"
 #include "persistence/wal_log.h"
 #include "server/log.h"
 #include "server/snapshotter.h"
@@ -27,21 +22,6 @@ namespace fs = std::filesystem;
 
 std::string ShardDir(const std::string& base, uint32_t i) {
   return absl::StrCat(base, "/shard-", i);
-}
-
-void SyncDir(const std::string& dir) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-}
-
-absl::Status ReadFile(const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::UnavailableError(absl::StrCat("cannot read ", path));
-  out->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  return absl::OkStatus();
 }
 
 absl::Status ReplayBytes(const std::string& path, const std::string& bytes,
@@ -62,40 +42,55 @@ absl::Status ReplayBytes(const std::string& path, const std::string& bytes,
 
 constexpr char kMarker[] = "RESHARD";
 
+// The RESHARD marker: "<old shards> <new shards> <seed>\n".
+struct Marker {
+  uint32_t old_shards = 0;
+  Layout to;
+};
+
+std::string MarkerText(const Marker& m) {
+  return absl::StrCat(m.old_shards, " ", m.to.shards, " ", m.to.seed, "\n");
+}
+
+absl::Status ParseMarker(const std::string& path, const std::string& text, Marker* m) {
+  std::vector<absl::string_view> parts =
+      absl::StrSplit(text, absl::ByAnyChar(" \n"), absl::SkipEmpty());
+  if (parts.size() != 3 || !absl::SimpleAtoi(parts[0], &m->old_shards) ||
+      !absl::SimpleAtoi(parts[1], &m->to.shards) || !absl::SimpleAtoi(parts[2], &m->to.seed) ||
+      m->old_shards == 0 || m->to.shards == 0) {
+    return absl::DataLossError(
+        absl::StrCat(path, " is damaged (expected \"<old shards> <new shards> <seed>\", found \"",
+                     absl::CEscape(text), "\"); a reshard was interrupted and cannot be finished"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-std::optional<Layout> ReadLayout(const std::string& data_dir) {
-  std::ifstream in(data_dir + "/SHARDS");
-  if (!in) return std::nullopt;
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  Layout l;
-  for (absl::string_view part : absl::StrSplit(text, absl::ByAnyChar(" \n"), absl::SkipEmpty())) {
-    if (absl::ConsumePrefix(&part, "shards=")) (void)absl::SimpleAtoi(part, &l.shards);
-    if (absl::ConsumePrefix(&part, "seed=")) (void)absl::SimpleAtoi(part, &l.seed);
+absl::StatusOr<std::optional<Layout>> ReadLayout(const std::string& data_dir) {
+  const std::string path = data_dir + "/SHARDS";
+  std::string text;
+  if (absl::Status st = files::ReadFile(path, &text); !st.ok()) {
+    if (absl::IsNotFound(st)) return std::optional<Layout>();
+    return st;
   }
-  if (l.shards == 0) return std::nullopt;
-  return l;
+  Layout l;
+  bool ok = true;
+  for (absl::string_view part : absl::StrSplit(text, absl::ByAnyChar(" \n"), absl::SkipEmpty())) {
+    if (absl::ConsumePrefix(&part, "shards=")) ok = ok && absl::SimpleAtoi(part, &l.shards);
+    if (absl::ConsumePrefix(&part, "seed=")) ok = ok && absl::SimpleAtoi(part, &l.seed);
+  }
+  if (!ok || l.shards == 0) {
+    return absl::DataLossError(absl::StrCat(
+        path, " is damaged (expected \"shards=N seed=S\", found \"", absl::CEscape(text), "\")"));
+  }
+  return std::optional<Layout>(l);
 }
 
 absl::Status WriteLayout(const std::string& data_dir, const Layout& layout) {
-  const std::string path = data_dir + "/SHARDS";
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp);
-    out << "shards=" << layout.shards << " seed=" << layout.seed << "\n";
-    out.flush();
-    if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
-  }
-  const int fd = open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", strerror(errno)));
-  }
-  SyncDir(data_dir);
-  return absl::OkStatus();
+  return files::WriteFileAtomic(data_dir + "/SHARDS",
+                                absl::StrCat("shards=", layout.shards, " seed=", layout.seed, "\n"),
+                                /*sync=*/true);
 }
 
 std::string StagingDir(const std::string& data_dir) { return data_dir + "/reshard-staging"; }
@@ -103,18 +98,23 @@ std::string StagingDir(const std::string& data_dir) { return data_dir + "/reshar
 absl::Status ResumeOrClean(const std::string& data_dir) {
   std::error_code ec;
   const std::string marker = absl::StrCat(data_dir, "/", kMarker);
-  std::ifstream in(marker);
-  if (in) {
-    uint32_t old_shards = 0, shards = 0;
-    uint64_t seed = 0;
-    in >> old_shards >> shards >> seed;
-    LogWarning("finishing a reshard from ", old_shards, " to ", shards,
+  std::string text;
+  if (absl::Status st = files::ReadFile(marker, &text); st.ok()) {
+    Marker m;
+    if (absl::Status parsed = ParseMarker(marker, text, &m); !parsed.ok()) return parsed;
+    LogWarning("finishing a reshard from ", m.old_shards, " to ", m.to.shards,
                " shards that a crash interrupted");
-    return Swap(data_dir, old_shards, Layout{shards, seed});
+    return Swap(data_dir, m.old_shards, m.to);
+  } else if (!absl::IsNotFound(st)) {
+    return st;
   }
-  if (fs::exists(StagingDir(data_dir), ec)) {
-    LogWarning("removing ", StagingDir(data_dir), " left by an interrupted reshard");
-    fs::remove_all(StagingDir(data_dir), ec);
+  const std::string staging = StagingDir(data_dir);
+  if (fs::exists(staging, ec)) {
+    LogWarning("removing ", staging, " left by an interrupted reshard");
+    fs::remove_all(staging, ec);
+    if (ec) {
+      return absl::UnavailableError(absl::StrCat("cannot remove ", staging, ": ", ec.message()));
+    }
   }
   return absl::OkStatus();
 }
@@ -139,20 +139,22 @@ absl::Status ReplayReadOnly(const std::string& dir,
   const std::string snap = Snapshotter::Latest(dir, &snap_lsn);
   std::string bytes;
   if (!snap.empty()) {
-    if (absl::Status st = ReadFile(snap, &bytes); !st.ok()) return st;
+    if (absl::Status st = files::ReadFile(snap, &bytes); !st.ok()) return st;
     if (absl::Status st = ReplayBytes(snap, bytes, apply); !st.ok()) return st;
   }
   std::vector<std::string> segments;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    const std::string name = entry.path().filename().string();
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
     if (name.rfind("wal-", 0) == 0 && name.size() > 8 &&
         name.compare(name.size() - 4, 4, ".log") == 0) {
-      segments.push_back(entry.path().string());
+      segments.push_back(it->path().string());
     }
   }
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot list ", dir, ": ", ec.message()));
   std::sort(segments.begin(), segments.end());
   for (const std::string& seg : segments) {
-    if (absl::Status st = ReadFile(seg, &bytes); !st.ok()) return st;
+    if (absl::Status st = files::ReadFile(seg, &bytes); !st.ok()) return st;
     if (absl::Status st = ReplayBytes(seg, bytes, apply); !st.ok()) return st;
   }
   return absl::OkStatus();
@@ -160,32 +162,12 @@ absl::Status ReplayReadOnly(const std::string& dir,
 
 absl::Status WriteSnapshotSync(const SeatEngine& engine, const Rooms& rooms, uint64_t fencing_mark,
                                const std::string& dir) {
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) return absl::UnavailableError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  if (absl::Status st = files::CreateDirs(dir); !st.ok()) return st;
   std::string out;
   AppendStateHeader(engine, fencing_mark, &out);
   rooms.AppendState(&out);
   for (size_t i = 0; i < engine.booking_count(); ++i) AppendSale(engine.BookingAt(i), &out);
-  const std::string path = dir + "/snapshot-00000000000000000001.snap";
-  const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return absl::UnavailableError(absl::StrCat("cannot create ", path, ": ", strerror(errno)));
-  size_t off = 0;
-  while (off < out.size()) {
-    const ssize_t n = write(fd, out.data() + off, out.size() - off);
-    if (n <= 0) {
-      close(fd);
-      return absl::UnavailableError(absl::StrCat("cannot write ", path, ": ", strerror(errno)));
-    }
-    off += static_cast<size_t>(n);
-  }
-  const bool synced = fdatasync(fd) == 0;
-  close(fd);
-  if (!synced)
-    return absl::UnavailableError(absl::StrCat("fdatasync ", path, ": ", strerror(errno)));
-  SyncDir(dir);
-  return absl::OkStatus();
+  return files::WriteFileAtomic(dir + "/snapshot-00000000000000000001.snap", out, /*sync=*/true);
 }
 
 absl::Status Swap(const std::string& data_dir, uint32_t old_shards, const Layout& to) {
@@ -194,38 +176,48 @@ absl::Status Swap(const std::string& data_dir, uint32_t old_shards, const Layout
   const std::string old_dir = data_dir + "/reshard-old";
   const std::string staging = StagingDir(data_dir);
   if (!fs::exists(marker, ec)) {
-    std::ofstream m(marker);
-    m << old_shards << " " << to.shards << " " << to.seed << "\n";
-    m.flush();
-    if (!m) return absl::UnavailableError(absl::StrCat("cannot write ", marker));
-    m.close();
-    SyncDir(data_dir);
+    // Durable (data and directory entry) before the first rename below.
+    if (absl::Status st = files::WriteFileAtomic(marker, MarkerText({old_shards, to}), true);
+        !st.ok()) {
+      return st;
+    }
   }
   // Each step is a rename that is skipped once done, so a crash anywhere
   // here is finished by the next start (ResumeOrClean).
-  fs::create_directories(old_dir, ec);
+  if (absl::Status st = files::CreateDirs(old_dir); !st.ok()) return st;
   for (uint32_t k = 0; k < old_shards; ++k) {
     if (fs::exists(ShardDir(data_dir, k), ec) && !fs::exists(ShardDir(old_dir, k), ec)) {
-      fs::rename(ShardDir(data_dir, k), ShardDir(old_dir, k), ec);
-      if (ec)
+      if (absl::Status st = files::RenameFile(ShardDir(data_dir, k), ShardDir(old_dir, k));
+          !st.ok()) {
         return absl::UnavailableError(
-            absl::StrCat("reshard: moving shard-", k, ": ", ec.message()));
+            absl::StrCat("reshard: moving shard-", k, ": ", st.message()));
+      }
     }
   }
   for (uint32_t i = 0; i < to.shards; ++i) {
     if (fs::exists(ShardDir(staging, i), ec) && !fs::exists(ShardDir(data_dir, i), ec)) {
-      fs::rename(ShardDir(staging, i), ShardDir(data_dir, i), ec);
-      if (ec)
+      if (absl::Status st = files::RenameFile(ShardDir(staging, i), ShardDir(data_dir, i));
+          !st.ok()) {
         return absl::UnavailableError(
-            absl::StrCat("reshard: installing shard-", i, ": ", ec.message()));
+            absl::StrCat("reshard: installing shard-", i, ": ", st.message()));
+      }
     }
   }
-  SyncDir(data_dir);
+  // The renames touched three directories; all of them before SHARDS says
+  // the new layout is in place.
+  if (absl::Status st = files::SyncDir(old_dir); !st.ok()) return st;
+  if (fs::exists(staging, ec)) {
+    if (absl::Status st = files::SyncDir(staging); !st.ok()) return st;
+  }
+  if (absl::Status st = files::SyncDir(data_dir); !st.ok()) return st;
   if (absl::Status st = WriteLayout(data_dir, to); !st.ok()) return st;
-  unlink(marker.c_str());
-  SyncDir(data_dir);
-  fs::remove_all(old_dir, ec);
-  fs::remove_all(staging, ec);
+  if (absl::Status st = files::RemoveFile(marker); !st.ok()) return st;
+  if (absl::Status st = files::SyncDir(data_dir); !st.ok()) return st;
+  // Leftovers only: the swap is complete and durable.
+  for (const std::string& leftover : {old_dir, staging}) {
+    fs::remove_all(leftover, ec);
+    if (ec) LogWarning("reshard: could not remove ", leftover, ": ", ec.message());
+  }
   LogInfo("resharded ", data_dir, " from ", old_shards, " to ", to.shards, " shards");
   return absl::OkStatus();
 }

@@ -15,6 +15,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "engine/seat_engine.h"
 #include "persistence/wal_record.h"
 #include "server/rooms.h"
@@ -27,8 +28,11 @@ struct Layout {
   bool operator==(const Layout&) const = default;
 };
 
-// <data-dir>/SHARDS. Any thread.
-std::optional<Layout> ReadLayout(const std::string& data_dir);
+// <data-dir>/SHARDS ("shards=N seed=S"), through the file layer
+// (persistence/file_util.h). Any thread. ReadLayout gives nullopt when there
+// is no SHARDS file (a new data dir) and an error when it cannot be read or
+// parsed. WriteLayout replaces it atomically and durably.
+absl::StatusOr<std::optional<Layout>> ReadLayout(const std::string& data_dir);
 absl::Status WriteLayout(const std::string& data_dir, const Layout& layout);
 
 std::string StagingDir(const std::string& data_dir);

@@ -39,6 +39,7 @@ class Rooms {
  public:
   Rooms(uint32_t shard, uint32_t shards, uint64_t hash_seed, const Clock* clock);
 
+  uint32_t shard() const { return shard_; }
   uint32_t HomeOf(std::string_view event_id) const;
   bool gated(std::string_view event_id) const { return configs_.contains(event_id); }
   bool empty() const { return configs_.empty(); }

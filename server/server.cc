@@ -10,12 +10,11 @@
 #include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "persistence/file_util.h"
 #include "protocol/sharding.h"
 #include "server/log.h"
 #include "server/reshard.h"
@@ -129,7 +128,9 @@ absl::Status Server::CheckShardLayout() {
   }
   if (absl::Status st = reshard::ResumeOrClean(config_.data_dir); !st.ok()) return st;
   const reshard::Layout want{config_.shards, group_.hash_seed};
-  const std::optional<reshard::Layout> have = reshard::ReadLayout(config_.data_dir);
+  const absl::StatusOr<std::optional<reshard::Layout>> read = reshard::ReadLayout(config_.data_dir);
+  if (!read.ok()) return read.status();
+  const std::optional<reshard::Layout>& have = *read;
   if (!have) return reshard::WriteLayout(config_.data_dir, want);
   if (*have == want) return absl::OkStatus();
   // A section's sales are in the log of the shard that owned it under the
@@ -154,6 +155,8 @@ absl::Status Server::Start() {
   // (<data-dir>/SHARDS); a start with others reshards it first.
   if (absl::Status st = CheckShardLayout(); !st.ok()) return st;
   if (absl::Status st = Bind(); !st.ok()) return st;
+  group_.bus = std::make_unique<BusFabric>(config_.shards, config_.shard_queue_depth);
+  group_.bus->set_waker([this](uint32_t to) { group_.shards[to]->Wake(); });
   for (uint32_t i = 0; i < config_.shards; ++i) {
     shards_.push_back(std::make_unique<Shard>(i, config_, &group_, main_fds_[i], shard_fds_[i],
                                               i == 0 ? metrics_fd_ : -1));
@@ -193,12 +196,18 @@ absl::Status Server::Start() {
               ? absl::StrCat("; metrics on http://", config_.bind, ":", metrics_port_, "/metrics")
               : "");
   if (!config_.port_file.empty()) {
-    std::ofstream f(config_.port_file + ".tmp");
-    f << "{\"port\":" << group_.main_port << ",\"shard_ports\":["
-      << absl::StrJoin(group_.shard_ports, ",")
-      << "],\"metrics_port\":" << (metrics_fd_ >= 0 ? metrics_port_ : 0) << "}\n";
-    f.close();
-    std::rename((config_.port_file + ".tmp").c_str(), config_.port_file.c_str());
+    // Atomic (readers poll for it) but not durable: it describes this run.
+    absl::Status st = files::WriteFileAtomic(
+        config_.port_file,
+        absl::StrCat("{\"port\":", group_.main_port, ",\"shard_ports\":[",
+                     absl::StrJoin(group_.shard_ports, ","),
+                     "],\"metrics_port\":", metrics_fd_ >= 0 ? metrics_port_ : 0, "}\n"),
+        /*sync=*/false);
+    if (!st.ok()) {
+      Stop();
+      Wait();
+      return absl::Status(st.code(), absl::StrCat("--port-file: ", st.message()));
+    }
   }
   return absl::OkStatus();
 }

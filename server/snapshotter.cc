@@ -8,9 +8,11 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "persistence/file_util.h"
 #include "persistence/wal_record.h"
 #include "server/log.h"
 #include "server/wal_codec.h"
@@ -24,14 +26,6 @@ std::string SnapName(const std::string& dir, uint64_t lsn, const char* ext) {
   char name[64];
   std::snprintf(name, sizeof(name), "snapshot-%020" PRIu64 ".%s", lsn, ext);
   return dir + "/" + name;
-}
-
-void SyncDir(const std::string& dir) {
-  const int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    fsync(fd);
-    close(fd);
-  }
 }
 
 // Snapshot files in `dir`: (lsn, path), for names snapshot-<20 digits>.<ext>.
@@ -60,7 +54,9 @@ Snapshotter::~Snapshotter() {
 }
 
 std::string Snapshotter::Latest(const std::string& dir, uint64_t* lsn) {
-  for (const auto& [l, path] : List(dir, "tmp")) unlink(path.c_str());
+  // A leftover is only a write that was never finished; failing to remove
+  // it is harmless (the next snapshot at that LSN truncates it).
+  for (const auto& [l, path] : List(dir, "tmp")) files::RemoveFile(path).IgnoreError();
   auto snaps = List(dir, "snap");
   if (snaps.empty()) return "";
   *lsn = snaps.back().first;
@@ -91,15 +87,31 @@ uint64_t Snapshotter::Step(const SeatEngine& engine) {
   if (!active_ || in_flight_) return 0;
   if (complete_) {
     const std::string final_path = SnapName(dir_, lsn_, "snap");
-    close(fd_);
-    fd_ = -1;
-    if (rename(tmp_path_.c_str(), final_path.c_str()) != 0) {
-      Abandon(absl::StrCat("rename to ", final_path, ": ", strerror(errno)));
+    const int fd = std::exchange(fd_, -1);
+    if (close(fd) != 0) {
+      Abandon(std::string(absl::ErrnoToStatus(errno, absl::StrCat("close ", tmp_path_)).message()));
       return 0;
     }
-    SyncDir(dir_);
+    if (absl::Status st = files::RenameFile(tmp_path_, final_path); !st.ok()) {
+      Abandon(std::string(st.message()));
+      return 0;
+    }
+    // Until the directory is synced the rename may not survive a crash, so
+    // the snapshot covers nothing yet: no log segment may be dropped for it,
+    // and the older snapshots stay. The file itself is complete (its data
+    // was fdatasync'ed), so it is left in place: if a restart finds it, it
+    // replays it and then the whole log, which still holds everything.
+    if (absl::Status st = files::SyncDir(dir_); !st.ok()) {
+      LogError("snapshot abandoned: ", final_path, " was renamed into place but ", st.message(),
+               "; keeping the log segments it would have covered");
+      active_ = false;
+      return 0;
+    }
     for (const auto& [l, path] : List(dir_, "snap")) {
-      if (l < lsn_) unlink(path.c_str());
+      if (l >= lsn_) continue;
+      if (absl::Status st = files::RemoveFile(path); !st.ok()) {
+        LogWarning("could not remove an older snapshot: ", st.message());
+      }
     }
     active_ = false;
     LogInfo("snapshot ", final_path, ": ", end_, " sales, ", offset_, " bytes, in ",
@@ -137,7 +149,7 @@ void Snapshotter::Abandon(const std::string& why) {
   LogError("snapshot abandoned: ", why);
   if (fd_ >= 0) close(fd_);
   fd_ = -1;
-  unlink(tmp_path_.c_str());
+  files::RemoveFile(tmp_path_).IgnoreError();  // gone already if the rename was done
   active_ = false;
 }
 

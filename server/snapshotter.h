@@ -8,7 +8,8 @@
 // them through the event loop, one write in flight at a time. The snapshot
 // is fuzzy: sales made or cancelled while it is written are in the log after
 // `lsn`, and replaying them over the snapshot is idempotent (docs/wal.md).
-// The file is written as snapshot-<lsn>.tmp, fdatasync'ed, then renamed.
+// The file is written as snapshot-<lsn>.tmp, fdatasync'ed, then renamed and
+// the directory synced (through the file layer, persistence/file_util.h).
 //
 // Owned by its shard; shard-thread only. The engine passed to Start and
 // Step must be the same and outlive the snapshot.
@@ -39,8 +40,10 @@ class Snapshotter {
   absl::Status Start(const SeatEngine& engine, const Rooms& rooms, uint64_t lsn,
                      uint64_t fencing_mark);
   // Does the next piece of work. Returns the covered LSN once the snapshot
-  // file is complete and in place (and the snapshotter is idle again), 0
-  // otherwise. On failure it logs, abandons the file, and goes idle.
+  // file is complete and durably in place (renamed, and the directory
+  // synced; the snapshotter is idle again), 0 otherwise. On failure
+  // (including a failed directory sync after the rename) it logs, abandons
+  // the snapshot, goes idle and returns 0, so nothing is dropped for it.
   uint64_t Step(const SeatEngine& engine);
 
   // The newest complete snapshot in `dir`, or "" (and removes *.tmp leftovers).

@@ -2,7 +2,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <vector>
@@ -12,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/str_error.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "tools/command_util.h"
@@ -424,7 +424,7 @@ int RunDefineEvent(const ParsedArgs& args, Session& s) {
   std::ifstream in(path);
   if (!in) {
     return UsageError(s, "define-event",
-                      absl::StrCat("cannot read --layout ", path, ": ", std::strerror(errno)));
+                      absl::StrCat("cannot read --layout ", path, ": ", StrError(errno)));
   }
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   wire::DefineEventRequest layout;

@@ -242,6 +242,7 @@ std::vector<Command> Commands() {
 int Main(int argc, char** argv) {
   const std::vector<Command> commands = Commands();
   std::vector<CommandSpec> specs;
+  specs.reserve(commands.size());
   for (const Command& c : commands) specs.push_back(c.spec);
   const CommandLine cli(
       "seatctl",

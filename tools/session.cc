@@ -4,7 +4,6 @@
 #include <sys/socket.h>
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 
@@ -12,6 +11,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/str_error.h"
 #include "tools/format.h"
 
 namespace seatlock::tools {
@@ -65,7 +65,7 @@ absl::StatusOr<GlobalOptions> GlobalOptionsFrom(const ParsedArgs& args) {
     std::ifstream in(o.token_file);
     if (!in) {
       return absl::InvalidArgumentError(
-          absl::StrCat("cannot read --auth-token-file ", o.token_file, ": ", std::strerror(errno)));
+          absl::StrCat("cannot read --auth-token-file ", o.token_file, ": ", StrError(errno)));
     }
     std::string token((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     o.auth_token = std::string(absl::StripAsciiWhitespace(token));

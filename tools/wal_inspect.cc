@@ -1,11 +1,7 @@
 #include "tools/wal_inspect.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <optional>
 #include <system_error>
@@ -15,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/struct.pb.h"
+#include "persistence/file_util.h"
 #include "persistence/wal.pb.h"
 #include "persistence/wal_format.h"
 #include "persistence/wal_record.h"
@@ -110,15 +107,6 @@ absl::StatusOr<std::vector<ShardFiles>> Discover(const std::string& dir) {
   std::vector<ShardFiles> out;
   for (const auto& [index, path] : shards) out.push_back(ListShard(path));
   return out;
-}
-
-absl::Status ReadAll(const std::string& path, std::string* bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return absl::UnavailableError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
-  bytes->assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  if (in.bad()) return absl::UnavailableError(absl::StrCat("cannot read ", path));
-  return absl::OkStatus();
 }
 
 // Seat labels of the events defined so far in one shard's records, to show
@@ -386,7 +374,7 @@ template <class OnRecord>
 std::optional<Damage> ScanFile(const WalFile& file, bool snapshot, bool last_segment,
                                LayoutBook* book, uint64_t* bytes_read, OnRecord on_record) {
   std::string bytes;
-  if (absl::Status st = ReadAll(file.path, &bytes); !st.ok()) {
+  if (absl::Status st = files::ReadFile(file.path, &bytes); !st.ok()) {
     return Damage{file.path, 0, 0, "unreadable", std::string(st.message())};
   }
   *bytes_read += bytes.size();
@@ -450,7 +438,7 @@ int WalDump(const std::string& dir, bool json, std::ostream& out, std::ostream& 
   }
   if (!json) {
     std::string layout;
-    if (ReadAll((fs::path(dir) / "SHARDS").string(), &layout).ok() && !layout.empty()) {
+    if (files::ReadFile((fs::path(dir) / "SHARDS").string(), &layout).ok() && !layout.empty()) {
       while (!layout.empty() && (layout.back() == '\n' || layout.back() == ' ')) layout.pop_back();
       out << "data dir " << dir << ": " << layout << "\n";
     }

@@ -13,6 +13,11 @@
 
 namespace seatlock::testing {
 
+std::string DefaultTestIo() {
+  const char* io = getenv("SEATLOCK_TEST_IO");
+  return io != nullptr && *io != '\0' ? io : "uring";
+}
+
 std::string SeatlockdPath() { return SEATLOCKD_PATH; }
 
 Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {

@@ -12,9 +12,14 @@
 
 namespace seatlock::testing {
 
+// The I/O backend daemons start with unless a test names one:
+// $SEATLOCK_TEST_IO if set (scripts/test.sh runs the daemon tests again with
+// "epoll"), else "uring".
+std::string DefaultTestIo();
+
 struct DaemonOptions {
   uint32_t shards = 2;
-  std::string io = "uring";
+  std::string io = DefaultTestIo();
   std::vector<std::string> extra_args;
 };
 

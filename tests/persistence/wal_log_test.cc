@@ -216,6 +216,71 @@ TEST_F(WalLogTest, AppendAfterRecoveryContinues) {
   EXPECT_EQ(wal.SegmentPaths().size(), 1u);
 }
 
+// The startup fencing record is written with AppendSync, before the event
+// loop exists; appends after it (through the loop) continue after its LSN.
+TEST_F(WalLogTest, AppendSyncRecordIsRecoveredAndTheNextAppendContinuesAfterIt) {
+  {
+    auto [wal, rec] = Reopen();
+    EXPECT_EQ(wal.next_lsn(), 1u);
+    const uint64_t next = AppendOneByOne(&wal, 1, 3);
+    EXPECT_EQ(wal.next_lsn(), next);
+    const uint64_t before = wal.offset();
+    absl::StatusOr<uint64_t> lsn = wal.AppendSync(RecordType::kFencing, "fence", /*sync=*/true);
+    ASSERT_TRUE(lsn.ok()) << lsn.status();
+    EXPECT_EQ(*lsn, 4u);
+    EXPECT_EQ(wal.next_lsn(), 5u);
+    EXPECT_EQ(wal.offset(), before + kHeaderBytes + 5);
+    AppendGroup(&wal, wal.next_lsn(), {PayloadFor(5)});
+    EXPECT_EQ(wal.next_lsn(), 6u);
+  }
+  auto [wal, rec] = Reopen();
+  EXPECT_EQ(rec.report.next_lsn, 6u);
+  EXPECT_EQ(wal.next_lsn(), 6u);
+  ASSERT_EQ(rec.records.size(), 5u);
+  for (uint64_t i = 0; i < 5; ++i) EXPECT_EQ(rec.records[i].lsn, i + 1);
+  EXPECT_EQ(rec.records[3].type, RecordType::kFencing);
+  EXPECT_EQ(rec.records[3].payload, "fence");
+  EXPECT_EQ(rec.records[4].type, RecordType::kConfirm);
+  EXPECT_EQ(rec.records[4].payload, PayloadFor(5));
+  EXPECT_EQ(wal.offset(), FileSize(SegmentPath(dir_, 1)));
+}
+
+TEST_F(WalLogTest, AppendSyncOnAFreshLogGetsLsn1AndEachCallTheNext) {
+  {
+    auto [wal, rec] = Reopen();
+    for (uint64_t want = 1; want <= 3; ++want) {
+      absl::StatusOr<uint64_t> lsn = wal.AppendSync(RecordType::kConfirm, PayloadFor(want),
+                                                    /*sync=*/want % 2 == 1);
+      ASSERT_TRUE(lsn.ok()) << lsn.status();
+      EXPECT_EQ(*lsn, want);
+    }
+  }
+  auto [wal, rec] = Reopen();
+  ExpectLsns(rec.records, 1, 4);
+}
+
+TEST_F(WalLogTest, AppendSyncRollsToASegmentNamedForTheNextLsn) {
+  // 16 + 20 = 36-byte records; a 100-byte segment takes three.
+  constexpr uint64_t kSegment = 100;
+  {
+    auto [wal, rec] = Reopen(kSegment);
+    for (uint64_t lsn = 1; lsn <= 4; ++lsn) {
+      ASSERT_TRUE(wal.AppendSync(RecordType::kConfirm, PayloadFor(lsn), true).ok());
+    }
+    EXPECT_EQ(wal.offset(), 36u);
+  }
+  auto [wal, rec] = Reopen(kSegment);
+  EXPECT_EQ(wal.SegmentPaths(),
+            (std::vector<std::string>{SegmentPath(dir_, 1), SegmentPath(dir_, 4)}));
+  ExpectLsns(rec.records, 1, 5);
+}
+
+TEST_F(WalLogTest, AppendSyncBeforeRecoverIsRefused) {
+  WalDir wal = OpenOrDie();
+  EXPECT_EQ(wal.AppendSync(RecordType::kFencing, "fence", true).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
 TEST_F(WalLogTest, RollsAtSegmentSize) {
   // Each record is 16 + 20 = 36 bytes; a 100-byte segment takes three.
   constexpr uint64_t kSegment = 100;

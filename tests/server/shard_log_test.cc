@@ -12,38 +12,10 @@
 
 #include "gtest/gtest.h"
 #include "persistence/wal.pb.h"
+#include "tests/server/fake_loop.h"
 
 namespace seatlock {
 namespace {
-
-// Records WriteAndSync calls; the test completes them by hand.
-class FakeLoop final : public EventLoop {
- public:
-  struct Write {
-    size_t len;
-    bool sync;
-    std::function<void(int)> done;
-  };
-  std::string_view name() const override { return "fake"; }
-  absl::Status AddListener(int, int) override { return absl::OkStatus(); }
-  void StopListening() override {}
-  void AddConnection(uint64_t, int) override {}
-  std::string* Output(uint64_t) override { return nullptr; }
-  size_t PendingOutput(uint64_t) const override { return 0; }
-  void SetReadEnabled(uint64_t, bool) override {}
-  void Close(uint64_t) override {}
-  size_t connection_count() const override { return 0; }
-  void WriteAndSync(int, const char*, size_t len, uint64_t, bool sync,
-                    std::function<void(int)> done) override {
-    writes.push_back({len, sync, std::move(done)});
-  }
-  void Run(LoopHandler*) override {}
-  void Stop() override {}
-  void Wake() override {}
-
-  void Complete(size_t i, int result) { writes[i].done(result); }
-  std::vector<Write> writes;
-};
 
 class ShardLogTest : public ::testing::Test {
  protected:

@@ -1,0 +1,110 @@
+#include "server/commit_pipeline.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "persistence/wal.pb.h"
+#include "server/wal_codec.h"
+
+namespace seatlock {
+
+using wire::Request;
+using wire::Response;
+
+void CommitPipeline::Open(std::unique_ptr<ShardLog> log, uint64_t fencing_reserved) {
+  log_ = std::move(log);
+  fencing_reserved_ = fencing_reserved;
+}
+
+uint64_t CommitPipeline::Record(const Request& req, const Response& resp, bool new_event) {
+  if (log_ == nullptr) return 0;
+  uint64_t lsn = 0;
+  const auto op = req.op_case();
+  if (op == Request::kConfirm &&
+      (resp.code() == wire::OK || resp.code() == wire::HOLD_EXPIRED_SEATS_TAKEN)) {
+    const std::string& key = req.confirm().idempotency_key();
+    if (resp.confirm().replayed()) {
+      // The first attempt may still be on its way to disk: answer when it is.
+      auto it = undurable_keys_.find(key);
+      if (it != undurable_keys_.end() && it->second > log_->durable_lsn()) lsn = it->second;
+    } else {
+      lsn = LogConfirm(req, resp);
+      undurable_keys_[key] = lsn;
+    }
+  } else if (op == Request::kCancelBooking && resp.code() == wire::OK) {
+    wal::Cancel c;
+    c.set_booking_id(req.cancel_booking().booking_id());
+    c.set_cancelled_ms(clock_->NowMs());
+    lsn = log_->Append(wal::RecordType::kCancel, c);
+  } else if (new_event && resp.code() == wire::OK) {
+    wal::DefineEvent d;
+    d.set_define_event_request(req.define_event().SerializeAsString());
+    lsn = log_->Append(wal::RecordType::kDefineEvent, d);
+  }
+  if (engine_->fencing_high_water() + kFencingBlock / 2 >= fencing_reserved_) ReserveFencing();
+  return lsn;
+}
+
+void CommitPipeline::ReplyWhenDurable(uint64_t lsn, Response resp, Callback done) {
+  if (lsn == 0 || log_ == nullptr) {
+    done(std::move(resp));
+    return;
+  }
+  const uint64_t rid = resp.request_id();
+  auto held = std::make_shared<Response>(std::move(resp));
+  log_->WhenDurable(lsn, [held, rid, done = std::move(done)](const absl::Status& st) {
+    if (st.ok()) {
+      done(std::move(*held));
+      return;
+    }
+    Response r;
+    r.set_request_id(rid);
+    r.set_code(wire::UNAVAILABLE);
+    r.set_detail(std::string(st.message()));
+    done(std::move(r));
+  });
+}
+
+void CommitPipeline::Flush() {
+  if (log_ == nullptr) return;
+  log_->Flush();  // group commit: everything appended this pass, one write + fdatasync
+  if (!undurable_keys_.empty()) {
+    const uint64_t durable = log_->durable_lsn();
+    absl::erase_if(undurable_keys_, [durable](const auto& kv) { return kv.second <= durable; });
+  }
+}
+
+uint64_t CommitPipeline::LogConfirm(const Request& req, const Response& resp) {
+  const wire::ConfirmRequest& c = req.confirm();
+  if (resp.code() == wire::OK) {
+    return log_->Append(wal::RecordType::kConfirm,
+                        ConfirmRecordOf(*engine_->GetBooking(resp.confirm().booking_id())));
+  }
+  // HOLD_EXPIRED_SEATS_TAKEN: the lapsed hold is still remembered.
+  RefusalInfo r;
+  r.hold_id = c.hold_id();
+  r.holder = c.holder();
+  r.payment_ref = c.payment_ref();
+  r.idempotency_key = c.idempotency_key();
+  r.refused_ms = resp.confirm().confirmed_ms();
+  if (auto h = engine_->GetHold(c.hold_id())) {
+    r.event_id = h->event_id;
+    r.seats = h->seats;
+    for (const auto& conflict : resp.confirm().conflicts()) {
+      r.taken.push_back({static_cast<uint32_t>(std::max(
+                             0, engine_->SectionIndex(h->event_id, conflict.seat().section()))),
+                         conflict.seat().index()});
+    }
+  }
+  return log_->Append(wal::RecordType::kConfirmRefused, RefusalRecordOf(r));
+}
+
+void CommitPipeline::ReserveFencing() {
+  fencing_reserved_ = std::max(fencing_reserved_, engine_->fencing_high_water()) + kFencingBlock;
+  wal::Fencing f;
+  f.set_high_water(fencing_reserved_);
+  log_->Append(wal::RecordType::kFencing, f);
+}
+
+}  // namespace seatlock

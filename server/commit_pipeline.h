@@ -1,0 +1,70 @@
+// CommitPipeline: the path from an engine op's result to a reply the client
+// may trust. It writes the log record an op needs (a sale, a refused late
+// confirm, a cancellation, a new event), holds the reply until that record
+// is durable (ShardLog's group commit), answers a replayed CONFIRM only
+// once the first attempt's record is durable too (the idempotency keys not
+// yet durable), and reserves fencing tokens in the log a block ahead of the
+// ones the engine hands out, so a restart never repeats one.
+//
+// Ownership: owns the shard's ShardLog once Open() gave it one. Reads and
+// writes the engine it was built with. Threads: the shard's thread only.
+#ifndef SEATLOCK_SERVER_COMMIT_PIPELINE_H_
+#define SEATLOCK_SERVER_COMMIT_PIPELINE_H_
+
+#include <cstdint>
+#include <memory>
+
+#include "absl/status/status.h"
+#include "engine/clock.h"
+#include "engine/seat_engine.h"
+#include "engine/string_util.h"
+#include "protocol/seatlock.pb.h"
+#include "server/coordinators.h"
+#include "server/shard_log.h"
+
+namespace seatlock {
+
+// Fencing tokens are reserved in the log a block at a time, and the next
+// block is reserved when half of this one is used, so a restart never hands
+// out a token twice (the floor after a crash is the last reservation).
+inline constexpr uint64_t kFencingBlock = uint64_t{1} << 30;
+
+class CommitPipeline {
+ public:
+  // `engine` and `clock` must outlive the pipeline.
+  CommitPipeline(SeatEngine* engine, const Clock* clock) : engine_(engine), clock_(clock) {}
+
+  // Starts logging, after recovery wrote the reservation `fencing_reserved`.
+  void Open(std::unique_ptr<ShardLog> log, uint64_t fencing_reserved);
+  // nullptr before Open.
+  ShardLog* log() const { return log_.get(); }
+  // A failed log refuses every durable op (sticky; docs/wal.md).
+  bool failed() const { return log_ != nullptr && log_->failed(); }
+  absl::Status status() const { return log_ != nullptr ? log_->status() : absl::OkStatus(); }
+  uint64_t fencing_reserved() const { return fencing_reserved_; }
+
+  // After an engine op ran: appends the record its result needs and returns
+  // the LSN its reply must wait for (0: answer now). `new_event`: a
+  // DEFINE_EVENT of an event that did not exist before it ran.
+  uint64_t Record(const wire::Request& req, const wire::Response& resp, bool new_event);
+  // Calls done(resp) once `lsn` is durable, or done(UNAVAILABLE) if the log
+  // failed first. `lsn` 0 answers at once.
+  void ReplyWhenDurable(uint64_t lsn, wire::Response resp, Callback done);
+
+  // End of a loop pass: one write + fdatasync for everything appended.
+  void Flush();
+
+ private:
+  uint64_t LogConfirm(const wire::Request& req, const wire::Response& resp);
+  void ReserveFencing();
+
+  SeatEngine* const engine_;
+  const Clock* const clock_;
+  std::unique_ptr<ShardLog> log_;
+  uint64_t fencing_reserved_ = 0;       // tokens up to here may be granted
+  StringMap<uint64_t> undurable_keys_;  // confirm key -> LSN not yet durable
+};
+
+}  // namespace seatlock
+
+#endif  // SEATLOCK_SERVER_COMMIT_PIPELINE_H_

@@ -1,0 +1,113 @@
+// ConnectionTable: one shard's client connections. It decodes frames,
+// keeps each connection's state (requests in flight, auth, backpressure,
+// idle time), answers the session ops itself (HELLO, AUTH, PING), serves
+// the /metrics HTTP responder, and hands every other request to its
+// Handler (the shard) with a callback that writes the reply.
+//
+// Limits it enforces (docs/protocol.md §2 and §8): frame size, requests in
+// flight per connection (beyond it, reading stops until replies free a
+// slot), connections per server, and the idle timeout.
+//
+// Ownership: owns the per-connection state; the EventLoop owns the sockets
+// and output buffers. Requests are parsed into the shard's arena, which the
+// shard resets between batches. Threads: the shard's thread only.
+#ifndef SEATLOCK_SERVER_CONNECTION_TABLE_H_
+#define SEATLOCK_SERVER_CONNECTION_TABLE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "engine/clock.h"
+#include "google/protobuf/arena.h"
+#include "protocol/framing.h"
+#include "protocol/seatlock.pb.h"
+#include "server/config.h"
+#include "server/coordinators.h"
+#include "server/event_loop.h"
+#include "server/shard_group.h"
+
+namespace seatlock {
+
+// Listener tags (EventLoop::AddListener).
+inline constexpr int kMainListener = 0;
+inline constexpr int kShardListener = 1;
+inline constexpr int kMetricsListener = 2;
+
+class ConnectionTable {
+ public:
+  class Handler {
+   public:
+    virtual ~Handler() = default;
+    // An authenticated, well-formed request to route and run; `done` writes
+    // the reply (it may run at once or later, on this thread).
+    virtual void Dispatch(wire::Request&& request, Callback done) = 0;
+    // SUBSCRIBE: the reply to send now (the stream follows on `conn`).
+    virtual wire::Response Subscribe(uint64_t conn, const wire::Request& request) = 0;
+    // `conn` is gone (drop its subscriptions).
+    virtual void OnClosed(uint64_t conn) = 0;
+  };
+
+  // `clock`, `group`, `arena` and `handler` must outlive the table.
+  ConnectionTable(const ServerConfig& config, ShardGroup* group, const Clock* clock,
+                  google::protobuf::Arena* arena, Handler* handler);
+
+  void set_loop(EventLoop* loop) { loop_ = loop; }
+
+  // EventLoop events, forwarded by the shard.
+  void Accept(int listener_tag, int fd);
+  void OnData(uint64_t conn, const char* data, size_t n);
+  void Close(uint64_t conn);
+
+  // Shutdown: refuse new connections and stop reading every connection;
+  // replies to requests in flight are still written.
+  void BeginDrain();
+  // Closes connections idle longer than the idle timeout (none in flight).
+  void CloseIdle(int64_t now_ms);
+  void CloseAll();
+
+  size_t size() const { return conns_.size(); }
+  uint64_t in_flight() const;
+  uint64_t requests() const { return requests_; }
+
+ private:
+  struct Conn {
+    explicit Conn(uint32_t max_frame) : decoder(max_frame) {}
+    protocol::FrameDecoder decoder;
+    uint32_t in_flight = 0;
+    bool authed = false;
+    bool closing = false;   // protocol error: answer what is in flight, then close
+    bool paused = false;    // reading paused for backpressure
+    bool http = false;      // a /metrics connection, not the seatlock protocol
+    bool draining = false;  // inside DrainFrames (replies must not recurse into it)
+    std::string http_in;
+    int64_t last_active_ms = 0;
+  };
+
+  void DrainFrames(uint64_t id);
+  void DrainFramesLoop(uint64_t id);
+  void HandleRequest(uint64_t id, Conn& conn, wire::Request&& req);
+  // HELLO, AUTH and PING: answered here. Returns false for other ops.
+  bool HandleSessionOp(uint64_t id, Conn& conn, const wire::Request& req);
+  void HandleHttp(uint64_t id, Conn& conn, const char* data, size_t n);
+  void Reply(uint64_t id, const wire::Response& resp);
+  void ProtocolError(uint64_t id, wire::ResultCode code, uint64_t request_id, std::string detail);
+  void Pause(uint64_t id, Conn& conn);
+
+  const ServerConfig& config_;
+  ShardGroup* const group_;
+  const Clock* const clock_;
+  google::protobuf::Arena* const arena_;
+  Handler* const handler_;
+  EventLoop* loop_ = nullptr;
+  absl::flat_hash_map<uint64_t, Conn> conns_;
+  uint64_t next_conn_id_ = 1;
+  bool draining_ = false;
+  uint64_t requests_ = 0;
+  uint64_t rejected_connections_ = 0;
+};
+
+}  // namespace seatlock
+
+#endif  // SEATLOCK_SERVER_CONNECTION_TABLE_H_

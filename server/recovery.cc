@@ -1,0 +1,124 @@
+#include "server/recovery.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "persistence/file_util.h"
+#include "persistence/wal.pb.h"
+#include "persistence/wal_record.h"
+#include "server/commit_pipeline.h"
+#include "server/log.h"
+#include "server/reshard.h"
+#include "server/snapshotter.h"
+#include "server/wal_codec.h"
+
+namespace seatlock {
+namespace {
+
+// Applies the records of snapshot file `snap`; counts them in *records.
+absl::Status ReplaySnapshot(const std::string& snap, SeatEngine& engine, Rooms& rooms,
+                            uint64_t* fencing_seen, uint64_t* records) {
+  std::string bytes;
+  if (absl::Status st = files::ReadFile(snap, &bytes); !st.ok()) {
+    return absl::DataLossError(absl::StrCat("cannot read snapshot: ", st.message()));
+  }
+  wal::RecordReader reader(bytes);
+  wal::Record rec;
+  wal::RecordReader::Result r;
+  while ((r = reader.Next(&rec)) == wal::RecordReader::Result::kRecord) {
+    if (absl::Status st = ApplyRecord(engine, rooms, rec, fencing_seen); !st.ok()) {
+      return absl::DataLossError(absl::StrCat(snap, " at offset ", rec.offset, ": ", st.message()));
+    }
+    ++*records;
+  }
+  if (r != wal::RecordReader::Result::kEof) {
+    return absl::DataLossError(absl::StrCat("snapshot ", snap, " is damaged at offset ",
+                                            reader.bad_offset(),
+                                            "; move it out of the way to recover from the log "
+                                            "alone, if the log still starts at LSN 1"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<RecoveredShard> RecoverShard(const ServerConfig& config, uint32_t index,
+                                            SeatEngine& engine, Rooms& rooms) {
+  const std::string dir = absl::StrCat(config.data_dir, "/shard-", index);
+  auto wal_dir = wal::WalDir::Open(dir, config.wal_segment_bytes);
+  if (!wal_dir.ok()) return wal_dir.status();
+  uint64_t fencing_seen = 0;
+  // The newest snapshot first, then the whole log: records the snapshot
+  // already holds are skipped (replay is idempotent).
+  uint64_t snap_lsn = 0;
+  const std::string snap = Snapshotter::Latest(dir, &snap_lsn);
+  uint64_t snap_records = 0;
+  if (!snap.empty()) {
+    absl::Status st = ReplaySnapshot(snap, engine, rooms, &fencing_seen, &snap_records);
+    if (!st.ok()) return st;
+  }
+  absl::Status apply_error;
+  auto apply = [&](uint64_t lsn, const wal::Record& rec) {
+    if (!apply_error.ok()) return;
+    if (absl::Status st = ApplyRecord(engine, rooms, rec, &fencing_seen); !st.ok()) {
+      apply_error = absl::DataLossError(
+          absl::StrCat(dir, ": record ", lsn, " at offset ", rec.offset, ": ", st.message()));
+    }
+  };
+  const int64_t t0 = SystemClock::Get()->NowMs();
+  auto report = wal_dir->Recover(config.wal_repair, apply);
+  if (!report.ok()) return report.status();
+  if (!apply_error.ok()) return apply_error;
+  rooms.FinishRestore();
+  if (report->dropped_bytes > 0) {
+    LogWarning("write-ahead log ", dir, ": cut ", report->dropped_bytes, " bytes at ",
+               report->dropped_where,
+               config.wal_repair ? " (--wal-repair)" : " (torn tail from a crash)");
+  }
+  const EngineStats stats = engine.Stats();
+  LogInfo("recovered ", dir, ": ",
+          snap.empty() ? std::string("no snapshot")
+                       : absl::StrCat(snap_records, " records from ", snap),
+          ", then ", report->records, " records in ", report->segments, " segments (",
+          report->bytes, " bytes), ", stats.events, " events, ", stats.bookings, " bookings, in ",
+          SystemClock::Get()->NowMs() - t0, " ms");
+  // Reserve a block of fencing tokens above anything granted before the
+  // restart, durably, before any hold is granted.
+  RecoveredShard out;
+  out.fencing_reserved = std::max(fencing_seen, engine.fencing_high_water()) + kFencingBlock;
+  wal::Fencing f;
+  f.set_high_water(out.fencing_reserved);
+  auto lsn = wal_dir->AppendSync(wal::RecordType::kFencing, f.SerializeAsString(), config.fsync);
+  if (!lsn.ok()) return absl::DataLossError(absl::StrCat(dir, ": ", lsn.status().message()));
+  out.next_lsn = wal_dir->next_lsn();
+  out.dir = std::make_unique<wal::WalDir>(std::move(*wal_dir));
+  return out;
+}
+
+absl::Status StageReshard(const ServerConfig& config, uint32_t index, uint32_t old_shards,
+                          SeatEngine& engine, Rooms& rooms) {
+  // Every old shard's sales, keeping the sections this shard now owns (the
+  // engine skips the others); then this shard's state as a fresh snapshot.
+  const int64_t t0 = SystemClock::Get()->NowMs();
+  uint64_t fencing_seen = 0;
+  for (uint32_t k = 0; k < old_shards; ++k) {
+    const std::string dir = absl::StrCat(config.data_dir, "/shard-", k);
+    absl::Status st = reshard::ReplayReadOnly(dir, [&](const wal::Record& rec) {
+      return ApplyRecord(engine, rooms, rec, &fencing_seen);
+    });
+    if (!st.ok()) return st;
+  }
+  const std::string staged = absl::StrCat(reshard::StagingDir(config.data_dir), "/shard-", index);
+  rooms.FinishRestore();
+  absl::Status st = reshard::WriteSnapshotSync(
+      engine, rooms, std::max(fencing_seen, engine.fencing_high_water()), staged);
+  if (st.ok()) {
+    LogInfo("resharding: staged ", engine.Stats().bookings, " bookings from ", old_shards,
+            " old shards in ", SystemClock::Get()->NowMs() - t0, " ms");
+  }
+  return st;
+}
+
+}  // namespace seatlock
