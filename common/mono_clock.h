@@ -15,6 +15,9 @@ inline uint64_t MonoNs() {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// The same clock in milliseconds.
+inline int64_t MonoMs() { return static_cast<int64_t>(MonoNs() / 1'000'000); }
+
 }  // namespace seatlock
 
 #endif  // SEATLOCK_COMMON_MONO_CLOCK_H_

@@ -333,6 +333,8 @@ class SeatEngine {
   int64_t MsUntilNextTimer() const;
 
   uint64_t fencing_high_water() const { return next_fencing_ - 1; }
+  // The engine's clock's time now (what deadlines are measured against).
+  int64_t NowMs() const { return options_.clock->NowMs(); }
   EngineStats Stats() const;
   // Approximate bytes of heap this engine holds.
   size_t MemoryBytes() const;

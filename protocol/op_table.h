@@ -51,6 +51,10 @@ struct OpInfo {
   // On an event with a waiting room, the room's home checks the request's
   // pass before the op is routed as `routing` says.
   bool gated;
+  // The reply may be large (seat maps, lists, stats): while it is in
+  // flight the server reserves --max_reply_bytes of the connection's output
+  // budget for it (docs/protocol.md §8).
+  bool large_reply;
 };
 
 // Every op, in field-number order.

@@ -26,11 +26,18 @@ struct ServerConfig {
   int64_t idle_timeout_ms = 300'000;  // 0: never
   uint32_t max_frame_bytes = 1u << 20;
   uint32_t shard_queue_depth = 4096;  // messages in one shard-to-shard lane (shard_bus.h)
-  uint64_t hash_seed = 0;             // 0: protocol::kDefaultHashSeed
-  std::string port_file;              // write the bound ports here (JSON)
-  uint64_t feed_ring = 100'000;       // change records kept per shard for resuming
-  int metrics_port = -1;              // serve /metrics here (-1: off, 0: ephemeral)
-  bool fsync = true;                  // false: --fsync=none (benchmarks only)
+  // Connection budgets (connection_table.h, docs/protocol.md §8).
+  uint64_t max_output_bytes = 8ull << 20;  // queued replies per connection before reading stops
+  uint64_t max_reply_bytes = 2ull << 20;   // one reply larger than this is refused
+  int64_t output_stall_ms = 10'000;        // over budget and draining nothing this long: close
+  int64_t auth_timeout_ms = 10'000;        // with --auth_token_file: AUTH within this
+  uint32_t frames_per_turn = 64;           // frames one connection may run per loop pass
+  int64_t bind_retry_ms = 5'000;           // retry a port in use this long at start
+  uint64_t hash_seed = 0;                  // 0: protocol::kDefaultHashSeed
+  std::string port_file;                   // write the bound ports here (JSON)
+  uint64_t feed_ring = 100'000;            // change records kept per shard for resuming
+  int metrics_port = -1;                   // serve /metrics here (-1: off, 0: ephemeral)
+  bool fsync = true;                       // false: --fsync=none (benchmarks only)
   uint64_t wal_segment_bytes = 64ull << 20;
   bool wal_repair = false;                 // cut the log at mid-log corruption
   uint64_t snapshot_bytes = 256ull << 20;  // snapshot after this much log; 0: never

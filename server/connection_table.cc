@@ -23,6 +23,11 @@ namespace {
 using wire::Request;
 using wire::Response;
 
+// Output budget of a connection that has not authenticated (when the server
+// requires AUTH), and the replies one connection may produce in one turn.
+constexpr uint64_t kUnauthenticatedBudget = 64 << 10;
+constexpr size_t kTurnBytes = 256 << 10;
+
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   // Compares every byte of the longer input so the time does not reveal
   // where the first difference is.
@@ -61,7 +66,8 @@ void ConnectionTable::Accept(int listener_tag, int fd) {
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   const uint64_t id = next_conn_id_++;
   auto [it, inserted] = conns_.try_emplace(id, config_.max_frame_bytes);
-  it->second.last_active_ms = clock_->NowMs();
+  it->second.accepted_ms = clock_->NowMs();
+  it->second.last_active_ms = it->second.accepted_ms;
   it->second.authed = config_.auth_token.empty();
   it->second.http = listener_tag == kMetricsListener;
   loop_->AddConnection(id, fd);
@@ -98,14 +104,44 @@ void ConnectionTable::Pause(uint64_t id, Conn& c) {
   }
 }
 
+uint64_t ConnectionTable::Budget(const Conn& c) const {
+  return c.authed ? config_.max_output_bytes
+                  : std::min<uint64_t>(kUnauthenticatedBudget, config_.max_output_bytes);
+}
+
+bool ConnectionTable::OverBudget(uint64_t id, const Conn& c) const {
+  const uint64_t reserved = uint64_t{c.large_in_flight} * config_.max_reply_bytes;
+  return loop_->PendingOutput(id) + reserved >= Budget(c);
+}
+
 void ConnectionTable::DrainFramesLoop(uint64_t id) {
+  uint32_t frames = 0;
+  size_t turn_start_output = 0;
   for (;;) {
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
     Conn& c = it->second;
     if (c.closing) return;
-    if (c.in_flight >= config_.max_in_flight || draining_) {
+    if (c.in_flight >= config_.max_in_flight || draining_ || c.blocked) {
+      Pause(id, c);  // a reply, RunTurns or shutdown moves it on
+      return;
+    }
+    const size_t pending = loop_->PendingOutput(id);
+    if (OverBudget(id, c)) {
       Pause(id, c);
+      c.blocked = true;
+      c.stall_pending = pending;
+      c.stall_since_ms = clock_->NowMs();
+      blocked_.push_back(id);
+      return;
+    }
+    if (frames == 0) turn_start_output = pending;
+    if (frames >= config_.frames_per_turn || pending >= turn_start_output + kTurnBytes) {
+      Pause(id, c);
+      if (!c.has_turn) {
+        c.has_turn = true;
+        ready_.push_back(id);
+      }
       return;
     }
     std::string_view body;
@@ -122,6 +158,7 @@ void ConnectionTable::DrainFramesLoop(uint64_t id) {
                                    " bytes exceeds the limit of ", config_.max_frame_bytes));
         return;
       case protocol::FrameDecoder::Result::kFrame: {
+        ++frames;
         Request* req = google::protobuf::Arena::CreateMessage<Request>(arena_);
         if (!req->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
           ProtocolError(id, wire::BAD_FRAME, 0, "frame body is not a valid Request message");
@@ -132,6 +169,58 @@ void ConnectionTable::DrainFramesLoop(uint64_t id) {
       }
     }
   }
+}
+
+bool ConnectionTable::Unblock(uint64_t id, Conn& c, int64_t now) {
+  const size_t pending = loop_->PendingOutput(id);
+  if (!OverBudget(id, c)) {
+    c.blocked = false;
+    return true;
+  }
+  if (pending < c.stall_pending || c.large_in_flight > 0) {
+    // The client read something, or the server still owes it replies.
+    c.stall_pending = pending;
+    c.stall_since_ms = now;
+    return false;
+  }
+  if (now - c.stall_since_ms >= config_.output_stall_ms) {
+    LogWarning("connection ", id, ": ", pending, " bytes of replies unread for ",
+               now - c.stall_since_ms, " ms (over the output budget of ", Budget(c),
+               " bytes; --output_stall_ms ", config_.output_stall_ms, "); closing it");
+    ++closed_for_stall_;
+    c.blocked = false;
+    Close(id);
+  }
+  return false;
+}
+
+bool ConnectionTable::RunTurns(int64_t now) {
+  if (!blocked_.empty()) {
+    scratch_.swap(blocked_);
+    blocked_.clear();
+    for (uint64_t id : scratch_) {
+      auto it = conns_.find(id);
+      if (it == conns_.end() || !it->second.blocked) continue;
+      if (Unblock(id, it->second, now)) {
+        DrainFrames(id);
+      } else if (conns_.contains(id)) {
+        blocked_.push_back(id);
+      }
+    }
+    scratch_.clear();
+  }
+  if (!ready_.empty()) {
+    scratch_.swap(ready_);
+    ready_.clear();
+    for (uint64_t id : scratch_) {
+      auto it = conns_.find(id);
+      if (it == conns_.end() || !it->second.has_turn) continue;
+      it->second.has_turn = false;
+      DrainFrames(id);
+    }
+    scratch_.clear();
+  }
+  return !ready_.empty();
 }
 
 void ConnectionTable::ProtocolError(uint64_t id, wire::ResultCode code, uint64_t request_id,
@@ -257,12 +346,22 @@ void ConnectionTable::HandleRequest(uint64_t id, Conn& conn, Request&& req) {
     return;
   }
   conn.in_flight++;
-  handler_->Dispatch(std::move(req), [this, id](Response&& resp) {
+  const bool large = op->large_reply;
+  if (large) conn.large_in_flight++;
+  handler_->Dispatch(std::move(req), [this, id, large](Response&& resp) {
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
     Conn& c = it->second;
     c.in_flight--;
-    Reply(id, resp);
+    if (large) c.large_in_flight--;
+    if (const size_t size = resp.ByteSizeLong(); size > config_.max_reply_bytes) {
+      Reply(id, ErrorResponse(
+                    resp.request_id(), wire::LIMIT_EXCEEDED,
+                    absl::StrCat("the reply would be ", size, " bytes, over the server's limit of ",
+                                 config_.max_reply_bytes, " (--max_reply_bytes)")));
+    } else {
+      Reply(id, resp);
+    }
     if (c.closing && c.in_flight == 0) {
       Close(id);
     } else if (c.paused && !draining_) {
@@ -277,12 +376,21 @@ void ConnectionTable::BeginDrain() {
 }
 
 void ConnectionTable::CloseIdle(int64_t now) {
-  if (config_.idle_timeout_ms <= 0) return;
-  std::vector<uint64_t> idle;
+  std::vector<uint64_t> idle, unauthenticated;
   for (const auto& [id, c] : conns_) {
-    if (c.in_flight == 0 && now - c.last_active_ms > config_.idle_timeout_ms) idle.push_back(id);
+    if (config_.idle_timeout_ms > 0 && c.in_flight == 0 &&
+        now - c.last_active_ms > config_.idle_timeout_ms) {
+      idle.push_back(id);
+    } else if (!c.authed && !c.http && now - c.accepted_ms > config_.auth_timeout_ms) {
+      unauthenticated.push_back(id);
+    }
   }
   for (uint64_t id : idle) Close(id);
+  for (uint64_t id : unauthenticated) {
+    LogWarning("connection ", id, ": no AUTH within ", config_.auth_timeout_ms,
+               " ms (--auth_timeout_ms); closing it");
+    Close(id);
+  }
 }
 
 void ConnectionTable::CloseAll() {

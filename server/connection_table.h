@@ -4,9 +4,20 @@
 // the /metrics HTTP responder, and hands every other request to its
 // Handler (the shard) with a callback that writes the reply.
 //
-// Limits it enforces (docs/protocol.md §2 and §8): frame size, requests in
-// flight per connection (beyond it, reading stops until replies free a
-// slot), connections per server, and the idle timeout.
+// Limits it enforces (docs/protocol.md §2 and §8):
+//   - frame size, connections per server, the idle timeout;
+//   - requests in flight per connection: beyond it, reading stops until
+//     replies free a slot;
+//   - the output budget: replies queued and not yet sent, plus
+//     --max_reply_bytes for each request in flight whose reply may be large.
+//     Over it, the connection's frames wait and reading stops; a connection
+//     over budget that reads nothing for --output_stall_ms is closed. Before
+//     AUTH (when auth is required) the budget is 64 KiB and the connection
+//     must authenticate within --auth_timeout_ms;
+//   - replies larger than --max_reply_bytes are refused (LIMIT_EXCEEDED);
+//   - turns: a connection runs at most --frames_per_turn frames (or 256 KiB
+//     of replies) per loop pass; the rest waits for its next turn, so one
+//     pipelining client delays the others on the shard by about one pass.
 //
 // Ownership: owns the per-connection state; the EventLoop owns the sockets
 // and output buffers. Requests are parsed into the shard's arena, which the
@@ -17,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "engine/clock.h"
@@ -66,8 +78,15 @@ class ConnectionTable {
   // Closes connections idle longer than the idle timeout (none in flight).
   void CloseIdle(int64_t now_ms);
   void CloseAll();
+  // Once per loop pass: gives connections with frames left their next turn,
+  // and resumes (or, when stalled, closes) connections over budget. Returns
+  // true if a connection still waits for a turn (the loop must not sleep).
+  bool RunTurns(int64_t now_ms);
 
   size_t size() const { return conns_.size(); }
+  // Connections whose frames wait for output room now.
+  size_t blocked_on_output() const { return blocked_.size(); }
+  uint64_t closed_for_stall() const { return closed_for_stall_; }
   uint64_t in_flight() const;
   uint64_t requests() const { return requests_; }
 
@@ -77,12 +96,19 @@ class ConnectionTable {
     protocol::FrameDecoder decoder;
     uint32_t in_flight = 0;
     bool authed = false;
-    bool closing = false;   // protocol error: answer what is in flight, then close
-    bool paused = false;    // reading paused for backpressure
-    bool http = false;      // a /metrics connection, not the seatlock protocol
-    bool draining = false;  // inside DrainFrames (replies must not recurse into it)
+    bool closing = false;          // protocol error: answer what is in flight, then close
+    bool paused = false;           // reading paused for backpressure
+    bool http = false;             // a /metrics connection, not the seatlock protocol
+    bool draining = false;         // inside DrainFrames (replies must not recurse into it)
+    bool has_turn = false;         // in ready_: frames left for its next turn
+    bool blocked = false;          // in blocked_: over its output budget
+    uint32_t large_in_flight = 0;  // requests in flight with a large reply
     std::string http_in;
+    int64_t accepted_ms = 0;
     int64_t last_active_ms = 0;
+    // While blocked: the output still queued, and when it last went down.
+    size_t stall_pending = 0;
+    int64_t stall_since_ms = 0;
   };
 
   void DrainFrames(uint64_t id);
@@ -94,6 +120,10 @@ class ConnectionTable {
   void Reply(uint64_t id, const wire::Response& resp);
   void ProtocolError(uint64_t id, wire::ResultCode code, uint64_t request_id, std::string detail);
   void Pause(uint64_t id, Conn& conn);
+  uint64_t Budget(const Conn& conn) const;
+  bool OverBudget(uint64_t id, const Conn& conn) const;
+  // Checks a blocked connection; returns false if it stays blocked.
+  bool Unblock(uint64_t id, Conn& conn, int64_t now_ms);
 
   const ServerConfig& config_;
   ShardGroup* const group_;
@@ -106,6 +136,10 @@ class ConnectionTable {
   bool draining_ = false;
   uint64_t requests_ = 0;
   uint64_t rejected_connections_ = 0;
+  uint64_t closed_for_stall_ = 0;
+  std::vector<uint64_t> ready_;    // connections with a turn to come
+  std::vector<uint64_t> blocked_;  // connections over their output budget
+  std::vector<uint64_t> scratch_;
 };
 
 }  // namespace seatlock

@@ -207,7 +207,7 @@ wire::ResultCode ToWire(ResultCode code) { return static_cast<wire::ResultCode>(
 void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const Request& req, Response* resp) {
   resp->set_request_id(req.request_id());
   resp->set_code(wire::OK);
-  auto now_ms = [] { return SystemClock::Get()->NowMs(); };
+  auto now_ms = [&engine] { return engine.NowMs(); };
   switch (req.op_case()) {
     case Request::kDefineEvent: {
       SimpleResult r = engine.DefineEvent(LayoutFromWire(req.define_event()));

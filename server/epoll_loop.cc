@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/mono_clock.h"
 #include "server/log.h"
 
 namespace seatlock {
@@ -39,6 +40,9 @@ absl::StatusOr<std::unique_ptr<EpollLoop>> EpollLoop::Create() {
   return loop;
 }
 
+EpollLoop::EpollLoop(int epfd, int evfd, int iofd)
+    : iofd_(iofd), epfd_(epfd), evfd_(evfd), acceptor_(epfd, kListenerBit) {}
+
 EpollLoop::~EpollLoop() {
   if (file_thread_.joinable()) {
     {
@@ -55,21 +59,9 @@ EpollLoop::~EpollLoop() {
   close(epfd_);
 }
 
-absl::Status EpollLoop::AddListener(int fd, int tag) {
-  epoll_event ev{};
-  ev.events = EPOLLIN;
-  ev.data.u64 = kListenerBit | static_cast<uint32_t>(fd);
-  if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) {
-    return absl::InternalError(absl::StrCat("epoll_ctl(listener): ", strerror(errno)));
-  }
-  listeners_[fd] = tag;
-  return absl::OkStatus();
-}
+absl::Status EpollLoop::AddListener(int fd, int tag) { return acceptor_.Add(fd, tag); }
 
-void EpollLoop::StopListening() {
-  for (auto& [fd, tag] : listeners_) epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, nullptr);
-  listeners_.clear();
-}
+void EpollLoop::StopListening() { acceptor_.StopAll(); }
 
 void EpollLoop::AddConnection(uint64_t conn, int fd) {
   Conn& c = conns_[conn];
@@ -120,6 +112,26 @@ void EpollLoop::Close(uint64_t conn) {
     dirty_.insert(conn);
     UpdateInterest(conn, c);
   }
+}
+
+void EpollLoop::HangUp(uint64_t id, Conn& c, uint32_t events) {
+  int err = 0;
+  if (events & EPOLLERR) {
+    socklen_t len = sizeof(err);
+    getsockopt(c.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+  }
+  if (c.closing) {
+    // Output can no longer be delivered.
+    c.broken = true;
+    Finish(id);
+    return;
+  }
+  // Reading is paused (backpressure): tell the handler now; it closes.
+  c.broken = true;
+  c.out.clear();
+  c.out_off = 0;
+  epoll_ctl(epfd_, EPOLL_CTL_DEL, c.fd, nullptr);
+  handler_->OnPeerClosed(id, err);
 }
 
 void EpollLoop::Finish(uint64_t id) {
@@ -239,7 +251,11 @@ void EpollLoop::Run(LoopHandler* handler) {
       auto it = conns_.find(id);
       if (it != conns_.end()) FlushOne(id, it->second);
     }
-    const int timeout = wait_ms < 0 ? -1 : static_cast<int>(std::min<int64_t>(wait_ms, 1000));
+    int64_t wait = wait_ms;
+    if (const int64_t resume = acceptor_.ResumeDue(MonoMs()); resume >= 0) {
+      wait = wait < 0 ? resume : std::min(wait, resume);
+    }
+    const int timeout = wait < 0 ? -1 : static_cast<int>(std::min<int64_t>(wait, 1000));
     const int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()),
                              dirty_.empty() ? timeout : 0);
     if (n < 0) {
@@ -250,19 +266,9 @@ void EpollLoop::Run(LoopHandler* handler) {
     for (int i = 0; i < n; ++i) {
       const uint64_t data = events[i].data.u64;
       if (data & kListenerBit) {
-        const int lfd = static_cast<int>(data & 0xffffffffu);
-        auto lit = listeners_.find(lfd);
-        if (lit == listeners_.end()) continue;
-        for (int k = 0; k < 64; ++k) {
-          const int fd = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-              LogWarning("accept: ", strerror(errno));
-            }
-            break;
-          }
-          handler_->OnAccept(lit->second, fd);
-        }
+        acceptor_.Accept(
+            static_cast<int>(data & 0xffffffffu),
+            [this](int tag, int fd) { handler_->OnAccept(tag, fd); }, MonoMs());
         continue;
       }
       if (data & kFileDoneBit) {
@@ -284,9 +290,15 @@ void EpollLoop::Run(LoopHandler* handler) {
         it = conns_.find(id);
         if (it == conns_.end()) continue;
       }
-      if (!(events[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) continue;
+      const uint32_t got = events[i].events;
+      if (!(got & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))) continue;
       Conn& c = it->second;
-      if (c.closing || !c.want_read) continue;
+      if (c.closing || !c.want_read) {
+        // EPOLLHUP and EPOLLERR are reported whatever the interest set, and
+        // level-triggered: settle them now or every pass sees them again.
+        if (got & (EPOLLHUP | EPOLLERR)) HangUp(id, c, got);
+        continue;
+      }
       const ssize_t r = recv(c.fd, rbuf_.data(), rbuf_.size(), MSG_DONTWAIT);
       if (r > 0) {
         handler_->OnData(id, rbuf_.data(), static_cast<size_t>(r));

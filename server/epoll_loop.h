@@ -15,6 +15,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "server/acceptor.h"
 #include "server/event_loop.h"
 
 namespace seatlock {
@@ -49,7 +50,7 @@ class EpollLoop final : public EventLoop {
     bool closing = false;
     bool broken = false;
   };
-  EpollLoop(int epfd, int evfd, int iofd) : iofd_(iofd), epfd_(epfd), evfd_(evfd) {}
+  EpollLoop(int epfd, int evfd, int iofd);
   void FileWorker();
   void RunFileCompletions();
 
@@ -74,12 +75,14 @@ class EpollLoop final : public EventLoop {
   void UpdateInterest(uint64_t id, Conn& c);
   void FlushOne(uint64_t id, Conn& c);
   void Finish(uint64_t id);
+  // EPOLLHUP/EPOLLERR on a connection that is not being read.
+  void HangUp(uint64_t id, Conn& c, uint32_t events);
 
   int epfd_;
   int evfd_;
   bool stop_ = false;
   LoopHandler* handler_ = nullptr;
-  absl::flat_hash_map<int, int> listeners_;  // fd -> tag
+  Acceptor acceptor_;  // listeners share epfd_
   absl::flat_hash_map<uint64_t, Conn> conns_;
   absl::flat_hash_set<uint64_t> dirty_;  // have output to flush
   std::vector<char> rbuf_;

@@ -36,6 +36,19 @@ ABSL_FLAG(int64_t, idle_timeout_ms, 300000, "Close connections idle this long (0
 ABSL_FLAG(int32_t, max_frame_bytes, 1 << 20, "Largest accepted frame.");
 ABSL_FLAG(int32_t, metrics_port, -1,
           "Serve Prometheus metrics at http://BIND:PORT/metrics (-1: off; 0: an ephemeral port).");
+ABSL_FLAG(int64_t, max_output_bytes, 8 << 20,
+          "Replies queued for one connection, not yet sent, beyond which the server stops reading "
+          "its requests until it reads replies (64 KiB before AUTH when auth is required).");
+ABSL_FLAG(int64_t, max_reply_bytes, 2 << 20,
+          "Largest reply; a request whose reply would be larger gets LIMIT_EXCEEDED.");
+ABSL_FLAG(int64_t, output_stall_ms, 10000,
+          "Close a connection that is over its output budget and has read nothing for this long.");
+ABSL_FLAG(int64_t, auth_timeout_ms, 10000,
+          "With --auth_token_file: close a connection that has not authenticated within this.");
+ABSL_FLAG(int32_t, frames_per_turn, 64,
+          "Requests one connection may run per loop pass before the shard serves the others.");
+ABSL_FLAG(int64_t, bind_retry_ms, 5000,
+          "At start, retry a port that is still in use (a previous process exiting) this long.");
 ABSL_FLAG(int32_t, shard_queue_depth, 4096,
           "Most messages queued from one shard to another at once; beyond it the sender keeps "
           "them in order until the receiver drains (STATS bus_backlog).");
@@ -140,6 +153,24 @@ int main(int argc, char** argv) {
   config.metrics_port = absl::GetFlag(FLAGS_metrics_port);
   if (absl::GetFlag(FLAGS_feed_ring) < 0) return Fail("--feed_ring must be >= 0");
   config.feed_ring = static_cast<uint64_t>(absl::GetFlag(FLAGS_feed_ring));
+  if (absl::GetFlag(FLAGS_max_output_bytes) < (64 << 10)) {
+    return Fail("--max_output_bytes must be at least 65536");
+  }
+  config.max_output_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_max_output_bytes));
+  if (absl::GetFlag(FLAGS_max_reply_bytes) < 4096) {
+    return Fail("--max_reply_bytes must be at least 4096");
+  }
+  config.max_reply_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_max_reply_bytes));
+  for (auto [value, name] : {std::pair{absl::GetFlag(FLAGS_output_stall_ms), "output_stall_ms"},
+                             std::pair{absl::GetFlag(FLAGS_auth_timeout_ms), "auth_timeout_ms"}}) {
+    if (value <= 0) return Fail(absl::StrCat("--", name, " must be positive"));
+  }
+  config.output_stall_ms = absl::GetFlag(FLAGS_output_stall_ms);
+  config.auth_timeout_ms = absl::GetFlag(FLAGS_auth_timeout_ms);
+  if (absl::GetFlag(FLAGS_frames_per_turn) < 1) return Fail("--frames_per_turn must be positive");
+  config.frames_per_turn = static_cast<uint32_t>(absl::GetFlag(FLAGS_frames_per_turn));
+  if (absl::GetFlag(FLAGS_bind_retry_ms) < 0) return Fail("--bind_retry_ms must be >= 0");
+  config.bind_retry_ms = absl::GetFlag(FLAGS_bind_retry_ms);
   const int32_t queue_depth = absl::GetFlag(FLAGS_shard_queue_depth);
   if (queue_depth < 16 || queue_depth > (1 << 20)) {
     return Fail("--shard_queue_depth must be between 16 and 1048576");

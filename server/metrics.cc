@@ -91,6 +91,12 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
   per_shard("seatlock_bus_backlog", "gauge",
             "Messages to other shards waiting for room in a full shard-to-shard queue.",
             [&](const auto& s) { return u(s.bus_backlog()); });
+  per_shard("seatlock_output_blocked", "gauge",
+            "Connections over their output budget: their requests wait until they read replies.",
+            [&](const auto& s) { return u(s.output_blocked()); });
+  per_shard("seatlock_closed_for_stall_total", "counter",
+            "Connections closed for reading no replies while over the output budget.",
+            [&](const auto& s) { return u(s.closed_for_stall()); });
   per_shard("seatlock_live_holds", "gauge", "Holds currently live.",
             [&](const auto& s) { return u(s.live_holds()); });
   per_shard("seatlock_lapsed_holds", "gauge", "Expired holds remembered for a late CONFIRM.",

@@ -9,11 +9,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "common/mono_clock.h"
+#include "common/str_error.h"
 #include "persistence/file_util.h"
 #include "protocol/sharding.h"
 #include "server/log.h"
@@ -22,7 +27,11 @@
 namespace seatlock {
 namespace {
 
-absl::StatusOr<int> Listen(const std::string& bind, uint16_t port, bool reuse_port) {
+// Binds and listens. A port still in use (EADDRINUSE: the previous process
+// may still be exiting) is retried with backoff, 10 ms doubling to 500 ms,
+// for up to `retry_ms`, and each retry is logged.
+absl::StatusOr<int> Listen(const std::string& bind, uint16_t port, bool reuse_port,
+                           int64_t retry_ms) {
   sockaddr_storage addr{};
   socklen_t len = 0;
   int family = AF_INET;
@@ -46,11 +55,20 @@ absl::StatusOr<int> Listen(const std::string& bind, uint16_t port, bool reuse_po
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
+  const int64_t give_up = MonoMs() + retry_ms;
+  int64_t backoff_ms = 10;
+  while (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
     const int err = errno;
+    if (err == EADDRINUSE && port != 0 && MonoMs() + backoff_ms <= give_up) {
+      LogWarning("cannot bind ", bind, ":", port, ": ", StrError(err), "; retrying in ", backoff_ms,
+                 " ms");
+      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
+      backoff_ms = std::min<int64_t>(backoff_ms * 2, 500);
+      continue;
+    }
     close(fd);
     return absl::UnavailableError(
-        absl::StrCat("cannot bind ", bind, ":", port, ": ", strerror(err),
+        absl::StrCat("cannot bind ", bind, ":", port, ": ", StrError(err),
                      err == EADDRINUSE ? " (is another seatlockd running?)" : ""));
   }
   if (listen(fd, 4096) < 0) {
@@ -90,20 +108,22 @@ absl::Status Server::Bind() {
   // The first main socket picks the port (ephemeral when --port 0); the other
   // shards join it through SO_REUSEPORT so the kernel spreads connections.
   for (uint32_t i = 0; i < config_.shards; ++i) {
-    auto fd = Listen(config_.bind, i == 0 ? config_.port : group_.main_port, true);
+    auto fd =
+        Listen(config_.bind, i == 0 ? config_.port : group_.main_port, true, config_.bind_retry_ms);
     if (!fd.ok()) return fd.status();
     main_fds_.push_back(*fd);
     if (i == 0) group_.main_port = BoundPort(*fd);
   }
   for (uint32_t i = 0; i < config_.shards; ++i) {
     const uint16_t want = config_.port == 0 ? 0 : static_cast<uint16_t>(config_.port + 1 + i);
-    auto fd = Listen(config_.bind, want, false);
+    auto fd = Listen(config_.bind, want, false, config_.bind_retry_ms);
     if (!fd.ok()) return fd.status();
     shard_fds_.push_back(*fd);
     group_.shard_ports.push_back(BoundPort(*fd));
   }
   if (config_.metrics_port >= 0) {
-    auto fd = Listen(config_.bind, static_cast<uint16_t>(config_.metrics_port), false);
+    auto fd = Listen(config_.bind, static_cast<uint16_t>(config_.metrics_port), false,
+                     config_.bind_retry_ms);
     if (!fd.ok()) return fd.status();
     metrics_fd_ = *fd;
     metrics_port_ = BoundPort(*fd);

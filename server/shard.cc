@@ -247,6 +247,8 @@ void Shard::FillStats(Response* resp) {
                    s->ops_get_seats() - s->ops_get_hold());
   s->set_forward_queue(bus_.calls_waiting());
   s->set_bus_backlog(bus_.backlog());
+  s->set_output_blocked(conns_.blocked_on_output());
+  s->set_closed_for_stall(conns_.closed_for_stall());
   const ShardLog* log = commit_.log();
   s->set_wal_queue(log != nullptr ? log->waiting() : 0);
   s->set_subscriptions(feed_.subscriptions());
@@ -317,6 +319,7 @@ int64_t Shard::OnPass() {
   if (bus_.HasIncoming()) OnWake();  // messages that raced with the last wake
   arena_.Reset();
   clock_.Refresh();
+  const bool turns_left = conns_.RunTurns(clock_.NowMs());
   engine_->ExpireDue();
   feed_.Flush();  // changes of this pass (requests and expiries), one message per subscriber
   if (commit_.log() != nullptr && !draining_) StepSnapshot();
@@ -340,6 +343,7 @@ int64_t Shard::OnPass() {
     wait = 0;  // keep encoding between requests
   }
   if (draining_ || rooms_active_) wait = std::min<int64_t>(wait, 10);  // rooms admit every 10 ms
+  if (turns_left) wait = 0;  // connections wait for their next turn
   return wait;
 }
 

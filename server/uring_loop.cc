@@ -1,12 +1,17 @@
 #include "server/uring_loop.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "common/mono_clock.h"
 #include "server/log.h"
 
 namespace seatlock {
@@ -79,6 +84,11 @@ absl::StatusOr<std::unique_ptr<UringLoop>> UringLoop::Create() {
 
   loop->evfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (loop->evfd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
+  loop->listen_epfd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (loop->listen_epfd_ < 0) {
+    return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
+  }
+  loop->acceptor_ = std::make_unique<Acceptor>(loop->listen_epfd_, 0);
   loop->ArmWake();
   return loop;
 }
@@ -88,6 +98,7 @@ UringLoop::~UringLoop() {
   if (ring_ready_) io_uring_queue_exit(&ring_);
   if (buf_ring_ != nullptr) munmap(buf_ring_, buf_ring_bytes_);
   if (evfd_ >= 0) close(evfd_);
+  if (listen_epfd_ >= 0) close(listen_epfd_);
 }
 
 io_uring_sqe* UringLoop::GetSqe() {
@@ -105,26 +116,36 @@ void UringLoop::ArmWake() {
   io_uring_sqe_set_data64(sqe, Tag(kWake, 0));
 }
 
-void UringLoop::ArmAccept(size_t index) {
+void UringLoop::ArmAcceptPoll() {
+  if (accept_poll_armed_ || !acceptor_->listening() || stop_) return;
   io_uring_sqe* sqe = GetSqe();
-  io_uring_prep_multishot_accept(sqe, listeners_[index].fd, nullptr, nullptr,
-                                 SOCK_NONBLOCK | SOCK_CLOEXEC);
-  io_uring_sqe_set_data64(sqe, Tag(kAccept, index));
-  listeners_[index].armed = true;
+  io_uring_prep_poll_add(sqe, listen_epfd_, POLLIN);
+  io_uring_sqe_set_data64(sqe, Tag(kAccept, 0));
+  accept_poll_armed_ = true;
+}
+
+void UringLoop::AcceptReady() {
+  epoll_event events[16];
+  const int n = epoll_wait(listen_epfd_, events, 16, 0);
+  const int64_t now = MonoMs();
+  for (int i = 0; i < n; ++i) {
+    acceptor_->Accept(
+        static_cast<int>(events[i].data.u64 & 0xffffffffu),
+        [this](int tag, int fd) { handler_->OnAccept(tag, fd); }, now);
+  }
 }
 
 absl::Status UringLoop::AddListener(int fd, int tag) {
-  listeners_.push_back({fd, tag, false});
-  ArmAccept(listeners_.size() - 1);
-  return absl::OkStatus();
+  absl::Status st = acceptor_->Add(fd, tag);
+  if (st.ok()) ArmAcceptPoll();
+  return st;
 }
 
 void UringLoop::StopListening() {
-  listening_ = false;
-  for (size_t i = 0; i < listeners_.size(); ++i) {
-    if (!listeners_[i].armed) continue;
+  acceptor_->StopAll();
+  if (accept_poll_armed_) {
     io_uring_sqe* sqe = GetSqe();
-    io_uring_prep_cancel64(sqe, Tag(kAccept, i), 0);
+    io_uring_prep_cancel64(sqe, Tag(kAccept, 0), 0);
     io_uring_sqe_set_data64(sqe, Tag(kCancel, 0));
   }
 }
@@ -164,6 +185,7 @@ void UringLoop::SetReadEnabled(uint64_t conn, bool enabled) {
   Conn& c = it->second;
   if (c.want_read == enabled || c.closing) return;
   c.want_read = enabled;
+  if (enabled && !c.stashed.empty()) unstash_.insert(conn);
   if (enabled && !c.recv_armed) {
     ArmRecv(conn, c);
   } else if (!enabled && c.recv_armed) {
@@ -284,28 +306,18 @@ void UringLoop::HandleCqe(const io_uring_cqe* cqe) {
         SubmitFileWrite(id);  // short write: the rest, then sync again
         return;
       }
-      if (op == kFileWrite) result = 0;
+      if (op == kFileWrite && result > 0) result = 0;  // an unsynced write: bytes, not an error
       auto done = std::move(w.done);
       file_writes_.erase(it);
       done(result < 0 ? result : 0);
       return;
     }
-    case kAccept: {
-      if (id >= listeners_.size()) return;
-      if (res >= 0) {
-        if (listening_)
-          handler_->OnAccept(listeners_[id].tag, res);
-        else
-          close(res);
-      } else if (res != -ECANCELED) {
-        LogWarning("accept: ", strerror(-res));
-      }
-      if (!more) {
-        listeners_[id].armed = false;
-        if (listening_ && !stop_) ArmAccept(id);
-      }
+    case kAccept:
+      // The listeners' epoll set is readable (or the poll was cancelled).
+      accept_poll_armed_ = false;
+      if (res >= 0 && acceptor_->listening()) AcceptReady();
+      ArmAcceptPoll();  // one-shot, so a listener still readable fires again
       return;
-    }
     case kRecv: {
       const bool has_buf = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
       const uint16_t bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
@@ -315,9 +327,13 @@ void UringLoop::HandleCqe(const io_uring_cqe* cqe) {
         return;
       }
       if (res > 0 && has_buf) {
-        if (!it->second.closing) {
-          handler_->OnData(id, buf_base_ + static_cast<size_t>(bid) * kBufSize,
-                           static_cast<size_t>(res));
+        const char* bytes = buf_base_ + static_cast<size_t>(bid) * kBufSize;
+        if (it->second.closing) {
+          // dropped: no more OnData after Close
+        } else if (it->second.want_read && it->second.stashed.empty()) {
+          handler_->OnData(id, bytes, static_cast<size_t>(res));
+        } else {
+          it->second.stashed.append(bytes, static_cast<size_t>(res));
         }
         RecycleBuffer(bid);
       } else if (has_buf) {
@@ -368,10 +384,24 @@ void UringLoop::HandleCqe(const io_uring_cqe* cqe) {
   }
 }
 
+void UringLoop::DeliverStashed() {
+  if (unstash_.empty()) return;
+  std::vector<uint64_t> ids(unstash_.begin(), unstash_.end());
+  unstash_.clear();
+  for (uint64_t id : ids) {
+    auto it = conns_.find(id);
+    if (it == conns_.end() || it->second.closing || !it->second.want_read) continue;
+    std::string bytes = std::move(it->second.stashed);
+    it->second.stashed.clear();
+    handler_->OnData(id, bytes.data(), bytes.size());
+  }
+}
+
 void UringLoop::Run(LoopHandler* handler) {
   handler_ = handler;
   std::vector<uint64_t> flush;
   while (!stop_) {
+    DeliverStashed();
     const int64_t wait_ms = handler_->OnPass();
     if (stop_) break;
     flush.assign(dirty_.begin(), dirty_.end());
@@ -382,14 +412,19 @@ void UringLoop::Run(LoopHandler* handler) {
       StartSend(id, it->second);
       MaybeFinish(id);
     }
+    int64_t wait = wait_ms;
+    if (const int64_t resume = acceptor_->ResumeDue(MonoMs()); resume >= 0) {
+      wait = wait < 0 ? resume : std::min(wait, resume);
+      ArmAcceptPoll();
+    }
     io_uring_cqe* cqe = nullptr;
     int rc;
-    if (wait_ms < 0) {
+    if (wait < 0) {
       rc = io_uring_submit_and_wait(&ring_, 1);
     } else {
       __kernel_timespec ts{};
-      ts.tv_sec = wait_ms / 1000;
-      ts.tv_nsec = (wait_ms % 1000) * 1000000;
+      ts.tv_sec = wait / 1000;
+      ts.tv_nsec = (wait % 1000) * 1000000;
       rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {

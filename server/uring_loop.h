@@ -1,6 +1,7 @@
 // UringLoop: the EventLoop backend on io_uring (liburing 2.3). One ring per
 // shard thread, set up with SINGLE_ISSUER | DEFER_TASKRUN when the kernel
-// allows. Listeners use multishot accept; connections use multishot recv
+// allows. Listeners sit in a small epoll set that the ring polls (Acceptor,
+// acceptor.h says why not multishot accept); connections use multishot recv
 // into a ring of provided buffers; replies go out with one send per
 // connection at a time, coalescing everything queued meanwhile; an eventfd
 // read wakes the loop for cross-shard messages.
@@ -17,6 +18,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "server/acceptor.h"
 #include "server/event_loop.h"
 
 namespace seatlock {
@@ -55,22 +57,22 @@ class UringLoop final : public EventLoop {
     bool send_in_flight = false;
     bool closing = false;
     bool broken = false;
-  };
-  struct Listener {
-    int fd;
-    int tag;
-    bool armed;
+    // Bytes that arrived after reading was paused (a multishot recv already
+    // under way): handed over once reading is enabled again.
+    std::string stashed;
   };
 
   UringLoop() = default;
   io_uring_sqe* GetSqe();
   void ArmRecv(uint64_t id, Conn& c);
-  void ArmAccept(size_t index);
+  void ArmAcceptPoll();
+  void AcceptReady();
   void ArmWake();
   void StartSend(uint64_t id, Conn& c);
   void MaybeFinish(uint64_t id);
   void HandleCqe(const io_uring_cqe* cqe);
   void RecycleBuffer(uint16_t bid);
+  void DeliverStashed();
   void SubmitFileWrite(uint64_t id);
 
   struct FileWrite {
@@ -96,9 +98,12 @@ class UringLoop final : public EventLoop {
   bool stop_ = false;
   bool listening_ = true;
   LoopHandler* handler_ = nullptr;
-  std::vector<Listener> listeners_;
+  int listen_epfd_ = -1;  // the listeners' epoll set, polled by the ring
+  std::unique_ptr<Acceptor> acceptor_;
+  bool accept_poll_armed_ = false;
   absl::flat_hash_map<uint64_t, Conn> conns_;
   absl::flat_hash_set<uint64_t> dirty_;
+  absl::flat_hash_set<uint64_t> unstash_;  // reading enabled again with bytes stashed
 };
 
 }  // namespace seatlock

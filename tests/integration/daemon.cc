@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,6 +47,11 @@ bool Daemon::Start() {
   args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   pid_ = fork();
   if (pid_ == 0) {
+    if (options_.nofile_limit > 0) {
+      const rlimit lim{static_cast<rlim_t>(options_.nofile_limit),
+                       static_cast<rlim_t>(options_.nofile_limit)};
+      setrlimit(RLIMIT_NOFILE, &lim);
+    }
     const int fd = open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     dup2(fd, 2);
     const int devnull = open("/dev/null", O_RDWR);

@@ -21,6 +21,7 @@ struct DaemonOptions {
   uint32_t shards = 2;
   std::string io = DefaultTestIo();
   std::vector<std::string> extra_args;
+  int nofile_limit = 0;  // > 0: RLIMIT_NOFILE of the daemon
 };
 
 class Daemon {
@@ -37,6 +38,7 @@ class Daemon {
   void Kill9();
   bool Running();
 
+  pid_t pid() const { return pid_; }
   uint16_t port() const { return port_; }
   uint16_t metrics_port() const { return metrics_port_; }  // 0 unless --metrics_port
   const std::vector<uint16_t>& shard_ports() const { return shard_ports_; }

@@ -675,14 +675,9 @@ TEST_F(EngineOps, GetHoldDescribesTheHoldAndItsLapse) {
   EXPECT_EQ(Exec(GetHoldReq(h.hold_id() + 1)).code(), wire::HOLD_NOT_FOUND);
 }
 
-// KNOWN BUG (server/engine_ops.cc, ExecuteEngineOp, kGetHold and kListHolds):
-// remaining_ms is computed against SystemClock::Get()->NowMs(), not the
-// engine's clock, while HOLD/EXTEND's remaining_ms use the engine's clock. On
-// a ManualClock (or any clock other than the wall clock) GET_HOLD/LIST_HOLDS
-// report the wrong remaining time (here 0 for a live hold: kT0 is in 2023),
-// and a lapsed hold can report remaining_ms > 0. Enable once engine_ops
-// reads the engine's clock.
-TEST_F(EngineOps, DISABLED_GetHoldAndListHoldsMeasureRemainingMsOnTheEnginesClock) {
+// GET_HOLD and LIST_HOLDS measure remaining_ms on the engine's clock, as
+// HOLD and EXTEND do (they once read the wall clock).
+TEST_F(EngineOps, GetHoldAndListHoldsMeasureRemainingMsOnTheEnginesClock) {
   DefineGig();
   wire::HoldReply h = HoldOk({Seat("A", "1", "1")}, "alice", kMin);
   clock_.AdvanceMs(20 * kSec);

@@ -198,10 +198,6 @@ bool AwaitFlag(const std::atomic<bool>& flag) {
   return true;
 }
 
-// Tests of known backend bugs skip on the broken backend unless
-// SEATLOCK_TEST_KNOWN_BUGS is set (then they run, and fail or crash).
-bool SkipKnownBug() { return getenv("SEATLOCK_TEST_KNOWN_BUGS") == nullptr; }
-
 // ---------------------------------------------------------------------------
 // A LoopHandler that records every callback and runs per-test hooks.
 
@@ -410,16 +406,6 @@ TEST_P(EventLoopContract, StopListeningStopsAccepting) {
 }
 
 TEST_P(EventLoopContract, StopListeningInsideOnAcceptLeavesTheBacklogUnaccepted) {
-  if (!IsUring() && SkipKnownBug()) {
-    // KNOWN BUG (server/epoll_loop.cc, Run, the listener branch): the accept
-    // loop keeps `lit`, an iterator into listeners_, across
-    // handler_->OnAccept; StopListening() from OnAccept clears listeners_, so
-    // the next accept4 in the same loop (more connections in the backlog)
-    // dereferences an invalidated iterator. With Debian's hardened Abseil
-    // that traps (SIGILL, "Invalid operation on iterator" in raw_hash_set.h);
-    // otherwise it reads a stale tag and keeps accepting after StopListening.
-    GTEST_SKIP() << "known epoll backend bug: StopListening inside OnAccept";
-  }
   uint16_t port = 0;
   Fd listener = ListenLoopback(&port);
   ASSERT_GE(listener.get(), 0);
@@ -519,17 +505,6 @@ TEST_P(EventLoopContract, PeerCloseIsReportedWithErrorZeroAfterItsData) {
 // ---- Backpressure -----------------------------------------------------------
 
 TEST_P(EventLoopContract, ReadingDisabledBeforeDataArrivesHoldsItBackUntilReenabled) {
-  if (IsUring() && SkipKnownBug()) {
-    // KNOWN BUG (server/uring_loop.cc, SetReadEnabled and HandleCqe kRecv):
-    // SetReadEnabled(false) only queues a cancel SQE behind the multishot
-    // recv that AddConnection queued; both go to the kernel in the next
-    // submit, the recv first, and it consumes the bytes already waiting. The
-    // kRecv completion then calls OnData without checking want_read, so the
-    // handler gets "held back" in the first pass while reading is disabled.
-    // (The same unchecked path delivers any recv completions that are
-    // already in the CQ batch when a handler disables reading.)
-    GTEST_SKIP() << "known io_uring backend bug: OnData while reading is disabled";
-  }
   TcpPair p = ConnectedPair();
   ASSERT_GE(p.server.get(), 0);
   loop_->AddConnection(1, p.server.release());
@@ -943,13 +918,6 @@ TEST_P(EventLoopContract, WriteAndSyncReportsMinusErrnoForABadFd) {
 }
 
 TEST_P(EventLoopContract, UnsyncedWriteReportsMinusErrnoForABadFd) {
-  if (IsUring() && SkipKnownBug()) {
-    // KNOWN BUG (server/uring_loop.cc, HandleCqe, case kFileWrite/kFileSync):
-    // with sync=false the failed write's result is overwritten by
-    // `if (op == kFileWrite) result = 0;`, so done(0) reports a write that
-    // never happened as success. Re-enable once the backend is fixed.
-    GTEST_SKIP() << "known io_uring backend bug: unsynced WriteAndSync reports 0 on failure";
-  }
   TempFile file;
   ASSERT_GE(file.fd(), 0);
   Fd read_only(open(file.path().c_str(), O_RDONLY | O_CLOEXEC));
