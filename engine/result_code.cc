@@ -62,6 +62,8 @@ std::string_view ResultCodeName(ResultCode code) {
       return "ROOM_NOT_FOUND";
     case ResultCode::kNotInQueue:
       return "NOT_IN_QUEUE";
+    case ResultCode::kResourceExhausted:
+      return "RESOURCE_EXHAUSTED";
   }
   return "UNKNOWN_RESULT_CODE";
 }

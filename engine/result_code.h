@@ -37,11 +37,12 @@ enum class ResultCode : uint16_t {
   kUnavailable = 21,        // server-side: shutting down, WAL failed, ...
   kUnauthenticated = 22,
   kInternal = 23,
-  kResyncRequired = 24,  // change feed: the asked-for changes are gone
-  kSoldOut = 25,         // waiting room: no free seats and no live holds
-  kPassInvalid = 26,     // gated hold: no pass, an unknown pass, or an expired one
-  kRoomNotFound = 27,    // the event has no waiting room
-  kNotInQueue = 28,      // no such queue number for this buyer key
+  kResyncRequired = 24,     // change feed: the asked-for changes are gone
+  kSoldOut = 25,            // waiting room: no free seats and no live holds
+  kPassInvalid = 26,        // gated hold: no pass, an unknown pass, or an expired one
+  kRoomNotFound = 27,       // the event has no waiting room
+  kNotInQueue = 28,         // no such queue number for this buyer key
+  kResourceExhausted = 29,  // the server is over its memory guard (--max_memory)
 };
 
 // Stable upper-case name, e.g. "HOLD_EXPIRED_SEATS_TAKEN".

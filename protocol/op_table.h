@@ -55,6 +55,9 @@ struct OpInfo {
   // flight the server reserves --max_reply_bytes of the connection's output
   // budget for it (docs/protocol.md §8).
   bool large_reply;
+  // Makes new state a client may grow at will (a hold, a place in a queue):
+  // refused with RESOURCE_EXHAUSTED while the server is over --max_memory.
+  bool grows_state;
 };
 
 // Every op, in field-number order.

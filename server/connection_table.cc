@@ -59,6 +59,13 @@ void ConnectionTable::Accept(int listener_tag, int fd) {
     close(fd);
     return;
   }
+  if (group_->memory.exceeded()) {
+    if (rejected_connections_++ % 1000 == 0) {
+      LogWarning("over --max_memory; refusing connections");
+    }
+    close(fd);
+    return;
+  }
   group_->connections.fetch_add(1, std::memory_order_relaxed);
   // Replies and change-feed messages are small and must not wait for Nagle
   // (with the peer's delayed ACK that is a 40 ms stall on a one-way stream).
@@ -338,6 +345,15 @@ void ConnectionTable::HandleRequest(uint64_t id, Conn& conn, Request&& req) {
   if (HandleSessionOp(id, conn, req)) return;
   if (op->needs_auth && !conn.authed) {
     Reply(id, ErrorResponse(rid, wire::UNAUTHENTICATED, "send AUTH with the server's token first"));
+    return;
+  }
+  if (op->grows_state && group_->memory.exceeded()) {
+    Reply(id, ErrorResponse(rid, wire::RESOURCE_EXHAUSTED,
+                            absl::StrCat("the server is over its memory limit (",
+                                         group_->memory.rss_bytes() >> 20, " of ",
+                                         group_->memory.limit() >> 20,
+                                         " MiB, --max_memory): no new holds or joins now; "
+                                         "confirms, releases and reads still work")));
     return;
   }
   if (req.op_case() == Request::kSubscribe) {

@@ -95,6 +95,9 @@ Response MergeParts(Request::OpCase op, const std::vector<Response>& parts, uint
       s->set_uptime_ms(context.uptime_ms);
       s->set_server_version(std::string(context.server_version));
       s->set_io_backend(std::string(context.io_backend));
+      s->set_rss_bytes(context.rss_bytes);
+      s->set_max_memory_bytes(context.max_memory_bytes);
+      s->set_memory_exceeded(context.memory_exceeded);
       break;
     }
     default:  // DEFINE_EVENT: OK carries nothing more

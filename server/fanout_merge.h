@@ -28,6 +28,9 @@ struct Context {
   int64_t uptime_ms = 0;
   std::string_view server_version;
   std::string_view io_backend;
+  uint64_t rss_bytes = 0;
+  uint64_t max_memory_bytes = 0;
+  bool memory_exceeded = false;
 };
 
 // DEFINE_EVENT, GET_AVAILABILITY, LIST_HOLDS, LIST_EVENTS and STATS: the

@@ -16,6 +16,7 @@
 #include "common/flag_spelling.h"
 #include "persistence/file_util.h"
 #include "server/log.h"
+#include "server/memory_guard.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, bind, "127.0.0.1", "Address to listen on (IPv4 or IPv6).");
@@ -47,6 +48,10 @@ ABSL_FLAG(int64_t, auth_timeout_ms, 10000,
           "With --auth_token_file: close a connection that has not authenticated within this.");
 ABSL_FLAG(int32_t, frames_per_turn, 64,
           "Requests one connection may run per loop pass before the shard serves the others.");
+ABSL_FLAG(int64_t, max_memory, -1,
+          "Memory guard, in bytes of resident memory: at or over it, new holds, joins and "
+          "connections get RESOURCE_EXHAUSTED (confirms, releases and reads go on). -1: three "
+          "quarters of the machine's RAM; 0: no guard.");
 ABSL_FLAG(int64_t, bind_retry_ms, 5000,
           "At start, retry a port that is still in use (a previous process exiting) this long.");
 ABSL_FLAG(int32_t, shard_queue_depth, 4096,
@@ -171,6 +176,10 @@ int main(int argc, char** argv) {
   config.frames_per_turn = static_cast<uint32_t>(absl::GetFlag(FLAGS_frames_per_turn));
   if (absl::GetFlag(FLAGS_bind_retry_ms) < 0) return Fail("--bind_retry_ms must be >= 0");
   config.bind_retry_ms = absl::GetFlag(FLAGS_bind_retry_ms);
+  const int64_t max_memory = absl::GetFlag(FLAGS_max_memory);
+  if (max_memory < -1) return Fail("--max_memory must be -1 (the default), 0 (off) or bytes");
+  config.max_memory =
+      max_memory == -1 ? seatlock::MemoryGuard::DefaultLimit() : static_cast<uint64_t>(max_memory);
   const int32_t queue_depth = absl::GetFlag(FLAGS_shard_queue_depth);
   if (queue_depth < 16 || queue_depth > (1 << 20)) {
     return Fail("--shard_queue_depth must be between 16 and 1048576");

@@ -137,6 +137,14 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
             [](const auto& s) -> const wire::LatencyBuckets& { return s.confirm_latency(); });
   histogram("seatlock_wal_fsync_seconds", "Time of one log group's write + fdatasync.",
             [](const auto& s) -> const wire::LatencyBuckets& { return s.fsync_latency(); });
+  Family(&out, "seatlock_resident_memory_bytes", "gauge", "Resident memory of seatlockd.");
+  absl::StrAppend(&out, "seatlock_resident_memory_bytes ", stats.rss_bytes(), "\n");
+  Family(&out, "seatlock_max_memory_bytes", "gauge",
+         "The memory guard's limit (--max_memory; 0: none).");
+  absl::StrAppend(&out, "seatlock_max_memory_bytes ", stats.max_memory_bytes(), "\n");
+  Family(&out, "seatlock_memory_exceeded", "gauge",
+         "1 while over --max_memory: new holds, joins and connections are refused.");
+  absl::StrAppend(&out, "seatlock_memory_exceeded ", stats.memory_exceeded() ? 1 : 0, "\n");
   Family(&out, "seatlock_uptime_seconds", "gauge", "Seconds since seatlockd started.");
   absl::StrAppend(&out, "seatlock_uptime_seconds ",
                   Num(static_cast<double>(stats.uptime_ms()) / 1000.0), "\n");

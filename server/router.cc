@@ -140,6 +140,9 @@ void Router::RouteFanOut(Request&& req, Callback done) {
     context.uptime_ms = SystemClock::Get()->NowMs() - p_.group->start_ms;
     context.server_version = kServerVersion;
     context.io_backend = loop_ != nullptr ? loop_->name() : "";
+    context.rss_bytes = MemoryGuard::ReadRss();
+    context.max_memory_bytes = p_.group->memory.limit();
+    context.memory_exceeded = p_.group->memory.exceeded();
     done(merge::MergeParts(op, parts, rid, context));
   });
 }

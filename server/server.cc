@@ -175,6 +175,7 @@ absl::Status Server::Start() {
   // (<data-dir>/SHARDS); a start with others reshards it first.
   if (absl::Status st = CheckShardLayout(); !st.ok()) return st;
   if (absl::Status st = Bind(); !st.ok()) return st;
+  group_.memory.set_limit(config_.max_memory);
   group_.bus = std::make_unique<BusFabric>(config_.shards, config_.shard_queue_depth);
   group_.bus->set_waker([this](uint32_t to) { group_.shards[to]->Wake(); });
   for (uint32_t i = 0; i < config_.shards; ++i) {

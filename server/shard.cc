@@ -319,6 +319,7 @@ int64_t Shard::OnPass() {
   if (bus_.HasIncoming()) OnWake();  // messages that raced with the last wake
   arena_.Reset();
   clock_.Refresh();
+  group_->memory.Poll(MonoMs());
   const bool turns_left = conns_.RunTurns(clock_.NowMs());
   engine_->ExpireDue();
   feed_.Flush();  // changes of this pass (requests and expiries), one message per subscriber

@@ -91,7 +91,8 @@ class BusFabric {
 
 class ShardBus {
  public:
-  // What a shard does with messages from its peers.
+  // What a shard does with messages from its peers. Each `reply` callback
+  // owns its message until it runs: call it exactly once.
   class Receiver {
    public:
     virtual ~Receiver() = default;

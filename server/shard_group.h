@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "server/memory_guard.h"
 #include "server/shard_bus.h"
 
 namespace seatlock {
@@ -29,6 +30,7 @@ struct ShardGroup {
   std::atomic<bool> stopping{false};
   std::atomic<int> busy_shards{0};       // shards still answering during shutdown
   std::atomic<uint32_t> connections{0};  // across all shards
+  MemoryGuard memory;                    // --max_memory
   // Resharding at start (reshard.h): the old shard count (0: none), each
   // shard's "staged" report, and the main thread's "swapped" answer.
   uint32_t reshard_from = 0;

@@ -226,6 +226,9 @@ std::string HintFor(wire::ResultCode code) {
       return "the event has no waiting room; create one with 'seatctl room configure E'";
     case wire::NOT_IN_QUEUE:
       return "no such queue number for this --buyer; join with 'seatctl room join E'";
+    case wire::RESOURCE_EXHAUSTED:
+      return "the server is over its memory guard (--max_memory); confirms, releases and reads "
+             "still work; see 'seatctl stats'";
     case wire::BAD_FRAME:
     case wire::UNKNOWN_OP:
       return "the server did not understand the request: is it an older seatlockd? compare "

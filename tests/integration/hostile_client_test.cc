@@ -360,6 +360,87 @@ TEST_F(SlowReaderTest, AConnectionThatNeverAuthenticatesIsClosedAfterTheDeadline
   close(fd);
 }
 
+// ---- Memory guard ------------------------------------------------------------
+
+wire::Request BigEvent(const std::string& id, uint32_t sections) {
+  wire::Request define;
+  define.mutable_define_event()->set_event_id(id);
+  for (uint32_t s = 0; s < sections; ++s) {
+    auto* sec = define.mutable_define_event()->add_sections();
+    sec->set_label("S" + std::to_string(s));
+    for (uint32_t r = 0; r < kRows; ++r) {
+      auto* row = sec->add_rows();
+      row->set_label("R" + std::to_string(r));
+      row->set_seat_count(kSeatsPerRow);
+    }
+  }
+  return define;
+}
+
+TEST(MemoryGuardTest, OverTheLimitNewHoldsAndConnectionsAreRefusedButReadsWork) {
+  // The daemon's resident memory once it runs, then a guard 24 MiB above it.
+  int64_t baseline = 0;
+  {
+    Daemon probe(DaemonOptions{.shards = 1});
+    ASSERT_TRUE(probe.Start()) << probe.Log();
+    std::this_thread::sleep_for(milliseconds(200));
+    baseline = RssBytes(probe.pid());
+    EXPECT_EQ(probe.Stop(), 0);
+  }
+  ASSERT_GT(baseline, 0);
+  const int64_t limit = baseline + (24 << 20);
+  Daemon d(DaemonOptions{.shards = 1, .extra_args = {"--max_memory=" + std::to_string(limit)}});
+  ASSERT_TRUE(d.Start()) << d.Log();
+  const int admin = Connect(d.port());
+  ASSERT_GE(admin, 0);
+  wire::Response resp;
+  // Events of 2,000,000 seats (about 20 MiB each) until the guard trips.
+  wire::Request stats;
+  stats.mutable_stats();
+  for (int e = 0; e < 10; ++e) {
+    ASSERT_TRUE(Call(admin, BigEvent(e == 0 ? "huge" : "huge" + std::to_string(e), 100), &resp,
+                     milliseconds(60000)));
+    if (resp.code() == wire::RESOURCE_EXHAUSTED) break;
+    ASSERT_EQ(resp.code(), wire::OK) << resp.detail();
+    std::this_thread::sleep_for(milliseconds(250));  // the guard measures every 100 ms
+    ASSERT_TRUE(Call(admin, stats, &resp, milliseconds(5000)));
+    if (resp.stats().memory_exceeded()) break;
+  }
+  ASSERT_TRUE(resp.stats().memory_exceeded())
+      << "RSS " << resp.stats().rss_bytes() << " limit " << resp.stats().max_memory_bytes();
+  EXPECT_EQ(resp.stats().max_memory_bytes(), static_cast<uint64_t>(limit));
+
+  wire::Request hold;
+  hold.set_request_id(5);
+  hold.mutable_hold()->set_event_id("huge");
+  hold.mutable_hold()->set_holder("ann");
+  hold.mutable_hold()->set_ttl_ms(60000);
+  auto* seat = hold.mutable_hold()->add_seats();
+  seat->set_section("S0");
+  seat->set_index(0);
+  ASSERT_TRUE(Call(admin, hold, &resp, milliseconds(5000)));
+  EXPECT_EQ(resp.code(), wire::RESOURCE_EXHAUSTED) << resp.detail();
+  EXPECT_NE(resp.detail().find("--max_memory"), std::string::npos);
+
+  wire::Request read;
+  read.mutable_get_availability()->set_event_id("huge");
+  ASSERT_TRUE(Call(admin, read, &resp, milliseconds(5000)));
+  EXPECT_EQ(resp.code(), wire::OK);
+  EXPECT_EQ(resp.get_availability().total(), 100u * kRows * kSeatsPerRow);
+
+  // A new connection is closed at once.
+  const int late = Connect(d.port());
+  ASSERT_GE(late, 0);
+  pollfd p{late, POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 5000), 1);
+  char b;
+  EXPECT_LE(recv(late, &b, 1, 0), 0);
+  close(late);
+  close(admin);
+  EXPECT_NE(d.Log().find("memory guard"), std::string::npos) << d.Log();
+  EXPECT_EQ(d.Stop(), 0) << d.Log();
+}
+
 // ---- Busy loops --------------------------------------------------------------
 
 class BusyLoopTest : public ::testing::TestWithParam<std::string> {};
