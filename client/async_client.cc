@@ -19,6 +19,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "common/str_error.h"
 #include "protocol/framing.h"
 #include "protocol/op_table.h"
 
@@ -37,7 +38,7 @@ std::string Where(const std::string& host, uint16_t port) { return absl::StrCat(
 
 absl::Status ConnectError(const std::string& host, uint16_t port, int err) {
   std::string msg = absl::StrCat("connection ", err == ECONNREFUSED ? "refused" : "failed", " to ",
-                                 Where(host, port), ": ", strerror(err));
+                                 Where(host, port), ": ", StrError(err));
   if (err == ECONNREFUSED) msg += " (is seatlockd running?)";
   return absl::UnavailableError(msg);
 }
@@ -281,7 +282,8 @@ void AsyncClient::Send(wire::Request req, Callback done, int64_t timeout_ms, boo
     }
   }
   if (!queued) {
-    done(absl::CancelledError("client is shutting down"));
+    // `done` was moved only if the call was queued.
+    done(absl::CancelledError("client is shutting down"));  // NOLINT(bugprone-use-after-move)
     return;
   }
   if (wake) WakeIo();
@@ -364,7 +366,7 @@ void AsyncClient::FlushWrites(Endpoint& ep) {
     }
     if (n < 0 && errno == EINTR) continue;
     FailEndpoint(ep, absl::UnavailableError(absl::StrCat("connection to ", Where(ep.host, ep.port),
-                                                         " lost: ", strerror(errno))));
+                                                         " lost: ", StrError(errno))));
     return;
   }
   if (ep.want_out) {
@@ -385,7 +387,7 @@ void AsyncClient::HandleReadable(Endpoint& ep) {
     if (n <= 0) {
       FailEndpoint(ep, absl::UnavailableError(absl::StrCat(
                            "connection to ", Where(ep.host, ep.port),
-                           " lost: ", n == 0 ? "closed by the server" : strerror(errno))));
+                           " lost: ", n == 0 ? "closed by the server" : StrError(errno))));
       return;
     }
     ep.decoder.Append(buf, static_cast<size_t>(n));

@@ -105,6 +105,7 @@ absl::StatusOr<std::vector<ShardFiles>> Discover(const std::string& dir) {
   }
   std::sort(shards.begin(), shards.end());
   std::vector<ShardFiles> out;
+  out.reserve(shards.size());
   for (const auto& [index, path] : shards) out.push_back(ListShard(path));
   return out;
 }
