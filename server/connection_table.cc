@@ -59,7 +59,7 @@ void ConnectionTable::Accept(int listener_tag, int fd) {
     close(fd);
     return;
   }
-  if (group_->memory.exceeded()) {
+  if (group_->memory.exceeded() && listener_tag != kMetricsListener) {
     if (rejected_connections_++ % 1000 == 0) {
       LogWarning("over --max_memory; refusing connections");
     }
@@ -196,7 +196,7 @@ bool ConnectionTable::Unblock(uint64_t id, Conn& c, int64_t now) {
                " bytes; --output_stall_ms ", config_.output_stall_ms, "); closing it");
     ++closed_for_stall_;
     c.blocked = false;
-    Close(id);
+    Abort(id);
   }
   return false;
 }
@@ -283,6 +283,12 @@ void ConnectionTable::Close(uint64_t id) {
   handler_->OnClosed(id);
   if (conns_.erase(id) > 0) group_->connections.fetch_sub(1, std::memory_order_relaxed);
   loop_->Close(id);
+}
+
+void ConnectionTable::Abort(uint64_t id) {
+  handler_->OnClosed(id);
+  if (conns_.erase(id) > 0) group_->connections.fetch_sub(1, std::memory_order_relaxed);
+  loop_->Abort(id);
 }
 
 void ConnectionTable::Reply(uint64_t id, const Response& resp) {
@@ -401,11 +407,11 @@ void ConnectionTable::CloseIdle(int64_t now) {
       unauthenticated.push_back(id);
     }
   }
-  for (uint64_t id : idle) Close(id);
+  for (uint64_t id : idle) Abort(id);  // idle: nothing in flight, and a reader would have read
   for (uint64_t id : unauthenticated) {
     LogWarning("connection ", id, ": no AUTH within ", config_.auth_timeout_ms,
                " ms (--auth_timeout_ms); closing it");
-    Close(id);
+    Abort(id);
   }
 }
 

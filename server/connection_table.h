@@ -71,6 +71,8 @@ class ConnectionTable {
   void Accept(int listener_tag, int fd);
   void OnData(uint64_t conn, const char* data, size_t n);
   void Close(uint64_t conn);
+  // Closes at once, dropping unsent replies (a peer that does not read).
+  void Abort(uint64_t conn);
 
   // Shutdown: refuse new connections and stop reading every connection;
   // replies to requests in flight are still written.

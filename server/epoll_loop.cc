@@ -114,6 +114,13 @@ void EpollLoop::Close(uint64_t conn) {
   }
 }
 
+void EpollLoop::Abort(uint64_t conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  it->second.broken = true;
+  Finish(conn);
+}
+
 void EpollLoop::HangUp(uint64_t id, Conn& c, uint32_t events) {
   int err = 0;
   if (events & EPOLLERR) {

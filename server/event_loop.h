@@ -64,6 +64,9 @@ class EventLoop {
   virtual void SetReadEnabled(uint64_t conn, bool enabled) = 0;
   // Sends what is queued, then closes. No more OnData for this connection.
   virtual void Close(uint64_t conn) = 0;
+  // Closes at once, dropping what is queued: for a peer that does not read
+  // (its output would never drain). No more OnData for this connection.
+  virtual void Abort(uint64_t conn) = 0;
   virtual size_t connection_count() const = 0;
 
   // Writes [data, data+len) at `offset` of the regular file `fd`, then, if

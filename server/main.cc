@@ -51,7 +51,7 @@ ABSL_FLAG(int32_t, frames_per_turn, 64,
 ABSL_FLAG(int64_t, max_memory, -1,
           "Memory guard, in bytes of resident memory: at or over it, new holds, joins and "
           "connections get RESOURCE_EXHAUSTED (confirms, releases and reads go on). -1: three "
-          "quarters of the machine's RAM; 0: no guard.");
+          "quarters of the machine's RAM (or of the cgroup's memory.max); 0: no guard.");
 ABSL_FLAG(int64_t, bind_retry_ms, 5000,
           "At start, retry a port that is still in use (a previous process exiting) this long.");
 ABSL_FLAG(int32_t, shard_queue_depth, 4096,
@@ -166,6 +166,9 @@ int main(int argc, char** argv) {
     return Fail("--max_reply_bytes must be at least 4096");
   }
   config.max_reply_bytes = static_cast<uint64_t>(absl::GetFlag(FLAGS_max_reply_bytes));
+  if (config.max_reply_bytes > config.max_output_bytes) {
+    return Fail("--max_reply_bytes must not exceed --max_output_bytes");
+  }
   for (auto [value, name] : {std::pair{absl::GetFlag(FLAGS_output_stall_ms), "output_stall_ms"},
                              std::pair{absl::GetFlag(FLAGS_auth_timeout_ms), "auth_timeout_ms"}}) {
     if (value <= 0) return Fail(absl::StrCat("--", name, " must be positive"));

@@ -26,7 +26,14 @@ uint64_t MemoryGuard::DefaultLimit() {
   const long pages = sysconf(_SC_PHYS_PAGES);
   const long page = sysconf(_SC_PAGESIZE);
   if (pages <= 0 || page <= 0) return 0;
-  return static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) / 4 * 3;
+  uint64_t ram = static_cast<uint64_t>(pages) * static_cast<uint64_t>(page);
+  // In a container the cgroup's limit (v2) is the RAM that counts.
+  if (FILE* f = std::fopen("/sys/fs/cgroup/memory.max", "r")) {
+    unsigned long long max = 0;
+    if (std::fscanf(f, "%llu", &max) == 1 && max > 0 && max < ram) ram = max;
+    std::fclose(f);
+  }
+  return ram / 4 * 3;
 }
 
 void MemoryGuard::Poll(int64_t now_ms) {

@@ -26,7 +26,8 @@ class MemoryGuard {
   bool exceeded() const { return exceeded_.load(std::memory_order_relaxed); }
   uint64_t rss_bytes() const { return rss_.load(std::memory_order_relaxed); }
 
-  // The default --max_memory: three quarters of the machine's RAM.
+  // The default --max_memory: three quarters of the machine's RAM, or of the
+  // cgroup's memory.max when that is lower.
   static uint64_t DefaultLimit();
   // The process's resident memory now, or 0 if it cannot be read.
   static uint64_t ReadRss();

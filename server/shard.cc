@@ -293,7 +293,7 @@ void Shard::StepSnapshot() {
 }
 
 int64_t Shard::DrainPass(int64_t now) {
-  const bool idle = conns_.in_flight() == 0 && bus_.calls_waiting() == 0;
+  const bool idle = conns_.in_flight() == 0 && bus_.calls_waiting() == 0 && bus_.backlog() == 0;
   if ((idle || now >= drain_deadline_ms_) && !counted_idle_) {
     counted_idle_ = true;
     if (group_->busy_shards.fetch_sub(1) == 1) {

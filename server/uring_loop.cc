@@ -210,6 +210,18 @@ void UringLoop::Close(uint64_t conn) {
   MaybeFinish(conn);
 }
 
+void UringLoop::Abort(uint64_t conn) {
+  auto it = conns_.find(conn);
+  if (it == conns_.end()) return;
+  Conn& c = it->second;
+  // Drop the output and make a send blocked on the peer fail now, so the
+  // socket closes once the ring has returned every request on it.
+  c.broken = true;
+  c.out.clear();
+  shutdown(c.fd, SHUT_RDWR);
+  Close(conn);
+}
+
 void UringLoop::MaybeFinish(uint64_t id) {
   auto it = conns_.find(id);
   if (it == conns_.end()) return;
@@ -412,7 +424,7 @@ void UringLoop::Run(LoopHandler* handler) {
       StartSend(id, it->second);
       MaybeFinish(id);
     }
-    int64_t wait = wait_ms;
+    int64_t wait = unstash_.empty() ? wait_ms : 0;  // reading resumed with bytes stashed
     if (const int64_t resume = acceptor_->ResumeDue(MonoMs()); resume >= 0) {
       wait = wait < 0 ? resume : std::min(wait, resume);
       ArmAcceptPoll();

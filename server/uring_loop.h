@@ -38,6 +38,7 @@ class UringLoop final : public EventLoop {
   size_t PendingOutput(uint64_t conn) const override;
   void SetReadEnabled(uint64_t conn, bool enabled) override;
   void Close(uint64_t conn) override;
+  void Abort(uint64_t conn) override;
   size_t connection_count() const override { return conns_.size(); }
   void WriteAndSync(int fd, const char* data, size_t len, uint64_t offset, bool sync,
                     std::function<void(int)> done) override;

@@ -6,6 +6,7 @@
 // connection, and a daemon out of file descriptors, must not spin the loop;
 // and a daemon killed with -9 under load must restart on its ports.
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -113,6 +114,16 @@ int64_t CpuMs(pid_t pid) {
     if (i == 15) stime = std::stoll(field);
   }
   return (utime + stime) * 1000 / sysconf(_SC_CLK_TCK);
+}
+
+int OpenFds(pid_t pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+  int n = 0;
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) n += e->d_name[0] != '.';
+    closedir(d);
+  }
+  return n;
 }
 
 size_t CountOf(const std::string& haystack, const std::string& needle) {
@@ -288,7 +299,9 @@ TEST_P(SlowReaderTest, MemoryStaysWithinTheBudgetAndOthersAreServed) {
     EXPECT_EQ(shard.output_blocked() + shard.closed_for_stall(), 1u)
         << "no backpressure on the flooder";
   }
-  if (!kSanitized) EXPECT_LT(grew, kAllowed) << "RSS grew by " << (grew >> 20) << " MiB";
+  if (!kSanitized) {
+    EXPECT_LT(grew, kAllowed) << "RSS grew by " << (grew >> 20) << " MiB";
+  }
   EXPECT_EQ(failed.load(), 0);
   EXPECT_GT(pings.load(), 50);
   EXPECT_LT(worst_ms.load(), kSanitized ? 1000 : 100) << "another client's PING waited";
@@ -303,6 +316,7 @@ INSTANTIATE_TEST_SUITE_P(Floods, SlowReaderTest,
                          Name);
 
 TEST_F(SlowReaderTest, AConnectionThatReadsNothingOverBudgetIsClosed) {
+  const int fds_before = OpenFds(daemon_->pid());
   const int flooder = Connect(daemon_->port(), 64 << 10);
   Authenticate(flooder);
   fcntl(flooder, F_SETFL, O_NONBLOCK);
@@ -321,6 +335,13 @@ TEST_F(SlowReaderTest, AConnectionThatReadsNothingOverBudgetIsClosed) {
   }
   EXPECT_TRUE(closed) << daemon_->Log();
   EXPECT_NE(daemon_->Log().find("--output_stall_ms 3000"), std::string::npos) << daemon_->Log();
+  // The socket itself is gone, though the flooder still reads nothing: its
+  // replies were dropped, not left to drain forever.
+  const auto until = steady_clock::now() + milliseconds(3000);
+  while (OpenFds(daemon_->pid()) > fds_before && steady_clock::now() < until) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(OpenFds(daemon_->pid()), fds_before);
   close(flooder);
 }
 

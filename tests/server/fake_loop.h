@@ -30,6 +30,7 @@ class FakeLoop final : public EventLoop {
   size_t PendingOutput(uint64_t) const override { return 0; }
   void SetReadEnabled(uint64_t, bool) override {}
   void Close(uint64_t) override {}
+  void Abort(uint64_t) override {}
   size_t connection_count() const override { return 0; }
   void WriteAndSync(int, const char*, size_t len, uint64_t, bool sync,
                     std::function<void(int)> done) override {
