@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "common/mono_clock.h"
+#include "common/str_error.h"
 #include "server/log.h"
 
 namespace seatlock {
@@ -17,16 +18,16 @@ namespace {
 constexpr uint64_t kListenerBit = uint64_t{1} << 63;
 constexpr uint64_t kWakeBit = uint64_t{1} << 62;
 constexpr uint64_t kFileDoneBit = uint64_t{1} << 61;
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kReadChunk = size_t{64} * 1024;
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<EpollLoop>> EpollLoop::Create() {
   const int epfd = epoll_create1(EPOLL_CLOEXEC);
-  if (epfd < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
+  if (epfd < 0) return absl::InternalError(absl::StrCat("epoll_create1: ", StrError(errno)));
   const int evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (evfd < 0) {
     close(epfd);
-    return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
+    return absl::InternalError(absl::StrCat("eventfd: ", StrError(errno)));
   }
   epoll_event ev{};
   ev.events = EPOLLIN;
@@ -267,7 +268,7 @@ void EpollLoop::Run(LoopHandler* handler) {
                              dirty_.empty() ? timeout : 0);
     if (n < 0) {
       if (errno == EINTR) continue;
-      LogError("epoll_wait: ", strerror(errno));
+      LogError("epoll_wait: ", StrError(errno));
       break;
     }
     for (int i = 0; i < n; ++i) {

@@ -104,6 +104,7 @@ int main(int argc, char** argv) {
   // Accept --data-dir as well as --data_dir (Abseil spells flags with '_').
   std::vector<std::string> normalized = seatlock::UnderscoreFlagNames(argc, argv);
   std::vector<char*> args;
+  args.reserve(normalized.size());
   for (auto& a : normalized) args.push_back(a.data());
   std::vector<char*> rest = absl::ParseCommandLine(static_cast<int>(args.size()), args.data());
   if (rest.size() > 1)

@@ -39,7 +39,7 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
   std::string out;
   using Getter = std::function<double(const wire::ShardStats&)>;
   auto per_shard = [&](absl::string_view name, absl::string_view type, absl::string_view help,
-                       Getter get) {
+                       const Getter& get) {
     Family(&out, name, type, help);
     for (const auto& s : stats.shards()) {
       absl::StrAppend(&out, name, "{shard=\"", s.shard(), "\"} ", Num(get(s)), "\n");
@@ -116,21 +116,23 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
   per_shard("seatlock_wal_failed", "gauge",
             "1 if the shard's log failed and it stopped acknowledging sales.",
             [&](const auto& s) { return s.wal_failed() ? 1.0 : 0.0; });
-  auto histogram = [&](absl::string_view name, absl::string_view help,
-                       std::function<const wire::LatencyBuckets&(const wire::ShardStats&)> get) {
-    Family(&out, name, "histogram", help);
-    for (const auto& s : stats.shards()) {
-      const wire::LatencyBuckets& b = get(s);
-      for (int i = 0; i < b.le_seconds_size() && i < b.counts_size(); ++i) {
-        absl::StrAppend(&out, name, "_bucket{shard=\"", s.shard(), "\",le=\"", Num(b.le_seconds(i)),
-                        "\"} ", b.counts(i), "\n");
-      }
-      absl::StrAppend(&out, name, "_bucket{shard=\"", s.shard(), "\",le=\"+Inf\"} ", b.count(),
-                      "\n");
-      absl::StrAppend(&out, name, "_sum{shard=\"", s.shard(), "\"} ", Num(b.sum_seconds()), "\n");
-      absl::StrAppend(&out, name, "_count{shard=\"", s.shard(), "\"} ", b.count(), "\n");
-    }
-  };
+  auto histogram =
+      [&](absl::string_view name, absl::string_view help,
+          const std::function<const wire::LatencyBuckets&(const wire::ShardStats&)>& get) {
+        Family(&out, name, "histogram", help);
+        for (const auto& s : stats.shards()) {
+          const wire::LatencyBuckets& b = get(s);
+          for (int i = 0; i < b.le_seconds_size() && i < b.counts_size(); ++i) {
+            absl::StrAppend(&out, name, "_bucket{shard=\"", s.shard(), "\",le=\"",
+                            Num(b.le_seconds(i)), "\"} ", b.counts(i), "\n");
+          }
+          absl::StrAppend(&out, name, "_bucket{shard=\"", s.shard(), "\",le=\"+Inf\"} ", b.count(),
+                          "\n");
+          absl::StrAppend(&out, name, "_sum{shard=\"", s.shard(), "\"} ", Num(b.sum_seconds()),
+                          "\n");
+          absl::StrAppend(&out, name, "_count{shard=\"", s.shard(), "\"} ", b.count(), "\n");
+        }
+      };
   histogram("seatlock_hold_latency_seconds", "Time to run a HOLD in its shard.",
             [](const auto& s) -> const wire::LatencyBuckets& { return s.hold_latency(); });
   histogram("seatlock_confirm_latency_seconds", "Time to answer a CONFIRM, fdatasync included.",

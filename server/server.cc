@@ -51,7 +51,7 @@ absl::StatusOr<int> Listen(const std::string& bind, uint16_t port, bool reuse_po
         absl::StrCat("--bind: '", bind, "' is not an IPv4 or IPv6 address"));
   }
   const int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", StrError(errno)));
   const int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
@@ -74,7 +74,7 @@ absl::StatusOr<int> Listen(const std::string& bind, uint16_t port, bool reuse_po
   if (listen(fd, 4096) < 0) {
     const int err = errno;
     close(fd);
-    return absl::InternalError(absl::StrCat("listen: ", strerror(err)));
+    return absl::InternalError(absl::StrCat("listen: ", StrError(err)));
   }
   return fd;
 }
@@ -143,7 +143,7 @@ absl::Status Server::CheckShardLayout() {
   lock_fd_ = open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (lock_fd_ < 0 || flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot lock ", lock_path, ": ", strerror(errno),
+        absl::StrCat("cannot lock ", lock_path, ": ", StrError(errno),
                      errno == EWOULDBLOCK ? " (another seatlockd is using this --data-dir)" : ""));
   }
   if (absl::Status st = reshard::ResumeOrClean(config_.data_dir); !st.ok()) return st;

@@ -40,11 +40,11 @@ void ShardBus::NotePurchase(uint32_t target, std::string event_id, uint64_t hold
   Send(target, m);
 }
 
-void ShardBus::SendCall(uint32_t target, BusMessage* m, Callback done) {
+void ShardBus::SendCall(uint32_t target, BusMessage* m, Callback&& done) {
   ++calls_sent_;
   m->from = self_;
   m->token = next_token_++;
-  pending_.emplace(m->token, std::move(done));
+  pending_.try_emplace(m->token, std::move(done));
   Send(target, m);
 }
 

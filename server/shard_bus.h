@@ -127,7 +127,7 @@ class ShardBus {
   uint64_t calls_sent() const { return calls_sent_; }
 
  private:
-  void SendCall(uint32_t target, BusMessage* m, Callback done);
+  void SendCall(uint32_t target, BusMessage* m, Callback&& done);
   void Send(uint32_t target, BusMessage* m);
   Callback ReplyTo(BusMessage* m);
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/mono_clock.h"
+#include "common/str_error.h"
 #include "persistence/wal_record.h"
 #include "server/log.h"
 
@@ -56,7 +57,7 @@ void ShardLog::OnWritten(int result) {
   if (result < 0) {
     Fail(absl::DataLossError(absl::StrCat("write-ahead log ",
                                           mode_ == FsyncMode::kAlways ? "write/fdatasync" : "write",
-                                          " failed in ", dir_.path(), ": ", strerror(-result),
+                                          " failed in ", dir_.path(), ": ", StrError(-result),
                                           "; this shard no longer acknowledges sales")));
     return;
   }

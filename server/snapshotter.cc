@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/str_error.h"
 #include "persistence/file_util.h"
 #include "persistence/wal_record.h"
 #include "server/log.h"
@@ -33,14 +34,15 @@ std::vector<std::pair<uint64_t, std::string>> List(const std::string& dir, const
   std::vector<std::pair<uint64_t, std::string>> out;
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) return out;
-  while (dirent* e = readdir(d)) {
+  // readdir is safe here: this DIR stream is used by this thread only.
+  while (dirent* e = readdir(d)) {  // NOLINT(concurrency-mt-unsafe)
     const std::string name = e->d_name;
     const std::string suffix = std::string(".") + ext;
     if (name.size() != 9 + 20 + suffix.size() || name.rfind("snapshot-", 0) != 0 ||
         name.compare(29, suffix.size(), suffix) != 0) {
       continue;
     }
-    out.emplace_back(std::strtoull(name.c_str() + 9, nullptr, 10), dir + "/" + name);
+    out.emplace_back(std::strtoull(name.c_str() + 9, nullptr, 10), absl::StrCat(dir, "/", name));
   }
   closedir(d);
   std::sort(out.begin(), out.end());
@@ -68,7 +70,7 @@ absl::Status Snapshotter::Start(const SeatEngine& engine, const Rooms& rooms, ui
   tmp_path_ = SnapName(dir_, lsn, "tmp");
   fd_ = open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0)
-    return absl::UnavailableError(absl::StrCat("cannot create ", tmp_path_, ": ", strerror(errno)));
+    return absl::UnavailableError(absl::StrCat("cannot create ", tmp_path_, ": ", StrError(errno)));
   active_ = true;
   lsn_ = lsn;
   offset_ = 0;
@@ -136,7 +138,7 @@ void Snapshotter::Submit(bool final) {
   loop_->WriteAndSync(fd_, writing_.data(), writing_.size(), offset_, final, [this](int result) {
     in_flight_ = false;
     if (result < 0) {
-      Abandon(absl::StrCat("write ", tmp_path_, ": ", strerror(-result)));
+      Abandon(absl::StrCat("write ", tmp_path_, ": ", StrError(-result)));
       return;
     }
     offset_ += writing_.size();

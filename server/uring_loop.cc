@@ -12,6 +12,7 @@
 #include <algorithm>
 
 #include "common/mono_clock.h"
+#include "common/str_error.h"
 #include "server/log.h"
 
 namespace seatlock {
@@ -52,7 +53,7 @@ absl::StatusOr<std::unique_ptr<UringLoop>> UringLoop::Create() {
   }
   if (rc < 0) {
     return absl::UnavailableError(
-        absl::StrCat("io_uring unavailable: io_uring_queue_init: ", strerror(-rc)));
+        absl::StrCat("io_uring unavailable: io_uring_queue_init: ", StrError(-rc)));
   }
   loop->ring_ready_ = true;
 
@@ -62,7 +63,7 @@ absl::StatusOr<std::unique_ptr<UringLoop>> UringLoop::Create() {
   loop->buf_ring_bytes_ = ring_bytes + static_cast<size_t>(kBufCount) * kBufSize;
   void* mem = mmap(nullptr, loop->buf_ring_bytes_, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mem == MAP_FAILED) return absl::InternalError(absl::StrCat("mmap: ", strerror(errno)));
+  if (mem == MAP_FAILED) return absl::InternalError(absl::StrCat("mmap: ", StrError(errno)));
   loop->buf_ring_ = static_cast<io_uring_buf_ring*>(mem);
   loop->buf_base_ = static_cast<char*>(mem) + ring_bytes;
   io_uring_buf_ring_init(loop->buf_ring_);
@@ -73,7 +74,7 @@ absl::StatusOr<std::unique_ptr<UringLoop>> UringLoop::Create() {
   rc = io_uring_register_buf_ring(&loop->ring_, &reg, 0);
   if (rc < 0) {
     return absl::UnavailableError(
-        absl::StrCat("io_uring unavailable: register_buf_ring: ", strerror(-rc)));
+        absl::StrCat("io_uring unavailable: register_buf_ring: ", StrError(-rc)));
   }
   for (unsigned i = 0; i < kBufCount; ++i) {
     io_uring_buf_ring_add(loop->buf_ring_, loop->buf_base_ + static_cast<size_t>(i) * kBufSize,
@@ -83,10 +84,10 @@ absl::StatusOr<std::unique_ptr<UringLoop>> UringLoop::Create() {
   io_uring_buf_ring_advance(loop->buf_ring_, kBufCount);
 
   loop->evfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (loop->evfd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
+  if (loop->evfd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", StrError(errno)));
   loop->listen_epfd_ = epoll_create1(EPOLL_CLOEXEC);
   if (loop->listen_epfd_ < 0) {
-    return absl::InternalError(absl::StrCat("epoll_create1: ", strerror(errno)));
+    return absl::InternalError(absl::StrCat("epoll_create1: ", StrError(errno)));
   }
   loop->acceptor_ = std::make_unique<Acceptor>(loop->listen_epfd_, 0);
   loop->ArmWake();
@@ -440,7 +441,7 @@ void UringLoop::Run(LoopHandler* handler) {
       rc = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
     }
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-      LogError("io_uring_submit_and_wait: ", strerror(-rc));
+      LogError("io_uring_submit_and_wait: ", StrError(-rc));
       break;
     }
     unsigned head;

@@ -97,7 +97,6 @@ class UringLoop final : public EventLoop {
   int evfd_ = -1;
   uint64_t evfd_value_ = 0;
   bool stop_ = false;
-  bool listening_ = true;
   LoopHandler* handler_ = nullptr;
   int listen_epfd_ = -1;  // the listeners' epoll set, polled by the ring
   std::unique_ptr<Acceptor> acceptor_;
