@@ -93,6 +93,29 @@ bool Call(int fd, const wire::Request& req, wire::Response* resp, milliseconds t
   return false;
 }
 
+// DEFINE_EVENT of `id` whose sections each have kRows rows of kSeatsPerRow
+// seats (20,000 seats a section).
+wire::Request DefineEvent(const std::string& id, const std::vector<std::string>& sections) {
+  wire::Request define;
+  define.mutable_define_event()->set_event_id(id);
+  for (const std::string& label : sections) {
+    auto* sec = define.mutable_define_event()->add_sections();
+    sec->set_label(label);
+    for (uint32_t r = 0; r < kRows; ++r) {
+      auto* row = sec->add_rows();
+      row->set_label("R" + std::to_string(r));
+      row->set_seat_count(kSeatsPerRow);
+    }
+  }
+  return define;
+}
+
+std::vector<std::string> HundredSections() {
+  std::vector<std::string> labels;
+  for (int s = 0; s < 100; ++s) labels.push_back("S" + std::to_string(s));
+  return labels;
+}
+
 int64_t RssBytes(pid_t pid) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string line;
@@ -163,18 +186,8 @@ class SlowReaderTest : public ::testing::TestWithParam<Case> {
     admin_ = Connect(daemon_->port());
     ASSERT_GE(admin_, 0);
     Authenticate(admin_);
-    wire::Request define;
-    auto* d = define.mutable_define_event();
-    d->set_event_id("gig");
-    auto* sec = d->add_sections();
-    sec->set_label("big");
-    for (uint32_t r = 0; r < kRows; ++r) {
-      auto* row = sec->add_rows();
-      row->set_label("R" + std::to_string(r));
-      row->set_seat_count(kSeatsPerRow);
-    }
     wire::Response resp;
-    ASSERT_TRUE(Call(admin_, define, &resp, milliseconds(5000)));
+    ASSERT_TRUE(Call(admin_, DefineEvent("gig", {"big"}), &resp, milliseconds(5000)));
     ASSERT_EQ(resp.code(), wire::OK) << resp.detail();
   }
   void TearDown() override {
@@ -281,7 +294,8 @@ TEST_P(SlowReaderTest, MemoryStaysWithinTheBudgetAndOthersAreServed) {
   // records, the change feed's ring of 100,000 records).
   const int64_t kAllowed = (8 << 20) + (24 << 20) + (c.flood == Flood::kHolds ? (32 << 20) : 0);
   std::printf(
-      "[ figures ] %s: sent %zu of %zu bytes; RSS %lld -> max %lld KiB (+%lld KiB); "
+      "[ figures ] %s: sent %zu bytes (a %zu-byte flood, round and round); RSS %lld -> max %lld "
+      "KiB (+%lld KiB); "
       "other client: %d pings, worst %lld ms\n",
       Name({c, 0}).c_str(), sent, flood.size(), static_cast<long long>(rss_before >> 10),
       static_cast<long long>(rss_max >> 10), static_cast<long long>(grew >> 10), pings.load(),
@@ -354,17 +368,8 @@ TEST_F(SlowReaderTest, AGetSeatsReplyOverTheReplyLimitIsRefused) {
   ASSERT_TRUE(daemon_->Start()) << daemon_->Log();
   close(admin_);
   admin_ = Connect(daemon_->port());
-  wire::Request define;
-  auto* sec = define.mutable_define_event()->add_sections();
-  define.mutable_define_event()->set_event_id("gig");
-  sec->set_label("big");
-  for (uint32_t r = 0; r < kRows; ++r) {
-    auto* row = sec->add_rows();
-    row->set_label("R" + std::to_string(r));
-    row->set_seat_count(kSeatsPerRow);
-  }
   wire::Response resp;
-  ASSERT_TRUE(Call(admin_, define, &resp, milliseconds(5000)));
+  ASSERT_TRUE(Call(admin_, DefineEvent("gig", {"big"}), &resp, milliseconds(5000)));
   wire::Request get;
   get.set_request_id(9);
   get.mutable_get_seats()->set_event_id("gig");
@@ -394,21 +399,6 @@ TEST_F(SlowReaderTest, AConnectionThatNeverAuthenticatesIsClosedAfterTheDeadline
 
 // ---- Memory guard ------------------------------------------------------------
 
-wire::Request BigEvent(const std::string& id, uint32_t sections) {
-  wire::Request define;
-  define.mutable_define_event()->set_event_id(id);
-  for (uint32_t s = 0; s < sections; ++s) {
-    auto* sec = define.mutable_define_event()->add_sections();
-    sec->set_label("S" + std::to_string(s));
-    for (uint32_t r = 0; r < kRows; ++r) {
-      auto* row = sec->add_rows();
-      row->set_label("R" + std::to_string(r));
-      row->set_seat_count(kSeatsPerRow);
-    }
-  }
-  return define;
-}
-
 TEST(MemoryGuardTest, OverTheLimitNewHoldsAndConnectionsAreRefusedButReadsWork) {
   // The daemon's resident memory once it runs, then a guard 24 MiB above it.
   int64_t baseline = 0;
@@ -430,8 +420,9 @@ TEST(MemoryGuardTest, OverTheLimitNewHoldsAndConnectionsAreRefusedButReadsWork) 
   wire::Request stats;
   stats.mutable_stats();
   for (int e = 0; e < 10; ++e) {
-    ASSERT_TRUE(Call(admin, BigEvent(e == 0 ? "huge" : "huge" + std::to_string(e), 100), &resp,
-                     milliseconds(60000)));
+    ASSERT_TRUE(Call(admin,
+                     DefineEvent(e == 0 ? "huge" : "huge" + std::to_string(e), HundredSections()),
+                     &resp, milliseconds(60000)));
     if (resp.code() == wire::RESOURCE_EXHAUSTED) break;
     ASSERT_EQ(resp.code(), wire::OK) << resp.detail();
     std::this_thread::sleep_for(milliseconds(250));  // the guard measures every 100 ms
