@@ -58,6 +58,9 @@ class Daemon {
   bool keep_ = false;
 };
 
+// A loopback port nobody listens on now: binds an ephemeral one and lets it go.
+uint16_t UnusedLoopbackPort();
+
 // Path of the seatlockd binary under test (set by CMake).
 std::string SeatlockdPath();
 

@@ -534,15 +534,7 @@ INSTANTIATE_TEST_SUITE_P(Backends, BusyLoopTest, ::testing::Values("uring", "epo
 uint16_t FreePortBlock() {
   // A port P with P..P+2 free now (the main port and one shard port).
   for (int attempt = 0; attempt < 50; ++attempt) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-    socklen_t len = sizeof(a);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    close(fd);
-    const uint16_t p = ntohs(a.sin_port);
+    const uint16_t p = testing::UnusedLoopbackPort();
     if (p < 60000) return p;
   }
   return 0;

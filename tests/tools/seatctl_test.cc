@@ -113,18 +113,8 @@ std::vector<std::string> Lines(const std::string& text) {
   return absl::StrSplit(text, '\n', absl::SkipEmpty());
 }
 
-// A port nobody listens on: bind an ephemeral one and let it go.
-uint16_t UnusedPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a));
-  socklen_t len = sizeof(a);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+// A port nobody listens on.
+uint16_t UnusedPort() { return testing::UnusedLoopbackPort(); }
 
 // The test event "gig": section 101 has rows A (12 seats), B (10), C (5);
 // sections 102..106 have rows A..D of 10 seats.
