@@ -531,18 +531,50 @@ INSTANTIATE_TEST_SUITE_P(Backends, BusyLoopTest, ::testing::Values("uring", "epo
 
 // ---- Restarts ----------------------------------------------------------------
 
+// Binds 127.0.0.1:`port`; returns the socket or -1.
+int BindLoopback(uint16_t port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0) return fd;
+  close(fd);
+  return -1;
+}
+
+// A port P with P and P+1 (the main port and one shard port) both free now.
+// Other tests run in parallel and take ephemeral ports, so a caller still
+// retries a start that finds them taken.
 uint16_t FreePortBlock() {
-  // A port P with P..P+2 free now (the main port and one shard port).
   for (int attempt = 0; attempt < 50; ++attempt) {
     const uint16_t p = testing::UnusedLoopbackPort();
-    if (p < 60000) return p;
+    if (p >= 60000) continue;
+    const int a = BindLoopback(p);
+    const int b = BindLoopback(static_cast<uint16_t>(p + 1));
+    if (a >= 0) close(a);
+    if (b >= 0) close(b);
+    if (a >= 0 && b >= 0) return p;
   }
   return 0;
 }
 
 TEST(RestartTest, AHundredKillNineRestartsUnderLoadAllComeBack) {
-  const uint16_t port = FreePortBlock();
-  ASSERT_NE(port, 0);
+  // The first start picks the ports (a parallel test may take a free one
+  // before the daemon binds it); the restarts after it must all come back.
+  uint16_t port = 0;
+  for (int attempt = 0; attempt < 5 && port == 0; ++attempt) {
+    const uint16_t p = FreePortBlock();
+    ASSERT_NE(p, 0);
+    Daemon probe(DaemonOptions{.shards = 1,
+                               .io = "uring",
+                               .extra_args = {"--port=" + std::to_string(p), "--bind_retry_ms=0"}});
+    if (probe.Start()) {
+      probe.Kill9();
+      port = p;
+    }
+  }
+  ASSERT_NE(port, 0) << "no free ports for the first start";
   Daemon d(
       DaemonOptions{.shards = 1, .io = "uring", .extra_args = {"--port=" + std::to_string(port)}});
   int retried = 0;
