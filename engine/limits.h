@@ -27,6 +27,9 @@ struct EngineLimits {
   // How long an expired hold is remembered so a late CONFIRM can still find
   // its seats (the "payment took 12 minutes" case).
   int64_t lapsed_hold_retention_ms = 60LL * 60 * 1000;
+  // And at most this many bytes of them (per engine): past it the oldest are
+  // forgotten first, and a late CONFIRM of one gets HOLD_NOT_FOUND.
+  size_t max_lapsed_hold_bytes = size_t{64} << 20;
   // Timer-wheel resolution: a hold is released within one tick of its deadline.
   int64_t tick_ms = 1;
 };

@@ -18,8 +18,9 @@ constexpr uint32_t kHeldTag = 1u << 30;
 constexpr uint32_t kSoldTag = 2u << 30;
 constexpr uint32_t kTagMask = 3u << 30;
 constexpr uint32_t kIndexMask = kHeldTag - 1;
-constexpr uint64_t kPurgeBit = uint64_t{1} << 63;
-constexpr uint32_t kGenerationMask = 0xffffff;
+constexpr uint32_t kGenerationMask = 0x7fffffff;
+// Hold ids are the shard in the top 8 bits and the hold's fencing token below.
+constexpr uint64_t kMaxHoldToken = (uint64_t{1} << 56) - 1;
 
 SeatState StateOf(uint32_t word) {
   switch (word & kTagMask) {
@@ -107,9 +108,9 @@ struct SeatEngine::Event {
 };
 
 struct SeatEngine::HoldSlot {
-  enum State : uint8_t { kFreeSlot = 0, kLive = 1, kLapsed = 2 };
+  enum State : uint8_t { kFreeSlot = 0, kLive = 1 };
   State state = kFreeSlot;
-  uint32_t generation = 0;
+  uint32_t generation = 0;  // timer payloads name (generation, slot)
   Event* event = nullptr;
   std::string holder;
   SeatList seats;
@@ -142,7 +143,10 @@ struct SeatEngine::IdemRecord {
 };
 
 SeatEngine::SeatEngine(Options options)
-    : options_(std::move(options)), wheel_(0), next_fencing_(options_.fencing_floor + 1) {
+    : options_(std::move(options)),
+      lapsed_(options_.limits.max_lapsed_hold_bytes),
+      wheel_(0),
+      next_fencing_(options_.fencing_floor + 1) {
   assert(options_.clock != nullptr);
   if (options_.limits.tick_ms <= 0) options_.limits.tick_ms = 1;
   if (options_.limits.max_live_holds >= kHeldTag) options_.limits.max_live_holds = kHeldTag - 1;
@@ -388,19 +392,26 @@ SimpleResult SeatEngine::CheckTtl(int64_t ttl_ms) const {
   return {};
 }
 
-uint64_t SeatEngine::MakeHoldId(uint32_t slot, uint32_t generation) const {
-  return (static_cast<uint64_t>(options_.shard_index) << 56) |
-         (static_cast<uint64_t>(generation & kGenerationMask) << 32) | slot;
+uint64_t SeatEngine::MakeHoldId(uint64_t fencing) const {
+  return (static_cast<uint64_t>(options_.shard_index) << 56) | fencing;
 }
 
 SeatEngine::HoldSlot* SeatEngine::FindHold(uint64_t hold_id) {
-  if (ShardOfId(hold_id) != options_.shard_index) return nullptr;
-  const uint32_t slot = static_cast<uint32_t>(hold_id);
-  const uint32_t gen = static_cast<uint32_t>(hold_id >> 32) & kGenerationMask;
-  if (slot >= holds_.size()) return nullptr;
-  HoldSlot& h = holds_[slot];
-  if (h.state == HoldSlot::kFreeSlot || (h.generation & kGenerationMask) != gen) return nullptr;
-  return &h;
+  auto it = live_ids_.find(hold_id);
+  return it == live_ids_.end() ? nullptr : &holds_[it->second];
+}
+
+uint64_t SeatEngine::TimerPayload(const HoldSlot& h) const {
+  return (static_cast<uint64_t>(h.generation) << 32) | static_cast<uint32_t>(&h - holds_.data());
+}
+
+std::string SeatEngine::NotFoundDetail(uint64_t hold_id) const {
+  if (lapsed_.evicted() > 0 || stats_.lapsed_holds_purged > 0) {
+    return absl::StrCat("no hold ", hold_id,
+                        " (if it lapsed, it may have been forgotten: lapsed holds are kept for "
+                        "lapsed_hold_retention_ms and within max_lapsed_hold_bytes)");
+  }
+  return absl::StrCat("no hold ", hold_id);
 }
 
 void SeatEngine::Emit(ChangeKind kind, const Event& ev, uint64_t hold_id, uint64_t booking_id,
@@ -481,6 +492,9 @@ HoldResult SeatEngine::Grant(Event& ev, absl::Span<const SeatKey> seats, std::st
     return fail(ResultCode::kCapacityExhausted,
                 absl::StrCat("shard holds ", stats_.live_holds, " live holds, the maximum"));
   }
+  if (next_fencing_ > kMaxHoldToken) {
+    return fail(ResultCode::kCapacityExhausted, "this shard has used up its fencing tokens");
+  }
   uint32_t slot;
   if (!free_hold_slots_.empty()) {
     slot = free_hold_slots_.back();
@@ -503,7 +517,7 @@ HoldResult SeatEngine::Grant(Event& ev, absl::Span<const SeatKey> seats, std::st
   h.fencing = next_fencing_++;
   const int64_t deadline_tick =
       (h.expires_ms + options_.limits.tick_ms - 1) / options_.limits.tick_ms;
-  h.timer = wheel_.Arm(deadline_tick, (static_cast<uint64_t>(h.generation) << 32) | slot);
+  h.timer = wheel_.Arm(deadline_tick, TimerPayload(h));
   for (const SeatKey k : seats) {
     Section& sec = ev.sections[k.section];
     sec.words[k.seat] = kHeldTag | slot;
@@ -513,7 +527,8 @@ HoldResult SeatEngine::Grant(Event& ev, absl::Span<const SeatKey> seats, std::st
   }
   stats_.live_holds++;
   stats_.holds_granted++;
-  const uint64_t id = MakeHoldId(slot, h.generation);
+  const uint64_t id = MakeHoldId(h.fencing);
+  live_ids_.emplace(id, slot);
   Emit(ChangeKind::kHeld, ev, id, 0, h.fencing, h.seats, now);
   r.hold_id = id;
   r.fencing_token = h.fencing;
@@ -611,16 +626,20 @@ ExtendResult SeatEngine::Extend(uint64_t hold_id, std::string_view holder, int64
   };
   if (SimpleResult s = CheckTtl(ttl_ms); !s.ok()) return fail(s.code, std::move(s.detail));
   HoldSlot* h = FindHold(hold_id);
-  if (!h) return fail(ResultCode::kHoldNotFound, absl::StrCat("no hold ", hold_id));
-  if (h->holder != holder)
-    return fail(ResultCode::kNotHolder, "the hold belongs to another holder");
   const int64_t now = Now();
-  if (h->state == HoldSlot::kLive && h->expires_ms <= now) {
-    OnTimer((static_cast<uint64_t>(h->generation) << 32) | static_cast<uint32_t>(hold_id));
+  if (h != nullptr && h->holder == holder && h->expires_ms <= now) {
+    OnTimer(TimerPayload(*h));  // due this tick: expire it now
+    h = nullptr;
   }
-  if (h->state != HoldSlot::kLive) {
+  if (h == nullptr) {
+    const LapsedHold* l = lapsed_.Find(hold_id);
+    if (l == nullptr) return fail(ResultCode::kHoldNotFound, NotFoundDetail(hold_id));
+    if (l->holder != holder)
+      return fail(ResultCode::kNotHolder, "the hold belongs to another holder");
     return fail(ResultCode::kHoldExpired, "the hold expired; its seats were released");
   }
+  if (h->holder != holder)
+    return fail(ResultCode::kNotHolder, "the hold belongs to another holder");
   int64_t deadline = now + ttl_ms;
   const int64_t cap = h->created_ms + options_.limits.max_hold_lifetime_ms;
   if (deadline > cap) {
@@ -634,10 +653,9 @@ ExtendResult SeatEngine::Extend(uint64_t hold_id, std::string_view holder, int64
   }
   wheel_.Cancel(h->timer);
   h->expires_ms = deadline;
-  hold_deadline_[static_cast<uint32_t>(hold_id)] = deadline;
+  hold_deadline_[static_cast<size_t>(h - holds_.data())] = deadline;
   const int64_t tick = (deadline + options_.limits.tick_ms - 1) / options_.limits.tick_ms;
-  h->timer = wheel_.Arm(
-      tick, (static_cast<uint64_t>(h->generation) << 32) | static_cast<uint32_t>(hold_id));
+  h->timer = wheel_.Arm(tick, TimerPayload(*h));
   stats_.holds_extended++;
   r.expires_ms = deadline;
   r.remaining_ms = deadline - now;
@@ -681,62 +699,77 @@ SimpleResult SeatEngine::Release(uint64_t hold_id, std::string_view holder) {
   CheckThread();
   ExpireDue();
   HoldSlot* h = FindHold(hold_id);
-  if (!h) return Fail(ResultCode::kHoldNotFound, absl::StrCat("no hold ", hold_id));
+  const int64_t now = Now();
+  if (h != nullptr && h->holder == holder && h->expires_ms <= now) {
+    OnTimer(TimerPayload(*h));  // due this tick: expire it now
+    h = nullptr;
+  }
+  if (h == nullptr) {
+    const LapsedHold* l = lapsed_.Find(hold_id);
+    if (l == nullptr) return Fail(ResultCode::kHoldNotFound, NotFoundDetail(hold_id));
+    if (l->holder != holder)
+      return Fail(ResultCode::kNotHolder, "the hold belongs to another holder");
+    lapsed_.Erase(hold_id);  // the holder gave up on it: no late confirm will come
+    stats_.lapsed_holds = lapsed_.size();
+    return Fail(ResultCode::kHoldExpired, "the hold had already expired");
+  }
   if (h->holder != holder)
     return Fail(ResultCode::kNotHolder, "the hold belongs to another holder");
-  const uint32_t slot = static_cast<uint32_t>(hold_id);
-  const int64_t now = Now();
-  if (h->state == HoldSlot::kLive && h->expires_ms <= now) {
-    OnTimer((static_cast<uint64_t>(h->generation) << 32) | slot);
-  }
   wheel_.Cancel(h->timer);
-  const bool was_live = h->state == HoldSlot::kLive;
-  if (was_live) {
-    FreeHeldSeats(*h);
-    stats_.holds_released++;
-    Emit(ChangeKind::kReleased, *h->event, hold_id, 0, h->fencing, h->seats, now);
-  } else {
-    stats_.lapsed_holds--;
-  }
-  h->state = HoldSlot::kFreeSlot;
-  h->holder.clear();
-  h->seats.clear();
-  free_hold_slots_.push_back(slot);
-  if (!was_live) return Fail(ResultCode::kHoldExpired, "the hold had already expired");
+  FreeHeldSeats(*h);
+  stats_.holds_released++;
+  Emit(ChangeKind::kReleased, *h->event, hold_id, 0, h->fencing, h->seats, now);
+  FreeSlot(*h);
   return {};
 }
 
-// Timer payloads: generation << 32 | slot; kPurgeBit marks "forget a lapsed
-// hold" rather than "expire a live one".
+void SeatEngine::FreeSlot(HoldSlot& h) {
+  live_ids_.erase(MakeHoldId(h.fencing));
+  h.state = HoldSlot::kFreeSlot;
+  h.holder.clear();
+  h.seats.clear();
+  free_hold_slots_.push_back(static_cast<uint32_t>(&h - holds_.data()));
+}
+
+// Timer payloads: generation << 32 | slot (the generation tells a stale
+// timer from the slot's current hold).
 void SeatEngine::OnTimer(uint64_t payload) {
   const uint32_t slot = static_cast<uint32_t>(payload);
   const uint32_t gen = static_cast<uint32_t>(payload >> 32) & kGenerationMask;
   if (slot >= holds_.size()) return;
   HoldSlot& h = holds_[slot];
-  if (h.generation != gen) return;
-  if ((payload & kPurgeBit) == 0 && h.state == HoldSlot::kLive) {
-    wheel_.Cancel(h.timer);  // no-op when called from the wheel
-    FreeHeldSeats(h);
-    h.state = HoldSlot::kLapsed;
-    stats_.holds_expired++;
-    stats_.lapsed_holds++;
-    // Report the expiry at the deadline, which is when it logically happened.
-    Emit(ChangeKind::kExpired, *h.event, MakeHoldId(slot, h.generation), 0, h.fencing, h.seats,
-         h.expires_ms);
-    const int64_t purge_ms = h.expires_ms + options_.limits.lapsed_hold_retention_ms;
-    h.timer = wheel_.Arm((purge_ms + options_.limits.tick_ms - 1) / options_.limits.tick_ms,
-                         payload | kPurgeBit);
-  } else if ((payload & kPurgeBit) != 0 && h.state == HoldSlot::kLapsed) {
-    h.state = HoldSlot::kFreeSlot;
-    h.holder.clear();
-    h.seats.clear();
-    stats_.lapsed_holds--;
-    free_hold_slots_.push_back(slot);
+  if (h.generation != gen || h.state != HoldSlot::kLive) return;
+  wheel_.Cancel(h.timer);  // no-op when called from the wheel
+  FreeHeldSeats(h);
+  stats_.holds_expired++;
+  const uint64_t id = MakeHoldId(h.fencing);
+  // Report the expiry at the deadline, which is when it logically happened.
+  Emit(ChangeKind::kExpired, *h.event, id, 0, h.fencing, h.seats, h.expires_ms);
+  if (options_.limits.lapsed_hold_retention_ms > 0) {
+    lapsed_.Add(LapsedHold{.hold_id = id,
+                           .event = h.event,
+                           .holder = std::move(h.holder),
+                           .seats = std::move(h.seats),
+                           .created_ms = h.created_ms,
+                           .expires_ms = h.expires_ms});
+    stats_.lapsed_holds = lapsed_.size();
   }
+  FreeSlot(h);
+}
+
+void SeatEngine::PurgeLapsed(int64_t now) {
+  if (lapsed_.size() == 0) return;
+  const size_t n = lapsed_.PurgeLapsedBefore(now - options_.limits.lapsed_hold_retention_ms);
+  if (n == 0) return;
+  stats_.lapsed_holds_purged += n;
+  stats_.lapsed_holds = lapsed_.size();
 }
 
 size_t SeatEngine::ExpireDue() {
-  return wheel_.Advance(TickOf(Now()), [this](uint64_t payload) { OnTimer(payload); });
+  const int64_t now = Now();
+  const size_t n = wheel_.Advance(TickOf(now), [this](uint64_t payload) { OnTimer(payload); });
+  PurgeLapsed(now);
+  return n;
 }
 
 int64_t SeatEngine::MsUntilNextTimer() const {
@@ -790,16 +823,19 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
     return replay;
   }
   HoldSlot* h = FindHold(hold_id);
-  if (!h) return fail(ResultCode::kHoldNotFound, absl::StrCat("no hold ", hold_id));
-  if (h->holder != holder)
-    return fail(ResultCode::kNotHolder, "the hold belongs to another holder");
-  const uint32_t slot = static_cast<uint32_t>(hold_id);
-  if (h->state == HoldSlot::kLive && h->expires_ms <= now) {
-    OnTimer((static_cast<uint64_t>(h->generation) << 32) | slot);
+  if (h != nullptr && h->holder == holder && h->expires_ms <= now) {
+    OnTimer(TimerPayload(*h));  // due this tick: it lapses now
+    h = nullptr;
   }
-  Event& ev = *h->event;
-  if (h->state == HoldSlot::kLapsed) {
-    for (const SeatKey k : h->seats) {
+  LapsedHold* l = h == nullptr ? lapsed_.Find(hold_id) : nullptr;
+  if (h == nullptr && l == nullptr) return fail(ResultCode::kHoldNotFound, NotFoundDetail(hold_id));
+  if ((h != nullptr ? h->holder : l->holder) != holder)
+    return fail(ResultCode::kNotHolder, "the hold belongs to another holder");
+  const bool lapsed = l != nullptr;
+  Event& ev = lapsed ? *l->event : *h->event;
+  const SeatList& seats = lapsed ? l->seats : h->seats;
+  if (lapsed) {
+    for (const SeatKey k : seats) {
       const uint32_t word = ev.sections[k.section].words[k.seat];
       if (word != 0) r.conflicts.push_back(ConflictAt(k, word));
     }
@@ -807,7 +843,7 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
       r.code = ResultCode::kHoldExpiredSeatsTaken;
       r.detail = SeatsTakenDetail(r.conflicts.size());
       r.hold_lapsed = true;
-      r.seats = h->seats;
+      r.seats = seats;
       r.confirmed_ms = now;
       stats_.late_confirms_refused++;
       idempotency_.emplace(
@@ -822,7 +858,6 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
     return fail(ResultCode::kCapacityExhausted, "this shard cannot record more bookings");
   }
   // Sell. A lapsed hold's seats are taken afresh, so they get a new token.
-  const bool lapsed = h->state == HoldSlot::kLapsed;
   const uint64_t fencing = lapsed ? next_fencing_++ : h->fencing;
   const uint32_t bidx = static_cast<uint32_t>(bookings_.size());
   Booking& b = bookings_.emplace_back();
@@ -832,7 +867,7 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
   b.event = &ev;
   b.holder.assign(holder.data(), holder.size());
   b.payment_ref.assign(payment_ref.data(), payment_ref.size());
-  b.seats = h->seats;
+  b.seats = seats;
   b.confirmed_ms = now;
   b.hold_lapsed = lapsed;
   b.idempotency_key.assign(idempotency_key.data(), idempotency_key.size());
@@ -848,17 +883,15 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
     sec.sold++;
     sec.words[k.seat] = kSoldTag | bidx;
   }
-  wheel_.Cancel(h->timer);
   if (lapsed) {
-    stats_.lapsed_holds--;
+    lapsed_.Erase(hold_id);
+    stats_.lapsed_holds = lapsed_.size();
     stats_.late_confirms++;
   } else {
+    wheel_.Cancel(h->timer);
     stats_.live_holds--;
+    FreeSlot(*h);
   }
-  h->state = HoldSlot::kFreeSlot;
-  h->holder.clear();
-  h->seats.clear();
-  free_hold_slots_.push_back(slot);
   stats_.confirms++;
   stats_.bookings++;
   Emit(ChangeKind::kSold, ev, hold_id, b.id, fencing, b.seats, now);
@@ -957,7 +990,7 @@ SectionSeats SeatEngine::GetSeats(std::string_view event_id, int section) {
     v.state = StateOf(word);
     if (v.state == SeatState::kHeld) {
       const HoldSlot& h = holds_[word & kIndexMask];
-      v.owner_id = MakeHoldId(word & kIndexMask, h.generation);
+      v.owner_id = MakeHoldId(h.fencing);
       v.held_until_ms = h.expires_ms;
     } else if (v.state == SeatState::kSold) {
       v.owner_id = bookings_[word & kIndexMask].id;
@@ -968,23 +1001,25 @@ SectionSeats SeatEngine::GetSeats(std::string_view event_id, int section) {
 }
 
 HoldInfo SeatEngine::InfoOf(const HoldSlot& h) const {
-  const uint32_t slot = static_cast<uint32_t>(&h - holds_.data());
-  return HoldInfo{MakeHoldId(slot, h.generation),
-                  h.event->id,
-                  h.holder,
-                  h.seats,
-                  h.created_ms,
-                  h.expires_ms,
-                  h.fencing,
-                  h.state == HoldSlot::kLive ? HoldStatus::kLive : HoldStatus::kLapsed};
+  return HoldInfo{MakeHoldId(h.fencing), h.event->id,  h.holder,  h.seats,
+                  h.created_ms,          h.expires_ms, h.fencing, HoldStatus::kLive};
 }
 
 std::optional<HoldInfo> SeatEngine::GetHold(uint64_t hold_id) {
   CheckThread();
   ExpireDue();
-  const HoldSlot* h = FindHold(hold_id);
-  if (!h) return std::nullopt;
-  return InfoOf(*h);
+  if (const HoldSlot* h = FindHold(hold_id)) return InfoOf(*h);
+  if (const LapsedHold* l = lapsed_.Find(hold_id)) {
+    return HoldInfo{l->hold_id,
+                    l->event->id,
+                    l->holder,
+                    l->seats,
+                    l->created_ms,
+                    l->expires_ms,
+                    hold_id & kMaxHoldToken,
+                    HoldStatus::kLapsed};
+  }
+  return std::nullopt;
 }
 
 std::vector<HoldInfo> SeatEngine::ListHolds(std::string_view event_id, std::string_view holder,
@@ -1132,6 +1167,8 @@ EngineStats SeatEngine::Stats() const {
   s.fencing_high_water = fencing_high_water();
   s.change_seq = change_seq_;
   s.memory_bytes = MemoryBytes();
+  s.lapsed_hold_bytes = lapsed_.bytes();
+  s.lapsed_holds_evicted = lapsed_.evicted();
   return s;
 }
 
@@ -1152,7 +1189,8 @@ size_t SeatEngine::MemoryBytes() const {
     }
   }
   bytes += holds_.capacity() * (sizeof(HoldSlot) + sizeof(int64_t)) +
-           free_hold_slots_.capacity() * sizeof(uint32_t);
+           free_hold_slots_.capacity() * sizeof(uint32_t) +
+           live_ids_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1) + lapsed_.MemoryBytes();
   bytes += bookings_.capacity() * sizeof(Booking) +
            booking_index_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1);
   bytes += idempotency_.capacity() * (sizeof(std::string) + sizeof(IdemRecord) + 1);

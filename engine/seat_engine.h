@@ -42,6 +42,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/types/span.h"
 #include "engine/clock.h"
+#include "engine/lapsed_holds.h"
 #include "engine/layout.h"
 #include "engine/limits.h"
 #include "engine/result_code.h"
@@ -215,7 +216,10 @@ class ChangeSink {
 struct EngineStats {
   uint64_t events = 0;
   uint64_t live_holds = 0;
-  uint64_t lapsed_holds = 0;  // expired, kept for late confirm
+  uint64_t lapsed_holds = 0;          // expired, kept for late confirm
+  uint64_t lapsed_hold_bytes = 0;     // what they take, against max_lapsed_hold_bytes
+  uint64_t lapsed_holds_evicted = 0;  // forgotten early to stay within that cap
+  uint64_t lapsed_holds_purged = 0;   // forgotten after lapsed_hold_retention_ms
   uint64_t bookings = 0;
   uint64_t idempotency_records = 0;
   uint64_t holds_granted = 0;
@@ -342,6 +346,8 @@ class SeatEngine {
 
   // Hold ids and booking ids carry the shard that issued them in their top
   // 8 bits, so a router can send EXTEND/RELEASE/CONFIRM to the right shard.
+  // Below it, a hold id is the hold's fencing token: tokens never repeat, a
+  // restart included (they are reserved in the log), so neither do hold ids.
   static uint8_t ShardOfId(uint64_t id) { return static_cast<uint8_t>(id >> 56); }
 
  private:
@@ -350,12 +356,20 @@ class SeatEngine {
   struct HoldSlot;
   struct Booking;
   struct IdemRecord;
+  using LapsedHold = LapsedHolds<Event>::Entry;
 
   void CheckThread() const;
   int64_t Now() const { return options_.clock->NowMs(); }
   Event* FindEvent(std::string_view event_id);
   const Event* FindEvent(std::string_view event_id) const;
+  // The live hold `hold_id`, or nullptr (lapsed holds are in lapsed_).
   HoldSlot* FindHold(uint64_t hold_id);
+  // Returns the slot to the free list and forgets its id.
+  void FreeSlot(HoldSlot& h);
+  uint64_t TimerPayload(const HoldSlot& h) const;
+  // HOLD_NOT_FOUND's detail: says a lapsed hold may have been forgotten.
+  std::string NotFoundDetail(uint64_t hold_id) const;
+  void PurgeLapsed(int64_t now);
   SimpleResult CheckHolder(std::string_view holder) const;
   SimpleResult CheckTtl(int64_t ttl_ms) const;
   HoldResult Grant(Event& ev, absl::Span<const SeatKey> seats, std::string_view holder,
@@ -368,7 +382,7 @@ class SeatEngine {
   void OnTimer(uint64_t payload);
   void Emit(ChangeKind kind, const Event& ev, uint64_t hold_id, uint64_t booking_id,
             uint64_t fencing, absl::Span<const SeatKey> seats, int64_t now);
-  uint64_t MakeHoldId(uint32_t slot, uint32_t generation) const;
+  uint64_t MakeHoldId(uint64_t fencing) const;
   HoldInfo InfoOf(const HoldSlot& h) const;
   void PurgeIdempotency(int64_t now);
   int64_t TickOf(int64_t ms) const;
@@ -381,6 +395,8 @@ class SeatEngine {
   // touch the (large, cold) hold slot.
   std::vector<int64_t> hold_deadline_;
   std::vector<uint32_t> free_hold_slots_;
+  absl::flat_hash_map<uint64_t, uint32_t> live_ids_;  // live hold id -> slot
+  LapsedHolds<Event> lapsed_;
   std::vector<Booking> bookings_;
   absl::flat_hash_map<uint64_t, uint32_t> booking_index_;
   StringMap<IdemRecord> idempotency_;

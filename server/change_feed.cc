@@ -1,5 +1,8 @@
 #include "server/change_feed.h"
 
+#include <algorithm>
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "protocol/framing.h"
 
@@ -45,34 +48,55 @@ void ChangeFeed::Fill(const Stored& s, wire::ChangeEvent* out) const {
 void ChangeFeed::OnChange(const ChangeRecord& rec) {
   uint64_t& seq = event_seq_[rec.event_id];
   ++seq;
-  if (capacity_ > 0) {
-    if (ring_.size() >= capacity_) ring_.pop_front();
-    ring_.push_back(Stored{seq, std::string(rec.event_id), rec.time_ms, rec.kind, rec.hold_id,
-                           rec.booking_id, rec.fencing_token,
-                           SeatList(rec.seats.begin(), rec.seats.end())});
+  ++emitted_;
+  pending_.push_back(Stored{seq, std::string(rec.event_id), rec.time_ms, rec.kind, rec.hold_id,
+                            rec.booking_id, rec.fencing_token,
+                            SeatList(rec.seats.begin(), rec.seats.end())});
+}
+
+void ChangeFeed::HoldUntilDurable(uint64_t since, uint64_t lsn) {
+  if (emitted_ <= since) return;
+  const size_t n = std::min<uint64_t>(emitted_ - since, pending_.size());
+  for (size_t i = pending_.size() - n; i < pending_.size(); ++i) pending_[i].lsn = lsn;
+}
+
+void ChangeFeed::Flush(uint64_t durable_lsn, const absl::Status& log_status) {
+  while (!pending_.empty() && pending_.front().lsn <= durable_lsn) {
+    Release(std::move(pending_.front()));
+    pending_.pop_front();
   }
-  if (subs_.empty() || loop_ == nullptr) return;
-  Stored unkept;
-  if (capacity_ == 0) {
-    unkept = Stored{seq,
-                    std::string(rec.event_id),
-                    rec.time_ms,
-                    rec.kind,
-                    rec.hold_id,
-                    rec.booking_id,
-                    rec.fencing_token,
-                    SeatList(rec.seats.begin(), rec.seats.end())};
+  if (!pending_.empty()) {
+    if (!log_status.ok()) {
+      if (failed_.ok()) failed_ = log_status;
+      EndAll(wire::UNAVAILABLE,
+             absl::StrCat("this shard's log failed (", log_status.message(),
+                          "); changes it could not make durable are never sent: restart "
+                          "seatlockd, re-read the seats, then subscribe again"));
+    } else if (pending_.size() > std::max(capacity_, kMinPendingCapacity)) {
+      ++overflows_;
+      EndAll(wire::RESYNC_REQUIRED,
+             "more changes wait for the log than the feed keeps; re-read the seats, then "
+             "subscribe from latest_seq");
+    }
   }
-  const Stored& s = capacity_ > 0 ? ring_.back() : unkept;
-  for (size_t i = 0; i < subs_.size();) {
+  if (gathering_.empty()) return;
+  for (auto& [key, resp] : gathering_) {
+    if (std::string* out = loop_->Output(key.first)) protocol::AppendFrame(resp, out);
+  }
+  gathering_.clear();
+}
+
+void ChangeFeed::Release(Stored&& s) {
+  released_[s.event_id] = s.seq;
+  for (size_t i = 0; i < subs_.size() && loop_ != nullptr;) {
     const Sub& sub = subs_[i];
-    if (sub.event_id != rec.event_id) {
+    if (sub.event_id != s.event_id) {
       ++i;
       continue;
     }
     if (loop_->PendingOutput(sub.conn) > kMaxBacklogBytes) {
       gathering_.erase({sub.conn, sub.request_id});
-      Resync(sub, seq);  // too far behind: say so rather than queue without bound
+      Resync(sub, s.seq);  // too far behind: say so rather than queue without bound
       subs_[i] = subs_.back();
       subs_.pop_back();
       continue;
@@ -87,18 +111,35 @@ void ChangeFeed::OnChange(const ChangeRecord& rec) {
       resp.set_request_id(sub.request_id);
       resp.mutable_subscribe()->set_shard(shard_);
     }
-    resp.mutable_subscribe()->set_latest_seq(seq);
+    resp.mutable_subscribe()->set_latest_seq(s.seq);
     Fill(s, resp.mutable_subscribe()->add_changes());
     ++i;
   }
+  if (capacity_ == 0) return;
+  if (ring_.size() >= capacity_) ring_.pop_front();
+  ring_.push_back(std::move(s));
 }
 
-void ChangeFeed::Flush() {
-  if (gathering_.empty()) return;
-  for (auto& [key, resp] : gathering_) {
-    if (std::string* out = loop_->Output(key.first)) protocol::AppendFrame(resp, out);
-  }
+void ChangeFeed::EndAll(wire::ResultCode code, const std::string& detail) {
+  // The dropped changes count as released: their sequence numbers are not
+  // given again, and no resume may cross the gap (the ring is emptied).
+  for (const Stored& st : pending_) released_[st.event_id] = st.seq;
+  pending_.clear();
+  ring_.clear();
   gathering_.clear();
+  for (const Sub& sub : subs_) {
+    std::string* out = loop_ != nullptr ? loop_->Output(sub.conn) : nullptr;
+    if (out == nullptr) continue;
+    wire::Response resp;
+    resp.set_request_id(sub.request_id);
+    resp.set_code(code);
+    resp.set_detail(detail);
+    resp.mutable_subscribe()->set_shard(shard_);
+    auto it = released_.find(sub.event_id);
+    resp.mutable_subscribe()->set_latest_seq(it == released_.end() ? 0 : it->second);
+    protocol::AppendFrame(resp, out);
+  }
+  subs_.clear();
 }
 
 void ChangeFeed::Resync(const Sub& sub, uint64_t latest) {
@@ -120,8 +161,15 @@ wire::Response ChangeFeed::Subscribe(uint64_t conn, const wire::Request& req) {
   resp.set_request_id(req.request_id());
   wire::SubscribeReply* r = resp.mutable_subscribe();
   r->set_shard(shard_);
-  auto it = event_seq_.find(s.event_id());
-  const uint64_t latest = it == event_seq_.end() ? 0 : it->second;
+  if (!failed_.ok()) {
+    resp.set_code(wire::UNAVAILABLE);
+    resp.set_detail(
+        absl::StrCat("this shard's log failed (", failed_.message(), "); restart seatlockd"));
+    return resp;
+  }
+  // Only released changes count: a sale not yet durable is not announced.
+  auto it = released_.find(s.event_id());
+  const uint64_t latest = it == released_.end() ? 0 : it->second;
   r->set_latest_seq(latest);
   // The oldest change of this event still in the ring.
   uint64_t oldest = latest + 1;

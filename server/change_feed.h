@@ -11,6 +11,17 @@
 // RESYNC_REQUIRED: re-read the seats, then subscribe again. Nothing is
 // dropped silently.
 //
+// Durable before visible (docs/durability.md): a sale or a refund goes out
+// only once its log record is durable. The shard tags the changes of an op
+// that wrote a record with that record's LSN (HoldUntilDurable); Flush
+// releases changes in order, stopping at the first whose LSN is not durable
+// yet, so a hold or expiry that follows a sale waits for the sale. The
+// changes waiting are bounded by the ring's capacity (at least
+// kMinPendingCapacity): past it every subscriber gets RESYNC_REQUIRED and the
+// waiting changes are dropped (a re-read, which waits for the log too, gives
+// their effect). If the log fails, the sales it lost are never sent: every
+// subscription ends with UNAVAILABLE.
+//
 // Owned by its shard; shard-thread only. The engine and loop it is given
 // must outlive it.
 #ifndef SEATLOCK_SERVER_CHANGE_FEED_H_
@@ -22,6 +33,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
 #include "engine/seat_engine.h"
 #include "engine/string_util.h"
 #include "protocol/seatlock.pb.h"
@@ -32,15 +44,26 @@ namespace seatlock {
 class ChangeFeed final : public ChangeSink {
  public:
   static constexpr size_t kMaxBacklogBytes = 8u << 20;
+  static constexpr size_t kMinPendingCapacity = 4096;
 
   ChangeFeed(uint32_t shard, size_t ring_capacity) : shard_(shard), capacity_(ring_capacity) {}
   void set_engine(const SeatEngine* engine) { engine_ = engine; }
   void set_loop(EventLoop* loop) { loop_ = loop; }
 
   void OnChange(const ChangeRecord& record) override;
-  // Writes the changes gathered since the last Flush, one message per
-  // subscription. The shard calls it every loop pass, before output is sent.
-  void Flush();
+  // How many changes the engine has reported so far (a mark for
+  // HoldUntilDurable).
+  uint64_t emitted() const { return emitted_; }
+  // The changes reported since mark `since` wait until LSN `lsn` is durable.
+  void HoldUntilDurable(uint64_t since, uint64_t lsn);
+  // Releases the waiting changes whose record is durable (LSN <= durable_lsn),
+  // in order, and writes them, one message per subscription. `log_status`
+  // not OK: the log failed, so the changes waiting for it never go out. The
+  // shard calls it every loop pass, after the group commit is submitted.
+  void Flush(uint64_t durable_lsn, const absl::Status& log_status);
+  // Changes waiting for the log now, and times the wait overflowed.
+  size_t pending() const { return pending_.size(); }
+  uint64_t overflows() const { return overflows_; }
   // Answers a SUBSCRIBE that arrived on connection `conn`: the first message
   // of the stream (with any backlog), or RESYNC_REQUIRED / an error.
   wire::Response Subscribe(uint64_t conn, const wire::Request& req);
@@ -55,6 +78,7 @@ class ChangeFeed final : public ChangeSink {
     ChangeKind kind;
     uint64_t hold_id, booking_id, fencing_token;
     SeatList seats;
+    uint64_t lsn = 0;  // released once this LSN is durable (0: at once)
   };
   struct Sub {
     uint64_t conn;
@@ -63,13 +87,22 @@ class ChangeFeed final : public ChangeSink {
   };
   void Fill(const Stored& s, wire::ChangeEvent* out) const;
   void Resync(const Sub& sub, uint64_t latest);
+  // Sends a released change to its event's subscribers and keeps it in the ring.
+  void Release(Stored&& s);
+  // Ends every subscription with `code` and drops the waiting changes.
+  void EndAll(wire::ResultCode code, const std::string& detail);
 
   uint32_t shard_;
   size_t capacity_;
   const SeatEngine* engine_ = nullptr;
   EventLoop* loop_ = nullptr;
-  std::deque<Stored> ring_;
-  StringMap<uint64_t> event_seq_;  // newest sequence number per event
+  std::deque<Stored> ring_;        // released changes, newest last
+  std::deque<Stored> pending_;     // changes waiting for the log, in order
+  uint64_t emitted_ = 0;           // changes reported by the engine
+  StringMap<uint64_t> event_seq_;  // newest sequence number given, per event
+  StringMap<uint64_t> released_;   // newest sequence number released, per event
+  uint64_t overflows_ = 0;
+  absl::Status failed_;  // the log's error, once it failed
   std::vector<Sub> subs_;
   // Per subscription (index into subs_ at gather time is unstable, so keyed
   // by connection and request id): the message being gathered this pass.

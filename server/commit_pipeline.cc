@@ -46,6 +46,26 @@ uint64_t CommitPipeline::Record(const Request& req, const Response& resp, bool n
   return lsn;
 }
 
+bool CommitPipeline::ShowsSeatStates(const Request& req, const Response& resp) {
+  switch (req.op_case()) {
+    case Request::kGetSeats:
+    case Request::kGetAvailability:
+    case Request::kListEvents:
+      return true;
+    case Request::kHold:
+    case Request::kHoldBestAvailable:
+      return resp.code() != wire::OK;
+    default:
+      return false;
+  }
+}
+
+uint64_t CommitPipeline::ReadBarrier() const {
+  if (log_ == nullptr) return 0;
+  const uint64_t last = log_->last_lsn();
+  return last > log_->durable_lsn() ? last : 0;
+}
+
 void CommitPipeline::ReplyWhenDurable(uint64_t lsn, Response resp, Callback done) {
   if (lsn == 0 || log_ == nullptr) {
     done(std::move(resp));

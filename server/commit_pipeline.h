@@ -1,10 +1,10 @@
 // CommitPipeline: the path from an engine op's result to a reply the client
-// may trust. It writes the log record an op needs (a sale, a refused late
-// confirm, a cancellation, a new event), holds the reply until that record
-// is durable (ShardLog's group commit), answers a replayed CONFIRM only
-// once the first attempt's record is durable too (the idempotency keys not
-// yet durable), and reserves fencing tokens in the log a block ahead of the
-// ones the engine hands out, so a restart never repeats one.
+// may trust. Durable before visible (docs/durability.md): no reply shows a
+// sale or refund before its record is durable. It writes the log record an op needs (a sale, a
+// refused late confirm, a cancellation, a new event), holds the reply until that record is durable
+// (ShardLog's group commit), answers a replayed CONFIRM only once the first attempt's record is
+// durable too (the idempotency keys not yet durable), and reserves fencing tokens in the log a
+// block ahead of the ones the engine hands out, so a restart never repeats one.
 //
 // Ownership: owns the shard's ShardLog once Open() gave it one. Reads and
 // writes the engine it was built with. Threads: the shard's thread only.
@@ -47,6 +47,13 @@ class CommitPipeline {
   // the LSN its reply must wait for (0: answer now). `new_event`: a
   // DEFINE_EVENT of an event that did not exist before it ran.
   uint64_t Record(const wire::Request& req, const wire::Response& resp, bool new_event);
+  // Whether `resp` shows seat states a sale or refund not yet durable could
+  // have changed: seat and availability reads, and refused holds (their
+  // conflicts say SOLD). Such a reply waits for ReadBarrier().
+  static bool ShowsSeatStates(const wire::Request& req, const wire::Response& resp);
+  // The LSN a reply that shows seat states waits for: the last record
+  // appended, if it is not durable yet (0: none, answer now).
+  uint64_t ReadBarrier() const;
   // Calls done(resp) once `lsn` is durable, or done(UNAVAILABLE) if the log
   // failed first. `lsn` 0 answers at once.
   void ReplyWhenDurable(uint64_t lsn, wire::Response resp, Callback done);

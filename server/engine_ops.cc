@@ -314,6 +314,9 @@ void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const Request& re
       out->set_shard(shard_index);
       out->set_live_holds(s.live_holds);
       out->set_lapsed_holds(s.lapsed_holds);
+      out->set_lapsed_hold_bytes(s.lapsed_hold_bytes);
+      out->set_lapsed_holds_evicted(s.lapsed_holds_evicted);
+      out->set_lapsed_holds_purged(s.lapsed_holds_purged);
       out->set_bookings(s.bookings);
       out->set_holds_granted(s.holds_granted);
       out->set_holds_refused(s.holds_refused);

@@ -79,6 +79,9 @@ ABSL_FLAG(int64_t, idempotency_retention_ms, 86400000,
           "How long confirm results are kept for replay.");
 ABSL_FLAG(int64_t, lapsed_hold_retention_ms, 3600000,
           "How long an expired hold is remembered for a late CONFIRM.");
+ABSL_FLAG(int64_t, max_lapsed_hold_bytes, int64_t{64} << 20,
+          "Most memory all shards together spend remembering expired holds for a late CONFIRM; "
+          "past it the oldest are forgotten first (0: remember none).");
 
 namespace {
 
@@ -205,6 +208,10 @@ int main(int argc, char** argv) {
   config.limits.max_hold_lifetime_ms = absl::GetFlag(FLAGS_max_hold_lifetime_ms);
   config.limits.idempotency_retention_ms = absl::GetFlag(FLAGS_idempotency_retention_ms);
   config.limits.lapsed_hold_retention_ms = absl::GetFlag(FLAGS_lapsed_hold_retention_ms);
+  if (absl::GetFlag(FLAGS_max_lapsed_hold_bytes) < 0)
+    return Fail("--max_lapsed_hold_bytes must be >= 0");
+  config.limits.max_lapsed_hold_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_max_lapsed_hold_bytes));
 
   // Signals: SIGPIPE ignored; SIGTERM/SIGINT handled by sigwait below, so
   // block them before any thread starts (threads inherit the mask).

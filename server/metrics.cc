@@ -97,10 +97,25 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
   per_shard("seatlock_closed_for_stall_total", "counter",
             "Connections closed for reading no replies while over the output budget.",
             [&](const auto& s) { return u(s.closed_for_stall()); });
+  per_shard("seatlock_feed_pending", "gauge",
+            "Seat changes held back until their sale's or refund's log record is durable.",
+            [&](const auto& s) { return u(s.feed_pending()); });
+  per_shard("seatlock_feed_overflows_total", "counter",
+            "Times more changes waited for the log than --feed_ring: subscribers resynced.",
+            [&](const auto& s) { return u(s.feed_overflows()); });
   per_shard("seatlock_live_holds", "gauge", "Holds currently live.",
             [&](const auto& s) { return u(s.live_holds()); });
   per_shard("seatlock_lapsed_holds", "gauge", "Expired holds remembered for a late CONFIRM.",
             [&](const auto& s) { return u(s.lapsed_holds()); });
+  per_shard("seatlock_lapsed_hold_bytes", "gauge",
+            "Memory the remembered expired holds take (capped by --max_lapsed_hold_bytes).",
+            [&](const auto& s) { return u(s.lapsed_hold_bytes()); });
+  per_shard("seatlock_lapsed_holds_evicted_total", "counter",
+            "Expired holds forgotten early to stay within --max_lapsed_hold_bytes.",
+            [&](const auto& s) { return u(s.lapsed_holds_evicted()); });
+  per_shard("seatlock_lapsed_holds_purged_total", "counter",
+            "Expired holds forgotten after --lapsed_hold_retention_ms.",
+            [&](const auto& s) { return u(s.lapsed_holds_purged()); });
   per_shard("seatlock_bookings", "gauge", "Bookings held by the shard (cancelled ones included).",
             [&](const auto& s) { return u(s.bookings()); });
   per_shard("seatlock_events", "gauge", "Events defined.",

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -28,6 +29,8 @@ std::unique_ptr<SeatEngine> MakeEngine(uint32_t index, const ServerConfig& confi
   opts.clock = clock;
   opts.sink = sink;
   opts.limits = config.limits;
+  // --max_lapsed_hold_bytes is for the whole server.
+  opts.limits.max_lapsed_hold_bytes = config.limits.max_lapsed_hold_bytes / config.shards;
   opts.shard_index = static_cast<uint8_t>(index);
   const uint32_t count = config.shards;
   opts.owns_section = [index, count, seed](std::string_view event, std::string_view section) {
@@ -186,10 +189,12 @@ void Shard::RunOp(const Request& req, Callback done) {
     return;
   }
   uint64_t& count = ops_[op_index];
+  const uint64_t changes_before = feed_.emitted();
   if (IsRoomOp(op)) {
     ++count;
     Response resp;
     const uint64_t lsn = RunRoomOp(req, *engine_, rooms_, commit_.log(), &resp, &rooms_active_);
+    if (lsn != 0) feed_.HoldUntilDurable(changes_before, lsn);
     commit_.ReplyWhenDurable(lsn, std::move(resp), std::move(done));
     return;
   }
@@ -209,7 +214,12 @@ void Shard::RunOp(const Request& req, Callback done) {
   if (op == Request::kHold || op == Request::kHoldBestAvailable) {
     hold_latency_.Record(MonoNs() - started_ns);
   }
-  const uint64_t lsn = commit_.Record(req, *resp, new_event);
+  uint64_t lsn = commit_.Record(req, *resp, new_event);
+  if (lsn != 0) {
+    feed_.HoldUntilDurable(changes_before, lsn);  // a sale or refund goes out once durable
+  } else if (CommitPipeline::ShowsSeatStates(req, *resp)) {
+    lsn = commit_.ReadBarrier();  // shows no sale or refund before it is durable
+  }
   if (lsn == 0) {
     if (op == Request::kConfirm) confirm_latency_.Record(MonoNs() - started_ns);
     done(std::move(*resp));
@@ -252,6 +262,8 @@ void Shard::FillStats(Response* resp) {
   const ShardLog* log = commit_.log();
   s->set_wal_queue(log != nullptr ? log->waiting() : 0);
   s->set_subscriptions(feed_.subscriptions());
+  s->set_feed_pending(feed_.pending());
+  s->set_feed_overflows(feed_.overflows());
   FillLatencyBuckets(hold_latency_, s->mutable_hold_latency());
   FillLatencyBuckets(confirm_latency_, s->mutable_confirm_latency());
   if (log != nullptr) {
@@ -322,17 +334,24 @@ int64_t Shard::OnPass() {
   group_->memory.Poll(MonoMs());
   const bool turns_left = conns_.RunTurns(clock_.NowMs());
   engine_->ExpireDue();
-  feed_.Flush();  // changes of this pass (requests and expiries), one message per subscriber
   if (commit_.log() != nullptr && !draining_) StepSnapshot();
   if (rooms_active_ && !draining_) {
     rooms_active_ = rooms_.Tick(commit_.log());
     router_.PollSupply(clock_.NowMs());
   }
   commit_.Flush();  // group commit: everything appended this pass, one write + fdatasync
+  // Changes of this pass (requests and expiries), up to the first not yet
+  // durable, one message per subscriber.
+  if (const ShardLog* log = commit_.log()) {
+    feed_.Flush(log->durable_lsn(), log->status());
+  } else {
+    feed_.Flush(~uint64_t{0}, absl::OkStatus());
+  }
   const int64_t now = clock_.NowMs();
   if (now - last_idle_check_ms_ >= 1000) {
     last_idle_check_ms_ = now;
     conns_.CloseIdle(now);
+    if (index_ == 0) WarnIfWallClockStepped();
   }
   if (draining_) {
     if (const int64_t wait = DrainPass(now); wait >= 0) return wait;
@@ -346,6 +365,16 @@ int64_t Shard::OnPass() {
   if (draining_ || rooms_active_) wait = std::min<int64_t>(wait, 10);  // rooms admit every 10 ms
   if (turns_left) wait = 0;  // connections wait for their next turn
   return wait;
+}
+
+void Shard::WarnIfWallClockStepped() {
+  const int64_t skew = SystemClock::Get()->WallSkewMs();
+  if (std::abs(skew - wall_skew_warned_ms_) < 1000) return;
+  wall_skew_warned_ms_ = skew;
+  LogWarning("the host's wall clock is ", skew,
+             " ms away from seatlockd's clock (wall clock at start + CLOCK_BOOTTIME): it stepped. "
+             "Hold deadlines are unaffected; times in replies keep seatlockd's clock until a "
+             "restart");
 }
 
 }  // namespace seatlock

@@ -82,6 +82,8 @@ class Shard final : public LoopHandler,
   void FillStats(wire::Response* resp);
   void StepSnapshot();
   void BeginShutdown();
+  // Shard 0, once a second: logs when the host's wall clock stepped.
+  void WarnIfWallClockStepped();
   // Shutdown's part of a pass; returns the loop's wait, or -1 to go on.
   int64_t DrainPass(int64_t now);
 
@@ -126,6 +128,7 @@ class Shard final : public LoopHandler,
   bool closing_all_ = false;
   int64_t drain_deadline_ms_ = 0;
   int64_t last_idle_check_ms_ = 0;
+  int64_t wall_skew_warned_ms_ = 0;
 };
 
 }  // namespace seatlock

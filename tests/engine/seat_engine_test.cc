@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "engine/clock.h"
 #include "engine/layout.h"
 #include "engine/limits.h"
@@ -596,6 +598,128 @@ TEST_F(SeatEngineHold, HoldIdsCarryTheShardIndex) {
   ConfirmResult cr = engine_->Confirm(h.hold_id, "b", "k", "p");
   ASSERT_EQ(cr.code, ResultCode::kOk);
   EXPECT_EQ(SeatEngine::ShardOfId(cr.booking_id), 7);
+}
+
+TEST_F(SeatEngineHold, HoldIdIsTheShardAndTheFencingToken) {
+  Config c;
+  c.shard_index = 3;
+  c.fencing_floor = 1000;
+  Build(std::move(c));
+  DefineGig();
+  HoldResult h = HoldOk({{0, 0}}, "b", kMin);
+  EXPECT_EQ(h.hold_id, (uint64_t{3} << 56) | h.fencing_token);
+  EXPECT_GT(h.fencing_token, 1000u);
+}
+
+// A restart is a new engine whose fencing floor is above every token granted
+// before (recovery reserves them in the log). Ids from before it name nothing,
+// even where the new hold reuses the same slot.
+TEST_F(SeatEngineHold, IdsFromBeforeARestartNeverNameANewHold) {
+  DefineGig();
+  std::vector<uint64_t> old_ids;
+  for (uint32_t i = 0; i < 5; ++i) old_ids.push_back(HoldOk({{0, i}}, "b", kMin).hold_id);
+  EXPECT_EQ(engine_->Release(old_ids[4], "b").code, ResultCode::kOk);
+  Config c;
+  c.fencing_floor = engine_->fencing_high_water();
+  Build(std::move(c));  // the restart: holds are not durable
+  DefineGig();
+  std::vector<uint64_t> new_ids;
+  for (uint32_t i = 0; i < 5; ++i) new_ids.push_back(HoldOk({{0, i}}, "b", kMin).hold_id);
+  for (uint64_t old_id : old_ids) {
+    EXPECT_FALSE(engine_->GetHold(old_id).has_value()) << old_id;
+    EXPECT_EQ(engine_->Confirm(old_id, "b", absl::StrCat("k", old_id), "p").code,
+              ResultCode::kHoldNotFound);
+    EXPECT_EQ(engine_->Extend(old_id, "b", kMin).code, ResultCode::kHoldNotFound);
+    for (uint64_t new_id : new_ids) EXPECT_NE(old_id, new_id);
+  }
+  EXPECT_EQ(engine_->Stats().live_holds, 5u);
+}
+
+// A slot reused over and over never gives an id twice.
+TEST_F(SeatEngineHold, ReusedSlotGivesFreshIds) {
+  DefineGig();
+  absl::flat_hash_set<uint64_t> seen;
+  for (int i = 0; i < 1000; ++i) {
+    HoldResult h = HoldOk({{0, 0}}, "b", kMin);
+    EXPECT_TRUE(seen.insert(h.hold_id).second);
+    ASSERT_EQ(engine_->Release(h.hold_id, "b").code, ResultCode::kOk);
+  }
+}
+
+// Lapsed holds stay within max_lapsed_hold_bytes under churn; the oldest go
+// first, and a late CONFIRM of an evicted one is HOLD_NOT_FOUND, selling
+// nothing.
+// SystemClock follows CLOCK_BOOTTIME after its anchor: the wall clock
+// stepping forward or back moves no deadline.
+int64_t fake_wall_ms = 1'700'000'000'000;
+int64_t fake_steady_ms = 5'000;
+int64_t FakeWall() { return fake_wall_ms; }
+int64_t FakeSteady() { return fake_steady_ms; }
+
+TEST(SystemClockTest, WallClockStepsChangeNoHoldsLifetime) {
+  SystemClock clock(FakeWall, FakeSteady);
+  SeatEngine engine(SeatEngine::Options{.clock = &clock});
+  ASSERT_EQ(engine.DefineEvent(GigLayout()).code, ResultCode::kOk);
+  const int64_t t0 = clock.NowMs();
+  EXPECT_EQ(t0, fake_wall_ms);
+  HoldResult h = engine.Hold("gig", std::vector<SeatKey>{{0, 0}}, "b", 10'000);
+  ASSERT_EQ(h.code, ResultCode::kOk);
+  EXPECT_EQ(h.expires_ms, t0 + 10'000);
+  fake_wall_ms += 3'600'000;  // NTP steps an hour forward
+  EXPECT_EQ(clock.NowMs(), t0);
+  EXPECT_EQ(clock.WallSkewMs(), 3'600'000);
+  engine.ExpireDue();
+  EXPECT_EQ(engine.GetHold(h.hold_id)->status, HoldStatus::kLive);
+  fake_wall_ms -= 7'200'000;  // then an hour back from where it started
+  fake_steady_ms += 9'999;
+  engine.ExpireDue();
+  EXPECT_EQ(engine.GetHold(h.hold_id)->status, HoldStatus::kLive);
+  EXPECT_EQ(engine.GetHold(h.hold_id)->expires_ms - clock.NowMs(), 1);
+  fake_steady_ms += 1;  // exactly its TTL after the grant
+  engine.ExpireDue();
+  EXPECT_EQ(engine.GetHold(h.hold_id)->status, HoldStatus::kLapsed);
+  EXPECT_EQ(engine.Stats().holds_expired, 1u);
+}
+
+TEST_F(SeatEngineExpiry, LapsedHoldsStayWithinTheirByteCap) {
+  EngineLimits lim;
+  lim.max_lapsed_hold_bytes = 64 << 10;
+  Build(lim);
+  DefineGig();
+  const uint32_t seats = engine_->GetSeats("gig", 0).seats.size();
+  std::vector<uint64_t> ids;
+  for (int round = 0; round < 20; ++round) {
+    for (uint32_t i = 0; i < seats; ++i) ids.push_back(HoldOk({{0, i}}, "churn", 1000).hold_id);
+    clock_.AdvanceMs(1001);
+    engine_->ExpireDue();
+    const EngineStats st = engine_->Stats();
+    EXPECT_LE(st.lapsed_hold_bytes, lim.max_lapsed_hold_bytes);
+    EXPECT_EQ(st.live_holds, 0u);
+  }
+  const EngineStats st = engine_->Stats();
+  EXPECT_GT(st.lapsed_holds_evicted, 0u);
+  EXPECT_EQ(st.lapsed_holds + st.lapsed_holds_evicted, ids.size());
+  // The newest is remembered and sells late; the oldest was evicted.
+  EXPECT_EQ(engine_->GetHold(ids.back())->status, HoldStatus::kLapsed);
+  ConfirmResult late = engine_->Confirm(ids.back(), "churn", "late-new", "p");
+  EXPECT_EQ(late.code, ResultCode::kOk) << late.detail;
+  EXPECT_TRUE(late.hold_lapsed);
+  ConfirmResult gone = engine_->Confirm(ids.front(), "churn", "late-old", "p");
+  EXPECT_EQ(gone.code, ResultCode::kHoldNotFound);
+  EXPECT_NE(gone.detail.find("forgotten"), std::string::npos) << gone.detail;
+  EXPECT_EQ(engine_->Stats().bookings, 1u);
+}
+
+TEST_F(SeatEngineExpiry, ZeroLapsedByteCapRemembersNone) {
+  EngineLimits lim;
+  lim.max_lapsed_hold_bytes = 0;
+  Build(lim);
+  DefineGig();
+  HoldResult h = HoldOk({{0, 0}}, "b", 1000);
+  clock_.AdvanceMs(1001);
+  engine_->ExpireDue();
+  EXPECT_EQ(engine_->Stats().lapsed_holds, 0u);
+  EXPECT_EQ(engine_->Confirm(h.hold_id, "b", "k", "p").code, ResultCode::kHoldNotFound);
 }
 
 // ---------------------------------------------------------------------------

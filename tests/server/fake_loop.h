@@ -1,11 +1,13 @@
 // FakeLoop: an EventLoop for unit tests of the server's parts. It has no
 // sockets; it records WriteAndSync calls and the test completes them by
-// hand (Complete), so a test decides when a log write is durable.
+// hand (Complete), so a test decides when a log write is durable. Connections
+// made with AddConnection collect their output in `outputs`.
 // Single-threaded, like the loops it stands in for.
 #ifndef SEATLOCK_TESTS_SERVER_FAKE_LOOP_H_
 #define SEATLOCK_TESTS_SERVER_FAKE_LOOP_H_
 
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,8 +27,12 @@ class FakeLoop final : public EventLoop {
   std::string_view name() const override { return "fake"; }
   absl::Status AddListener(int, int) override { return absl::OkStatus(); }
   void StopListening() override {}
-  void AddConnection(uint64_t, int) override {}
-  std::string* Output(uint64_t) override { return nullptr; }
+  void AddConnection(uint64_t id, int) override { outputs[id]; }
+  // A connection's unsent output, if AddConnection made it.
+  std::string* Output(uint64_t id) override {
+    auto it = outputs.find(id);
+    return it == outputs.end() ? nullptr : &it->second;
+  }
   size_t PendingOutput(uint64_t) const override { return 0; }
   void SetReadEnabled(uint64_t, bool) override {}
   void Close(uint64_t) override {}
@@ -42,6 +48,7 @@ class FakeLoop final : public EventLoop {
 
   void Complete(size_t i, int result) { writes[i].done(result); }
   std::vector<Write> writes;
+  std::map<uint64_t, std::string> outputs;
 };
 
 }  // namespace seatlock
