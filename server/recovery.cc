@@ -18,26 +18,43 @@ namespace seatlock {
 namespace {
 
 // Applies the records of snapshot file `snap`; counts them in *records.
-absl::Status ReplaySnapshot(const std::string& snap, SeatEngine& engine, Rooms& rooms,
-                            uint64_t* fencing_seen, uint64_t* records) {
+// `log_first_lsn` (where the log on disk starts) says whether the log alone
+// could replace the snapshot, for the operator's message.
+absl::Status ReplaySnapshot(const std::string& snap, uint64_t log_first_lsn, SeatEngine& engine,
+                            Rooms& rooms, uint64_t* fencing_seen, uint64_t* records) {
+  const std::string remedy =
+      log_first_lsn <= 1
+          ? "; the log still starts at LSN 1, so moving the snapshot out of the way recovers "
+            "from the log alone"
+          : absl::StrCat("; the log starts at LSN ", log_first_lsn,
+                         ", so the records before it are only in this snapshot: restore it "
+                         "from a backup (docs/wal.md, \"Recovery\")");
   std::string bytes;
   if (absl::Status st = files::ReadFile(snap, &bytes); !st.ok()) {
-    return absl::DataLossError(absl::StrCat("cannot read snapshot: ", st.message()));
+    return absl::DataLossError(
+        absl::StrCat("cannot read snapshot ", snap, ": ", st.message(), remedy));
   }
   wal::RecordReader reader(bytes);
   wal::Record rec;
   wal::RecordReader::Result r;
+  bool fencing = false;  // every snapshot has one, after the layouts
   while ((r = reader.Next(&rec)) == wal::RecordReader::Result::kRecord) {
     if (absl::Status st = ApplyRecord(engine, rooms, rec, fencing_seen); !st.ok()) {
-      return absl::DataLossError(absl::StrCat(snap, " at offset ", rec.offset, ": ", st.message()));
+      return absl::DataLossError(
+          absl::StrCat(snap, " at offset ", rec.offset, ": ", st.message(), remedy));
     }
+    fencing = fencing || rec.type == wal::RecordType::kFencing;
     ++*records;
   }
   if (r != wal::RecordReader::Result::kEof) {
-    return absl::DataLossError(absl::StrCat("snapshot ", snap, " is damaged at offset ",
-                                            reader.bad_offset(),
-                                            "; move it out of the way to recover from the log "
-                                            "alone, if the log still starts at LSN 1"));
+    return absl::DataLossError(
+        absl::StrCat("snapshot ", snap, " is damaged (",
+                     r == wal::RecordReader::Result::kTruncated ? "truncated" : "corrupt",
+                     ") at offset ", reader.bad_offset(), remedy));
+  }
+  if (!fencing) {
+    return absl::DataLossError(absl::StrCat("snapshot ", snap, " is truncated: ", bytes.size(),
+                                            " bytes and no FENCING record", remedy));
   }
   return absl::OkStatus();
 }
@@ -50,18 +67,26 @@ absl::StatusOr<RecoveredShard> RecoverShard(const ServerConfig& config, uint32_t
   auto wal_dir = wal::WalDir::Open(dir, config.wal_segment_bytes);
   if (!wal_dir.ok()) return wal_dir.status();
   uint64_t fencing_seen = 0;
-  // The newest snapshot first, then the whole log: records the snapshot
-  // already holds are skipped (replay is idempotent).
+  // The newest snapshot first, then the log from the snapshot's LSN on:
+  // records before it that are still in a kept segment are already in the
+  // snapshot and are skipped. The snapshot must reach the log's first LSN.
   uint64_t snap_lsn = 0;
   const std::string snap = Snapshotter::Latest(dir, &snap_lsn);
+  auto log_first_lsn = wal_dir->FirstLsn();
+  if (!log_first_lsn.ok()) return log_first_lsn.status();
+  if (absl::Status st = Snapshotter::CheckReachesLog(dir, snap, snap_lsn, *log_first_lsn);
+      !st.ok()) {
+    return st;
+  }
   uint64_t snap_records = 0;
   if (!snap.empty()) {
-    absl::Status st = ReplaySnapshot(snap, engine, rooms, &fencing_seen, &snap_records);
+    absl::Status st =
+        ReplaySnapshot(snap, *log_first_lsn, engine, rooms, &fencing_seen, &snap_records);
     if (!st.ok()) return st;
   }
   absl::Status apply_error;
   auto apply = [&](uint64_t lsn, const wal::Record& rec) {
-    if (!apply_error.ok()) return;
+    if (!apply_error.ok() || lsn < snap_lsn) return;
     if (absl::Status st = ApplyRecord(engine, rooms, rec, &fencing_seen); !st.ok()) {
       apply_error = absl::DataLossError(
           absl::StrCat(dir, ": record ", lsn, " at offset ", rec.offset, ": ", st.message()));

@@ -49,6 +49,15 @@ class Snapshotter {
   // The newest complete snapshot in `dir`, or "" (and removes *.tmp leftovers).
   static std::string Latest(const std::string& dir, uint64_t* lsn);
 
+  // The continuity rule of recovery (docs/wal.md, "Recovery"): when the log
+  // in `dir` starts at LSN `log_first_lsn` > 1, the records before it are
+  // only in a snapshot, so the newest snapshot `snap` (covering LSN <
+  // `snap_lsn`; "" for none) must reach it: snap_lsn >= log_first_lsn.
+  // Otherwise a FailedPreconditionError that names the files, the missing
+  // LSNs and what the operator can do.
+  static absl::Status CheckReachesLog(const std::string& dir, const std::string& snap,
+                                      uint64_t snap_lsn, uint64_t log_first_lsn);
+
  private:
   void Submit(bool final);
   void Abandon(const std::string& why);
@@ -60,10 +69,10 @@ class Snapshotter {
   std::string tmp_path_;
   uint64_t lsn_ = 0;
   uint64_t offset_ = 0;
-  size_t next_ = 0;      // next sale to encode
-  size_t end_ = 0;       // sales that existed at Start
-  std::string pending_;  // encoded, not yet written
-  std::string writing_;  // being written
+  size_t next_ = 0;         // next sale to encode
+  size_t end_ = 0;          // sales that existed at Start
+  std::string pending_;     // encoded, not yet written
+  std::string writing_;     // being written
   bool in_flight_ = false;
   bool final_sent_ = false;
   bool complete_ = false;
