@@ -358,6 +358,7 @@ class SeatEngine {
   // Approximate bytes of heap this engine holds.
   size_t MemoryBytes() const;
   const EngineLimits& limits() const { return options_.limits; }
+  const Options& options() const { return options_; }
 
   // Hold ids and booking ids carry the shard that issued them in their top
   // 8 bits, so a router can send EXTEND/RELEASE/CONFIRM to the right shard.

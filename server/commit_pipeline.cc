@@ -37,6 +37,12 @@ uint64_t CommitPipeline::Record(const Request& req, const Response& resp, bool n
     c.set_booking_id(req.cancel_booking().booking_id());
     c.set_cancelled_ms(clock_->NowMs());
     lsn = log_->Append(wal::RecordType::kCancel, c);
+  } else if (op == Request::kDeleteEvent && resp.code() == wire::OK) {
+    wal::DeleteEvent d;
+    d.set_event_id(req.delete_event().event_id());
+    d.set_deleted_ms(clock_->NowMs());
+    d.set_force(req.delete_event().force());
+    lsn = log_->Append(wal::RecordType::kDeleteEvent, d);
   } else if (new_event && resp.code() == wire::OK) {
     wal::DefineEvent d;
     d.set_define_event_request(req.define_event().SerializeAsString());

@@ -1,6 +1,6 @@
 // CommitPipeline: the path from an engine op's result to a reply the client
 // may trust. It writes the log record an op needs (a sale, a refused late
-// confirm, a cancellation, a new event), holds the reply until that record
+// confirm, a cancellation, a new or deleted event), holds the reply until that record
 // is durable (ShardLog's group commit), answers a replayed CONFIRM only
 // once the first attempt's record is durable too (the idempotency keys not
 // yet durable), and reserves fencing tokens in the log a block ahead of the

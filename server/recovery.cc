@@ -126,14 +126,37 @@ absl::Status StageReshard(const ServerConfig& config, uint32_t index, uint32_t o
                           SeatEngine& engine, Rooms& rooms) {
   // Every old shard's sales, keeping the sections this shard now owns (the
   // engine skips the others); then this shard's state as a fresh snapshot.
+  // Each old shard is replayed into an engine of its own first, and only its
+  // final state is merged: its DELETE_EVENT records must delete that shard's
+  // part of the event, not what other old shards' logs (replayed earlier,
+  // not interleaved in time) hold for an event defined again since.
   const int64_t t0 = SystemClock::Get()->NowMs();
   uint64_t fencing_seen = 0;
   for (uint32_t k = 0; k < old_shards; ++k) {
     const std::string dir = absl::StrCat(config.data_dir, "/shard-", k);
+    SeatEngine::Options options = engine.options();
+    options.sink = nullptr;
+    SeatEngine part(std::move(options));
+    Rooms part_rooms(rooms.shard(), rooms.shards(), rooms.hash_seed(), rooms.clock());
+    uint64_t part_fencing = 0;
     absl::Status st = reshard::ReplayReadOnly(dir, [&](const wal::Record& rec) {
-      return ApplyRecord(engine, rooms, rec, &fencing_seen);
+      return ApplyRecord(part, part_rooms, rec, &part_fencing);
     });
     if (!st.ok()) return st;
+    part_rooms.FinishRestore();
+    std::string state;
+    AppendStateHeader(part, std::max(part_fencing, part.fencing_high_water()), &state);
+    part_rooms.AppendState(&state);
+    for (size_t i = 0; i < part.booking_count(); ++i) AppendSale(part.BookingAt(i), &state);
+    wal::RecordReader reader(state);
+    wal::Record rec;
+    while (reader.Next(&rec) == wal::RecordReader::Result::kRecord) {
+      if (absl::Status merged = ApplyRecord(engine, rooms, rec, &fencing_seen); !merged.ok()) {
+        return absl::DataLossError(
+            absl::StrCat("resharding: merging ", dir, " with the shards before it: ",
+                         merged.message()));
+      }
+    }
   }
   const std::string staged = absl::StrCat(reshard::StagingDir(config.data_dir), "/shard-", index);
   rooms.FinishRestore();

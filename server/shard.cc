@@ -205,6 +205,9 @@ void Shard::RunOp(const Request& req, Callback done) {
   ++count;
   const uint64_t started_ns = MonoNs();
   ExecuteEngineOp(*engine_, index_, req, resp);
+  if (op == Request::kDeleteEvent && resp->code() == wire::OK) {
+    rooms_.Delete(req.delete_event().event_id());  // logged with the event's kDeleteEvent
+  }
   if (op == Request::kStats) FillStats(resp);
   if (op == Request::kHold || op == Request::kHoldBestAvailable) {
     hold_latency_.Record(MonoNs() - started_ns);

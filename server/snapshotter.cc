@@ -100,6 +100,7 @@ absl::Status Snapshotter::Start(const SeatEngine& engine, const Rooms& rooms, ui
   offset_ = 0;
   next_ = 0;
   end_ = engine.booking_count();
+  deletions_ = engine.deletions();
   pending_.clear();
   in_flight_ = final_sent_ = complete_ = false;
   started_ms_ = SystemClock::Get()->NowMs();
@@ -143,6 +144,12 @@ uint64_t Snapshotter::Step(const SeatEngine& engine) {
     LogInfo("snapshot ", final_path, ": ", end_, " sales, ", offset_, " bytes, in ",
             SystemClock::Get()->NowMs() - started_ms_, " ms");
     return lsn_;
+  }
+  if (engine.deletions() != deletions_) {
+    Abandon(
+        "an event was deleted while its sales were being written; the next snapshot starts "
+        "over");
+    return 0;
   }
   // Sales are encoded as they are now: a sale cancelled since Start is
   // written as cancelled, one cancelled later gets its cancel from the log.

@@ -43,7 +43,9 @@ class Snapshotter {
   // file is complete and durably in place (renamed, and the directory
   // synced; the snapshotter is idle again), 0 otherwise. On failure
   // (including a failed directory sync after the rename) it logs, abandons
-  // the snapshot, goes idle and returns 0, so nothing is dropped for it.
+  // the snapshot, goes idle and returns 0, so nothing is dropped for it. A
+  // DELETE_EVENT while sales are still being encoded renumbers them, so it
+  // abandons the snapshot too (the next one starts over).
   uint64_t Step(const SeatEngine& engine);
 
   // The newest complete snapshot in `dir`, or "" (and removes *.tmp leftovers).
@@ -71,6 +73,7 @@ class Snapshotter {
   uint64_t offset_ = 0;
   size_t next_ = 0;         // next sale to encode
   size_t end_ = 0;          // sales that existed at Start
+  uint64_t deletions_ = 0;  // engine.deletions() at Start: sale indices hold while equal
   std::string pending_;     // encoded, not yet written
   std::string writing_;     // being written
   bool in_flight_ = false;

@@ -140,6 +140,17 @@ absl::Status ApplyRecord(SeatEngine& engine, Rooms& rooms, const wal::Record& re
       engine.RaiseBookingSeq(m.next_booking_seq());
       return absl::OkStatus();
     }
+    case wal::RecordType::kDeleteEvent: {
+      wal::DeleteEvent m;
+      if (!m.ParseFromArray(rec.payload.data(), size)) {
+        return absl::DataLossError("DELETE_EVENT payload does not parse");
+      }
+      // Replayed in log order after the snapshot, so the event is there;
+      // an unknown one (never defined here) changes nothing.
+      engine.DeleteEvent(m.event_id(), /*force=*/true);
+      rooms.Delete(m.event_id());
+      return absl::OkStatus();
+    }
     case wal::RecordType::kRoom: {
       wal::RoomRecord m;
       if (!m.ParseFromArray(rec.payload.data(), size)) {
