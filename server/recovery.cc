@@ -152,9 +152,8 @@ absl::Status StageReshard(const ServerConfig& config, uint32_t index, uint32_t o
     wal::Record rec;
     while (reader.Next(&rec) == wal::RecordReader::Result::kRecord) {
       if (absl::Status merged = ApplyRecord(engine, rooms, rec, &fencing_seen); !merged.ok()) {
-        return absl::DataLossError(
-            absl::StrCat("resharding: merging ", dir, " with the shards before it: ",
-                         merged.message()));
+        return absl::DataLossError(absl::StrCat("resharding: merging ", dir,
+                                                " with the shards before it: ", merged.message()));
       }
     }
   }
