@@ -37,13 +37,13 @@ absl::Status ReplaySnapshot(const std::string& snap, uint64_t log_first_lsn, Sea
   wal::RecordReader reader(bytes);
   wal::Record rec;
   wal::RecordReader::Result r;
-  bool fencing = false;  // every snapshot has one, after the layouts
+  SnapshotTally tally;  // the header says how much follows it
   while ((r = reader.Next(&rec)) == wal::RecordReader::Result::kRecord) {
     if (absl::Status st = ApplyRecord(engine, rooms, rec, fencing_seen); !st.ok()) {
       return absl::DataLossError(
           absl::StrCat(snap, " at offset ", rec.offset, ": ", st.message(), remedy));
     }
-    fencing = fencing || rec.type == wal::RecordType::kFencing;
+    tally.Note(rec);
     ++*records;
   }
   if (r != wal::RecordReader::Result::kEof) {
@@ -52,9 +52,8 @@ absl::Status ReplaySnapshot(const std::string& snap, uint64_t log_first_lsn, Sea
                      r == wal::RecordReader::Result::kTruncated ? "truncated" : "corrupt",
                      ") at offset ", reader.bad_offset(), remedy));
   }
-  if (!fencing) {
-    return absl::DataLossError(absl::StrCat("snapshot ", snap, " is truncated: ", bytes.size(),
-                                            " bytes and no FENCING record", remedy));
+  if (absl::Status st = tally.Finish(snap, bytes.size()); !st.ok()) {
+    return absl::DataLossError(absl::StrCat(st.message(), remedy));
   }
   return absl::OkStatus();
 }
@@ -145,8 +144,7 @@ absl::Status StageReshard(const ServerConfig& config, uint32_t index, uint32_t o
     if (!st.ok()) return st;
     part_rooms.FinishRestore();
     std::string state;
-    AppendStateHeader(part, std::max(part_fencing, part.fencing_high_water()), &state);
-    part_rooms.AppendState(&state);
+    AppendStateHeader(part, part_rooms, std::max(part_fencing, part.fencing_high_water()), &state);
     for (size_t i = 0; i < part.booking_count(); ++i) AppendSale(part.BookingAt(i), &state);
     wal::RecordReader reader(state);
     wal::Record rec;

@@ -165,7 +165,13 @@ absl::Status ReplayReadOnly(const std::string& dir,
   std::string bytes;
   if (!snap.empty()) {
     if (absl::Status st = files::ReadFile(snap, &bytes); !st.ok()) return st;
-    if (absl::Status st = ReplayBytes(snap, bytes, 0, 0, apply); !st.ok()) return st;
+    SnapshotTally tally;  // a snapshot cut at a record boundary is refused too
+    absl::Status st = ReplayBytes(snap, bytes, 0, 0, [&](const wal::Record& rec) {
+      tally.Note(rec);
+      return apply(rec);
+    });
+    if (!st.ok()) return st;
+    if (absl::Status whole = tally.Finish(snap, bytes.size()); !whole.ok()) return whole;
   }
   for (const auto& [first, seg] : segments) {
     if (absl::Status st = files::ReadFile(seg, &bytes); !st.ok()) return st;
@@ -178,8 +184,7 @@ absl::Status WriteSnapshotSync(const SeatEngine& engine, const Rooms& rooms, uin
                                const std::string& dir) {
   if (absl::Status st = files::CreateDirs(dir); !st.ok()) return st;
   std::string out;
-  AppendStateHeader(engine, fencing_mark, &out);
-  rooms.AppendState(&out);
+  AppendStateHeader(engine, rooms, fencing_mark, &out);
   for (size_t i = 0; i < engine.booking_count(); ++i) AppendSale(engine.BookingAt(i), &out);
   return files::WriteFileAtomic(dir + "/snapshot-00000000000000000001.snap", out, /*sync=*/true);
 }

@@ -105,8 +105,7 @@ absl::Status Snapshotter::Start(const SeatEngine& engine, const Rooms& rooms, ui
   in_flight_ = final_sent_ = complete_ = false;
   started_ms_ = SystemClock::Get()->NowMs();
   // The small parts now: layouts, refused confirms, the fencing mark.
-  AppendStateHeader(engine, fencing_mark, &pending_);
-  rooms.AppendState(&pending_);
+  AppendStateHeader(engine, rooms, fencing_mark, &pending_);
   return absl::OkStatus();
 }
 

@@ -67,9 +67,14 @@ std::string SaleRecord(uint64_t booking_id, uint32_t seat) {
   return out;
 }
 
-std::string FencingRecord() {
+// `sales` >= 0: a header that counts the sales after it (no rooms).
+std::string FencingRecord(int sales = -1) {
   wal::Fencing f;
   f.set_high_water(100);
+  if (sales >= 0) {
+    f.set_counted(true);
+    f.set_sales(static_cast<uint64_t>(sales));
+  }
   std::string out;
   wal::AppendRecord(wal::RecordType::kFencing, f.SerializeAsString(), &out);
   return out;
@@ -199,6 +204,24 @@ TEST_F(RecoveryTest, SnapshotCutBeforeItsFencingRecordRefuses) {
   const absl::Status st = Recover();
   EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(st.message(), HasSubstr("no FENCING record"));
+}
+
+TEST_F(RecoveryTest, SnapshotCutAfterAWholeSaleRefuses) {
+  // Every record left is whole, but the header counted two sales.
+  Write(Name("snapshot", 5, "snap"), DefineRecord("gig") + FencingRecord(2) + SaleRecord(100, 0));
+  WriteLog(5);
+  const absl::Status st = Recover();
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(st.message(), HasSubstr("is truncated: it ends after 0 of 0 room records and 1 of "
+                                      "2 sales"));
+  EXPECT_THAT(st.message(), HasSubstr("restore it from a backup"));
+}
+
+TEST_F(RecoveryTest, CountedSnapshotRecovers) {
+  Write(Name("snapshot", 5, "snap"), DefineRecord("gig") + FencingRecord(1) + SaleRecord(100, 0));
+  WriteLog(5);
+  ASSERT_TRUE(Recover().ok());
+  EXPECT_EQ(engine_->Stats().bookings, 5u);
 }
 
 TEST_F(RecoveryTest, EmptySnapshotRefuses) {
