@@ -49,6 +49,13 @@ absl::StatusOr<wire::Response> Client::DefineEvent(const wire::DefineEventReques
   return Call(std::move(r));
 }
 
+absl::StatusOr<wire::Response> Client::DeleteEvent(const std::string& event_id, bool force) {
+  wire::Request r;
+  r.mutable_delete_event()->set_event_id(event_id);
+  r.mutable_delete_event()->set_force(force);
+  return Call(std::move(r));
+}
+
 absl::StatusOr<wire::Response> Client::Hold(const std::string& event_id,
                                             const std::vector<wire::SeatRef>& seats,
                                             const std::string& holder, int64_t ttl_ms,

@@ -37,6 +37,10 @@ class Client {
 
   absl::StatusOr<wire::Response> Ping();
   absl::StatusOr<wire::Response> DefineEvent(const wire::DefineEventRequest& layout);
+  // Deletes the event everywhere (docs/protocol.md, DELETE_EVENT). Without
+  // `force`, EVENT_HAS_LIVE_HOLDS while it has live holds; with it, they are
+  // released first.
+  absl::StatusOr<wire::Response> DeleteEvent(const std::string& event_id, bool force = false);
   absl::StatusOr<wire::Response> Hold(const std::string& event_id,
                                       const std::vector<wire::SeatRef>& seats,
                                       const std::string& holder, int64_t ttl_ms,

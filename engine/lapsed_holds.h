@@ -120,7 +120,7 @@ class LapsedHolds {
   size_t max_bytes() const { return max_bytes_; }
   // Heap held, including the slab's and index's spare capacity.
   size_t MemoryBytes() const {
-    return slab_.capacity() * sizeof(Node) + index_.capacity() * kIndexSlotBytes + bytes_ -
+    return slab_.capacity() * sizeof(Node) + index_.capacity() * kIndexSlotRawBytes + bytes_ -
            size_ * (sizeof(Node) + kIndexSlotBytes);
   }
 
@@ -129,13 +129,16 @@ class LapsedHolds {
   static size_t EntryBytes(const Entry& e) {
     size_t b = sizeof(Node) + kIndexSlotBytes;
     if (e.holder.capacity() > kSsoCapacity) b += e.holder.capacity() + 1;
-    if (e.seats.size() > 4) b += e.seats.capacity() * sizeof(SeatKey);
+    if (e.seats.capacity() > 4) b += e.seats.capacity() * sizeof(SeatKey);
     return b;
   }
 
  private:
   static constexpr uint32_t kNone = ~0u;
-  static constexpr size_t kIndexSlotBytes = (sizeof(uint64_t) + sizeof(uint32_t) + 1) * 8 / 7 + 1;
+  // One slot of the index (key, value, control byte), and per entry at the
+  // table's maximum load of 7/8.
+  static constexpr size_t kIndexSlotRawBytes = sizeof(uint64_t) + sizeof(uint32_t) + 1;
+  static constexpr size_t kIndexSlotBytes = kIndexSlotRawBytes * 8 / 7 + 1;
   static constexpr size_t kSsoCapacity = std::string().capacity();
   struct Node {
     Entry entry;

@@ -64,6 +64,8 @@ std::string_view ResultCodeName(ResultCode code) {
       return "NOT_IN_QUEUE";
     case ResultCode::kResourceExhausted:
       return "RESOURCE_EXHAUSTED";
+    case ResultCode::kEventHasLiveHolds:
+      return "EVENT_HAS_LIVE_HOLDS";
   }
   return "UNKNOWN_RESULT_CODE";
 }

@@ -43,6 +43,7 @@ enum class ResultCode : uint16_t {
   kRoomNotFound = 27,       // the event has no waiting room
   kNotInQueue = 28,         // no such queue number for this buyer key
   kResourceExhausted = 29,  // the server is over its memory guard (--max_memory)
+  kEventHasLiveHolds = 31,  // DELETE_EVENT without force: the event has live holds
 };
 
 // Stable upper-case name, e.g. "HOLD_EXPIRED_SEATS_TAKEN".

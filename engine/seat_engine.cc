@@ -495,6 +495,10 @@ HoldResult SeatEngine::Grant(Event& ev, absl::Span<const SeatKey> seats, std::st
   if (next_fencing_ > kMaxHoldToken) {
     return fail(ResultCode::kCapacityExhausted, "this shard has used up its fencing tokens");
   }
+  if (next_fencing_ > fencing_ceiling_) {
+    return fail(ResultCode::kCapacityExhausted,
+                "no fencing tokens are reserved durably (is the write-ahead log failing?)");
+  }
   uint32_t slot;
   if (!free_hold_slots_.empty()) {
     slot = free_hold_slots_.back();
@@ -1195,6 +1199,91 @@ size_t SeatEngine::MemoryBytes() const {
            booking_index_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1);
   bytes += idempotency_.capacity() * (sizeof(std::string) + sizeof(IdemRecord) + 1);
   return bytes;
+}
+
+// ---------------------------------------------------------------------------
+// Deleting an event
+
+DeleteEventResult SeatEngine::DeleteEvent(std::string_view event_id, bool force) {
+  CheckThread();
+  ExpireDue();
+  DeleteEventResult r;
+  auto it = events_.find(event_id);
+  if (it == events_.end()) {
+    r.code = ResultCode::kEventNotFound;
+    r.detail = absl::StrCat("no event '", std::string(event_id), "'");
+    return r;
+  }
+  Event* ev = it->second.get();
+  for (const HoldSlot& h : holds_) {
+    if (h.state == HoldSlot::kLive && h.event == ev) ++r.live_holds;
+  }
+  if (r.live_holds > 0 && !force) {
+    r.code = ResultCode::kEventHasLiveHolds;
+    r.detail = absl::StrCat("event '", std::string(event_id), "' has ", r.live_holds,
+                            " live hold(s); release them, let them expire, or delete with force");
+    return r;
+  }
+  // Holds: live ones are released (subscribers see the seats freed),
+  // lapsed ones forgotten; their ids then name nothing.
+  const int64_t now = Now();
+  for (HoldSlot& h : holds_) {
+    if (h.state != HoldSlot::kLive || h.event != ev) continue;
+    wheel_.Cancel(h.timer);
+    FreeHeldSeats(h);
+    stats_.holds_released++;
+    r.holds_released++;
+    Emit(ChangeKind::kReleased, *ev, MakeHoldId(h.fencing), 0, h.fencing, h.seats, now);
+    h.event = nullptr;
+    FreeSlot(h);
+  }
+  lapsed_.EraseIf([ev](const LapsedHold& l) { return l.event == ev; });
+  stats_.lapsed_holds = lapsed_.size();
+  // Bookings: removed, the rest moved down; the SOLD words of other events
+  // name bookings by index, so they are renumbered.
+  absl::flat_hash_set<uint64_t> dropped;
+  std::vector<uint32_t> remap(bookings_.size(), 0);
+  uint32_t kept = 0;
+  for (uint32_t i = 0; i < bookings_.size(); ++i) {
+    if (bookings_[i].event == ev) {
+      dropped.insert(bookings_[i].id);
+      booking_index_.erase(bookings_[i].id);
+      continue;
+    }
+    remap[i] = kept;
+    if (kept != i) bookings_[kept] = std::move(bookings_[i]);
+    ++kept;
+  }
+  if (!dropped.empty()) {
+    bookings_.resize(kept);
+    if (bookings_.capacity() > 2 * bookings_.size() + 1024) bookings_.shrink_to_fit();
+    for (auto& [id, index] : booking_index_) index = remap[index];
+    for (auto& [id, other] : events_) {
+      if (other.get() == ev) continue;
+      for (Section& sec : other->sections) {
+        for (uint32_t& word : sec.words) {
+          if ((word & kTagMask) == kSoldTag) word = kSoldTag | remap[word & kIndexMask];
+        }
+      }
+    }
+    stats_.bookings -= dropped.size();
+  }
+  r.bookings_dropped = dropped.size();
+  // Idempotency records of its sales and refusals: a retried CONFIRM then
+  // finds no record and no hold (HOLD_NOT_FOUND), and can never sell a seat
+  // of an event defined again under the same id.
+  absl::flat_hash_set<std::string> keys;
+  for (const auto& [key, rec] : idempotency_) {
+    if (dropped.contains(rec.result.booking_id) || rec.event_id == event_id) keys.insert(key);
+  }
+  for (const std::string& key : keys) idempotency_.erase(key);
+  if (!keys.empty()) {
+    std::erase_if(idempotency_order_, [&](const auto& e) { return keys.contains(e.second); });
+  }
+  events_.erase(it);
+  stats_.events--;
+  ++deletions_;
+  return r;
 }
 
 }  // namespace seatlock

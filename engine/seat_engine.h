@@ -103,6 +103,16 @@ struct ConfirmResult {
   bool SameOutcome(const ConfirmResult& o) const;  // equality ignoring `replayed`
 };
 
+// DELETE_EVENT's outcome on one engine.
+struct DeleteEventResult {
+  ResultCode code = ResultCode::kOk;
+  std::string detail;
+  uint32_t live_holds = 0;      // kEventHasLiveHolds: how many
+  uint32_t holds_released = 0;  // force: live holds released (change records emitted)
+  uint64_t bookings_dropped = 0;
+  bool ok() const { return code == ResultCode::kOk; }
+};
+
 struct SimpleResult {
   ResultCode code = ResultCode::kOk;
   std::string detail;
@@ -259,6 +269,15 @@ class SeatEngine {
   // Defines an event. Redefining with an identical layout is a no-op (kOk);
   // with a different one, kEventExists.
   SimpleResult DefineEvent(const EventLayout& layout);
+  // Deletes an event and frees everything of it: seat state, holds (live
+  // ones only with `force`, else kEventHasLiveHolds and nothing changes;
+  // each is released with a kReleased change record), lapsed holds,
+  // bookings and their idempotency records. Its hold ids and booking ids
+  // are unknown afterwards; the id may be defined again, afresh. Booking
+  // indices (booking_count, BookingAt) change: deletions() counts calls.
+  // Unknown event: kEventNotFound.
+  DeleteEventResult DeleteEvent(std::string_view event_id, bool force);
+  uint64_t deletions() const { return deletions_; }
 
   ResolveResult ResolveSeat(std::string_view event_id, const SeatLabel& label) const;
   std::optional<SeatLabel> LabelOf(std::string_view event_id, SeatKey key) const;
@@ -319,12 +338,16 @@ class SeatEngine {
   bool RestoreCancel(uint64_t booking_id);
   // Tokens granted from now on are > high_water.
   void RaiseFencingFloor(uint64_t high_water);
+  // No token above `ceiling` is granted (a HOLD then gets CAPACITY_EXHAUSTED):
+  // the server sets it to the last reservation its log made durable, so a
+  // restart never hands out a token twice. Default: no ceiling.
+  void set_fencing_ceiling(uint64_t ceiling) { fencing_ceiling_ = ceiling; }
   // Booking ids issued from now on use sequence numbers >= seq.
   void RaiseBookingSeq(uint64_t seq) { next_booking_seq_ = std::max(next_booking_seq_, seq); }
   uint64_t next_booking_seq() const { return next_booking_seq_; }
   // Sales in the order they were made (cancelled ones too), for snapshots:
-  // booking_count() now, and the i-th sale. Indices stay valid: sales are
-  // never removed.
+  // booking_count() now, and the i-th sale. Indices stay valid until the
+  // next DeleteEvent (deletions() changes).
   size_t booking_count() const;
   BookingInfo BookingAt(size_t index) const;
   // Refused late confirms still within idempotency retention.
@@ -343,6 +366,7 @@ class SeatEngine {
   // Approximate bytes of heap this engine holds.
   size_t MemoryBytes() const;
   const EngineLimits& limits() const { return options_.limits; }
+  const Options& options() const { return options_; }
 
   // Hold ids and booking ids carry the shard that issued them in their top
   // 8 bits, so a router can send EXTEND/RELEASE/CONFIRM to the right shard.
@@ -403,8 +427,10 @@ class SeatEngine {
   std::deque<std::pair<int64_t, std::string>> idempotency_order_;  // (expires, key)
   TimerWheel wheel_;
   uint64_t next_fencing_;
+  uint64_t fencing_ceiling_ = ~uint64_t{0};
   uint64_t next_booking_seq_ = 1;
   uint64_t change_seq_ = 0;
+  uint64_t deletions_ = 0;
   EngineStats stats_;
 };
 

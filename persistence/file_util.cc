@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <filesystem>
 #include <system_error>
@@ -27,9 +28,16 @@ absl::Status Close(int fd, const std::string& path) {
   return absl::OkStatus();
 }
 
+std::atomic<SyncDirHook> sync_dir_hook{nullptr};
+
 }  // namespace
 
+void SetSyncDirHookForTest(SyncDirHook hook) { sync_dir_hook.store(hook); }
+
 absl::Status SyncDir(const std::string& dir) {
+  if (const SyncDirHook hook = sync_dir_hook.load(std::memory_order_relaxed); hook != nullptr) {
+    return hook(dir);
+  }
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Errno(errno, "open directory", dir);
   const int rc = ::fsync(fd);

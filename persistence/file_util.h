@@ -25,6 +25,12 @@ namespace seatlock::files {
 // in it durable.
 absl::Status SyncDir(const std::string& dir);
 
+// Tests only: while set, SyncDir(dir) returns hook(dir) instead of syncing
+// (an error injects a failed directory fsync). nullptr restores the real
+// one. Set it before the threads that sync start, clear it after they stop.
+using SyncDirHook = absl::Status (*)(const std::string& dir);
+void SetSyncDirHookForTest(SyncDirHook hook);
+
 // Replaces *out with the whole content of `path`. Any read error is an
 // error (an unreadable file is never read as empty); a missing file is
 // NotFoundError, a directory an error.

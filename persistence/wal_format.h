@@ -30,8 +30,9 @@ enum class RecordType : uint8_t {
   kCancel = 4,
   kFencing = 5,
   kRoom = 6,
+  kDeleteEvent = 7,
 };
-inline constexpr uint8_t kMaxRecordType = 6;
+inline constexpr uint8_t kMaxRecordType = 7;
 
 }  // namespace seatlock::wal
 

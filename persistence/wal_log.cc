@@ -293,6 +293,12 @@ absl::Status WalDir::DropBefore(uint64_t lsn) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<uint64_t> WalDir::FirstLsn() const {
+  std::vector<Segment> segments;
+  WAL_RETURN_IF_ERROR(ListSegments(dir_, &segments));
+  return segments.empty() ? 1 : std::max<uint64_t>(1, segments.front().first_lsn);
+}
+
 std::vector<std::string> WalDir::SegmentPaths() const {
   std::vector<Segment> segments;
   std::vector<std::string> paths;

@@ -77,6 +77,9 @@ class WalDir {
 
   const std::string& path() const { return dir_; }
   std::vector<std::string> SegmentPaths() const;  // in LSN order
+  // The LSN the log on disk starts at: the first segment's name, or 1 when
+  // there is no segment. Recovery checks that a snapshot reaches it.
+  absl::StatusOr<uint64_t> FirstLsn() const;
 
  private:
   WalDir() = default;

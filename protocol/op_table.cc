@@ -36,12 +36,13 @@ constexpr std::array<OpInfo, kOpCount> kOps = {{
     {R::kQueueStatus, "QUEUE_STATUS", Routing::kRoomHome, true, true, false, false, false},
     {R::kLeaveQueue, "LEAVE_QUEUE", Routing::kRoomHome, true, true, false, false, false},
     {R::kRoomInfo, "ROOM_INFO", Routing::kRoomHome, false, true, false, false, false},
+    {R::kDeleteEvent, "DELETE_EVENT", Routing::kFanOut, true, true, false, false, false},
 }};
 
-// Field numbers 10..31 map onto the table in order.
+// Field numbers 10..32 map onto the table in order.
 constexpr int kFirstField = 10;
 static_assert(static_cast<int>(R::kHello) == kFirstField);
-static_assert(static_cast<int>(R::kRoomInfo) == kFirstField + static_cast<int>(kOpCount) - 1);
+static_assert(static_cast<int>(R::kDeleteEvent) == kFirstField + static_cast<int>(kOpCount) - 1);
 
 constexpr bool TableIsDense() {
   for (size_t i = 0; i < kOps.size(); ++i) {
@@ -94,6 +95,8 @@ const std::string& EventOf(const wire::Request& req) {
       return req.leave_queue().event_id();
     case R::kRoomInfo:
       return req.room_info().event_id();
+    case R::kDeleteEvent:
+      return req.delete_event().event_id();
     default:
       return EmptyString();
   }

@@ -66,7 +66,7 @@ std::span<const OpInfo> AllOps();
 const OpInfo* FindOp(wire::Request::OpCase op);
 // Dense index of `op` in AllOps() (for counters), or kOpCount for unknown.
 size_t OpIndex(wire::Request::OpCase op);
-inline constexpr size_t kOpCount = 22;
+inline constexpr size_t kOpCount = 23;
 
 // Where one request goes.
 struct Target {

@@ -1,6 +1,7 @@
 #include "server/change_feed.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -32,14 +33,19 @@ void ChangeFeed::Fill(const Stored& s, wire::ChangeEvent* out) const {
   out->set_hold_id(s.hold_id);
   out->set_booking_id(s.booking_id);
   out->set_fencing_token(s.fencing_token);
-  for (SeatKey k : s.seats) {
+  for (size_t i = 0; i < s.seats.size(); ++i) {
+    const SeatKey k = s.seats[i];
     wire::SeatRef* ref = out->add_seats();
-    if (engine_ != nullptr) {
-      if (auto label = engine_->LabelOf(s.event_id, k)) {
-        ref->set_section(label->section);
-        ref->set_row(label->row);
-        ref->set_seat(label->seat);
-      }
+    std::optional<SeatLabel> label;
+    if (i < s.labels.size()) {
+      label = s.labels[i];
+    } else if (engine_ != nullptr) {
+      label = engine_->LabelOf(s.event_id, k);
+    }
+    if (label) {
+      ref->set_section(label->section);
+      ref->set_row(label->row);
+      ref->set_seat(label->seat);
     }
     ref->set_index(k.seat);
   }
@@ -52,6 +58,12 @@ void ChangeFeed::OnChange(const ChangeRecord& rec) {
   pending_.push_back(Stored{seq, std::string(rec.event_id), rec.time_ms, rec.kind, rec.hold_id,
                             rec.booking_id, rec.fencing_token,
                             SeatList(rec.seats.begin(), rec.seats.end())});
+  if (!pin_event_.empty() && rec.event_id == pin_event_) {
+    Stored& s = pending_.back();
+    for (SeatKey k : s.seats) {
+      s.labels.push_back(engine_->LabelOf(s.event_id, k).value_or(SeatLabel{}));
+    }
+  }
 }
 
 void ChangeFeed::HoldUntilDurable(uint64_t since, uint64_t lsn) {
@@ -65,25 +77,36 @@ void ChangeFeed::Flush(uint64_t durable_lsn, const absl::Status& log_status) {
     Release(std::move(pending_.front()));
     pending_.pop_front();
   }
-  if (!pending_.empty()) {
-    if (!log_status.ok()) {
-      if (failed_.ok()) failed_ = log_status;
-      EndAll(wire::UNAVAILABLE,
-             absl::StrCat("this shard's log failed (", log_status.message(),
-                          "); changes it could not make durable are never sent: restart "
-                          "seatlockd, re-read the seats, then subscribe again"));
-    } else if (pending_.size() > std::max(capacity_, kMinPendingCapacity)) {
-      ++overflows_;
-      EndAll(wire::RESYNC_REQUIRED,
-             "more changes wait for the log than the feed keeps; re-read the seats, then "
-             "subscribe from latest_seq");
-    }
-  }
-  if (gathering_.empty()) return;
+  // What was released goes out first, then any end of the streams.
   for (auto& [key, resp] : gathering_) {
     if (std::string* out = loop_->Output(key.first)) protocol::AppendFrame(resp, out);
   }
   gathering_.clear();
+  if (!log_status.ok() && failed_.ok()) {
+    failed_ = log_status;
+    EndAll(wire::UNAVAILABLE,
+           absl::StrCat("this shard's log failed (", log_status.message(),
+                        "); changes it could not make durable are never sent: restart "
+                        "seatlockd, re-read the seats, then subscribe again"));
+  } else if (pending_.size() > std::max(capacity_, kMinPendingCapacity)) {
+    ++overflows_;
+    EndAll(wire::RESYNC_REQUIRED,
+           "more changes wait for the log than the feed keeps; re-read the seats, then "
+           "subscribe from latest_seq");
+  }
+}
+
+void ChangeFeed::PinLabels(std::string_view event_id) {
+  if (engine_ == nullptr) return;
+  auto pin = [&](Stored& s) {
+    if (s.event_id != event_id || !s.labels.empty()) return;
+    for (SeatKey k : s.seats) {
+      s.labels.push_back(engine_->LabelOf(s.event_id, k).value_or(SeatLabel{}));
+    }
+  };
+  for (Stored& s : pending_) pin(s);
+  for (Stored& s : ring_) pin(s);
+  pin_event_ = std::string(event_id);
 }
 
 void ChangeFeed::Release(Stored&& s) {

@@ -63,6 +63,11 @@ class ChangeFeed final : public ChangeSink {
   void Flush(uint64_t durable_lsn, const absl::Status& log_status);
   // Changes waiting for the log now, and times the wait overflowed.
   size_t pending() const { return pending_.size(); }
+  // Before DELETE_EVENT of `event_id` runs: the labels of its changes still
+  // waiting or kept are looked up now, while the layout exists, and so are
+  // those of the changes the delete itself reports, until UnpinLabels().
+  void PinLabels(std::string_view event_id);
+  void UnpinLabels() { pin_event_.clear(); }
   uint64_t overflows() const { return overflows_; }
   // Answers a SUBSCRIBE that arrived on connection `conn`: the first message
   // of the stream (with any backlog), or RESYNC_REQUIRED / an error.
@@ -79,6 +84,8 @@ class ChangeFeed final : public ChangeSink {
     uint64_t hold_id, booking_id, fencing_token;
     SeatList seats;
     uint64_t lsn = 0;  // released once this LSN is durable (0: at once)
+    // The seats' labels, when pinned (PinLabels); else looked up when sent.
+    std::vector<SeatLabel> labels;
   };
   struct Sub {
     uint64_t conn;
@@ -102,7 +109,8 @@ class ChangeFeed final : public ChangeSink {
   StringMap<uint64_t> event_seq_;  // newest sequence number given, per event
   StringMap<uint64_t> released_;   // newest sequence number released, per event
   uint64_t overflows_ = 0;
-  absl::Status failed_;  // the log's error, once it failed
+  absl::Status failed_;    // the log's error, once it failed
+  std::string pin_event_;  // PinLabels' event while its delete runs
   std::vector<Sub> subs_;
   // Per subscription (index into subs_ at gather time is unstable, so keyed
   // by connection and request id): the message being gathered this pass.

@@ -15,6 +15,7 @@ using wire::Response;
 void CommitPipeline::Open(std::unique_ptr<ShardLog> log, uint64_t fencing_reserved) {
   log_ = std::move(log);
   fencing_reserved_ = fencing_reserved;
+  engine_->set_fencing_ceiling(fencing_reserved);  // recovery wrote it with AppendSync
 }
 
 uint64_t CommitPipeline::Record(const Request& req, const Response& resp, bool new_event) {
@@ -37,6 +38,12 @@ uint64_t CommitPipeline::Record(const Request& req, const Response& resp, bool n
     c.set_booking_id(req.cancel_booking().booking_id());
     c.set_cancelled_ms(clock_->NowMs());
     lsn = log_->Append(wal::RecordType::kCancel, c);
+  } else if (op == Request::kDeleteEvent && resp.code() == wire::OK) {
+    wal::DeleteEvent d;
+    d.set_event_id(req.delete_event().event_id());
+    d.set_deleted_ms(clock_->NowMs());
+    d.set_force(req.delete_event().force());
+    lsn = log_->Append(wal::RecordType::kDeleteEvent, d);
   } else if (new_event && resp.code() == wire::OK) {
     wal::DefineEvent d;
     d.set_define_event_request(req.define_event().SerializeAsString());
@@ -51,10 +58,16 @@ bool CommitPipeline::ShowsSeatStates(const Request& req, const Response& resp) {
     case Request::kGetSeats:
     case Request::kGetAvailability:
     case Request::kListEvents:
+    case Request::kStats:  // bookings and cancellation counts
       return true;
     case Request::kHold:
     case Request::kHoldBestAvailable:
-      return resp.code() != wire::OK;
+      // Refusals that name or count seats another op may have sold.
+      return resp.code() == wire::SEAT_UNAVAILABLE || resp.code() == wire::NOT_ENOUGH_SEATS ||
+             resp.code() == wire::NO_ADJACENT_SEATS;
+    case Request::kCancelBooking:
+      // A retried cancel: the first one may still be on its way to disk.
+      return resp.code() == wire::BOOKING_CANCELLED;
     default:
       return false;
   }
@@ -89,6 +102,10 @@ void CommitPipeline::ReplyWhenDurable(uint64_t lsn, Response resp, Callback done
 void CommitPipeline::Flush() {
   if (log_ == nullptr) return;
   log_->Flush();  // group commit: everything appended this pass, one write + fdatasync
+  if (reservation_lsn_ != 0 && reservation_lsn_ <= log_->durable_lsn()) {
+    engine_->set_fencing_ceiling(fencing_reserved_);
+    reservation_lsn_ = 0;
+  }
   if (!undurable_keys_.empty()) {
     const uint64_t durable = log_->durable_lsn();
     absl::erase_if(undurable_keys_, [durable](const auto& kv) { return kv.second <= durable; });
@@ -124,7 +141,7 @@ void CommitPipeline::ReserveFencing() {
   fencing_reserved_ = std::max(fencing_reserved_, engine_->fencing_high_water()) + kFencingBlock;
   wal::Fencing f;
   f.set_high_water(fencing_reserved_);
-  log_->Append(wal::RecordType::kFencing, f);
+  reservation_lsn_ = log_->Append(wal::RecordType::kFencing, f);
 }
 
 }  // namespace seatlock

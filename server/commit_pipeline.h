@@ -1,10 +1,12 @@
 // CommitPipeline: the path from an engine op's result to a reply the client
-// may trust. Durable before visible (docs/durability.md): no reply shows a
-// sale or refund before its record is durable. It writes the log record an op needs (a sale, a
-// refused late confirm, a cancellation, a new event), holds the reply until that record is durable
-// (ShardLog's group commit), answers a replayed CONFIRM only once the first attempt's record is
-// durable too (the idempotency keys not yet durable), and reserves fencing tokens in the log a
-// block ahead of the ones the engine hands out, so a restart never repeats one.
+// may trust. It writes the log record an op needs (a sale, a refused late
+// confirm, a cancellation, a new or deleted event), holds the reply until
+// that record is durable (ShardLog's group commit), answers a replayed
+// CONFIRM only once the first attempt's record is durable too (the
+// idempotency keys not yet durable), and reserves fencing tokens in the log
+// a block ahead of the ones the engine hands out, so a restart never repeats
+// one. Durable before visible (docs/durability.md): no reply shows a sale or
+// refund before its record is durable.
 //
 // Ownership: owns the shard's ShardLog once Open() gave it one. Reads and
 // writes the engine it was built with. Threads: the shard's thread only.
@@ -51,6 +53,8 @@ class CommitPipeline {
   // have changed: seat and availability reads, and refused holds (their
   // conflicts say SOLD). Such a reply waits for ReadBarrier().
   static bool ShowsSeatStates(const wire::Request& req, const wire::Response& resp);
+  // The engine's fencing ceiling follows the reservations as they become
+  // durable (Open, then Flush).
   // The LSN a reply that shows seat states waits for: the last record
   // appended, if it is not durable yet (0: none, answer now).
   uint64_t ReadBarrier() const;
@@ -68,7 +72,8 @@ class CommitPipeline {
   SeatEngine* const engine_;
   const Clock* const clock_;
   std::unique_ptr<ShardLog> log_;
-  uint64_t fencing_reserved_ = 0;       // tokens up to here may be granted
+  uint64_t fencing_reserved_ = 0;       // tokens up to here are reserved (maybe not durably)
+  uint64_t reservation_lsn_ = 0;        // the newest reservation's record, until durable
   StringMap<uint64_t> undurable_keys_;  // confirm key -> LSN not yet durable
 };
 

@@ -214,6 +214,16 @@ void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const Request& re
       SetCode(resp, r.code, r.detail);
       return;
     }
+    case Request::kDeleteEvent: {
+      DeleteEventResult r =
+          engine.DeleteEvent(req.delete_event().event_id(), req.delete_event().force());
+      SetCode(resp, r.code, r.detail);
+      if (r.ok()) {
+        resp->mutable_delete_event()->set_holds_released(r.holds_released);
+        resp->mutable_delete_event()->set_bookings_dropped(r.bookings_dropped);
+      }
+      return;
+    }
     case Request::kHold:
       DoHold(engine, req.hold(), resp);
       return;

@@ -100,6 +100,14 @@ Response MergeParts(Request::OpCase op, const std::vector<Response>& parts, uint
       s->set_memory_exceeded(context.memory_exceeded);
       break;
     }
+    case Request::kDeleteEvent: {
+      wire::DeleteEventReply* d = out.mutable_delete_event();
+      for (const Response& p : parts) {
+        d->set_holds_released(d->holds_released() + p.delete_event().holds_released());
+        d->set_bookings_dropped(d->bookings_dropped() + p.delete_event().bookings_dropped());
+      }
+      break;
+    }
     default:  // DEFINE_EVENT: OK carries nothing more
       break;
   }

@@ -18,26 +18,42 @@ namespace seatlock {
 namespace {
 
 // Applies the records of snapshot file `snap`; counts them in *records.
-absl::Status ReplaySnapshot(const std::string& snap, SeatEngine& engine, Rooms& rooms,
-                            uint64_t* fencing_seen, uint64_t* records) {
+// `log_first_lsn` (where the log on disk starts) says whether the log alone
+// could replace the snapshot, for the operator's message.
+absl::Status ReplaySnapshot(const std::string& snap, uint64_t log_first_lsn, SeatEngine& engine,
+                            Rooms& rooms, uint64_t* fencing_seen, uint64_t* records) {
+  const std::string remedy =
+      log_first_lsn <= 1
+          ? "; the log still starts at LSN 1, so moving the snapshot out of the way recovers "
+            "from the log alone"
+          : absl::StrCat("; the log starts at LSN ", log_first_lsn,
+                         ", so the records before it are only in this snapshot: restore it "
+                         "from a backup (docs/wal.md, \"Recovery\")");
   std::string bytes;
   if (absl::Status st = files::ReadFile(snap, &bytes); !st.ok()) {
-    return absl::DataLossError(absl::StrCat("cannot read snapshot: ", st.message()));
+    return absl::DataLossError(
+        absl::StrCat("cannot read snapshot ", snap, ": ", st.message(), remedy));
   }
   wal::RecordReader reader(bytes);
   wal::Record rec;
   wal::RecordReader::Result r;
+  SnapshotTally tally;  // the header says how much follows it
   while ((r = reader.Next(&rec)) == wal::RecordReader::Result::kRecord) {
     if (absl::Status st = ApplyRecord(engine, rooms, rec, fencing_seen); !st.ok()) {
-      return absl::DataLossError(absl::StrCat(snap, " at offset ", rec.offset, ": ", st.message()));
+      return absl::DataLossError(
+          absl::StrCat(snap, " at offset ", rec.offset, ": ", st.message(), remedy));
     }
+    tally.Note(rec);
     ++*records;
   }
   if (r != wal::RecordReader::Result::kEof) {
-    return absl::DataLossError(absl::StrCat("snapshot ", snap, " is damaged at offset ",
-                                            reader.bad_offset(),
-                                            "; move it out of the way to recover from the log "
-                                            "alone, if the log still starts at LSN 1"));
+    return absl::DataLossError(
+        absl::StrCat("snapshot ", snap, " is damaged (",
+                     r == wal::RecordReader::Result::kTruncated ? "truncated" : "corrupt",
+                     ") at offset ", reader.bad_offset(), remedy));
+  }
+  if (absl::Status st = tally.Finish(snap, bytes.size()); !st.ok()) {
+    return absl::DataLossError(absl::StrCat(st.message(), remedy));
   }
   return absl::OkStatus();
 }
@@ -50,18 +66,26 @@ absl::StatusOr<RecoveredShard> RecoverShard(const ServerConfig& config, uint32_t
   auto wal_dir = wal::WalDir::Open(dir, config.wal_segment_bytes);
   if (!wal_dir.ok()) return wal_dir.status();
   uint64_t fencing_seen = 0;
-  // The newest snapshot first, then the whole log: records the snapshot
-  // already holds are skipped (replay is idempotent).
+  // The newest snapshot first, then the log from the snapshot's LSN on:
+  // records before it that are still in a kept segment are already in the
+  // snapshot and are skipped. The snapshot must reach the log's first LSN.
   uint64_t snap_lsn = 0;
   const std::string snap = Snapshotter::Latest(dir, &snap_lsn);
+  auto log_first_lsn = wal_dir->FirstLsn();
+  if (!log_first_lsn.ok()) return log_first_lsn.status();
+  if (absl::Status st = Snapshotter::CheckReachesLog(dir, snap, snap_lsn, *log_first_lsn);
+      !st.ok()) {
+    return st;
+  }
   uint64_t snap_records = 0;
   if (!snap.empty()) {
-    absl::Status st = ReplaySnapshot(snap, engine, rooms, &fencing_seen, &snap_records);
+    absl::Status st =
+        ReplaySnapshot(snap, *log_first_lsn, engine, rooms, &fencing_seen, &snap_records);
     if (!st.ok()) return st;
   }
   absl::Status apply_error;
   auto apply = [&](uint64_t lsn, const wal::Record& rec) {
-    if (!apply_error.ok()) return;
+    if (!apply_error.ok() || lsn < snap_lsn) return;
     if (absl::Status st = ApplyRecord(engine, rooms, rec, &fencing_seen); !st.ok()) {
       apply_error = absl::DataLossError(
           absl::StrCat(dir, ": record ", lsn, " at offset ", rec.offset, ": ", st.message()));
@@ -101,14 +125,35 @@ absl::Status StageReshard(const ServerConfig& config, uint32_t index, uint32_t o
                           SeatEngine& engine, Rooms& rooms) {
   // Every old shard's sales, keeping the sections this shard now owns (the
   // engine skips the others); then this shard's state as a fresh snapshot.
+  // Each old shard is replayed into an engine of its own first, and only its
+  // final state is merged: its DELETE_EVENT records must delete that shard's
+  // part of the event, not what other old shards' logs (replayed earlier,
+  // not interleaved in time) hold for an event defined again since.
   const int64_t t0 = SystemClock::Get()->NowMs();
   uint64_t fencing_seen = 0;
   for (uint32_t k = 0; k < old_shards; ++k) {
     const std::string dir = absl::StrCat(config.data_dir, "/shard-", k);
+    SeatEngine::Options options = engine.options();
+    options.sink = nullptr;
+    SeatEngine part(std::move(options));
+    Rooms part_rooms(rooms.shard(), rooms.shards(), rooms.hash_seed(), rooms.clock());
+    uint64_t part_fencing = 0;
     absl::Status st = reshard::ReplayReadOnly(dir, [&](const wal::Record& rec) {
-      return ApplyRecord(engine, rooms, rec, &fencing_seen);
+      return ApplyRecord(part, part_rooms, rec, &part_fencing);
     });
     if (!st.ok()) return st;
+    part_rooms.FinishRestore();
+    std::string state;
+    AppendStateHeader(part, part_rooms, std::max(part_fencing, part.fencing_high_water()), &state);
+    for (size_t i = 0; i < part.booking_count(); ++i) AppendSale(part.BookingAt(i), &state);
+    wal::RecordReader reader(state);
+    wal::Record rec;
+    while (reader.Next(&rec) == wal::RecordReader::Result::kRecord) {
+      if (absl::Status merged = ApplyRecord(engine, rooms, rec, &fencing_seen); !merged.ok()) {
+        return absl::DataLossError(absl::StrCat("resharding: merging ", dir,
+                                                " with the shards before it: ", merged.message()));
+      }
+    }
   }
   const std::string staged = absl::StrCat(reshard::StagingDir(config.data_dir), "/shard-", index);
   rooms.FinishRestore();

@@ -81,6 +81,9 @@ std::string Malformed(const wire::Request& req) {
     case Request::kRoomInfo:
       if (req.room_info().event_id().empty()) return "room_info.event_id is empty";
       return "";
+    case Request::kDeleteEvent:
+      if (req.delete_event().event_id().empty()) return "delete_event.event_id is empty";
+      return "";
     default:
       return "";
   }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -24,12 +25,18 @@ std::string ShardDir(const std::string& base, uint32_t i) {
   return absl::StrCat(base, "/shard-", i);
 }
 
-absl::Status ReplayBytes(const std::string& path, const std::string& bytes,
+// Replays the records of `bytes` (the file `path`); the i-th record has LSN
+// first_lsn + i, and records with LSN < skip_below are skipped (a snapshot
+// holds them). Snapshots pass first_lsn = skip_below = 0.
+absl::Status ReplayBytes(const std::string& path, const std::string& bytes, uint64_t first_lsn,
+                         uint64_t skip_below,
                          const std::function<absl::Status(const wal::Record&)>& apply) {
   wal::RecordReader reader(bytes);
   wal::Record rec;
   wal::RecordReader::Result r;
-  while ((r = reader.Next(&rec)) == wal::RecordReader::Result::kRecord) {
+  for (uint64_t lsn = first_lsn; (r = reader.Next(&rec)) == wal::RecordReader::Result::kRecord;
+       ++lsn) {
+    if (lsn < skip_below) continue;
     if (absl::Status st = apply(rec); !st.ok()) {
       return absl::DataLossError(absl::StrCat(path, " at offset ", rec.offset, ": ", st.message()));
     }
@@ -137,25 +144,38 @@ absl::Status ReplayReadOnly(const std::string& dir,
                             const std::function<absl::Status(const wal::Record&)>& apply) {
   uint64_t snap_lsn = 0;
   const std::string snap = Snapshotter::Latest(dir, &snap_lsn);
-  std::string bytes;
-  if (!snap.empty()) {
-    if (absl::Status st = files::ReadFile(snap, &bytes); !st.ok()) return st;
-    if (absl::Status st = ReplayBytes(snap, bytes, apply); !st.ok()) return st;
-  }
-  std::vector<std::string> segments;
+  // Segments in LSN order (their names are 20-digit LSNs).
+  std::vector<std::pair<uint64_t, std::string>> segments;
   std::error_code ec;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const std::string name = it->path().filename().string();
-    if (name.rfind("wal-", 0) == 0 && name.size() > 8 &&
+    if (name.rfind("wal-", 0) == 0 && name.size() == 4 + 20 + 4 &&
         name.compare(name.size() - 4, 4, ".log") == 0) {
-      segments.push_back(it->path().string());
+      uint64_t first = 0;
+      if (!absl::SimpleAtoi(absl::string_view(name).substr(4, 20), &first)) continue;
+      segments.emplace_back(first, it->path().string());
     }
   }
   if (ec) return absl::UnavailableError(absl::StrCat("cannot list ", dir, ": ", ec.message()));
   std::sort(segments.begin(), segments.end());
-  for (const std::string& seg : segments) {
+  const uint64_t first_lsn = segments.empty() ? 1 : std::max<uint64_t>(1, segments[0].first);
+  if (absl::Status st = Snapshotter::CheckReachesLog(dir, snap, snap_lsn, first_lsn); !st.ok()) {
+    return st;
+  }
+  std::string bytes;
+  if (!snap.empty()) {
+    if (absl::Status st = files::ReadFile(snap, &bytes); !st.ok()) return st;
+    SnapshotTally tally;  // a snapshot cut at a record boundary is refused too
+    absl::Status st = ReplayBytes(snap, bytes, 0, 0, [&](const wal::Record& rec) {
+      tally.Note(rec);
+      return apply(rec);
+    });
+    if (!st.ok()) return st;
+    if (absl::Status whole = tally.Finish(snap, bytes.size()); !whole.ok()) return whole;
+  }
+  for (const auto& [first, seg] : segments) {
     if (absl::Status st = files::ReadFile(seg, &bytes); !st.ok()) return st;
-    if (absl::Status st = ReplayBytes(seg, bytes, apply); !st.ok()) return st;
+    if (absl::Status st = ReplayBytes(seg, bytes, first, snap_lsn, apply); !st.ok()) return st;
   }
   return absl::OkStatus();
 }
@@ -164,8 +184,7 @@ absl::Status WriteSnapshotSync(const SeatEngine& engine, const Rooms& rooms, uin
                                const std::string& dir) {
   if (absl::Status st = files::CreateDirs(dir); !st.ok()) return st;
   std::string out;
-  AppendStateHeader(engine, fencing_mark, &out);
-  rooms.AppendState(&out);
+  AppendStateHeader(engine, rooms, fencing_mark, &out);
   for (size_t i = 0; i < engine.booking_count(); ++i) AppendSale(engine.BookingAt(i), &out);
   return files::WriteFileAtomic(dir + "/snapshot-00000000000000000001.snap", out, /*sync=*/true);
 }

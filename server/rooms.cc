@@ -409,6 +409,11 @@ absl::Status Rooms::Apply(const wal::RoomRecord& rec) {
   return absl::OkStatus();
 }
 
+void Rooms::Delete(std::string_view event_id) {
+  if (auto it = homes_.find(event_id); it != homes_.end()) homes_.erase(it);
+  if (auto it = configs_.find(event_id); it != configs_.end()) configs_.erase(it);
+}
+
 void Rooms::FinishRestore() {
   for (auto& [event_id, h] : homes_) h.room->FinishRestore();
 }

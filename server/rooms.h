@@ -40,6 +40,9 @@ class Rooms {
   Rooms(uint32_t shard, uint32_t shards, uint64_t hash_seed, const Clock* clock);
 
   uint32_t shard() const { return shard_; }
+  uint32_t shards() const { return shards_; }
+  uint64_t hash_seed() const { return hash_seed_; }
+  const Clock* clock() const { return clock_; }
   uint32_t HomeOf(std::string_view event_id) const;
   bool gated(std::string_view event_id) const { return configs_.contains(event_id); }
   bool empty() const { return configs_.empty(); }
@@ -67,6 +70,10 @@ class Rooms {
   // Events whose seat supply the home shard should measure now.
   std::vector<std::string> SupplyDue(int64_t now_ms);
   void SetSupply(std::string_view event_id, uint64_t free, uint64_t held);
+
+  // DELETE_EVENT (and its replay): forgets the event's config and, on its
+  // home, the room with its queue and passes.
+  void Delete(std::string_view event_id);
 
   // Recovery (records of any shard; queue records of events this shard is
   // not home of are ignored) and snapshots.

@@ -116,6 +116,9 @@ void Router::RouteFanOut(Request&& req, Callback done) {
         done(merge::MergeCancelBooking(std::move(parts), rid));
       });
       return;
+    case Request::kDeleteEvent:
+      DeleteEvent(std::move(req), std::move(done));
+      return;
     case Request::kConfigureRoom: {
       // Every shard learns the event is gated; the home's part (with the
       // room's figures) is the reply.
@@ -144,6 +147,44 @@ void Router::RouteFanOut(Request&& req, Callback done) {
     context.max_memory_bytes = p_.group->memory.limit();
     context.memory_exceeded = p_.group->memory.exceeded();
     done(merge::MergeParts(op, parts, rid, context));
+  });
+}
+
+void Router::DeleteEvent(Request&& req, Callback done) {
+  auto del = std::make_shared<Request>(std::move(req));
+  auto run = [this, del](Callback reply) {
+    FanOut(*del, [del, reply = std::move(reply)](std::vector<Response>&& parts) {
+      reply(merge::MergeParts(Request::kDeleteEvent, parts, del->request_id(), merge::Context()));
+    });
+  };
+  if (del->delete_event().force()) {
+    run(std::move(done));
+    return;
+  }
+  // Without force, look for live holds on every shard first, so that a
+  // refusal leaves the event whole (a hold granted between the two steps can
+  // still make a shard refuse its part: the reply says so, and a retry, with
+  // force if need be, finishes the deletion).
+  Request check;
+  check.set_request_id(del->request_id());
+  check.mutable_get_availability()->set_event_id(del->delete_event().event_id());
+  FanOut(check, [run, del, done](std::vector<Response>&& parts) mutable {
+    uint64_t held = 0;
+    for (const Response& p : parts) {
+      if (p.code() != wire::OK) {
+        done(ErrorResponse(del->request_id(), p.code(), p.detail()));
+        return;
+      }
+      held += p.get_availability().held();
+    }
+    if (held > 0) {
+      done(ErrorResponse(del->request_id(), wire::EVENT_HAS_LIVE_HOLDS,
+                         absl::StrCat("event '", del->delete_event().event_id(), "' has ", held,
+                                      " held seat(s); release the holds, let them expire, or "
+                                      "delete with force")));
+      return;
+    }
+    run(std::move(done));
   });
 }
 

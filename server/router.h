@@ -62,6 +62,10 @@ class Router {
   void RouteUngated(wire::Request&& req, Callback done);
   void RouteHold(wire::Request&& req, Callback done);
   void RouteFanOut(wire::Request&& req, Callback done);
+  // DELETE_EVENT: without force, a GET_AVAILABILITY fan-out first refuses
+  // with EVENT_HAS_LIVE_HOLDS while any seat is held; then every shard
+  // deletes its part (docs/protocol.md, DELETE_EVENT).
+  void DeleteEvent(wire::Request&& req, Callback done);
   void FanOut(const wire::Request& req, std::function<void(std::vector<wire::Response>&&)> done);
   void NotePurchase(const wire::Request& confirm, const std::string& event_id);
   CallFn Caller();

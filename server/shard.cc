@@ -209,7 +209,12 @@ void Shard::RunOp(const Request& req, Callback done) {
   Response* resp = google::protobuf::Arena::CreateMessage<Response>(&arena_);
   ++count;
   const uint64_t started_ns = MonoNs();
+  if (op == Request::kDeleteEvent) feed_.PinLabels(req.delete_event().event_id());
   ExecuteEngineOp(*engine_, index_, req, resp);
+  feed_.UnpinLabels();
+  if (op == Request::kDeleteEvent && resp->code() == wire::OK) {
+    rooms_.Delete(req.delete_event().event_id());  // logged with the event's kDeleteEvent
+  }
   if (op == Request::kStats) FillStats(resp);
   if (op == Request::kHold || op == Request::kHoldBestAvailable) {
     hold_latency_.Record(MonoNs() - started_ns);

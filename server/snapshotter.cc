@@ -65,6 +65,30 @@ std::string Snapshotter::Latest(const std::string& dir, uint64_t* lsn) {
   return snaps.back().second;
 }
 
+absl::Status Snapshotter::CheckReachesLog(const std::string& dir, const std::string& snap,
+                                          uint64_t snap_lsn, uint64_t log_first_lsn) {
+  if (log_first_lsn <= 1 || (!snap.empty() && snap_lsn >= log_first_lsn)) {
+    return absl::OkStatus();
+  }
+  char first_segment[64];
+  std::snprintf(first_segment, sizeof(first_segment), "wal-%020" PRIu64 ".log", log_first_lsn);
+  const std::string remedy = absl::StrCat(
+      ". Their sales would be lost in silence, so the shard does not start. Restore from a "
+      "backup into ",
+      dir, " a snapshot-<L>.snap with L >= ", log_first_lsn, ", or the log segments before ",
+      first_segment, " (docs/wal.md, \"Recovery\"); there is no option to start without them");
+  if (snap.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        dir, ": the log starts at LSN ", log_first_lsn, " (", first_segment,
+        ") but there is no snapshot: records 1..", log_first_lsn - 1, " are missing", remedy));
+  }
+  return absl::FailedPreconditionError(
+      absl::StrCat(dir, ": the log starts at LSN ", log_first_lsn, " (", first_segment,
+                   ") but the newest snapshot ", snap, " covers only up to LSN ", snap_lsn - 1,
+                   ": records ", snap_lsn, "..", log_first_lsn - 1,
+                   " are missing (a stale snapshot next to a newer log)", remedy));
+}
+
 absl::Status Snapshotter::Start(const SeatEngine& engine, const Rooms& rooms, uint64_t lsn,
                                 uint64_t fencing_mark) {
   tmp_path_ = SnapName(dir_, lsn, "tmp");
@@ -76,12 +100,12 @@ absl::Status Snapshotter::Start(const SeatEngine& engine, const Rooms& rooms, ui
   offset_ = 0;
   next_ = 0;
   end_ = engine.booking_count();
+  deletions_ = engine.deletions();
   pending_.clear();
   in_flight_ = final_sent_ = complete_ = false;
   started_ms_ = SystemClock::Get()->NowMs();
   // The small parts now: layouts, refused confirms, the fencing mark.
-  AppendStateHeader(engine, fencing_mark, &pending_);
-  rooms.AppendState(&pending_);
+  AppendStateHeader(engine, rooms, fencing_mark, &pending_);
   return absl::OkStatus();
 }
 
@@ -119,6 +143,12 @@ uint64_t Snapshotter::Step(const SeatEngine& engine) {
     LogInfo("snapshot ", final_path, ": ", end_, " sales, ", offset_, " bytes, in ",
             SystemClock::Get()->NowMs() - started_ms_, " ms");
     return lsn_;
+  }
+  if (engine.deletions() != deletions_) {
+    Abandon(
+        "an event was deleted while its sales were being written; the next snapshot starts "
+        "over");
+    return 0;
   }
   // Sales are encoded as they are now: a sale cancelled since Start is
   // written as cancelled, one cancelled later gets its cancel from the log.

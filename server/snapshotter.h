@@ -43,11 +43,22 @@ class Snapshotter {
   // file is complete and durably in place (renamed, and the directory
   // synced; the snapshotter is idle again), 0 otherwise. On failure
   // (including a failed directory sync after the rename) it logs, abandons
-  // the snapshot, goes idle and returns 0, so nothing is dropped for it.
+  // the snapshot, goes idle and returns 0, so nothing is dropped for it. A
+  // DELETE_EVENT while sales are still being encoded renumbers them, so it
+  // abandons the snapshot too (the next one starts over).
   uint64_t Step(const SeatEngine& engine);
 
   // The newest complete snapshot in `dir`, or "" (and removes *.tmp leftovers).
   static std::string Latest(const std::string& dir, uint64_t* lsn);
+
+  // The continuity rule of recovery (docs/wal.md, "Recovery"): when the log
+  // in `dir` starts at LSN `log_first_lsn` > 1, the records before it are
+  // only in a snapshot, so the newest snapshot `snap` (covering LSN <
+  // `snap_lsn`; "" for none) must reach it: snap_lsn >= log_first_lsn.
+  // Otherwise a FailedPreconditionError that names the files, the missing
+  // LSNs and what the operator can do.
+  static absl::Status CheckReachesLog(const std::string& dir, const std::string& snap,
+                                      uint64_t snap_lsn, uint64_t log_first_lsn);
 
  private:
   void Submit(bool final);
@@ -60,10 +71,11 @@ class Snapshotter {
   std::string tmp_path_;
   uint64_t lsn_ = 0;
   uint64_t offset_ = 0;
-  size_t next_ = 0;      // next sale to encode
-  size_t end_ = 0;       // sales that existed at Start
-  std::string pending_;  // encoded, not yet written
-  std::string writing_;  // being written
+  size_t next_ = 0;         // next sale to encode
+  size_t end_ = 0;          // sales that existed at Start
+  uint64_t deletions_ = 0;  // engine.deletions() at Start: sale indices hold while equal
+  std::string pending_;     // encoded, not yet written
+  std::string writing_;     // being written
   bool in_flight_ = false;
   bool final_sent_ = false;
   bool complete_ = false;

@@ -51,7 +51,14 @@ wal::ConfirmRefused RefusalRecordOf(const RefusalInfo& r) {
   return rec;
 }
 
-void AppendStateHeader(const SeatEngine& engine, uint64_t fencing_mark, std::string* out) {
+void AppendStateHeader(const SeatEngine& engine, const Rooms& rooms, uint64_t fencing_mark,
+                       std::string* out) {
+  std::string room_state;
+  rooms.AppendState(&room_state);
+  uint64_t room_records = 0;
+  wal::RecordReader reader(room_state);
+  wal::Record rec;
+  while (reader.Next(&rec) == wal::RecordReader::Result::kRecord) ++room_records;
   for (const std::string& id : engine.EventIds()) {
     wal::DefineEvent d;
     d.set_define_event_request(WireFromLayout(*engine.Layout(id)).SerializeAsString());
@@ -64,7 +71,37 @@ void AppendStateHeader(const SeatEngine& engine, uint64_t fencing_mark, std::str
   wal::Fencing f;
   f.set_high_water(fencing_mark);
   f.set_next_booking_seq(engine.next_booking_seq());
+  f.set_counted(true);
+  f.set_room_records(room_records);
+  f.set_sales(engine.booking_count());
   wal::AppendRecord(wal::RecordType::kFencing, f.SerializeAsString(), out);
+  out->append(room_state);
+}
+
+void SnapshotTally::Note(const wal::Record& rec) {
+  if (rec.type == wal::RecordType::kRoom) ++room_records_seen_;
+  if (rec.type == wal::RecordType::kConfirm) ++sales_seen_;
+  if (rec.type != wal::RecordType::kFencing || fencing_) return;
+  fencing_ = true;
+  wal::Fencing f;
+  if (f.ParseFromArray(rec.payload.data(), static_cast<int>(rec.payload.size())) && f.counted()) {
+    counted_ = true;
+    room_records_ = f.room_records();
+    sales_ = f.sales();
+  }
+}
+
+absl::Status SnapshotTally::Finish(const std::string& path, uint64_t bytes) const {
+  if (!fencing_) {
+    return absl::DataLossError(
+        absl::StrCat("snapshot ", path, " is truncated: ", bytes, " bytes and no FENCING record"));
+  }
+  if (counted_ && (room_records_seen_ != room_records_ || sales_seen_ != sales_)) {
+    return absl::DataLossError(
+        absl::StrCat("snapshot ", path, " is truncated: it ends after ", room_records_seen_, " of ",
+                     room_records_, " room records and ", sales_seen_, " of ", sales_, " sales"));
+  }
+  return absl::OkStatus();
 }
 
 void AppendSale(const BookingInfo& b, std::string* out) {
@@ -138,6 +175,17 @@ absl::Status ApplyRecord(SeatEngine& engine, Rooms& rooms, const wal::Record& re
       *fencing_seen = std::max(*fencing_seen, m.high_water());
       engine.RaiseFencingFloor(m.high_water());
       engine.RaiseBookingSeq(m.next_booking_seq());
+      return absl::OkStatus();
+    }
+    case wal::RecordType::kDeleteEvent: {
+      wal::DeleteEvent m;
+      if (!m.ParseFromArray(rec.payload.data(), size)) {
+        return absl::DataLossError("DELETE_EVENT payload does not parse");
+      }
+      // Replayed in log order after the snapshot, so the event is there;
+      // an unknown one (never defined here) changes nothing.
+      engine.DeleteEvent(m.event_id(), /*force=*/true);
+      rooms.Delete(m.event_id());
       return absl::OkStatus();
     }
     case wal::RecordType::kRoom: {

@@ -19,11 +19,29 @@ wal::Confirm ConfirmRecordOf(const BookingInfo& booking);
 wal::ConfirmRefused RefusalRecordOf(const RefusalInfo& refusal);
 
 // Snapshot encoding, shared by the background Snapshotter and resharding:
-// the small part (event layouts, refused confirms, the fencing mark and
-// next booking sequence), then each sale (followed by a kCancel record
-// when it is cancelled).
-void AppendStateHeader(const SeatEngine& engine, uint64_t fencing_mark, std::string* out);
+// the small part (event layouts, refused confirms, the fencing mark, next
+// booking sequence and how many room records and sales follow), the waiting
+// rooms, then each sale (followed by a kCancel record when it is
+// cancelled). The caller appends exactly engine.booking_count() sales, as
+// they are when AppendStateHeader runs.
+void AppendStateHeader(const SeatEngine& engine, const Rooms& rooms, uint64_t fencing_mark,
+                       std::string* out);
 void AppendSale(const BookingInfo& booking, std::string* out);
+
+// Checks that a snapshot was read whole: Note() each of its records, then
+// Finish() says whether it ends where its header says (a FENCING record,
+// and as many ROOM and CONFIRM records as it counted), naming `path`.
+class SnapshotTally {
+ public:
+  void Note(const wal::Record& rec);
+  absl::Status Finish(const std::string& path, uint64_t bytes) const;
+
+ private:
+  bool fencing_ = false;
+  bool counted_ = false;
+  uint64_t room_records_ = 0, sales_ = 0;  // counted in the header
+  uint64_t room_records_seen_ = 0, sales_seen_ = 0;
+};
 
 // Applies one record to `engine` (kRoom records to `rooms`). Idempotent (a
 // record the state already reflects changes nothing), so a log may be

@@ -470,4 +470,25 @@ int RunDefineEvent(const ParsedArgs& args, Session& s) {
   return kExitOk;
 }
 
+int RunDeleteEvent(const ParsedArgs& args, Session& s) {
+  const std::string& event = args.positional()[0];
+  const bool force = args.GetBool("force");
+  if (int rc = s.Connect()) return rc;
+  wire::Request req;
+  req.mutable_delete_event()->set_event_id(event);
+  req.mutable_delete_event()->set_force(force);
+  wire::Response resp;
+  if (int rc = s.Call(std::move(req), &resp, absl::StrCat("delete-event ", event))) return rc;
+  if (s.options().json) {
+    PrintJson(s, resp);
+    return kExitOk;
+  }
+  s.out() << "event " << event << " deleted: "
+          << Plural(resp.delete_event().holds_released(), "live hold released",
+                    "live holds released")
+          << ", " << Plural(resp.delete_event().bookings_dropped(), "booking", "bookings")
+          << " dropped from memory (the log keeps them for audit; the id may be defined again)\n";
+  return kExitOk;
+}
+
 }  // namespace seatlock::tools

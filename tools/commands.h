@@ -27,6 +27,7 @@ int RunRelease(const ParsedArgs& args, Session& session);
 int RunConfirm(const ParsedArgs& args, Session& session);
 int RunCancelBooking(const ParsedArgs& args, Session& session);
 int RunDefineEvent(const ParsedArgs& args, Session& session);
+int RunDeleteEvent(const ParsedArgs& args, Session& session);
 int RunStats(const ParsedArgs& args, Session& session);
 // Until Ctrl-C (SIGINT/SIGTERM: exits 0), or --iterations frames.
 int RunTop(const ParsedArgs& args, Session& session);

@@ -138,6 +138,20 @@ std::vector<Command> Commands() {
         .min_args = 1,
         .max_args = 1},
        RunDefineEvent},
+      {{.name = "delete-event",
+        .arguments = "E",
+        .summary = "Delete an event: its seats, holds, bookings and waiting room",
+        .details = "Frees everything the server keeps for E and logs the deletion, so it survives\n"
+                   "a restart. Refused with EVENT_HAS_LIVE_HOLDS (exit 1) while E has live holds;\n"
+                   "--force releases them first (subscribers see the seats freed). Its bookings\n"
+                   "and idempotency records are dropped: a late CONFIRM of one of its holds gets\n"
+                   "HOLD_NOT_FOUND. The sales stay in the write-ahead log for audit ('seatctl wal\n"
+                   "dump'). E may then be defined again; it starts with every seat free.\n\n"
+                   "Example:\n  seatctl delete-event arena-2025-06-01 --force",
+        .flags = {{"force", "", "release live holds instead of refusing"}},
+        .min_args = 1,
+        .max_args = 1},
+       RunDeleteEvent},
       {{.name = "stats",
         .summary = "Every per-shard counter and gauge, one column per shard",
         .details = "Example:\n  seatctl stats",

@@ -183,6 +183,8 @@ const char* TypeName(wal::RecordType type) {
       return "FENCING";
     case wal::RecordType::kRoom:
       return "ROOM";
+    case wal::RecordType::kDeleteEvent:
+      return "DELETE_EVENT";
   }
   return "UNKNOWN";
 }
@@ -201,6 +203,8 @@ const char* MessageName(wal::RecordType type) {
       return "seatlock.wal.Fencing";
     case wal::RecordType::kRoom:
       return "seatlock.wal.RoomRecord";
+    case wal::RecordType::kDeleteEvent:
+      return "seatlock.wal.DeleteEvent";
   }
   return "?";
 }
@@ -290,6 +294,14 @@ DecodedRecord Decode(const wal::Record& rec, LayoutBook* book) {
       d.text = absl::StrCat("high_water=", m.high_water());
       if (m.next_booking_seq() != 0)
         absl::StrAppend(&d.text, " next_booking_seq=", m.next_booking_seq());
+      break;
+    }
+    case wal::RecordType::kDeleteEvent: {
+      wal::DeleteEvent m;
+      if (!m.ParseFromString(payload)) return d;
+      d.json = ToJsonValue(m);
+      d.text = absl::StrCat("event=", Q(m.event_id()), " at=", FormatUtc(m.deleted_ms()),
+                            m.force() ? " force" : "");
       break;
     }
     case wal::RecordType::kRoom: {

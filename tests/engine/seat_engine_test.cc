@@ -646,9 +646,6 @@ TEST_F(SeatEngineHold, ReusedSlotGivesFreshIds) {
   }
 }
 
-// Lapsed holds stay within max_lapsed_hold_bytes under churn; the oldest go
-// first, and a late CONFIRM of an evicted one is HOLD_NOT_FOUND, selling
-// nothing.
 // SystemClock follows CLOCK_BOOTTIME after its anchor: the wall clock
 // stepping forward or back moves no deadline.
 int64_t fake_wall_ms = 1'700'000'000'000;
@@ -681,6 +678,9 @@ TEST(SystemClockTest, WallClockStepsChangeNoHoldsLifetime) {
   EXPECT_EQ(engine.Stats().holds_expired, 1u);
 }
 
+// Lapsed holds stay within max_lapsed_hold_bytes under churn; the oldest go
+// first, and a late CONFIRM of an evicted one is HOLD_NOT_FOUND, selling
+// nothing.
 TEST_F(SeatEngineExpiry, LapsedHoldsStayWithinTheirByteCap) {
   EngineLimits lim;
   lim.max_lapsed_hold_bytes = 64 << 10;
@@ -1870,6 +1870,130 @@ TEST_F(SeatEngineMemory, FiftyThousandSeatEventFitsTheTarget) {
   EXPECT_GT(defined, empty);
   EXPECT_LE(per_seat, 24.0) << "stated target: <= 24 bytes per seat";
   EXPECT_EQ(engine_->Stats().memory_bytes, with_holds);
+}
+
+}  // namespace
+}  // namespace seatlock
+
+// ---------------------------------------------------------------------------
+// DeleteEvent
+
+namespace seatlock {
+namespace {
+
+class SeatEngineDelete : public EngineFixture {
+ protected:
+  // "other": one section "X" of one row of 10 seats.
+  void DefineOther() {
+    ASSERT_EQ(engine_->DefineEvent(Layout("other", {UniformSection("X", 1, 10)})).code,
+              ResultCode::kOk);
+  }
+};
+
+TEST_F(SeatEngineDelete, UnknownEventIsEventNotFound) {
+  EXPECT_EQ(engine_->DeleteEvent("nope", false).code, ResultCode::kEventNotFound);
+}
+
+TEST_F(SeatEngineDelete, LiveHoldsRefuseWithoutForceAndChangeNothing) {
+  DefineGig();
+  const SeatKey a = Key("103", "A", "1");
+  HoldResult h = HoldOk({a}, "buyer", 10 * kMin);
+  const DeleteEventResult r = engine_->DeleteEvent("gig", /*force=*/false);
+  EXPECT_EQ(r.code, ResultCode::kEventHasLiveHolds);
+  EXPECT_EQ(r.live_holds, 1u);
+  EXPECT_THAT(r.detail, ::testing::HasSubstr("delete with force"));
+  EXPECT_EQ(StateOf(a), SeatState::kHeld);
+  EXPECT_TRUE(engine_->GetHold(h.hold_id).has_value());
+}
+
+TEST_F(SeatEngineDelete, ForceReleasesLiveHoldsWithChangeRecordsAndFreesEverything) {
+  DefineGig();
+  DefineOther();
+  const SeatKey a = Key("103", "A", "1");
+  const SeatKey b = Key("103", "A", "2");
+  Sell({a});
+  const uint64_t sold = engine_->Stats().bookings;
+  ASSERT_EQ(sold, 1u);
+  // A sale of another event made after gig's, so its booking index moves.
+  Sell({Key("X", "A", "3", "other")}, "other");
+  const uint64_t other_booking = sink_.changes.back().booking_id;
+  HoldResult h = HoldOk({b}, "buyer", 10 * kMin);
+  sink_.changes.clear();
+
+  const DeleteEventResult r = engine_->DeleteEvent("gig", /*force=*/true);
+  ASSERT_EQ(r.code, ResultCode::kOk) << r.detail;
+  EXPECT_EQ(r.holds_released, 1u);
+  EXPECT_EQ(r.bookings_dropped, 1u);
+  ASSERT_EQ(sink_.changes.size(), 1u);
+  EXPECT_EQ(sink_.changes[0].kind, ChangeKind::kReleased);
+  EXPECT_EQ(sink_.changes[0].hold_id, h.hold_id);
+  EXPECT_EQ(sink_.changes[0].event_id, "gig");
+
+  EXPECT_EQ(engine_->Layout("gig"), nullptr);
+  EXPECT_THAT(engine_->EventIds(), ElementsAre("other"));
+  EXPECT_FALSE(engine_->GetHold(h.hold_id).has_value());
+  EXPECT_EQ(engine_->Stats().live_holds, 0u);
+  EXPECT_EQ(engine_->Stats().bookings, 1u);
+  EXPECT_EQ(engine_->Stats().events, 1u);
+  EXPECT_EQ(engine_->booking_count(), 1u);
+  EXPECT_EQ(engine_->GetAvailability("gig").code, ResultCode::kEventNotFound);
+  // The other event's sale is intact, and its seat still names it.
+  ASSERT_TRUE(engine_->GetBooking(other_booking).has_value());
+  EXPECT_EQ(engine_->BookingAt(0).booking_id, other_booking);
+  EXPECT_EQ(ViewOf(Key("X", "A", "3", "other"), "other").owner_id, other_booking);
+  EXPECT_EQ(engine_->CancelBooking(other_booking).code, ResultCode::kOk);
+  EXPECT_EQ(StateOf(Key("X", "A", "3", "other"), "other"), SeatState::kFree);
+}
+
+TEST_F(SeatEngineDelete, ARedefinedEventStartsCleanAndOldIdsNameNothing) {
+  DefineGig();
+  const SeatKey a = Key("103", "A", "1");
+  HoldResult sold = HoldOk({a}, "buyer", 10 * kMin);
+  ConfirmResult c = engine_->Confirm(sold.hold_id, "buyer", "key-1", "pay");
+  ASSERT_EQ(c.code, ResultCode::kOk);
+  HoldResult live = HoldOk({Key("103", "A", "2")}, "buyer", 10 * kMin);
+  // A hold that lapsed (kept for a late confirm).
+  HoldResult lapsed = HoldOk({Key("103", "A", "3")}, "late", kSec);
+  clock_.AdvanceMs(2 * kSec);
+  ASSERT_EQ(engine_->DeleteEvent("gig", true).code, ResultCode::kOk);
+  EXPECT_EQ(engine_->Stats().lapsed_holds, 0u);
+  EXPECT_EQ(engine_->Stats().idempotency_records, 0u);
+  EXPECT_FALSE(engine_->GetBooking(c.booking_id).has_value());
+
+  ASSERT_EQ(engine_->DefineEvent(GigLayout()).code, ResultCode::kOk);
+  EXPECT_EQ(StateOf(a), SeatState::kFree);
+  EXPECT_EQ(engine_->GetAvailability("gig").sold, 0u);
+  // A retried CONFIRM of the deleted event's sale, a confirm of its live or
+  // lapsed hold: none can sell a seat of the new event.
+  EXPECT_EQ(engine_->Confirm(sold.hold_id, "buyer", "key-1", "pay").code,
+            ResultCode::kHoldNotFound);
+  EXPECT_EQ(engine_->Confirm(live.hold_id, "buyer", "key-2", "pay").code,
+            ResultCode::kHoldNotFound);
+  EXPECT_EQ(engine_->Confirm(lapsed.hold_id, "late", "key-3", "pay").code,
+            ResultCode::kHoldNotFound);
+  EXPECT_EQ(engine_->Release(live.hold_id, "buyer").code, ResultCode::kHoldNotFound);
+  EXPECT_EQ(engine_->GetAvailability("gig").sold, 0u);
+  // New holds of the redefined event work, and key-1 is free to use again.
+  HoldResult fresh = HoldOk({a}, "buyer", 10 * kMin);
+  EXPECT_EQ(engine_->Confirm(fresh.hold_id, "buyer", "key-1", "pay").code, ResultCode::kOk);
+}
+
+TEST_F(SeatEngineDelete, ReplayOfTheDurableRecordsGivesTheSameState) {
+  // DEFINE, sale, DELETE, DEFINE, sale of the same seat: what recovery does.
+  DefineGig();
+  SeatEngine::DurableSale first;
+  first.booking_id = 1;
+  first.event_id = "gig";
+  first.seats = {Key("103", "A", "1")};
+  ASSERT_TRUE(engine_->RestoreSale(first));
+  ASSERT_EQ(engine_->DeleteEvent("gig", true).code, ResultCode::kOk);
+  DefineGig();
+  SeatEngine::DurableSale second = first;
+  second.booking_id = 2;
+  ASSERT_TRUE(engine_->RestoreSale(second));
+  EXPECT_FALSE(engine_->GetBooking(1).has_value());
+  EXPECT_EQ(ViewOf(first.seats[0]).owner_id, 2u);
+  EXPECT_EQ(engine_->deletions(), 1u);
 }
 
 }  // namespace

@@ -182,6 +182,45 @@ TEST_F(ChangeFeedTest, TooFarBehindIsToldToResync) {
   EXPECT_EQ(ok->code(), wire::OK);
 }
 
+TEST_F(ChangeFeedTest, AForcedDeleteReleasesLiveHoldsThenTheStreamContinuesWithTheNewEvent) {
+  Start();
+  Stream stream;
+  client_->async().Subscribe(SubscribeReq("feed", shard_, 0, true), stream.Callback());
+  ASSERT_TRUE(stream.First().ok());
+  auto h = client_->Hold("feed", {SeatAt("S", "A", "5")}, "a", 60000);
+  ASSERT_EQ(h->code(), wire::OK);
+  auto del = client_->DeleteEvent("feed", /*force=*/true);
+  ASSERT_EQ(del->code(), wire::OK) << del->detail();
+  // A new SUBSCRIBE to the deleted event is refused; the open one stays.
+  Stream late;
+  client_->async().Subscribe(SubscribeReq("feed", shard_, 0, true), late.Callback());
+  auto refused = late.First();
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->code(), wire::EVENT_NOT_FOUND);
+  // Defined again: its changes follow on the same stream, numbered on.
+  wire::DefineEventRequest def;
+  def.set_event_id("feed");
+  auto* sec = def.add_sections();
+  sec->set_label("S");
+  auto* row = sec->add_rows();
+  row->set_label("A");
+  row->set_seat_count(20);
+  ASSERT_EQ(client_->DefineEvent(def)->code(), wire::OK);
+  ASSERT_EQ(client_->Hold("feed", {SeatAt("S", "A", "5")}, "b", 60000)->code(), wire::OK);
+  auto changes = stream.Changes(3);
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0].kind(), wire::CHANGE_HELD);
+  EXPECT_EQ(changes[1].kind(), wire::CHANGE_RELEASED);
+  EXPECT_EQ(changes[1].hold_id(), h->hold().hold_id());
+  // Sent after the delete's record was durable, with the labels the seats had.
+  ASSERT_EQ(changes[1].seats_size(), 1);
+  EXPECT_EQ(changes[1].seats(0).section(), "S");
+  EXPECT_EQ(changes[1].seats(0).row(), "A");
+  EXPECT_EQ(changes[1].seats(0).seat(), "5");
+  EXPECT_EQ(changes[2].kind(), wire::CHANGE_HELD);
+  EXPECT_EQ(changes[2].seq(), 3u);
+}
+
 TEST_F(ChangeFeedTest, SubscribeNamingAnotherShardIsWrongShard) {
   Start();
   // Shard 7 does not exist: the client sends it to the main port, and the

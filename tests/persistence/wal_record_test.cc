@@ -135,6 +135,11 @@ TEST(WalRecordTest, EveryRecordTypeRoundTrips) {
   room.mutable_admit()->add_expires_ms(1'700'000'060'000);
   room.mutable_admit()->set_admitted_ms(1'700'000'000'000);
 
+  DeleteEvent del;
+  del.set_event_id("ev1");
+  del.set_deleted_ms(1'700'000'000'999);
+  del.set_force(true);
+
   const std::vector<Input> inputs = {
       {RecordType::kDefineEvent, define.SerializeAsString()},
       {RecordType::kConfirm, confirm.SerializeAsString()},
@@ -142,6 +147,7 @@ TEST(WalRecordTest, EveryRecordTypeRoundTrips) {
       {RecordType::kCancel, cancel.SerializeAsString()},
       {RecordType::kFencing, fencing.SerializeAsString()},
       {RecordType::kRoom, room.SerializeAsString()},
+      {RecordType::kDeleteEvent, del.SerializeAsString()},
   };
   ASSERT_EQ(inputs.size(), kMaxRecordType);
   const std::string data = Encode(inputs);

@@ -133,7 +133,7 @@ TEST(OpTable, DurableOpsAreTheOnesThatWriteTheLog) {
   }
   EXPECT_EQ(durable,
             (std::set<std::string>{"DEFINE_EVENT", "CONFIRM", "CANCEL_BOOKING", "CONFIGURE_ROOM",
-                                   "JOIN_QUEUE", "QUEUE_STATUS", "LEAVE_QUEUE"}));
+                                   "JOIN_QUEUE", "QUEUE_STATUS", "LEAVE_QUEUE", "DELETE_EVENT"}));
 }
 
 Request Hold(const std::string& event, std::vector<std::string> sections) {

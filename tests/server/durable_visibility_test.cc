@@ -172,10 +172,10 @@ TEST_F(DurableVisibilityTest, NoSoldBeforeTheConfirmIsAcknowledged) {
   replies_.clear();
   Run(Confirm(hold, "ann", "k1"));
   Run(GetSeats());
-  Run(HoldReq(1, "bob"));  // refused: its conflict would say SOLD
-  HoldSeat(2, "cat");      // after the sale in the feed: waits behind it
+  Run(HoldReq(1, "bob"));          // refused: its conflict would say SOLD
+  HoldSeat(2, "cat");              // after the sale in the feed: waits behind it
   ASSERT_EQ(replies_.size(), 1u);  // only cat's hold: it shows no sale
-  Pass();  // written, not yet synced
+  Pass();                          // written, not yet synced
   EXPECT_TRUE(Received().empty());
   EXPECT_EQ(feed_->pending(), 2u);
   Sync();

@@ -121,6 +121,20 @@ TEST(MergeParts, StatsConcatenatesShardsAndAddsTheServerWideFields) {
   EXPECT_EQ(r.stats().io_backend(), "epoll");
 }
 
+TEST(MergeParts, DeleteEventSumsWhatEachShardFreed) {
+  std::vector<Response> parts{Ok(), Ok()};
+  parts[0].mutable_delete_event()->set_holds_released(1);
+  parts[0].mutable_delete_event()->set_bookings_dropped(5);
+  parts[1].mutable_delete_event()->set_bookings_dropped(7);
+  const Response r = MergeParts(Request::kDeleteEvent, parts, 9, Context{});
+  EXPECT_EQ(r.code(), wire::OK);
+  EXPECT_EQ(r.delete_event().holds_released(), 1u);
+  EXPECT_EQ(r.delete_event().bookings_dropped(), 12u);
+  parts[1] = Code(wire::EVENT_HAS_LIVE_HOLDS, "event 'gig' has 1 live hold(s)");
+  EXPECT_EQ(MergeParts(Request::kDeleteEvent, parts, 9, Context{}).code(),
+            wire::EVENT_HAS_LIVE_HOLDS);
+}
+
 TEST(MergeCancelBooking, AnyShardThatHadTheBookingAnswers) {
   std::vector<Response> parts{Code(wire::BOOKING_NOT_FOUND, "no"), Ok(),
                               Code(wire::BOOKING_NOT_FOUND, "no")};

@@ -135,9 +135,9 @@ constexpr int kGigSeats = 27 + 5 * 40;
 
 // Every command name, for the --help checks.
 const std::vector<std::vector<std::string>> kCommands = {
-    {"ping"},  {"info"},   {"events"},      {"event"},        {"seats"},          {"holds"},
-    {"hold"},  {"extend"}, {"release"},     {"confirm"},      {"cancel-booking"}, {"define-event"},
-    {"stats"}, {"top"},    {"wal", "dump"}, {"wal", "verify"}};
+    {"ping"},  {"info"},   {"events"},      {"event"},         {"seats"},          {"holds"},
+    {"hold"},  {"extend"}, {"release"},     {"confirm"},       {"cancel-booking"}, {"define-event"},
+    {"stats"}, {"top"},    {"wal", "dump"}, {"wal", "verify"}, {"delete-event"}};
 
 TEST(SeatctlUsage, HelpAtEveryLevel) {
   Outcome top = Seatctl({"--help"});
@@ -433,6 +433,39 @@ TEST_F(SeatctlTest, HoldExtendReleaseConfirmCancel) {
               HasSubstr(absl::StrCat("hold ", second, " released")));
   EXPECT_EQ(ParseJson<wire::Response>(Ok({"event", "gig", "--json"}).out).get_availability().free(),
             static_cast<uint64_t>(kGigSeats));
+}
+
+TEST_F(SeatctlTest, DeleteEventRefusedWhileHeldThenForced) {
+  DefineGig();
+  Confirm(Hold({"101/A/1"}, "alice"), "alice");
+  const uint64_t live = Hold({"102/B/2", "102/B/3"}, "bob");
+
+  Outcome refused = Ctl({"delete-event", "gig"});
+  EXPECT_EQ(refused.code, 1) << Describe(refused);
+  EXPECT_THAT(refused.err, HasSubstr("seatctl: delete-event gig: EVENT_HAS_LIVE_HOLDS"));
+  EXPECT_THAT(refused.err, HasSubstr("2 held seat(s)"));
+  EXPECT_THAT(refused.err, HasSubstr("add --force"));
+  EXPECT_EQ(refused.out, "");
+  EXPECT_EQ(ParseJson<wire::Response>(Ok({"event", "gig", "--json"}).out).get_availability().held(),
+            2u);
+
+  Outcome forced = Ok({"delete-event", "gig", "--force"});
+  EXPECT_THAT(forced.out, HasSubstr("event gig deleted: 1 live hold released, 1 booking dropped"));
+  Outcome gone = Ctl({"event", "gig"});
+  EXPECT_EQ(gone.code, 1);
+  EXPECT_THAT(gone.err, HasSubstr("EVENT_NOT_FOUND"));
+  EXPECT_EQ(Ctl({"release", absl::StrCat(live), "--holder", "bob"}).code, 1);
+  Outcome again = Ctl({"--json", "delete-event", "gig"});
+  EXPECT_EQ(again.code, 1);
+  EXPECT_EQ(ParseJson<wire::Response>(again.out).code(), wire::EVENT_NOT_FOUND);
+
+  // The id can be defined again, and starts clean.
+  DefineGig();
+  EXPECT_EQ(ParseJson<wire::Response>(Ok({"event", "gig", "--json"}).out).get_availability().free(),
+            static_cast<uint64_t>(kGigSeats));
+  auto json = ParseJson<wire::Response>(Ok({"--json", "delete-event", "gig"}).out);
+  EXPECT_EQ(json.code(), wire::OK);
+  EXPECT_EQ(json.delete_event().bookings_dropped(), 0u);
 }
 
 TEST_F(SeatctlTest, HoldAcrossShardsListsItsParts) {
