@@ -35,7 +35,19 @@ Options:
   --client MODE      how seatbench talks to seatlockd: async (default: through
                      the client library's AsyncClient) or raw (its own epoll
                      code, no client-library overhead); Redis is always raw
+  --pinned           cost per request: the server pinned to core $SERVER_CPU
+                     (default 1) and seatbench to core $LOAD_CPU (default 0),
+                     seatlockd with one shard (Redis is one thread); reports
+                     the server's CPU seconds (/proc, all threads, io-wq
+                     included) and requests per server CPU-second. Default
+                     workloads then: "ping hold1 hold4 hold-release hold-confirm"
+  --rates "R.."      after the closed-loop runs, open-loop hold1 at these
+                     rates (requests/s; "half" = half of that system's own
+                     closed-loop hold1 median), one run each, with a CDF plot.
+                     Default with --pinned: "20000 100000 half"; else none
   --help             this text
+
+Workloads: hold1 hold4 contended read hold-confirm hold-release ping.
 
 Environment: REDIS_PORT (6390), REDIS_AOF_PORT (6391), SEATLOCK_PORT (7400;
 shard ports are +1 and +2), BUILD_DIR (build/release), CONFIRM_SEATS (2000000).
@@ -47,8 +59,11 @@ DURATION=5
 WARMUP=1
 CONNECTIONS=50
 PIPELINE=16
-WORKLOADS="hold1 hold4 contended read hold-confirm"
+WORKLOADS=""
 CLIENT=async
+PINNED=0
+RATES=""
+RATES_SET=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
@@ -58,6 +73,8 @@ while [[ $# -gt 0 ]]; do
     --pipeline) PIPELINE="$2"; shift 2 ;;
     --workloads) WORKLOADS="$2"; shift 2 ;;
     --client) CLIENT="$2"; shift 2 ;;
+    --pinned) PINNED=1; shift ;;
+    --rates) RATES="$2"; RATES_SET=1; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -66,9 +83,27 @@ done
 [[ "$DURATION" =~ ^[0-9]+(\.[0-9]+)?$ && "$WARMUP" =~ ^[0-9]+(\.[0-9]+)?$ ]] ||
   { echo "compare.sh: --duration and --warmup must be numbers of seconds" >&2; exit 2; }
 [[ "$CLIENT" == async || "$CLIENT" == raw ]] || { echo "compare.sh: --client must be async or raw" >&2; exit 2; }
+if [[ -z "$WORKLOADS" ]]; then
+  if ((PINNED)); then WORKLOADS="ping hold1 hold4 hold-release hold-confirm"; else WORKLOADS="hold1 hold4 contended read hold-confirm"; fi
+fi
+if ((PINNED && !RATES_SET)); then RATES="20000 100000 half"; fi
 for w in $WORKLOADS; do
-  case "$w" in hold1|hold4|contended|read|hold-confirm) ;; *) echo "compare.sh: unknown workload $w" >&2; exit 2 ;; esac
+  case "$w" in hold1|hold4|contended|read|hold-confirm|hold-release|ping) ;; *) echo "compare.sh: unknown workload $w" >&2; exit 2 ;; esac
 done
+for r in $RATES; do
+  [[ "$r" == half || "$r" =~ ^[1-9][0-9]*$ ]] || { echo "compare.sh: --rates takes positive integers or 'half'" >&2; exit 2; }
+done
+SERVER_CPU="${SERVER_CPU:-1}"
+LOAD_CPU="${LOAD_CPU:-0}"
+SERVER_WRAP=()
+LOAD_WRAP=()
+SHARDS=2
+if ((PINNED)); then
+  command -v taskset >/dev/null || { echo "compare.sh: --pinned needs taskset (util-linux)" >&2; exit 1; }
+  SERVER_WRAP=(taskset -c "$SERVER_CPU")
+  LOAD_WRAP=(taskset -c "$LOAD_CPU")
+  SHARDS=1
+fi
 
 REDIS_PORT="${REDIS_PORT:-6390}"
 REDIS_AOF_PORT="${REDIS_AOF_PORT:-6391}"
@@ -105,6 +140,7 @@ done
 DATE="$(date +%F)"
 HOSTNAME_S="$(hostname -s)"
 TAG="$DATE-$HOSTNAME_S"
+((PINNED)) && TAG="$TAG-pinned"
 RESULTS="bench/results"
 RAW="$RESULTS/raw"
 mkdir -p "$RAW"
@@ -153,54 +189,88 @@ start_server() {
     fi
   else
     PORT="$SEATLOCK_PORT"
-    cmd=("$SEATLOCKD" --shards 2 --bind "$HOST" --port "$PORT" --data-dir "$dir/data" --fsync=always)
+    cmd=("$SEATLOCKD" --shards "$SHARDS" --bind "$HOST" --port "$PORT" --data-dir "$dir/data" --fsync=always)
   fi
+  cmd=("${SERVER_WRAP[@]}" "${cmd[@]}")
   local shown
   shown="$(printf '%q ' "${cmd[@]}")"
   echo "${shown//"$dir"/<tmp>/RUN}" >>"$COMMANDS.servers"
   "${cmd[@]}" >"$dir/server.log" 2>&1 &
   SERVER_PID=$!
   if [[ "$system" == seatlock ]]; then
-    wait_port $((PORT + 2)) 20 || { cat "$dir/server.log" >&2; echo "compare.sh: seatlockd did not start" >&2; exit 1; }
+    wait_port $((PORT + SHARDS)) 20 || { cat "$dir/server.log" >&2; echo "compare.sh: seatlockd did not start" >&2; exit 1; }
   fi
   wait_port "$PORT" 20 || { cat "$dir/server.log" >&2; echo "compare.sh: $system did not start" >&2; exit 1; }
 }
 
 FAILED=0
 RUN_TIMEOUT=$(python3 -c "import math; print(int(math.ceil($WARMUP + $DURATION)) + 120)")
-echo "compare.sh: $ROUNDS round(s) x {$WORKLOADS} x {seatlock (--client $CLIENT), redis}, ${DURATION}s + ${WARMUP}s warm-up each"
+
+# run_one system workload id [seatbench args...]: a fresh server, one seatbench
+# run into $RAW/$TAG-id.{json,txt}, the server stopped.
+run_one() {
+  local system="$1" workload="$2" id="$3"
+  shift 3
+  start_server "$system" "$workload" "$id"
+  local extra=("$@")
+  [[ "$workload" == hold-confirm ]] && extra+=(--seats "$CONFIRM_SEATS")
+  [[ "$system" == seatlock ]] && extra+=(--client "$CLIENT")
+  [[ "$workload" != ping ]] && extra+=(--verify)
+  ((PINNED)) && extra+=(--server-pid "$SERVER_PID")
+  local out="$RAW/$TAG-$id"
+  rm -f "$out.json" "$out.txt" "$out.failed"
+  local cmd=("${LOAD_WRAP[@]}" "$SEATBENCH" --target "$system" --host "$HOST" --port "$PORT"
+             --workload "$workload" --connections "$CONNECTIONS" --duration "$DURATION"
+             --warmup "$WARMUP" "${extra[@]}" --lua-dir bench/redis --json "$out.json")
+  local shown
+  shown="$(printf '%q ' "${cmd[@]}")"
+  echo "${shown//--server-pid $SERVER_PID/--server-pid <server pid>}" >>"$COMMANDS"
+  echo "== $id"
+  local rc=0
+  # In the background and waited for, so a signal reaches the trap at once.
+  timeout -k 5 "$RUN_TIMEOUT" "${cmd[@]}" >"$out.txt" 2>&1 &
+  BENCH_PID=$!
+  wait "$BENCH_PID" || rc=$?
+  BENCH_PID=""
+  sed 's/^/   /' "$out.txt"
+  if ((rc != 0)); then
+    echo "   FAILED (exit $rc)"
+    FAILED=1
+    echo "{\"failed\": $rc}" >"$out.failed"
+  fi
+  stop_server
+  rm -rf "${TMP:?}/$id"
+}
+
+echo "compare.sh: $ROUNDS round(s) x {$WORKLOADS} x {seatlock (--client $CLIENT), redis}, ${DURATION}s + ${WARMUP}s warm-up each$( ((PINNED)) && echo ", pinned: server on core $SERVER_CPU, seatbench on core $LOAD_CPU")"
 for round in $(seq "$ROUNDS"); do
   for workload in $WORKLOADS; do
     if ((round % 2 == 1)); then systems="seatlock redis"; else systems="redis seatlock"; fi
     for system in $systems; do
-      id="$workload-$system-r$round"
-      start_server "$system" "$workload" "$id"
-      extra=()
-      [[ "$workload" == hold-confirm ]] && extra=(--seats "$CONFIRM_SEATS")
-      [[ "$system" == seatlock ]] && extra+=(--client "$CLIENT")
-      out="$RAW/$TAG-$id"
-      rm -f "$out.json" "$out.txt" "$out.failed"
-      cmd=("$SEATBENCH" --target "$system" --host "$HOST" --port "$PORT" --workload "$workload"
-           --connections "$CONNECTIONS" --pipeline "$PIPELINE" --duration "$DURATION" --warmup "$WARMUP"
-           "${extra[@]}" --lua-dir bench/redis --verify --json "$out.json")
-      printf '%q ' "${cmd[@]}" >>"$COMMANDS"
-      echo >>"$COMMANDS"
-      echo "== round $round: $workload on $system"
-      rc=0
-      # In the background and waited for, so a signal reaches the trap at once.
-      timeout -k 5 "$RUN_TIMEOUT" "${cmd[@]}" >"$out.txt" 2>&1 &
-      BENCH_PID=$!
-      wait "$BENCH_PID" || rc=$?
-      BENCH_PID=""
-      sed 's/^/   /' "$out.txt"
-      if ((rc != 0)); then
-        echo "   FAILED (exit $rc)"
-        FAILED=1
-        echo "{\"failed\": $rc}" >"$out.failed"
-      fi
-      stop_server
-      rm -rf "${TMP:?}/$id"
+      run_one "$system" "$workload" "$workload-$system-r$round" --pipeline "$PIPELINE"
     done
+  done
+done
+# Open loop, hold1, at fixed rates ("half": of the system's own closed-loop
+# hold1 median in this run).
+for rate in $RATES; do
+  for system in seatlock redis; do
+    r="$rate"
+    if [[ "$rate" == half ]]; then
+      r=$(python3 - "$RAW" "$TAG" "$ROUNDS" "$system" <<'PY'
+import json, os, statistics, sys
+raw, tag, rounds, system = sys.argv[1:]
+vals = []
+for i in range(1, int(rounds) + 1):
+    p = os.path.join(raw, f"{tag}-hold1-{system}-r{i}.json")
+    if os.path.exists(p):
+        vals.append(json.load(open(p))["throughput"])
+print(int(statistics.median(vals) / 2) if vals else 0)
+PY
+)
+      if [[ "$r" == 0 ]]; then echo "compare.sh: --rates half needs hold1 in the workloads" >&2; FAILED=1; continue; fi
+    fi
+    run_one "$system" hold1 "open-$rate-$system" --rate "$r"
   done
 done
 
@@ -208,10 +278,12 @@ done
 REPORT="$RESULTS/$TAG.md"
 sort -u "$COMMANDS.servers" >"$TMP/servers.txt"
 report_rc=0
-python3 - "$RAW" "$TAG" "$REPORT" "$TMP" "$COMMANDS" "$TMP/servers.txt" "$ROUNDS" "$WORKLOADS" "$CLIENT" <<'PY' || report_rc=$?
+python3 - "$RAW" "$TAG" "$REPORT" "$TMP" "$COMMANDS" "$TMP/servers.txt" "$ROUNDS" "$WORKLOADS" "$CLIENT" "$PINNED" "$RATES" "$SERVER_CPU" "$LOAD_CPU" <<'PY' || report_rc=$?
 import glob, json, os, statistics, subprocess, sys
-raw, tag, report, tmp, commands, servers, rounds, workloads, client = sys.argv[1:]
+raw, tag, report, tmp, commands, servers, rounds, workloads, client, pinned, rates, server_cpu, load_cpu = sys.argv[1:]
 workloads = workloads.split()
+pinned = pinned == "1"
+rates = rates.split()
 systems = ["seatlock", "redis"]
 names = {"seatlock": f"seatlockd (client {client})", "redis": "Redis + Lua"}
 
@@ -262,26 +334,43 @@ titles = {
     "contended": "contended: 90% of requests on 1% of the seats",
     "read": "read: free seats of one random section (~10% held in setup)",
     "hold-confirm": "hold-confirm: durable sales (HOLD then CONFIRM; fsync always / appendfsync always)",
+    "hold-release": "hold-release: HOLD one random seat, and RELEASE each granted hold (a transaction is both)",
+    "ping": "ping: PING (the server loop's ceiling)",
 }
+if pinned:
+    lines += [f"**Pinned:** the server ran on core {server_cpu} (`taskset`), seatbench on core {load_cpu}; "
+              "seatlockd with `--shards 1` (Redis is one thread). \"per CPU-s\" is requests (hold-confirm, hold-release: "
+              "transactions) per second of the server's CPU time over the measured window "
+              "(user + system, all threads including io-wq workers, from /proc/PID/stat).", ""]
 failed_any = False
 for w in workloads:
     lines += [f"## {titles.get(w, w)}", ""]
     per = {s: load(w, s) for s in systems}
     unit = "sales/s" if w == "hold-confirm" else "requests/s"
-    lines += [f"| system | {unit} | p50 | p99 | p99.9 | max | verify | runs ok |", "|---|---|---|---|---|---|---|---|"]
+    cpu_cols = " server CPU s | per CPU-s |" if pinned else ""
+    lines += [f"| system | {unit} |{cpu_cols} p50 | p99 | p99.9 | max | verify | runs ok |",
+              "|---|---|" + ("---|---|" if pinned else "") + "---|---|---|---|---|---|"]
     for s in systems:
         runs = per[s]
         ok = [r for r in runs if r]
-        ver = "ok" if ok and all(r.get("verify") == "ok" for r in ok) and len(ok) == len(runs) else "**FAILED**"
+        ver = "ok" if ok and all(r.get("verify") in ("ok", None) for r in ok) and len(ok) == len(runs) else "**FAILED**"
+        if w == "ping" and ver == "ok":
+            ver = "n/a"
+        cpu = (f" {fmt(med(runs, 'server_cpu_s'))} | {fmt(med(runs, 'per_server_cpu_s'), '/s')} |"
+               if pinned else "")
         if ver != "ok":
             failed_any = True
-        lines.append(f"| {names[s]} | {fmt(med(runs, 'throughput'), '/s')} | {fmt(med(runs, 'p50_us'))} | "
+        lines.append(f"| {names[s]} | {fmt(med(runs, 'throughput'), '/s')} |{cpu} {fmt(med(runs, 'p50_us'))} | "
                      f"{fmt(med(runs, 'p99_us'))} | {fmt(med(runs, 'p999_us'))} | {fmt(med(runs, 'max_us'))} | "
                      f"{ver} | {len(ok)}/{len(runs)} |")
     a, b = med(per["seatlock"], "throughput"), med(per["redis"], "throughput")
     ratio = f"{a / b:.2f}×" if a and b else "n/a"
     pa, pb = med(per["seatlock"], "p99_us"), med(per["redis"], "p99_us")
     pratio = f"{pa / pb:.2f}×" if pa and pb else "n/a"
+    if pinned:
+        ca, cb = med(per["seatlock"], "per_server_cpu_s"), med(per["redis"], "per_server_cpu_s")
+        if ca and cb:
+            lines += ["", f"Per server CPU-second, seatlockd / Redis: **{ca / cb:.2f}×**."]
     lines += ["", f"Throughput ratio seatlockd / Redis: **{ratio}** (p99 ratio {pratio}). "
               "Per round (seatlockd, Redis): " + "; ".join(
                   f"r{i+1} {fmt(x['throughput'] if x else None, '/s')}, {fmt(y['throughput'] if y else None, '/s')}"
@@ -300,6 +389,29 @@ for w in workloads:
         have = True
     if have:
         lines += [f"![{w} latency CDF]({tag}-{w}-cdf.png)", ""]
+if rates:
+    lines += ["## Open loop: hold1 at fixed rates", "",
+              "One run per rate and system, `--rate R` (latency from each request's intended send "
+              "time, so a stall counts for every request it delays). \"half\" is half of that "
+              "system's own closed-loop hold1 median above.", "",
+              "| rate | system | offered /s | achieved /s | late | p50 | p99 | p99.9 | max |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for rate in rates:
+        for s in systems:
+            p = os.path.join(raw, f"{tag}-open-{rate}-{s}.json")
+            r = json.load(open(p)) if os.path.exists(p) and not os.path.exists(p[:-5] + ".failed") else None
+            if r is None:
+                lines.append(f"| {rate} | {names[s]} | n/a | n/a | n/a | n/a | n/a | n/a | n/a |")
+                failed_any = True
+                continue
+            lines.append(f"| {rate} | {names[s]} | {fmt(r['rate_offered'])} | {fmt(r['rate_achieved'])} | "
+                         f"{r['late']:,} | {fmt(r['p50_us'])} | {fmt(r['p99_us'])} | {fmt(r['p999_us'])} | "
+                         f"{fmt(r['max_us'])} |")
+            if r.get("cdf"):
+                with open(os.path.join(tmp, f"cdf-open-{rate}-{s}.dat"), "w") as f:
+                    for us, frac in r["cdf"]:
+                        f.write(f"{us} {frac}\n")
+    lines += ["", f"![open-loop latency CDF]({tag}-open-cdf.png)", ""]
 lines += ["## Commands", "", "Servers (one fresh, empty instance per run; RUN is a temporary directory per run):", "", "```"]
 lines += [l.rstrip() for l in open(servers)]
 lines += ["```", "", "Load (in run order):", "", "```"]
@@ -335,6 +447,34 @@ plot $joined
 EOF
     echo "wrote $png"
   done
+fi
+if ((HAVE_GNUPLOT)) && [[ -n "$RATES" ]]; then
+  plots=()
+  for rate in $RATES; do
+    for s in seatlock redis; do
+      dat="$TMP/cdf-open-$rate-$s.dat"
+      [[ -s "$dat" ]] || continue
+      title="seatlockd $rate"; [[ "$s" == redis ]] && title="Redis + Lua $rate"
+      plots+=("'$dat' using 1:2 with lines linewidth 2 title '$title'")
+    done
+  done
+  if ((${#plots[@]})); then
+    png="$RESULTS/$TAG-open-cdf.png"
+    joined=$(IFS=,; echo "${plots[*]}")
+    timeout 60 gnuplot <<EOF
+set terminal pngcairo size 900,560 font ",11"
+set output '$png'
+set title "hold1, open loop at fixed rates: latency CDF ($TAG)"
+set logscale x
+set xlabel 'latency from intended send (µs, log scale)'
+set ylabel 'fraction of requests'
+set yrange [0:1.001]
+set key bottom right
+set grid
+plot $joined
+EOF
+    echo "wrote $png"
+  fi
 fi
 echo "wrote $REPORT"
 if ((FAILED || report_rc)); then

@@ -45,6 +45,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -60,6 +61,7 @@
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "bench/bench_net.h"
 #include "client/async_client.h"
 #include "common/flag_spelling.h"
@@ -81,9 +83,15 @@ ABSL_FLAG(
     std::string, workload, "hold1",
     "hold1 (one random seat), hold4 (4 adjacent seats in a row), contended (one seat; 90% of "
     "requests on 1% of the seats), hold-confirm (hold a free seat, then confirm it in the same "
-    "slot: durable sales; throughput counts sales), or read (free seats of one random section; "
-    "~10% of the seats are held during setup).");
+    "slot: durable sales; throughput counts sales), hold-release (hold1, and each granted hold "
+    "released by its holder in the same slot: the success path; a transaction is the hold and "
+    "its release), read (free seats of one random section; ~10% of the seats are held during "
+    "setup), or ping (PING: the server loop's ceiling).");
 ABSL_FLAG(int32_t, connections, 50, "Connections in total.");
+ABSL_FLAG(int32_t, server_pid, 0,
+          "If set: the server's process id. Its CPU time (user + system, all threads, io-wq "
+          "workers included, from /proc/PID/stat) over the measured window is reported, with "
+          "requests per server CPU-second.");
 ABSL_FLAG(int32_t, pipeline, 1, "Closed loop: transactions in flight per connection.");
 ABSL_FLAG(int32_t, threads, 1,
           "Load-generator threads (raw: epoll loops; --client async: open-loop pacing threads, the "
@@ -264,7 +272,7 @@ class SyncConn {
   size_t off_ = 0;
 };
 
-enum class Workload { kHold, kContended, kConfirm, kRead };
+enum class Workload { kHold, kContended, kConfirm, kRead, kHoldRelease, kPing };
 
 struct Setup {
   bool redis = false;
@@ -323,7 +331,7 @@ struct Stats {
   std::vector<SaleRec> sales;
 };
 
-enum class Kind : uint8_t { kHold, kConfirm, kRead };
+enum class Kind : uint8_t { kHold, kConfirm, kRead, kRelease, kPing };
 
 // One request in flight.
 struct Pending {
@@ -579,7 +587,16 @@ class Worker {
     p->sent_ns = now;
     const int sps = setup_.seats_per_section;
     const auto& secs = setup_.sections_of_shard[static_cast<size_t>(c.shard)];
-    if (setup_.workload == Workload::kRead) {
+    if (setup_.workload == Workload::kPing) {
+      p->kind = Kind::kPing;
+      if (setup_.redis) {
+        c.out.append("*1\r\n$4\r\nPING\r\n");
+      } else {
+        wire::Request req;
+        req.mutable_ping();
+        SendSeatlock(c, *p, std::move(req));
+      }
+    } else if (setup_.workload == Workload::kRead) {
       p->kind = Kind::kRead;
       p->seat = static_cast<uint32_t>(secs[c.rng() % secs.size()]);  // the section
       if (setup_.redis)
@@ -778,6 +795,22 @@ class Worker {
             MarkDirty(c);
             return;
           }
+          if (setup_.workload == Workload::kHoldRelease) {  // release it in the same slot
+            Pending local;
+            Pending* q = Allocate(c, &local);
+            if (q == nullptr) Die("request ring full");
+            q->kind = Kind::kRelease;
+            q->origin_ns = p.origin_ns;
+            q->sent_ns = now;
+            q->seat = p.seat;
+            q->hold_id = resp.hold().hold_id();
+            wire::Request req;
+            req.mutable_release()->set_hold_id(resp.hold().hold_id());
+            req.mutable_release()->set_holder(c.holder);
+            SendSeatlock(c, *q, std::move(req));
+            MarkDirty(c);
+            return;
+          }
           if (setup_.verify) {
             stats.grants.push_back(GrantRec{p.seat, c.index, p.sent_ns, now, resp.hold().hold_id(),
                                             static_cast<uint32_t>(setup_.ttl),
@@ -795,6 +828,19 @@ class Worker {
         Done(c, p, now, refusal ? 1 : 2);
         return;
       }
+      case Kind::kPing:
+        if (resp.code() != wire::OK) Unexpected(absl::StrCat("PING: ", resp.detail()));
+        Done(c, p, now, resp.code() == wire::OK ? 0 : 2);
+        return;
+      case Kind::kRelease:
+        // The hold was granted a moment ago with a TTL far longer than the
+        // round trip: anything but OK is a bug.
+        if (resp.code() != wire::OK) {
+          Unexpected(absl::StrCat("RELEASE of hold ", p.hold_id, ": ",
+                                  wire::ResultCode_Name(resp.code()), " ", resp.detail()));
+        }
+        Done(c, p, now, resp.code() == wire::OK ? 0 : 2);
+        return;
       case Kind::kConfirm: {
         const auto& cf = resp.confirm();
         if (resp.code() == wire::OK && cf.booking_id() != 0 && !cf.replayed()) {
@@ -858,6 +904,14 @@ class Worker {
     RespBulk(&c.out, c.holder);
     RespBulk(&c.out, "86400");
   }
+  void EncodeRedisRelease(Conn& c, uint32_t first) {
+    absl::StrAppend(&c.out, "*", 4 + setup_.hold_seats, "\r\n$7\r\nEVALSHA\r\n");
+    RespBulk(&c.out, setup_.sha_release);
+    RespBulk(&c.out, std::to_string(setup_.hold_seats));
+    for (int k = 0; k < setup_.hold_seats; ++k)
+      RespBulk(&c.out, setup_.SeatKey(first + static_cast<uint32_t>(k)));
+    RespBulk(&c.out, c.holder);
+  }
   std::string IdemKey(uint32_t conn, uint64_t key_id) const {
     return absl::StrCat("idem:", setup_.event, ":", HolderOf(conn), ":", key_id);
   }
@@ -874,7 +928,7 @@ class Worker {
       const size_t nl = c.in.find("\r\n", c.in_off);
       if (nl == std::string::npos) break;
       const char kind = c.in[c.in_off];
-      if (kind != ':' && kind != '-') {
+      if (kind != ':' && kind != '-' && kind != '+') {  // + only for PING's +PONG
         Die(absl::StrCat("unexpected redis reply ", c.in.substr(c.in_off, nl - c.in_off)));
       }
       const uint64_t now = MonoNs();
@@ -889,7 +943,8 @@ class Worker {
         Done(c, p, now, 2);
         continue;
       }
-      const int64_t value = std::strtoll(c.in.c_str() + c.in_off + 1, nullptr, 10);
+      const int64_t value =
+          kind == '+' ? 0 : std::strtoll(c.in.c_str() + c.in_off + 1, nullptr, 10);
       c.in_off = nl + 2;
       OnRedisReply(c, p, value, now);
     }
@@ -911,6 +966,18 @@ class Worker {
             q->key_id = id;
             q->hold_sent_ns = p.sent_ns;
             EncodeRedisConfirm(c, id, p.seat);
+            MarkDirty(c);
+            return;
+          }
+          if (setup_.workload == Workload::kHoldRelease) {  // release.lua in the same slot
+            uint64_t id;
+            Pending* q = NewRequest(c, &id);
+            if (q == nullptr) Die("request ring full");
+            q->kind = Kind::kRelease;
+            q->origin_ns = p.origin_ns;
+            q->sent_ns = now;
+            q->seat = p.seat;
+            EncodeRedisRelease(c, p.seat);
             MarkDirty(c);
             return;
           }
@@ -944,6 +1011,15 @@ class Worker {
         Done(c, p, now, 1);
         return;
       }
+      case Kind::kPing:
+        Done(c, p, now, 0);
+        return;
+      case Kind::kRelease:
+        if (value != setup_.hold_seats) {
+          Unexpected(absl::StrCat("release.lua returned ", value, " for ", setup_.SeatKey(p.seat)));
+        }
+        Done(c, p, now, value == setup_.hold_seats ? 0 : 2);
+        return;
       case Kind::kRead:
         if (value != static_cast<int64_t>(setup_.free_in_section[p.seat])) {
           Unexpected(absl::StrCat("availability.lua for S", p.seat, " returned ", value,
@@ -1368,6 +1444,21 @@ std::string JsonCdf(const LatencyHistogram& h) {
   return out + "]";
 }
 
+// CPU seconds (user + system) the process `pid` has used: all its threads,
+// including the kernel's io-wq workers for it, from /proc/PID/stat.
+double ProcessCpuSeconds(int pid) {
+  std::ifstream f(absl::StrCat("/proc/", pid, "/stat"));
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');  // the command name may hold spaces
+  if (!f.good() && stat.empty()) Die(absl::StrCat("--server_pid ", pid, ": no /proc/", pid));
+  if (paren == std::string::npos) Die(absl::StrCat("cannot parse /proc/", pid, "/stat"));
+  std::vector<std::string> fields = absl::StrSplit(stat.substr(paren + 2), ' ');
+  // Fields after the name start at 3 (state); utime is 14, stime 15.
+  if (fields.size() < 13) Die(absl::StrCat("cannot parse /proc/", pid, "/stat"));
+  const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+  return (std::stod(fields[11]) + std::stod(fields[12])) / ticks;
+}
+
 int Main() {
   Setup setup;
   const std::string target = absl::GetFlag(FLAGS_target);
@@ -1384,8 +1475,12 @@ int Main() {
     setup.workload = Workload::kContended;
   else if (workload == "read")
     setup.workload = Workload::kRead;
+  else if (workload == "hold-release")
+    setup.workload = Workload::kHoldRelease;
+  else if (workload == "ping")
+    setup.workload = Workload::kPing;
   else
-    Die("--workload must be hold1, hold4, contended, hold-confirm or read");
+    Die("--workload must be hold1, hold4, contended, hold-confirm, hold-release, read or ping");
   const std::string read_op = absl::GetFlag(FLAGS_read_op);
   if (read_op != "seats" && read_op != "availability")
     Die("--read_op must be seats or availability");
@@ -1579,6 +1674,8 @@ int Main() {
     for (auto& w : workers) ts.emplace_back([&w, &phase] { w->Run(&phase); });
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
+  const int server_pid = absl::GetFlag(FLAGS_server_pid);
+  const double cpu_start = server_pid > 0 ? ProcessCpuSeconds(server_pid) : 0;
   phase = 1;
   const uint64_t start = MonoNs();
   if (async) {
@@ -1586,6 +1683,7 @@ int Main() {
   }
   std::this_thread::sleep_for(std::chrono::duration<double>(duration));
   phase = 2;
+  const double server_cpu = server_pid > 0 ? ProcessCpuSeconds(server_pid) - cpu_start : 0;
   if (async) {
     for (auto& w : workers) w->AsyncDrain();
   }
@@ -1650,13 +1748,21 @@ int Main() {
         rate, static_cast<double>(n) / secs, static_cast<unsigned long long>(total.late),
         pct(total.late), static_cast<unsigned long long>(total.backlog));
   }
-  const char* ok_word = confirm ? "sold" : setup.workload == Workload::kRead ? "read" : "granted";
+  const char* ok_word = confirm                                  ? "sold"
+                        : setup.workload == Workload::kRead         ? "read"
+                        : setup.workload == Workload::kPing         ? "answered"
+                        : setup.workload == Workload::kHoldRelease ? "held+released"
+                                                                    : "granted";
   std::printf(
       "  %s %llu  throughput %.0f /s  %s %.1f%%  refused %.1f%%  errors %llu  unanswered %llu\n",
       confirm ? "sales" : "requests", static_cast<unsigned long long>(confirm ? total.ok : n),
       throughput, ok_word, pct(total.ok), pct(total.refused),
       static_cast<unsigned long long>(total.errors),
       static_cast<unsigned long long>(total.unanswered));
+  if (server_pid > 0) {
+    std::printf("  server cpu %.2f s over %.2f s  requests per server cpu-second %.0f\n",
+                server_cpu, secs, server_cpu > 0 ? static_cast<double>(n) / server_cpu : 0.0);
+  }
   std::printf("  latency us%s: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n",
               setup.open_loop ? " (from intended send time)"
               : confirm       ? " (hold sent to confirm answered)"
@@ -1688,7 +1794,9 @@ int Main() {
       << ",\"backlog\":" << total.backlog << ",\"p50_us\":" << us(0.5) << ",\"p90_us\":" << us(0.9)
       << ",\"p99_us\":" << us(0.99) << ",\"p999_us\":" << us(0.999)
       << ",\"max_us\":" << static_cast<double>(total.hist.max()) / 1000.0
-      << ",\"mean_us\":" << total.hist.mean() / 1000.0
+      << ",\"mean_us\":" << total.hist.mean() / 1000.0 << ",\"server_cpu_s\":" << server_cpu
+      << ",\"per_server_cpu_s\":"
+      << (server_cpu > 0 ? static_cast<double>(n) / server_cpu : 0.0)
       << ",\"verify\":" << (setup.verify ? (violations == 0 ? "\"ok\"" : "\"failed\"") : "null")
       << ",\"verify_checks\":" << checks << ",\"verify_violations\":" << violations
       << ",\"cdf\":" << JsonCdf(total.hist) << "}\n";
