@@ -1748,11 +1748,11 @@ int Main() {
         rate, static_cast<double>(n) / secs, static_cast<unsigned long long>(total.late),
         pct(total.late), static_cast<unsigned long long>(total.backlog));
   }
-  const char* ok_word = confirm                                  ? "sold"
-                        : setup.workload == Workload::kRead         ? "read"
-                        : setup.workload == Workload::kPing         ? "answered"
+  const char* ok_word = confirm                                    ? "sold"
+                        : setup.workload == Workload::kRead        ? "read"
+                        : setup.workload == Workload::kPing        ? "answered"
                         : setup.workload == Workload::kHoldRelease ? "held+released"
-                                                                    : "granted";
+                                                                   : "granted";
   std::printf(
       "  %s %llu  throughput %.0f /s  %s %.1f%%  refused %.1f%%  errors %llu  unanswered %llu\n",
       confirm ? "sales" : "requests", static_cast<unsigned long long>(confirm ? total.ok : n),
@@ -1795,8 +1795,7 @@ int Main() {
       << ",\"p99_us\":" << us(0.99) << ",\"p999_us\":" << us(0.999)
       << ",\"max_us\":" << static_cast<double>(total.hist.max()) / 1000.0
       << ",\"mean_us\":" << total.hist.mean() / 1000.0 << ",\"server_cpu_s\":" << server_cpu
-      << ",\"per_server_cpu_s\":"
-      << (server_cpu > 0 ? static_cast<double>(n) / server_cpu : 0.0)
+      << ",\"per_server_cpu_s\":" << (server_cpu > 0 ? static_cast<double>(n) / server_cpu : 0.0)
       << ",\"verify\":" << (setup.verify ? (violations == 0 ? "\"ok\"" : "\"failed\"") : "null")
       << ",\"verify_checks\":" << checks << ",\"verify_violations\":" << violations
       << ",\"cdf\":" << JsonCdf(total.hist) << "}\n";
