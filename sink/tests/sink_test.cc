@@ -79,8 +79,9 @@ class SinkTest : public ::testing::Test {
     ASSERT_TRUE(pg_->Start()) << pg_->Log();
     port_ = FreePortBlock();
     ASSERT_NE(port_, 0);
-    daemon_ = std::make_unique<Daemon>(
-        DaemonOptions{.shards = 2, .extra_args = {absl::StrCat("--port=", port_)}});
+    daemon_ = std::make_unique<Daemon>(DaemonOptions{
+        .shards = 2,
+        .extra_args = {absl::StrCat("--port=", port_), absl::StrCat("--feed_ring=", feed_ring_)}});
     ASSERT_TRUE(daemon_->Start()) << daemon_->Log();
     ConnectClient();
     wire::DefineEventRequest def;
@@ -256,6 +257,7 @@ class SinkTest : public ::testing::Test {
   std::unique_ptr<Daemon> daemon_;
   std::unique_ptr<Client> client_;
   uint16_t port_ = 0;
+  int feed_ring_ = 100000;  // changes seatlockd keeps per shard for a resume
   std::string sink_log_;
   pid_t sink_pid_ = -1;
 };
@@ -348,6 +350,33 @@ TEST_F(SinkTest, ASchemaMismatchStopsItWithAClearError) {
   EXPECT_EQ(RunOnce(), 3) << SinkLog();
   EXPECT_NE(SinkLog().find("schema mismatch: table bookings has columns (id)"), std::string::npos)
       << SinkLog();
+}
+
+// A feed ring of 4 changes: a sink that stopped more than 4 changes ago gets
+// RESYNC_REQUIRED on resume, and reconciles from a full read.
+class SinkResyncTest : public SinkTest {
+ protected:
+  SinkResyncTest() { feed_ring_ = 4; }
+};
+
+TEST_F(SinkResyncTest, ReconcilesAfterResyncRequired) {
+  ASSERT_NE(Sell("101", {1}, "alice"), 0u);
+  ASSERT_EQ(RunOnce(), 0) << SinkLog();
+  const size_t log_before = SinkLog().size();
+  uint64_t refund = 0;
+  for (int seat = 2; seat < 12; ++seat) {
+    const uint64_t b = Sell(seat % 2 == 0 ? "101" : "A", {seat}, absl::StrCat("buyer-", seat));
+    ASSERT_NE(b, 0u);
+    if (seat == 5) refund = b;
+  }
+  ASSERT_EQ(client_->CancelBooking(refund)->code(), wire::OK);
+  ASSERT_EQ(RunOnce(), 0) << SinkLog();
+  const std::string log = SinkLog().substr(log_before);
+  EXPECT_NE(log.find("(resuming after"), std::string::npos) << log;
+  EXPECT_NE(log.find("RESYNC_REQUIRED"), std::string::npos) << log;
+  EXPECT_EQ(DbBookings(), ServerBookings());
+  EXPECT_EQ(DbSoldSeats(), ServerSoldSeats());
+  ExpectPositionsMatchTheFeed();
 }
 
 TEST_F(SinkTest, RetriesWhilePostgresIsDownAndSkipsNothing) {
