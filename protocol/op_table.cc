@@ -37,12 +37,13 @@ constexpr std::array<OpInfo, kOpCount> kOps = {{
     {R::kLeaveQueue, "LEAVE_QUEUE", Routing::kRoomHome, true, true, false, false, false},
     {R::kRoomInfo, "ROOM_INFO", Routing::kRoomHome, false, true, false, false, false},
     {R::kDeleteEvent, "DELETE_EVENT", Routing::kFanOut, true, true, false, false, false},
+    {R::kListBookings, "LIST_BOOKINGS", Routing::kNamedShard, false, true, false, true, false},
 }};
 
-// Field numbers 10..32 map onto the table in order.
+// Field numbers 10..33 map onto the table in order.
 constexpr int kFirstField = 10;
 static_assert(static_cast<int>(R::kHello) == kFirstField);
-static_assert(static_cast<int>(R::kDeleteEvent) == kFirstField + static_cast<int>(kOpCount) - 1);
+static_assert(static_cast<int>(R::kListBookings) == kFirstField + static_cast<int>(kOpCount) - 1);
 
 constexpr bool TableIsDense() {
   for (size_t i = 0; i < kOps.size(); ++i) {
@@ -97,6 +98,8 @@ const std::string& EventOf(const wire::Request& req) {
       return req.room_info().event_id();
     case R::kDeleteEvent:
       return req.delete_event().event_id();
+    case R::kListBookings:
+      return req.list_bookings().event_id();
     default:
       return EmptyString();
   }
@@ -130,7 +133,8 @@ Target TargetOf(const wire::Request& req, uint32_t n, uint64_t seed, bool gated)
     case Routing::kReceiver:
       return {Target::kReceiver, 0};
     case Routing::kNamedShard:
-      return {Target::kShard, req.subscribe().shard()};
+      return {Target::kShard, req.op_case() == R::kListBookings ? req.list_bookings().shard()
+                                                                : req.subscribe().shard()};
     case Routing::kSection:
       return {Target::kShard, ShardFor(event, req.get_seats().section(), n, seed)};
     case Routing::kSeats: {

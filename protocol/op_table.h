@@ -28,7 +28,7 @@ namespace seatlock::protocol {
 // How the server finds the shard(s) that run an op.
 enum class Routing : uint8_t {
   kReceiver,     // answered by the shard that received it (HELLO, AUTH, PING)
-  kNamedShard,   // the shard the request names (SUBSCRIBE's `shard`)
+  kNamedShard,   // the shard the request names (SUBSCRIBE's and LIST_BOOKINGS' `shard`)
   kSection,      // ShardFor(event_id, section) (GET_SEATS)
   kSeats,        // ShardFor(event_id, seat.section) per seat; several owners: multi-shard hold
   kBestSection,  // HOLD_BEST_AVAILABLE: ShardFor(event_id, section); no section: every shard in
@@ -66,7 +66,7 @@ std::span<const OpInfo> AllOps();
 const OpInfo* FindOp(wire::Request::OpCase op);
 // Dense index of `op` in AllOps() (for counters), or kOpCount for unknown.
 size_t OpIndex(wire::Request::OpCase op);
-inline constexpr size_t kOpCount = 23;
+inline constexpr size_t kOpCount = 24;
 
 // Where one request goes.
 struct Target {

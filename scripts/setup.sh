@@ -12,6 +12,7 @@ PACKAGES=(
   clang-format-14 clang-tidy-14         # scripts/lint.sh (CI) and scripts/tidy.sh
   redis-server redis-tools              # baseline for the benchmarks only
   gnuplot-nox                           # latency CDF plots from bench/compare.sh
+  postgresql libpq-dev                  # seatlock-sink: libpq, and PostgreSQL 15 for its tests
 )
 
 missing=()

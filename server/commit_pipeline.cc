@@ -59,6 +59,7 @@ bool CommitPipeline::ShowsSeatStates(const Request& req, const Response& resp) {
     case Request::kGetAvailability:
     case Request::kListEvents:
     case Request::kStats:  // bookings and cancellation counts
+    case Request::kListBookings:
       return true;
     case Request::kHold:
     case Request::kHoldBestAvailable:

@@ -312,6 +312,7 @@ bool ConnectionTable::HandleSessionOp(uint64_t id, Conn& conn, const Request& re
       h->set_auth_required(!config_.auth_token.empty());
       h->set_max_frame_bytes(config_.max_frame_bytes);
       h->set_max_in_flight(config_.max_in_flight);
+      h->set_feed_epoch(group_->feed_epoch);
       Reply(id, r);
       return true;
     }

@@ -1,5 +1,9 @@
 #include "server/engine_ops.h"
 
+#include <algorithm>
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "engine/string_util.h"
 
@@ -200,6 +204,50 @@ void DoGetSeats(SeatEngine& engine, const wire::GetSeatsRequest& g, Response* re
   }
 }
 
+void FillBooking(const SeatEngine& engine, const BookingInfo& b, wire::BookingRecord* out) {
+  out->set_booking_id(b.booking_id);
+  out->set_hold_id(b.hold_id);
+  out->set_fencing_token(b.fencing_token);
+  out->set_event_id(b.event_id);
+  out->set_holder(b.holder);
+  out->set_payment_ref(b.payment_ref);
+  out->set_idempotency_key(b.idempotency_key);
+  for (SeatKey k : b.seats) FillSeatRef(engine, b.event_id, k, out->add_seats());
+  out->set_confirmed_ms(b.confirmed_ms);
+  out->set_cancelled(b.cancelled);
+  out->set_hold_lapsed(b.hold_lapsed);
+}
+
+// LIST_BOOKINGS: the named bookings, or a page of the event's bookings in id
+// order. A scan of the shard's sales per page: a full read (seatlock-sink's
+// reconcile) is rare.
+void DoListBookings(const SeatEngine& engine, uint32_t shard_index,
+                    const wire::ListBookingsRequest& l, Response* resp) {
+  wire::ListBookingsReply* out = resp->mutable_list_bookings();
+  out->set_shard(shard_index);
+  if (!l.booking_ids().empty()) {
+    for (uint64_t id : l.booking_ids()) {
+      auto b = engine.GetBooking(id);
+      if (b && b->event_id == l.event_id()) FillBooking(engine, *b, out->add_bookings());
+    }
+    return;
+  }
+  const size_t limit =
+      std::min(l.limit() == 0 ? 1000u : l.limit(), engine.limits().max_list_results);
+  std::vector<std::pair<uint64_t, size_t>> ids;  // (booking id, index)
+  for (size_t i = 0; i < engine.booking_count(); ++i) {
+    BookingInfo b = engine.BookingAt(i);
+    if (b.booking_id > l.after_booking_id() && b.event_id == l.event_id()) {
+      ids.emplace_back(b.booking_id, i);
+    }
+  }
+  const size_t n = std::min(ids.size(), limit);
+  std::partial_sort(ids.begin(), ids.begin() + static_cast<ptrdiff_t>(n), ids.end());
+  for (size_t i = 0; i < n; ++i)
+    FillBooking(engine, engine.BookingAt(ids[i].second), out->add_bookings());
+  out->set_truncated(ids.size() > limit);
+}
+
 }  // namespace
 
 wire::ResultCode ToWire(ResultCode code) { return static_cast<wire::ResultCode>(code); }
@@ -340,6 +388,9 @@ void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const Request& re
       out->set_events(s.events);
       return;
     }
+    case Request::kListBookings:
+      DoListBookings(engine, shard_index, req.list_bookings(), resp);
+      return;
     default:
       SetCode(resp, ResultCode::kInternal, "not an engine op");
       resp->set_code(wire::UNKNOWN_OP);

@@ -63,6 +63,9 @@ std::string Malformed(const wire::Request& req) {
     case Request::kSubscribe:
       if (req.subscribe().event_id().empty()) return "subscribe.event_id is empty";
       return "";
+    case Request::kListBookings:
+      if (req.list_bookings().event_id().empty()) return "list_bookings.event_id is empty";
+      return "";
     case Request::kConfigureRoom:
       if (req.configure_room().event_id().empty()) return "configure_room.event_id is empty";
       return "";

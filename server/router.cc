@@ -54,6 +54,11 @@ void Router::RouteUngated(Request&& req, Callback done) {
   const protocol::Target t = protocol::TargetOf(req, n, p_.group->hash_seed, /*gated=*/false);
   switch (t.kind) {
     case protocol::Target::kShard:
+      if (t.shard >= n) {  // LIST_BOOKINGS naming a shard this server does not have
+        done(ErrorResponse(req.request_id(), wire::WRONG_SHARD,
+                           absl::StrCat("no shard ", t.shard, " (the server has ", n, ")")));
+        return;
+      }
       CallShard(t.shard, std::move(req), std::move(done));
       return;
     case protocol::Target::kReceiver: {

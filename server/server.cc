@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <random>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -92,6 +93,8 @@ uint16_t BoundPort(int fd) {
 Server::Server(ServerConfig config) : config_(std::move(config)) {
   group_.hash_seed = config_.hash_seed != 0 ? config_.hash_seed : protocol::kDefaultHashSeed;
   group_.start_ms = SystemClock::Get()->NowMs();
+  std::random_device rd;
+  while (group_.feed_epoch == 0) group_.feed_epoch = (uint64_t{rd()} << 32) ^ rd();
   group_.go = go_.get_future().share();
 }
 

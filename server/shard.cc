@@ -166,7 +166,9 @@ Response Shard::Subscribe(uint64_t conn, const Request& req) {
     return ErrorResponse(req.request_id(), wire::EVENT_NOT_FOUND,
                          absl::StrCat("no event '", req.subscribe().event_id(), "'"));
   }
-  return feed_.Subscribe(conn, req);
+  wire::Response resp = feed_.Subscribe(conn, req);
+  if (resp.has_subscribe()) resp.mutable_subscribe()->set_feed_epoch(group_->feed_epoch);
+  return resp;
 }
 
 void Shard::OnClosed(uint64_t conn) { feed_.DropConnection(conn); }

@@ -25,6 +25,7 @@ struct ShardGroup {
   std::vector<uint16_t> shard_ports;
   uint16_t main_port = 0;
   uint64_t hash_seed = 0;
+  uint64_t feed_epoch = 0;  // random per start (HELLO, SUBSCRIBE): feed positions are per epoch
   int64_t start_ms = 0;
   std::shared_future<void> go;  // ready once every shard has its loop
   std::atomic<bool> stopping{false};

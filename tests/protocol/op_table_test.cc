@@ -100,7 +100,7 @@ TEST(OpTable, EveryRowOfTheDocsRoutingTableMatchesTheCode) {
       }
     }
   }
-  // SUBSCRIBE is routed by the shard it names (§4), not in the table.
+  // SUBSCRIBE and LIST_BOOKINGS are routed by the shard they name (§4), not in the table.
   for (const OpInfo& op : AllOps()) {
     if (op.routing == Routing::kNamedShard) continue;
     EXPECT_TRUE(documented.contains(std::string(op.name)))
@@ -209,6 +209,9 @@ TEST(TargetOf, FanOutsAndSessionOps) {
   EXPECT_EQ(TargetOf(r, 4, kDefaultHashSeed, false).kind, Target::kReceiver);
   r.mutable_subscribe()->set_shard(2);
   EXPECT_EQ(TargetOf(r, 4, kDefaultHashSeed, false).shard, 2u);
+  r.mutable_list_bookings()->set_shard(3);
+  EXPECT_EQ(TargetOf(r, 4, kDefaultHashSeed, false).kind, Target::kShard);
+  EXPECT_EQ(TargetOf(r, 4, kDefaultHashSeed, false).shard, 3u);
   Request empty;
   EXPECT_EQ(TargetOf(empty, 4, kDefaultHashSeed, false).kind, Target::kReceiver);
 }
