@@ -1,0 +1,465 @@
+// wal_fuzzer: hostile bytes through recovery. The first input byte picks a
+// mode; every mode must end in OK or a clear Status, never a crash, a hang or
+// an unbounded allocation:
+//  0  the bytes as a snapshot, in memory: wal::RecordReader + ApplyRecord
+//     (server/wal_codec.h) into a fresh engine and rooms, as recovery reads a
+//     snapshot. The state reached is then written as a snapshot again and
+//     replayed into another engine: it must replay cleanly to the same state.
+//  1  the bytes as the only log segment of a shard directory, through the
+//     real RecoverShard (server/recovery.h); with --wal-repair or not.
+//  2  the bytes as the shard's snapshot file (and an empty log), through
+//     RecoverShard.
+//  3  a valid log of every record type (built once with the WAL codec, in
+//     three segments) damaged by the input: bytes changed, a segment cut
+//     short, garbage appended. Recovery must do exactly what docs/wal.md §6
+//     says: replay every record before the first damage; cut a damaged last
+//     segment there and start; refuse on damage before the last segment or
+//     a misnamed segment, unless repairing, which cuts there instead.
+//     The recovered state must equal the state of that prefix of the log.
+// In the directory modes a successful recovery is run a second time on the
+// same directory (what the next start does): it must succeed with the same
+// state. The shard directory is under $TMPDIR (default /tmp; /dev/shm when
+// writable, for speed). `wal_fuzzer --write-seeds=DIR` writes the seeds.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "engine/clock.h"
+#include "engine/seat_engine.h"
+#include "fuzz/fuzz_input.h"
+#include "persistence/wal.pb.h"
+#include "persistence/wal_record.h"
+#include "protocol/seatlock.pb.h"
+#include "server/config.h"
+#include "server/engine_ops.h"
+#include "server/recovery.h"
+#include "server/rooms.h"
+#include "server/wal_codec.h"
+
+namespace seatlock::fuzz {
+namespace {
+
+constexpr int64_t kStart = 1'700'000'000'000;
+
+EngineLimits Limits() {
+  EngineLimits l;
+  l.max_seats_per_event = 100'000;  // bounds what one DEFINE_EVENT record allocates
+  return l;
+}
+
+// One engine + rooms, as a shard has them.
+struct State {
+  ManualClock clock{kStart};
+  SeatEngine engine{SeatEngine::Options{.clock = &clock, .limits = Limits()}};
+  Rooms rooms{0, 1, 0, &clock};
+  uint64_t fencing_seen = 0;
+};
+
+// Everything a snapshot of `s` would hold (docs/wal.md §8), as one string;
+// with a fencing mark of 0 when `fencing` is false.
+std::string Encode(State& s, bool fencing = true) {
+  std::string out;
+  AppendStateHeader(s.engine, fencing ? s.engine.fencing_high_water() : 0, &out);
+  s.rooms.AppendState(&out);
+  for (size_t i = 0; i < s.engine.booking_count(); ++i) AppendSale(s.engine.BookingAt(i), &out);
+  return out;
+}
+
+// Replays `bytes` as a snapshot (recovery.cc ReplaySnapshot); returns the
+// number of records applied, or -1 on the first error.
+int64_t Replay(std::string_view bytes, State& s) {
+  wal::RecordReader reader(bytes);
+  wal::Record rec;
+  int64_t n = 0;
+  wal::RecordReader::Result r;
+  while ((r = reader.Next(&rec)) == wal::RecordReader::Result::kRecord) {
+    if (!ApplyRecord(s.engine, s.rooms, rec, &s.fencing_seen).ok()) return -1;
+    ++n;
+  }
+  s.rooms.FinishRestore();
+  return r == wal::RecordReader::Result::kEof ? n : -1;
+}
+
+// ---- the shard directory -----------------------------------------------
+
+std::string& Base() {
+  static std::string base;
+  return base;
+}
+std::string ShardDir() { return Base() + "/shard-0"; }
+
+void ClearShardDir() {
+  DIR* d = opendir(ShardDir().c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> names;
+  while (dirent* e = readdir(d)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      names.emplace_back(e->d_name);
+    }
+  }
+  closedir(d);
+  for (const std::string& n : names) unlink((ShardDir() + "/" + n).c_str());
+}
+
+void WriteFileOrDie(const std::string& path, std::string_view bytes) {
+  FILE* f = std::fopen(path.c_str(), "wb");
+  if (f == nullptr || std::fwrite(bytes.data(), 1, bytes.size(), f) != bytes.size() ||
+      std::fclose(f) != 0) {
+    Fail("cannot write " + path);
+  }
+}
+
+std::string SegmentName(uint64_t lsn) { return absl::StrFormat("wal-%020d.log", lsn); }
+
+// RecoverShard with its log lines sent to /dev/null.
+absl::Status Recover(bool repair, State& s) {
+  static const int devnull = open("/dev/null", O_WRONLY);
+  static const int saved = dup(2);
+  ServerConfig config;
+  config.data_dir = Base();
+  config.fsync = false;
+  config.wal_repair = repair;
+  dup2(devnull, 2);
+  auto r = RecoverShard(config, 0, s.engine, s.rooms);
+  dup2(saved, 2);
+  return r.status();
+}
+
+// After a successful recovery, the next start must succeed to the same state.
+void CheckRestart(State& first) {
+  State again;
+  const absl::Status st = Recover(false, again);
+  if (!st.ok()) Fail(absl::StrCat("a second recovery fails: ", st.ToString()));
+  // The first start reserved a block of tokens above what it had seen.
+  if (again.engine.fencing_high_water() <= first.engine.fencing_high_water()) {
+    Fail("the fencing mark did not grow across a restart");
+  }
+  if (Encode(again, false) != Encode(first, false)) {
+    Fail("a second recovery reaches another state");
+  }
+}
+
+// ---- mode 3: a valid log, damaged ---------------------------------------
+
+struct ValidLog {
+  std::vector<std::string> records;           // each encoded record
+  std::vector<std::string> segments;          // records 0-3, 4-8, 9-
+  std::vector<uint64_t> first_lsn;            // per segment
+  std::vector<std::vector<uint64_t>> starts;  // record offsets per segment
+  std::vector<std::string> prefix_state;      // Encode() after the first k records
+};
+
+void Add(ValidLog& log, wal::RecordType type, const std::string& payload) {
+  std::string rec;
+  wal::AppendRecord(type, payload, &rec);
+  log.records.push_back(std::move(rec));
+}
+
+wire::DefineEventRequest Layout() {
+  wire::DefineEventRequest d;
+  d.set_event_id("gig");
+  wire::SectionLayout* a = d.add_sections();
+  a->set_label("A");
+  for (const char* row : {"A", "B"}) {
+    wire::RowLayout* r = a->add_rows();
+    r->set_label(row);
+    r->set_seat_count(4);
+  }
+  wire::SectionLayout* b = d.add_sections();
+  b->set_label("B");
+  wire::RowLayout* r = b->add_rows();
+  r->set_label("A");
+  for (const char* seat : {"x", "y", "z"}) r->add_seat_labels(seat);
+  return d;
+}
+
+const ValidLog& TheLog() {
+  static const ValidLog* log = [] {
+    auto* l = new ValidLog;
+    // Real operations on an engine, logged as a shard logs them.
+    State s;
+    SeatEngine& e = s.engine;
+    const wire::DefineEventRequest layout = Layout();
+    e.DefineEvent(LayoutFromWire(layout));
+    wal::DefineEvent def;
+    def.set_define_event_request(layout.SerializeAsString());
+    Add(*l, wal::RecordType::kDefineEvent, def.SerializeAsString());
+    wal::Fencing f;
+    f.set_high_water(1000);
+    Add(*l, wal::RecordType::kFencing, f.SerializeAsString());
+    const HoldResult h1 = e.Hold("gig", {{0, 0}, {0, 1}}, "alice", 60'000);
+    e.Confirm(h1.hold_id, "alice", "k1", "pay-1");
+    const HoldResult h2 = e.Hold("gig", {{0, 2}}, "bob", 1000);
+    s.clock.AdvanceMs(2000);
+    e.Hold("gig", {{0, 2}}, "carol", 60'000);
+    e.Confirm(h2.hold_id, "bob", "k2", "pay-2");  // refused: the seat is taken
+    const HoldResult h3 = e.Hold("gig", {{1, 0}, {1, 2}}, "dave", 60'000);
+    e.Confirm(h3.hold_id, "dave", "k3", "");
+    Add(*l, wal::RecordType::kConfirm, ConfirmRecordOf(e.BookingAt(0)).SerializeAsString());
+    Add(*l, wal::RecordType::kConfirmRefused,
+        RefusalRecordOf(e.Refusals().at(0)).SerializeAsString());
+    Add(*l, wal::RecordType::kConfirm, ConfirmRecordOf(e.BookingAt(1)).SerializeAsString());
+    e.CancelBooking(e.BookingAt(0).booking_id);
+    wal::Cancel c;
+    c.set_booking_id(e.BookingAt(0).booking_id);
+    c.set_cancelled_ms(s.clock.NowMs());
+    Add(*l, wal::RecordType::kCancel, c.SerializeAsString());
+    // A waiting room: config, three joins, open, an admission, a leave.
+    auto room = [&](auto fill) {
+      wal::RoomRecord r;
+      r.set_event_id("gig");
+      fill(r);
+      Add(*l, wal::RecordType::kRoom, r.SerializeAsString());
+    };
+    room([](wal::RoomRecord& r) {
+      wal::RoomConfigRecord* c = r.mutable_config();
+      c->set_mode(1);
+      c->set_max_active(2);
+      c->set_batch_size(1);
+      c->set_pass_ttl_ms(600'000);
+      c->set_grace_ms(60'000);
+      c->set_max_seats_per_pass(4);
+      c->set_max_queue(100);
+    });
+    for (uint32_t n = 1; n <= 3; ++n) {
+      room([n](wal::RoomRecord& r) {
+        r.mutable_join()->set_number(n);
+        r.mutable_join()->set_buyer_key(absl::StrCat("buyer-", n));
+        r.mutable_join()->set_joined_ms(kStart + n);
+      });
+    }
+    room([](wal::RoomRecord& r) { r.mutable_open()->set_shuffle_seed(5); });
+    room([](wal::RoomRecord& r) {
+      wal::RoomAdmit* a = r.mutable_admit();
+      a->add_numbers(1);
+      a->add_secrets(0x1234);
+      a->add_secrets(0x5678);
+      a->add_expires_ms(kStart + 600'000);
+      a->set_admitted_ms(kStart + 10);
+    });
+    room([](wal::RoomRecord& r) {
+      r.mutable_end()->add_numbers(2);
+      r.mutable_end()->set_state(3);  // LEFT
+    });
+    f.set_high_water(2000);
+    f.set_next_booking_seq(7);
+    Add(*l, wal::RecordType::kFencing, f.SerializeAsString());
+
+    const size_t cuts[] = {0, 4, 9, l->records.size()};
+    for (int seg = 0; seg < 3; ++seg) {
+      std::string bytes;
+      std::vector<uint64_t> starts;
+      for (size_t i = cuts[seg]; i < cuts[seg + 1]; ++i) {
+        starts.push_back(bytes.size());
+        bytes += l->records[i];
+      }
+      l->segments.push_back(bytes);
+      l->starts.push_back(starts);
+      l->first_lsn.push_back(cuts[seg] + 1);
+    }
+    // The state after each prefix of the log.
+    for (size_t k = 0; k <= l->records.size(); ++k) {
+      State p;
+      std::string bytes;
+      for (size_t i = 0; i < k; ++i) bytes += l->records[i];
+      if (Replay(bytes, p) != static_cast<int64_t>(k)) Fail("the valid log does not replay");
+      l->prefix_state.push_back(Encode(p));
+    }
+    return l;
+  }();
+  return *log;
+}
+
+void DamagedLog(FuzzInput& in) {
+  const ValidLog& log = TheLog();
+  const uint8_t flags = in.U8();
+  const bool repair = flags & 1;
+  std::vector<std::string> segs = log.segments;
+  std::vector<uint64_t> names = log.first_lsn;
+  size_t total = 0;
+  for (const std::string& s : segs) total += s.size();
+  const int changes = 1 + in.Below(6);
+  for (int i = 0; i < changes; ++i) {
+    const uint8_t kind = in.U8();
+    size_t pos = in.U16() % total;
+    size_t seg = 0;
+    while (pos >= log.segments[seg].size()) pos -= log.segments[seg++].size();
+    std::string& s = segs[seg];
+    switch (kind % 8) {
+      case 0:
+      case 1:
+      case 2:
+        if (pos < s.size()) s[pos] = static_cast<char>(s[pos] ^ (1 << in.Below(8)));
+        break;
+      case 3:
+        if (pos < s.size()) s[pos] = static_cast<char>(in.U8());
+        break;
+      case 4:  // a segment cut short, mid-record or at a record boundary
+        if (in.Bool()) {
+          s.resize(std::min(s.size(), pos));
+        } else {
+          const auto& st = log.starts[seg];
+          s.resize(std::min<size_t>(s.size(), st[in.U8() % st.size()]));
+        }
+        break;
+      case 5:  // garbage, or zeros, after the last segment's end
+        segs.back() += in.Bool() ? std::string(1 + in.Below(40), '\0') : in.Bytes(64);
+        break;
+      case 6:  // a segment misnamed (once each, so the names keep their order)
+        if (names[seg] == log.first_lsn[seg]) names[seg] += 1 + in.Below(3);
+        break;
+      default:  // a whole record repeated at the end of the last segment
+        segs.back() += log.records[in.U8() % log.records.size()];
+        break;
+    }
+  }
+
+  // What docs/wal.md §6 says must happen.
+  bool expect_ok = true;
+  size_t applied = 0;
+  uint64_t lsn = names[0];
+  for (size_t i = 0; i < segs.size(); ++i) {
+    const bool last = i + 1 == segs.size();
+    if (names[i] != lsn) {  // a gap: refuse, or repair drops the segment
+      expect_ok = repair;
+      break;
+    }
+    wal::RecordReader reader(segs[i]);
+    wal::Record rec;
+    wal::RecordReader::Result r;
+    while ((r = reader.Next(&rec)) == wal::RecordReader::Result::kRecord) {
+      // A changed record that still passes its checksum is beyond what the
+      // format can detect; the repeated-record case appends a valid copy.
+      const size_t k = applied;
+      if (k >= log.records.size() ||
+          std::string_view(segs[i]).substr(rec.offset, 16 + rec.payload.size()) != log.records[k]) {
+        return;
+      }
+      ++applied;
+      ++lsn;
+    }
+    if (r != wal::RecordReader::Result::kEof) {
+      expect_ok = last || repair;
+      break;
+    }
+  }
+  ClearShardDir();
+  for (size_t i = 0; i < segs.size(); ++i) {
+    WriteFileOrDie(ShardDir() + "/" + SegmentName(names[i]), segs[i]);
+  }
+  State s;
+  const absl::Status st = Recover(repair, s);
+  if (st.ok() != expect_ok) {
+    Fail(absl::StrCat("recovery answered ", st.ToString(), "; docs/wal.md says ",
+                      expect_ok ? "OK" : "refuse", " (repair=", repair, ")"));
+  }
+  if (!st.ok()) return;
+  if (Encode(s) != log.prefix_state[applied]) {
+    Fail(absl::StrCat("recovered state is not the first ", applied, " records"));
+  }
+  CheckRestart(s);
+}
+
+}  // namespace
+
+int RunInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  FuzzInput in(data + 1, size - 1);
+  const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
+  switch (data[0] % 4) {
+    case 0: {
+      State s;
+      if (Replay(rest, s) < 0) return 0;
+      const std::string snap = Encode(s);
+      State again;
+      if (Replay(snap, again) < 0) Fail("a snapshot of a recovered state does not replay");
+      if (Encode(again) != snap) Fail("a snapshot of a recovered state replays differently");
+      return 0;
+    }
+    case 1:
+    case 2: {
+      const bool repair = data[0] & 4;
+      ClearShardDir();
+      if (data[0] % 4 == 1) {
+        WriteFileOrDie(ShardDir() + "/" + SegmentName(1), rest);
+      } else {
+        WriteFileOrDie(ShardDir() + "/snapshot-00000000000000000001.snap", rest);
+      }
+      State s;
+      if (Recover(repair, s).ok()) CheckRestart(s);
+      return 0;
+    }
+    default:
+      DamagedLog(in);
+      return 0;
+  }
+}
+
+void WriteSeeds(const std::string& dir) {
+  const ValidLog& log = TheLog();
+  std::string all;
+  for (const std::string& r : log.records) all += r;
+  // Modes 0-2: the whole valid log; and one record of each type alone.
+  for (uint8_t mode = 0; mode < 3; ++mode) {
+    WriteSeed(dir, absl::StrCat("log_mode", int{mode}), std::string(1, char(mode)) + all);
+  }
+  const char* names[] = {"define",    "fencing",     "confirm",    "refused",    "confirm2",
+                         "cancel",    "room_config", "room_join1", "room_join2", "room_join3",
+                         "room_open", "room_admit",  "room_end",   "fencing2"};
+  for (size_t i = 0; i < log.records.size() && i < std::size(names); ++i) {
+    std::string bytes(1, '\0');
+    if (i > 0) bytes += log.records[0];  // the event first
+    bytes += log.records[i];
+    WriteSeed(dir, absl::StrCat("record_", names[i]), bytes);
+  }
+  // Mode 3: one flipped bit, a cut segment, appended zeros, a misnamed segment.
+  FuzzOutput flip, cut, tail, name;
+  flip.U8(3).U8(0).U8(0).U8(0).U16(40).U8(3);
+  cut.U8(3).U8(1).U8(0).U8(4).U16(500).U8(1).U8(2);
+  tail.U8(3).U8(0).U8(0).U8(5).U16(0).U8(1).U8(9);
+  name.U8(3).U8(0).U8(0).U8(6).U16(700).U8(0);
+  WriteSeed(dir, "damage_flip", flip.str());
+  WriteSeed(dir, "damage_cut", cut.str());
+  WriteSeed(dir, "damage_tail", tail.str());
+  WriteSeed(dir, "damage_name", name.str());
+}
+
+}  // namespace seatlock::fuzz
+
+extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+  for (int i = 1; i < *argc; ++i) {
+    if (std::strncmp((*argv)[i], "--write-seeds=", 14) == 0) {
+      seatlock::fuzz::WriteSeeds((*argv)[i] + 14);
+      std::exit(0);
+    }
+  }
+  const char* tmp = std::getenv("TMPDIR");
+  std::string base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : (tmp ? tmp : "/tmp");
+  base += "/wal_fuzzer.XXXXXX";
+  if (mkdtemp(base.data()) == nullptr) seatlock::fuzz::Fail("mkdtemp " + base);
+  seatlock::fuzz::Base() = base;
+  mkdir((base + "/shard-0").c_str(), 0755);
+  // The directory is removed at exit (a crash leaves it for inspection).
+  std::atexit([] {
+    seatlock::fuzz::ClearShardDir();
+    rmdir(seatlock::fuzz::ShardDir().c_str());
+    rmdir(seatlock::fuzz::Base().c_str());
+  });
+  (void)seatlock::fuzz::TheLog();
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return seatlock::fuzz::RunInput(data, size);
+}
