@@ -9,6 +9,9 @@
 //     real RecoverShard (server/recovery.h); with --wal-repair or not.
 //  2  the bytes as the shard's snapshot file (and an empty log), through
 //     RecoverShard.
+//     With bit 3 of the mode byte set, modes 0-2 read the rest of the input
+//     as records (type, length, payload) and frame each with a valid
+//     checksum first, so the payload decoders are reached.
 //  3  a valid log of every record type (built once with the WAL codec, in
 //     three segments) damaged by the input: bytes changed, a segment cut
 //     short, garbage appended. Recovery must do exactly what docs/wal.md §6
@@ -25,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -38,6 +42,7 @@
 #include "engine/clock.h"
 #include "engine/seat_engine.h"
 #include "fuzz/fuzz_input.h"
+#include "google/protobuf/stubs/logging.h"
 #include "persistence/wal.pb.h"
 #include "persistence/wal_record.h"
 #include "protocol/seatlock.pb.h"
@@ -122,8 +127,9 @@ void WriteFileOrDie(const std::string& path, std::string_view bytes) {
 
 std::string SegmentName(uint64_t lsn) { return absl::StrFormat("wal-%020d.log", lsn); }
 
-// RecoverShard with its log lines sent to /dev/null.
-absl::Status Recover(bool repair, State& s) {
+// RecoverShard with its log lines sent to /dev/null; *reserved is the block
+// of fencing tokens it reserved.
+absl::Status Recover(bool repair, State& s, uint64_t* reserved = nullptr) {
   static const int devnull = open("/dev/null", O_WRONLY);
   static const int saved = dup(2);
   ServerConfig config;
@@ -133,14 +139,34 @@ absl::Status Recover(bool repair, State& s) {
   dup2(devnull, 2);
   auto r = RecoverShard(config, 0, s.engine, s.rooms);
   dup2(saved, 2);
+  if (r.ok() && reserved != nullptr) *reserved = r->fencing_reserved;
   return r.status();
 }
 
-// After a successful recovery, the next start must succeed to the same state.
-void CheckRestart(State& first) {
+// Tokens the engine grants next must be above every token and mark it was
+// given (SeatEngine::RaiseFencingFloor's contract).
+void CheckFencing(State& s) {
+  uint64_t top = s.fencing_seen;
+  for (size_t i = 0; i < s.engine.booking_count(); ++i) {
+    top = std::max(top, s.engine.BookingAt(i).fencing_token);
+  }
+  if (s.engine.fencing_high_water() < top) {
+    Fail(absl::StrCat("replayed tokens up to ", top, " but the engine grants from ",
+                      s.engine.fencing_high_water() + 1));
+  }
+}
+
+// After a successful recovery, the next start must succeed to the same state,
+// and reserve its fencing tokens above the first start's block.
+void CheckRestart(State& first, uint64_t first_reserved) {
   State again;
-  const absl::Status st = Recover(false, again);
+  uint64_t reserved = 0;
+  const absl::Status st = Recover(false, again, &reserved);
   if (!st.ok()) Fail(absl::StrCat("a second recovery fails: ", st.ToString()));
+  if (reserved <= first_reserved) {
+    Fail(absl::StrCat("the second start reserved fencing tokens up to ", reserved,
+                      ", not above the first start's ", first_reserved));
+  }
   // The first start reserved a block of tokens above what it had seen.
   if (again.engine.fencing_high_water() <= first.engine.fencing_high_water()) {
     Fail("the fencing mark did not grow across a restart");
@@ -359,7 +385,8 @@ void DamagedLog(FuzzInput& in) {
     WriteFileOrDie(ShardDir() + "/" + SegmentName(names[i]), segs[i]);
   }
   State s;
-  const absl::Status st = Recover(repair, s);
+  uint64_t reserved = 0;
+  const absl::Status st = Recover(repair, s, &reserved);
   if (st.ok() != expect_ok) {
     Fail(absl::StrCat("recovery answered ", st.ToString(), "; docs/wal.md says ",
                       expect_ok ? "OK" : "refuse", " (repair=", repair, ")"));
@@ -368,19 +395,40 @@ void DamagedLog(FuzzInput& in) {
   if (Encode(s) != log.prefix_state[applied]) {
     Fail(absl::StrCat("recovered state is not the first ", applied, " records"));
   }
-  CheckRestart(s);
+  CheckRestart(s, reserved);
 }
 
 }  // namespace
 
+// Framed records: the input as (type, length, payload) triples, each
+// written with a valid header and checksum (wal::AppendRecord), so that the
+// payloads, not the checksums, meet the decoders. At most 64 records.
+std::string Framed(FuzzInput& in) {
+  std::string out;
+  for (int i = 0; i < 64 && !in.empty(); ++i) {
+    const auto type = static_cast<wal::RecordType>(1 + in.Below(6));
+    const size_t n = in.U8();
+    std::string payload;
+    for (size_t k = 0; k < n && !in.empty(); ++k) payload.push_back(static_cast<char>(in.U8()));
+    wal::AppendRecord(type, payload, &out);
+  }
+  return out;
+}
+
 int RunInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   FuzzInput in(data + 1, size - 1);
-  const std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
+  std::string_view rest(reinterpret_cast<const char*>(data + 1), size - 1);
+  std::string framed;
+  if ((data[0] & 8) && data[0] % 4 != 3) {
+    framed = Framed(in);
+    rest = framed;
+  }
   switch (data[0] % 4) {
     case 0: {
       State s;
       if (Replay(rest, s) < 0) return 0;
+      CheckFencing(s);
       const std::string snap = Encode(s);
       State again;
       if (Replay(snap, again) < 0) Fail("a snapshot of a recovered state does not replay");
@@ -397,7 +445,8 @@ int RunInput(const uint8_t* data, size_t size) {
         WriteFileOrDie(ShardDir() + "/snapshot-00000000000000000001.snap", rest);
       }
       State s;
-      if (Recover(repair, s).ok()) CheckRestart(s);
+      uint64_t reserved = 0;
+      if (Recover(repair, s, &reserved).ok()) CheckRestart(s, reserved);
       return 0;
     }
     default:
@@ -422,6 +471,19 @@ void WriteSeeds(const std::string& dir) {
     if (i > 0) bytes += log.records[0];  // the event first
     bytes += log.records[i];
     WriteSeed(dir, absl::StrCat("record_", names[i]), bytes);
+  }
+  // Modes 0-2, framed: the event, then each record's payload, as triples.
+  for (uint8_t mode : {8, 9}) {
+    for (size_t i = 1; i < log.records.size() && i < std::size(names); ++i) {
+      FuzzOutput o;
+      o.U8(mode);
+      for (size_t r : {size_t{0}, i}) {
+        const std::string_view payload = std::string_view(log.records[r]).substr(16);
+        if (payload.size() > 255) continue;
+        o.U8(static_cast<uint8_t>(log.records[r][12] - 1)).Bytes(payload);
+      }
+      WriteSeed(dir, absl::StrCat("framed", int{mode}, "_", names[i]), o.str());
+    }
   }
   // Mode 3: one flipped bit, a cut segment, appended zeros, a misnamed segment.
   FuzzOutput flip, cut, tail, name;
@@ -456,6 +518,7 @@ extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
     rmdir(seatlock::fuzz::ShardDir().c_str());
     rmdir(seatlock::fuzz::Base().c_str());
   });
+  google::protobuf::SetLogHandler(nullptr);  // payloads that do not parse are expected
   (void)seatlock::fuzz::TheLog();
   return 0;
 }
