@@ -322,6 +322,22 @@ std::string Where(const std::string& event, SeatKey k) {
   return absl::StrCat(event, " seat ", k.section, "/", k.seat);
 }
 
+// Checks the change records the engine emits: sequence numbers start at 1
+// and have no gaps; each names seats and the state they moved to.
+class SeqSink final : public ChangeSink {
+ public:
+  void OnChange(const ChangeRecord& r) override {
+    if (r.seq != last_ + 1) Fail(absl::StrCat("change seq ", r.seq, " after ", last_));
+    last_ = r.seq;
+    if (r.seats.empty()) Fail("a change record without seats");
+    if (r.new_state() == SeatState::kSold && r.booking_id == 0) Fail("a sale without a booking");
+  }
+  uint64_t last() const { return last_; }
+
+ private:
+  uint64_t last_ = 0;
+};
+
 // Checks the engine's seat-level invariants through its public API.
 void CheckEngine(SeatEngine& engine) {
   engine.ExpireDue();
@@ -421,6 +437,17 @@ void CheckEngine(SeatEngine& engine) {
   // Every held or sold seat was found in an owned section's seat words.
   if (held_seen != held_total) Fail("a live hold has a seat that is not HELD");
   if (sold_seen != sold_total) Fail("a booking has a seat that is not SOLD");
+  // The wheel's wake-up hint never lies past the earliest live deadline, so
+  // a server loop that sleeps on it releases holds within a tick.
+  if (!holds.empty()) {
+    int64_t earliest = INT64_MAX;
+    for (const HoldInfo& h : holds) earliest = std::min(earliest, h.expires_ms);
+    const int64_t wait = engine.MsUntilNextTimer();
+    if (wait < 0 || wait > earliest - engine.NowMs()) {
+      Fail(absl::StrCat("MsUntilNextTimer ", wait, " but a hold is due in ",
+                        earliest - engine.NowMs(), " ms"));
+    }
+  }
   const EngineStats st = engine.Stats();
   if (st.live_holds != holds.size()) {
     Fail("Stats().live_holds disagrees with ListHolds");
@@ -429,6 +456,7 @@ void CheckEngine(SeatEngine& engine) {
 
 struct Run {
   ManualClock clock{kStart};
+  SeqSink sink;
   uint8_t shard = 0;
   std::unique_ptr<SeatEngine> engine;
   Pools pools;
@@ -481,6 +509,7 @@ int RunInput(const uint8_t* data, size_t size) {
   const uint8_t config = in.U8();
   run.shard = config & 3;
   SeatEngine::Options opts{.clock = &run.clock};
+  opts.sink = &run.sink;
   opts.shard_index = run.shard;
   // Every limit as seatlockd's defaults, but events of at most 20,000 seats
   // (not 2,000,000): the checks after each op read every seat.
@@ -505,6 +534,7 @@ int RunInput(const uint8_t* data, size_t size) {
     ExecuteEngineOp(*run.engine, run.shard, req, &resp);
     CheckReply(run, req, resp);
     CheckEngine(*run.engine);
+    if (run.engine->Stats().change_seq != run.sink.last()) Fail("Stats().change_seq is off");
   }
   return 0;
 }
@@ -565,6 +595,30 @@ void WriteSeeds(const std::string& dir) {
     hold_index(o, 2, 1);
     o.U8(5).U8(kAdvance).U8(3);
     seeds.emplace_back("conflict_capacity", o.str());
+  }
+  {
+    FuzzOutput o;
+    o.U8(0);
+    define(o);
+    hold_index(o, 3, 1);         // alice, 1 s
+    o.U8(2).U8(kAdvance).U8(3);  // + 1 s: lapsed
+    // HOLD gig [A#3] bob 60 s
+    o.U8(3).U8(kHold).U8(0).U8(1).U8(0).U8(1).U8(3).U8(1).U8(0).U8(1).U8(2);
+    o.U8(4).U8(kConfirm).U8(0).U8(0).U8(0).U8(0).U8(2).U8(2);  // late: seat taken
+    o.U8(5).U8(kConfirm).U8(0).U8(0).U8(0).U8(0).U8(2).U8(2);  // replayed refusal
+    seeds.emplace_back("late_confirm_refused", o.str());
+  }
+  {
+    FuzzOutput o;
+    o.U8(0);
+    define(o);
+    hold_index(o, 5, 3);                          // alice, 1 h
+    o.U8(2).U8(kAdvance).U8(200).U32(2'000'000);  // + 2,000 s
+    o.U8(3).U8(kExtend).U8(0).U8(0).U8(0).U8(0).U8(3);
+    o.U8(4).U8(kAdvance).U8(200).U32(2'000'000);
+    o.U8(5).U8(kExtend).U8(0).U8(0).U8(0).U8(0).U8(3);  // capped at 2 h
+    o.U8(6).U8(kExtend).U8(0).U8(0).U8(0).U8(0).U8(3);  // LIFETIME_EXCEEDED
+    seeds.emplace_back("extend_capped", o.str());
   }
   for (const auto& [name, bytes] : seeds) {
     if (!WriteSeed(dir, name, bytes)) std::exit(1);
