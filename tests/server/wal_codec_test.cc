@@ -4,6 +4,8 @@
 // RecoverShard's reservation (mark + kFencingBlock) wrapped to a small
 // number, so tokens granted after the restart were below tokens already in
 // the log. ApplyRecord now refuses values above kMaxFencingMark as damage.
+// And a ROOM join record's number was trusted: Rooms::Apply now refuses one
+// above kMaxQueueLimit instead of allocating an entry for every number below.
 #include "server/wal_codec.h"
 
 #include <gtest/gtest.h>
@@ -12,6 +14,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 #include "engine/clock.h"
@@ -100,6 +103,37 @@ TEST(WalCodecTest, ConfirmTokenNearTwoToTheSixtyFourIsRefused) {
   EXPECT_EQ(s.engine.booking_count(), 0u);
   ASSERT_TRUE(s.Apply(wal::RecordType::kConfirm, ConfirmPayload(kMaxFencingMark)).ok());
   EXPECT_EQ(s.engine.fencing_high_water(), kMaxFencingMark);
+}
+
+std::string RoomPayload(const std::function<void(wal::RoomRecord&)>& fill) {
+  wal::RoomRecord r;
+  r.set_event_id("gig");
+  fill(r);
+  return r.SerializeAsString();
+}
+
+// A ROOM join record with number 4,000,000,000 made recovery resize the
+// room's entries to that many (terabytes): two records of 53 bytes in all.
+TEST(WalCodecTest, RoomJoinNumberAboveTheQueueLimitIsRefused) {
+  Shard s;
+  ASSERT_TRUE(s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
+                        r.mutable_config()->set_rate_per_sec(100);
+                        r.mutable_config()->set_batch_size(10);
+                        r.mutable_config()->set_pass_ttl_ms(600'000);
+                        r.mutable_config()->set_max_seats_per_pass(6);
+                      }))
+                  .ok());
+  const absl::Status st = s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
+                                    r.mutable_join()->set_number(4'000'000'000u);
+                                    r.mutable_join()->set_buyer_key("eve");
+                                  }));
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(st.message().find("above the maximum queue size"), std::string::npos) << st;
+  EXPECT_TRUE(s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
+                        r.mutable_join()->set_number(3);
+                        r.mutable_join()->set_buyer_key("eve");
+                      }))
+                  .ok());
 }
 
 // The whole path: a log whose FENCING mark is 2^64 - 1 stops the start
