@@ -1,6 +1,7 @@
 // request_fuzzer: hostile requests through the server's engine path. The
 // input is decoded (structure-aware, see DecodeRequest) into at most kMaxOps
-// wire Requests and clock steps. Each request goes through Malformed()
+// wire Requests and clock steps. Each request is serialized and parsed again
+// (as the server receives it), goes through Malformed()
 // (server/request_validation.h) and, when it passes, ExecuteEngineOp()
 // (server/engine_ops.h) on a real SeatEngine with a ManualClock, as a shard
 // runs it. After every op the engine's invariants are checked through its
@@ -26,6 +27,7 @@
 #include "engine/clock.h"
 #include "engine/seat_engine.h"
 #include "fuzz/fuzz_input.h"
+#include "google/protobuf/stubs/logging.h"
 #include "protocol/seatlock.pb.h"
 #include "server/engine_ops.h"
 #include "server/request_validation.h"
@@ -529,6 +531,11 @@ int RunInput(const uint8_t* data, size_t size) {
       CheckEngine(*run.engine);
       continue;
     }
+    // As the server gets it: from bytes. A string that is not UTF-8 does not
+    // parse (the server answers BAD_FRAME and closes).
+    Request parsed;
+    if (!parsed.ParseFromString(req.SerializeAsString())) continue;
+    req = std::move(parsed);
     if (!Malformed(req).empty()) continue;  // the server answers INVALID_ARGUMENT and closes
     Response resp;
     ExecuteEngineOp(*run.engine, run.shard, req, &resp);
@@ -628,6 +635,7 @@ void WriteSeeds(const std::string& dir) {
 }  // namespace seatlock::fuzz
 
 extern "C" int LLVMFuzzerInitialize(int* argc, char*** argv) {
+  google::protobuf::SetLogHandler(nullptr);  // non-UTF-8 strings are expected
   for (int i = 1; i < *argc; ++i) {
     if (std::strncmp((*argv)[i], "--write-seeds=", 14) == 0) {
       seatlock::fuzz::WriteSeeds((*argv)[i] + 14);
