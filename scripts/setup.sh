@@ -8,7 +8,8 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   liburing-dev libabsl-dev libxxhash-dev libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
-  clang-14 libclang-rt-14-dev           # libFuzzer target and TSan/ASan runtime for clang
+  clang-14 libclang-rt-14-dev           # fuzz/ (libFuzzer, ASan, UBSan runtimes for clang)
+  llvm-14                               # llvm-profdata-14, llvm-cov-14: fuzz coverage (docs/fuzzing.md)
   clang-format-14 clang-tidy-14         # scripts/lint.sh (CI) and scripts/tidy.sh
   redis-server redis-tools              # baseline for the benchmarks only
   gnuplot-nox                           # latency CDF plots from bench/compare.sh

@@ -374,6 +374,13 @@ absl::Status Rooms::Apply(const wal::RoomRecord& rec) {
   WaitingRoom& room = *h->room;
   switch (rec.change_case()) {
     case wal::RoomRecord::kJoin:
+      // No room issues a number above the largest max_queue; restoring one
+      // would allocate an entry for every number below it.
+      if (rec.join().number() > kMaxQueueLimit) {
+        return absl::DataLossError(absl::StrCat("room join record: number ", rec.join().number(),
+                                                " is above the maximum queue size ",
+                                                kMaxQueueLimit));
+      }
       room.RestoreJoin(rec.join().number(), rec.join().buyer_key(), rec.join().joined_ms());
       break;
     case wal::RoomRecord::kOpen:

@@ -133,6 +133,10 @@ absl::Status ApplyRecord(SeatEngine& engine, Rooms& rooms, const wal::Record& re
       if (!m.ParseFromArray(rec.payload.data(), size)) {
         return absl::DataLossError("CONFIRM payload does not parse");
       }
+      if (m.fencing_token() > kMaxFencingMark) {
+        return absl::DataLossError(absl::StrCat("CONFIRM fencing token ", m.fencing_token(),
+                                                " is above the maximum ", kMaxFencingMark));
+      }
       SeatEngine::DurableSale sale;
       sale.booking_id = m.booking_id();
       sale.hold_id = m.hold_id();
@@ -171,6 +175,10 @@ absl::Status ApplyRecord(SeatEngine& engine, Rooms& rooms, const wal::Record& re
       wal::Fencing m;
       if (!m.ParseFromArray(rec.payload.data(), size)) {
         return absl::DataLossError("FENCING payload does not parse");
+      }
+      if (m.high_water() > kMaxFencingMark) {
+        return absl::DataLossError(absl::StrCat("FENCING mark ", m.high_water(),
+                                                " is above the maximum ", kMaxFencingMark));
       }
       *fencing_seen = std::max(*fencing_seen, m.high_water());
       engine.RaiseFencingFloor(m.high_water());

@@ -15,6 +15,13 @@
 
 namespace seatlock {
 
+// The highest fencing token a CONFIRM record, or mark a FENCING record, may
+// carry (2^62). Recovery reserves a block of tokens above the highest value it
+// reads, and the engine grants tokens above that; a value near 2^64 would wrap
+// them back below tokens already handed out. 2^62 is centuries of grants, so
+// ApplyRecord refuses a record above it as damage (docs/wal.md §3).
+inline constexpr uint64_t kMaxFencingMark = uint64_t{1} << 62;
+
 wal::Confirm ConfirmRecordOf(const BookingInfo& booking);
 wal::ConfirmRefused RefusalRecordOf(const RefusalInfo& refusal);
 

@@ -1,6 +1,6 @@
 // libFuzzer target: feeds arbitrary bytes, split at a fuzzer-chosen point,
 // through FrameDecoder and parses every frame as a Request, as a server
-// connection does. Build instructions in protocol/CMakeLists.txt.
+// connection does. Build instructions in fuzz/CMakeLists.txt.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
