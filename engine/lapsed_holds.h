@@ -139,7 +139,7 @@ class LapsedHolds {
   // table's maximum load of 7/8.
   static constexpr size_t kIndexSlotRawBytes = sizeof(uint64_t) + sizeof(uint32_t) + 1;
   static constexpr size_t kIndexSlotBytes = kIndexSlotRawBytes * 8 / 7 + 1;
-  static constexpr size_t kSsoCapacity = std::string().capacity();
+  static inline const size_t kSsoCapacity = std::string().capacity();
   struct Node {
     Entry entry;
     uint32_t prev = kNone, next = kNone;

@@ -77,7 +77,7 @@ struct State {
 // with a fencing mark of 0 when `fencing` is false.
 std::string Encode(State& s, bool fencing = true) {
   std::string out;
-  AppendStateHeader(s.engine, fencing ? s.engine.fencing_high_water() : 0, &out);
+  AppendStateHeader(s.engine, s.rooms, fencing ? s.engine.fencing_high_water() : 0, &out);
   s.rooms.AppendState(&out);
   for (size_t i = 0; i < s.engine.booking_count(); ++i) AppendSale(s.engine.BookingAt(i), &out);
   return out;
@@ -389,11 +389,13 @@ void DamagedLog(FuzzInput& in) {
     }
   }
 
-  // What docs/wal.md §6 says must happen.
-  bool expect_ok = true;
+  // What docs/wal.md §6 says must happen. With no snapshot, a log whose
+  // first segment does not start at LSN 1 is missing records: refused, with
+  // or without repair (the continuity rule, docs/wal.md "Recovery").
+  bool expect_ok = names[0] == 1;
   size_t applied = 0;
   uint64_t lsn = names[0];
-  for (size_t i = 0; i < segs.size(); ++i) {
+  for (size_t i = 0; i < segs.size() && expect_ok; ++i) {
     const bool last = i + 1 == segs.size();
     if (names[i] != lsn) {  // a gap: refuse, or repair drops the segment
       expect_ok = repair;
