@@ -13,7 +13,7 @@
 #include "gtest/gtest.h"
 #include "persistence/wal_record.h"
 #include "server/engine_ops.h"
-#include "tests/server/fake_loop.h"
+#include "tests/server/pipeline_fixture.h"
 
 namespace seatlock {
 namespace {
@@ -21,46 +21,8 @@ namespace {
 using wire::Request;
 using wire::Response;
 
-class CommitPipelineTest : public ::testing::Test {
+class CommitPipelineTest : public PipelineFixture {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/commit-pipeline-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    SeatEngine::Options o;
-    o.clock = &clock_;
-    engine_ = std::make_unique<SeatEngine>(std::move(o));
-    pipeline_ = std::make_unique<CommitPipeline>(engine_.get(), &clock_);
-    auto wal_dir = wal::WalDir::Open(dir_, 1 << 20);
-    ASSERT_TRUE(wal_dir.ok());
-    auto report = wal_dir->Recover(false, [](uint64_t, const wal::Record&) {});
-    ASSERT_TRUE(report.ok());
-    pipeline_->Open(std::make_unique<ShardLog>(std::move(*wal_dir), report->next_lsn, &loop_,
-                                               FsyncMode::kAlways),
-                    kFencingBlock);
-    Request define;
-    auto* d = define.mutable_define_event();
-    d->set_event_id("gig");
-    auto* s = d->add_sections();
-    s->set_label("A");
-    auto* row = s->add_rows();
-    row->set_label("1");
-    row->set_seat_count(10);
-    Run(define, /*new_event=*/true);
-  }
-  void TearDown() override {
-    pipeline_.reset();
-    std::string cmd = "rm -rf '" + dir_ + "'";
-    ASSERT_EQ(system(cmd.c_str()), 0);
-  }
-
-  // Runs `req` on the engine, then through the pipeline; returns the LSN.
-  uint64_t Run(const Request& req, bool new_event = false) {
-    Response resp;
-    ExecuteEngineOp(*engine_, 0, req, &resp);
-    const uint64_t lsn = pipeline_->Record(req, resp, new_event);
-    pipeline_->ReplyWhenDurable(lsn, resp, [this](Response&& r) { replies_.push_back(r); });
-    return lsn;
-  }
   uint64_t HoldSeat(uint32_t index, const std::string& holder) {
     Request h;
     h.mutable_hold()->set_event_id("gig");
@@ -75,28 +37,6 @@ class CommitPipelineTest : public ::testing::Test {
     EXPECT_EQ(pipeline_->Record(h, resp, false), 0u);  // holds are not logged
     return resp.hold().hold_id();
   }
-  Request Confirm(uint64_t hold_id, const std::string& holder, const std::string& key) {
-    Request c;
-    c.set_request_id(hold_id);
-    c.mutable_confirm()->set_hold_id(hold_id);
-    c.mutable_confirm()->set_holder(holder);
-    c.mutable_confirm()->set_idempotency_key(key);
-    return c;
-  }
-  // Completes every write the log submitted so far.
-  void Sync(int result = 0) {
-    pipeline_->Flush();
-    for (size_t i = synced_; i < loop_.writes.size(); ++i) loop_.Complete(i, result);
-    synced_ = loop_.writes.size();
-  }
-
-  std::string dir_;
-  ManualClock clock_;
-  FakeLoop loop_;
-  std::unique_ptr<SeatEngine> engine_;
-  std::unique_ptr<CommitPipeline> pipeline_;
-  std::vector<Response> replies_;
-  size_t synced_ = 0;
 };
 
 TEST_F(CommitPipelineTest, ANewEventIsAnsweredOnlyOnceItsDefinitionIsDurable) {

@@ -14,7 +14,7 @@
 #include "server/change_feed.h"
 #include "server/commit_pipeline.h"
 #include "server/engine_ops.h"
-#include "tests/server/fake_loop.h"
+#include "tests/server/pipeline_fixture.h"
 
 namespace seatlock {
 namespace {
@@ -24,35 +24,12 @@ using wire::Response;
 
 constexpr uint64_t kSubscriber = 7;
 
-class DurableVisibilityTest : public ::testing::Test {
+class DurableVisibilityTest : public PipelineFixture {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/durable-visibility-test-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    feed_ = std::make_unique<ChangeFeed>(0, /*ring_capacity=*/1000);
-    SeatEngine::Options o;
-    o.clock = &clock_;
-    o.sink = feed_.get();
-    engine_ = std::make_unique<SeatEngine>(std::move(o));
+    PipelineFixture::SetUp();
     feed_->set_engine(engine_.get());
     feed_->set_loop(&loop_);
-    pipeline_ = std::make_unique<CommitPipeline>(engine_.get(), &clock_);
-    auto wal_dir = wal::WalDir::Open(dir_, 1 << 20);
-    ASSERT_TRUE(wal_dir.ok());
-    auto report = wal_dir->Recover(false, [](uint64_t, const wal::Record&) {});
-    ASSERT_TRUE(report.ok());
-    pipeline_->Open(std::make_unique<ShardLog>(std::move(*wal_dir), report->next_lsn, &loop_,
-                                               FsyncMode::kAlways),
-                    kFencingBlock);
-    Request define;
-    auto* d = define.mutable_define_event();
-    d->set_event_id("gig");
-    auto* s = d->add_sections();
-    s->set_label("A");
-    auto* row = s->add_rows();
-    row->set_label("1");
-    row->set_seat_count(10);
-    Run(define, /*new_event=*/true);
     Sync();
     loop_.AddConnection(kSubscriber, -1);
     Request sub;
@@ -62,15 +39,11 @@ class DurableVisibilityTest : public ::testing::Test {
     ASSERT_EQ(feed_->Subscribe(kSubscriber, sub).code(), wire::OK);
     replies_.clear();
   }
-  void TearDown() override {
-    pipeline_.reset();
-    std::string cmd = "rm -rf '" + dir_ + "'";
-    ASSERT_EQ(system(cmd.c_str()), 0);
-  }
 
+  ChangeSink* sink() override { return feed_.get(); }
   // What Shard::RunOp does: the engine op, its record, the feed's tag, the
   // read barrier, and the reply once durable.
-  void Run(const Request& req, bool new_event = false) {
+  uint64_t Run(const Request& req, bool new_event = false) override {
     const uint64_t before = feed_->emitted();
     Response resp;
     ExecuteEngineOp(*engine_, 0, req, &resp);
@@ -81,6 +54,7 @@ class DurableVisibilityTest : public ::testing::Test {
       lsn = pipeline_->ReadBarrier();
     }
     pipeline_->ReplyWhenDurable(lsn, resp, [this](Response&& r) { replies_.push_back(r); });
+    return lsn;
   }
   // The end of a loop pass: group commit submitted, then the feed flushed.
   void Pass() {
@@ -89,9 +63,7 @@ class DurableVisibilityTest : public ::testing::Test {
   }
   // Completes every write submitted so far, then runs a pass.
   void Sync(int result = 0) {
-    pipeline_->Flush();
-    for (size_t i = synced_; i < loop_.writes.size(); ++i) loop_.Complete(i, result);
-    synced_ = loop_.writes.size();
+    PipelineFixture::Sync(result);
     Pass();
   }
   // The change kinds the subscriber was sent since the last call; a frame
@@ -127,14 +99,6 @@ class DurableVisibilityTest : public ::testing::Test {
     EXPECT_EQ(replies_.back().code(), wire::OK) << replies_.back().detail();
     return replies_.back().hold().hold_id();
   }
-  Request Confirm(uint64_t hold_id, const std::string& holder, const std::string& key) {
-    Request c;
-    c.set_request_id(2000);
-    c.mutable_confirm()->set_hold_id(hold_id);
-    c.mutable_confirm()->set_holder(holder);
-    c.mutable_confirm()->set_idempotency_key(key);
-    return c;
-  }
   Request GetSeats() {
     Request g;
     g.set_request_id(3000);
@@ -143,14 +107,7 @@ class DurableVisibilityTest : public ::testing::Test {
     return g;
   }
 
-  std::string dir_;
-  ManualClock clock_;
-  FakeLoop loop_;
-  std::unique_ptr<ChangeFeed> feed_;
-  std::unique_ptr<SeatEngine> engine_;
-  std::unique_ptr<CommitPipeline> pipeline_;
-  std::vector<Response> replies_;
-  size_t synced_ = 0;
+  std::unique_ptr<ChangeFeed> feed_ = std::make_unique<ChangeFeed>(0, /*ring_capacity=*/1000);
 };
 
 TEST_F(DurableVisibilityTest, HoldsAndExpiriesGoOutAtOnce) {
