@@ -64,6 +64,8 @@ std::string_view ResultCodeName(ResultCode code) {
       return "NOT_IN_QUEUE";
     case ResultCode::kResourceExhausted:
       return "RESOURCE_EXHAUSTED";
+    case ResultCode::kNotPrimary:
+      return "NOT_PRIMARY";
     case ResultCode::kEventHasLiveHolds:
       return "EVENT_HAS_LIVE_HOLDS";
   }

@@ -44,6 +44,7 @@ enum class ResultCode : uint16_t {
   kNotInQueue = 28,         // no such queue number for this buyer key
   kResourceExhausted = 29,  // the server is over its memory guard (--max_memory)
   kEventHasLiveHolds = 31,  // DELETE_EVENT without force: the event has live holds
+  kNotPrimary = 32,         // server-side: a replica, or a primary that lost its lease
 };
 
 // Stable upper-case name, e.g. "HOLD_EXPIRED_SEATS_TAKEN".

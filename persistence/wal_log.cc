@@ -40,29 +40,6 @@ constexpr size_t kLsnDigits = 20;
 
 absl::Status Errno(int err, const std::string& what) { return absl::ErrnoToStatus(err, what); }
 
-std::string SegmentName(uint64_t first_lsn) {
-  char name[kPrefixLen + kLsnDigits + kSuffixLen + 1];
-  std::snprintf(name, sizeof(name), "wal-%020" PRIu64 ".log", first_lsn);
-  return name;
-}
-
-// Parses "wal-<20 digits>.log"; anything else is not a segment.
-bool ParseSegmentName(const std::string& name, uint64_t* first_lsn) {
-  if (name.size() != kPrefixLen + kLsnDigits + kSuffixLen) return false;
-  if (name.compare(0, kPrefixLen, kPrefix) != 0) return false;
-  if (name.compare(kPrefixLen + kLsnDigits, kSuffixLen, kSuffix) != 0) return false;
-  uint64_t v = 0;
-  for (size_t i = kPrefixLen; i < kPrefixLen + kLsnDigits; ++i) {
-    const char c = name[i];
-    if (c < '0' || c > '9') return false;
-    const uint64_t digit = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - digit) / 10) return false;  // does not fit in 64 bits
-    v = v * 10 + digit;
-  }
-  *first_lsn = v;
-  return true;
-}
-
 struct Segment {
   uint64_t first_lsn;
   std::string path;
@@ -103,6 +80,28 @@ const char* Describe(RecordReader::Result r) {
 }
 
 }  // namespace
+
+std::string SegmentName(uint64_t first_lsn) {
+  char name[kPrefixLen + kLsnDigits + kSuffixLen + 1];
+  std::snprintf(name, sizeof(name), "wal-%020" PRIu64 ".log", first_lsn);
+  return name;
+}
+
+bool ParseSegmentName(const std::string& name, uint64_t* first_lsn) {
+  if (name.size() != kPrefixLen + kLsnDigits + kSuffixLen) return false;
+  if (name.compare(0, kPrefixLen, kPrefix) != 0) return false;
+  if (name.compare(kPrefixLen + kLsnDigits, kSuffixLen, kSuffix) != 0) return false;
+  uint64_t v = 0;
+  for (size_t i = kPrefixLen; i < kPrefixLen + kLsnDigits; ++i) {
+    const char c = name[i];
+    if (c < '0' || c > '9') return false;
+    const uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (v > (UINT64_MAX - digit) / 10) return false;  // does not fit in 64 bits
+    v = v * 10 + digit;
+  }
+  *first_lsn = v;
+  return true;
+}
 
 absl::StatusOr<WalDir> WalDir::Open(const std::string& dir, uint64_t segment_bytes) {
   if (segment_bytes == 0) return absl::InvalidArgumentError("wal: segment_bytes must be > 0");
@@ -249,6 +248,20 @@ absl::Status WalDir::OpenSegment(uint64_t first_lsn) {
   fd_ = fd;
   offset_ = 0;
   open_first_lsn_ = first_lsn;
+  return absl::OkStatus();
+}
+
+absl::Status WalDir::StartAt(uint64_t first_lsn) {
+  if (fd_ >= 0) return absl::FailedPreconditionError("wal: StartAt on a log already open");
+  if (first_lsn == 0) return absl::InvalidArgumentError("wal: StartAt LSN 0");
+  std::vector<Segment> segments;
+  WAL_RETURN_IF_ERROR(ListSegments(dir_, &segments));
+  if (!segments.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("wal: StartAt needs an empty log, but ", dir_,
+                                                      " has ", segments.size(), " segment(s)"));
+  }
+  WAL_RETURN_IF_ERROR(OpenSegment(first_lsn));
+  next_lsn_ = first_lsn;
   return absl::OkStatus();
 }
 

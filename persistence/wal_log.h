@@ -36,6 +36,10 @@ struct RecoveryReport {
   uint64_t next_lsn = 0;       // LSN the next appended record gets
 };
 
+// "wal-<first LSN, 20 digits>.log", and its inverse (false: not a segment).
+std::string SegmentName(uint64_t first_lsn);
+bool ParseSegmentName(const std::string& name, uint64_t* first_lsn);
+
 class WalDir {
  public:
   // `dir` is created if missing.
@@ -48,6 +52,11 @@ class WalDir {
   // record and its LSN (records are numbered from 1 in log order).
   absl::StatusOr<RecoveryReport> Recover(
       bool repair, const std::function<void(uint64_t lsn, const Record&)>& apply);
+
+  // For a log with no segment yet (a replica's copy that starts after a
+  // snapshot): opens a new segment whose first record gets `first_lsn`,
+  // instead of Recover. FailedPrecondition if the directory has segments.
+  absl::Status StartAt(uint64_t first_lsn);
 
   // The segment to append to: after Recover, the last segment (or a new one
   // if there is none, or if the last is at least segment_bytes long).

@@ -10,6 +10,10 @@
 #include "server/event_loop.h"
 
 namespace seatlock {
+class ReplicationHub;
+}
+
+namespace seatlock {
 
 inline constexpr char kServerVersion[] = "0.1.0";
 
@@ -43,6 +47,14 @@ struct ServerConfig {
   bool wal_repair = false;                 // cut the log at mid-log corruption
   uint64_t snapshot_bytes = 256ull << 20;  // snapshot after this much log; 0: never
   EngineLimits limits;
+  // Replica groups (docs/cluster.md); nullptr: standalone. Not owned.
+  ReplicationHub* replication = nullptr;
+  std::string node_id;              // --node-id, for HELLO
+  int64_t sync_timeout_ms = 5'000;  // strict mode: a durable reply waits this long for the replica
+  // A replica's server: serves HELLO, PING and STATS, answers everything
+  // else NOT_PRIMARY, and never touches --data-dir (the replication threads
+  // write it).
+  bool standby = false;
 };
 
 }  // namespace seatlock

@@ -1,5 +1,7 @@
 #include "server/connection_table.h"
 
+#include "server/replication_hub.h"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -313,6 +315,14 @@ bool ConnectionTable::HandleSessionOp(uint64_t id, Conn& conn, const Request& re
       h->set_max_frame_bytes(config_.max_frame_bytes);
       h->set_max_in_flight(config_.max_in_flight);
       h->set_feed_epoch(group_->feed_epoch);
+      if (const ReplicationHub* hub = config_.replication) {
+        h->set_role(RoleName(hub->role()));
+        h->set_epoch(hub->epoch());
+        h->set_primary_address(hub->primary_address());
+        h->set_node_id(config_.node_id);
+      } else {
+        h->set_role("standalone");
+      }
       Reply(id, r);
       return true;
     }

@@ -22,73 +22,12 @@
 #include "common/str_error.h"
 #include "persistence/file_util.h"
 #include "protocol/sharding.h"
+#include "server/listen_socket.h"
 #include "server/log.h"
+#include "server/replication_hub.h"
 #include "server/reshard.h"
 
 namespace seatlock {
-namespace {
-
-// Binds and listens. A port still in use (EADDRINUSE: the previous process
-// may still be exiting) is retried with backoff, 10 ms doubling to 500 ms,
-// for up to `retry_ms`, and each retry is logged.
-absl::StatusOr<int> Listen(const std::string& bind, uint16_t port, bool reuse_port,
-                           int64_t retry_ms) {
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  int family = AF_INET;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-  if (inet_pton(AF_INET, bind.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(port);
-    len = sizeof(*v4);
-  } else if (inet_pton(AF_INET6, bind.c_str(), &v6->sin6_addr) == 1) {
-    family = AF_INET6;
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(port);
-    len = sizeof(*v6);
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--bind: '", bind, "' is not an IPv4 or IPv6 address"));
-  }
-  const int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", StrError(errno)));
-  const int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  const int64_t give_up = MonoMs() + retry_ms;
-  int64_t backoff_ms = 10;
-  while (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) < 0) {
-    const int err = errno;
-    if (err == EADDRINUSE && port != 0 && MonoMs() + backoff_ms <= give_up) {
-      LogWarning("cannot bind ", bind, ":", port, ": ", StrError(err), "; retrying in ", backoff_ms,
-                 " ms");
-      std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
-      backoff_ms = std::min<int64_t>(backoff_ms * 2, 500);
-      continue;
-    }
-    close(fd);
-    return absl::UnavailableError(
-        absl::StrCat("cannot bind ", bind, ":", port, ": ", StrError(err),
-                     err == EADDRINUSE ? " (is another seatlockd running?)" : ""));
-  }
-  if (listen(fd, 4096) < 0) {
-    const int err = errno;
-    close(fd);
-    return absl::InternalError(absl::StrCat("listen: ", StrError(err)));
-  }
-  return fd;
-}
-
-uint16_t BoundPort(int fd) {
-  sockaddr_storage addr{};
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
-  return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-}
-
-}  // namespace
 
 Server::Server(ServerConfig config) : config_(std::move(config)) {
   group_.hash_seed = config_.hash_seed != 0 ? config_.hash_seed : protocol::kDefaultHashSeed;
@@ -99,6 +38,7 @@ Server::Server(ServerConfig config) : config_(std::move(config)) {
 }
 
 Server::~Server() {
+  if (config_.replication != nullptr) config_.replication->SetWaker(nullptr);
   Stop();
   Wait();
   for (int fd : main_fds_) close(fd);
@@ -176,7 +116,10 @@ absl::Status Server::Start() {
   }
   // The data dir records the shard count and seed it was written with
   // (<data-dir>/SHARDS); a start with others reshards it first.
-  if (absl::Status st = CheckShardLayout(); !st.ok()) return st;
+  // A replica's standby server leaves --data-dir to the replication threads.
+  if (!config_.standby) {
+    if (absl::Status st = CheckShardLayout(); !st.ok()) return st;
+  }
   if (absl::Status st = Bind(); !st.ok()) return st;
   group_.memory.set_limit(config_.max_memory);
   group_.bus = std::make_unique<BusFabric>(config_.shards, config_.shard_queue_depth);
@@ -187,6 +130,9 @@ absl::Status Server::Start() {
     group_.shards.push_back(shards_.back().get());
   }
   group_.busy_shards = static_cast<int>(config_.shards);
+  if (config_.replication != nullptr) {
+    config_.replication->SetWaker([this](uint32_t i) { group_.shards[i]->Wake(); });
+  }
   std::vector<std::promise<absl::Status>> started(config_.shards);
   for (uint32_t i = 0; i < config_.shards; ++i) {
     threads_.emplace_back([this, i, p = &started[i]] { shards_[i]->Run(p); });

@@ -15,6 +15,7 @@
 #include "server/error_response.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/replication_hub.h"
 #include "server/room_ops.h"
 
 namespace seatlock {
@@ -103,7 +104,8 @@ void Shard::Run(std::promise<absl::Status>* started) {
     }
   }
   clock_.Refresh();  // recovery stamps restored queue entries with the time
-  auto recovered = RecoverShard(config_, index_, *engine_, rooms_);
+  absl::StatusOr<RecoveredShard> recovered = RecoveredShard{};
+  if (!config_.standby) recovered = RecoverShard(config_, index_, *engine_, rooms_);
   if (!recovered.ok()) {
     started->set_value(recovered.status());
     return;
@@ -118,10 +120,15 @@ void Shard::Run(std::promise<absl::Status>* started) {
   feed_.set_loop(loop_.get());
   conns_.set_loop(loop_.get());
   router_.set_loop(loop_.get());
-  commit_.Open(
-      std::make_unique<ShardLog>(std::move(*recovered->dir), recovered->next_lsn, loop_.get(),
-                                 config_.fsync ? FsyncMode::kAlways : FsyncMode::kNone),
-      recovered->fencing_reserved);
+  if (!config_.standby) {
+    auto log =
+        std::make_unique<ShardLog>(std::move(*recovered->dir), recovered->next_lsn, loop_.get(),
+                                   config_.fsync ? FsyncMode::kAlways : FsyncMode::kNone);
+    if (config_.replication != nullptr) {
+      log->SetReplication(config_.replication, index_, config_.sync_timeout_ms);
+    }
+    commit_.Open(std::move(log), recovered->fencing_reserved);
+  }
   snapshotter_ =
       std::make_unique<Snapshotter>(absl::StrCat(config_.data_dir, "/shard-", index_), loop_.get());
   absl::Status st = loop_->AddListener(main_listen_fd_, kMainListener);
@@ -153,10 +160,30 @@ void Shard::OnData(uint64_t id, const char* data, size_t n) {
 void Shard::OnPeerClosed(uint64_t id, int /*error*/) { conns_.Close(id); }
 
 void Shard::Dispatch(Request&& req, Callback done) {
+  if (const ReplicationHub* hub = config_.replication;
+      hub != nullptr && !hub->writes_allowed() && req.op_case() != Request::kStats) {
+    done(NotPrimary(req.request_id()));
+    return;
+  }
   router_.Route(std::move(req), std::move(done));
 }
 
+Response Shard::NotPrimary(uint64_t request_id) const {
+  const ReplicationHub* hub = config_.replication;
+  const std::string primary = hub->primary_address();
+  return ErrorResponse(
+      request_id, wire::NOT_PRIMARY,
+      hub->role() == NodeRole::kReplica
+          ? absl::StrCat("this node is a replica; the primary is ",
+                         primary.empty() ? "not known yet" : primary, " (HELLO primary_address)")
+          : absl::StrCat("this node is no longer sure it is the primary (its etcd lease was not "
+                         "renewed in time); find the primary with HELLO on the other nodes"));
+}
+
 Response Shard::Subscribe(uint64_t conn, const Request& req) {
+  if (config_.replication != nullptr && !config_.replication->writes_allowed()) {
+    return NotPrimary(req.request_id());
+  }
   if (req.subscribe().shard() != index_) {
     return ErrorResponse(req.request_id(), wire::WRONG_SHARD,
                          absl::StrCat("this is shard ", index_, "; send SUBSCRIBE for shard ",
@@ -347,6 +374,7 @@ int64_t Shard::OnPass() {
     router_.PollSupply(clock_.NowMs());
   }
   commit_.Flush();  // group commit: everything appended this pass, one write + fdatasync
+  if (ShardLog* log = commit_.log()) log->Poll();  // replica acks, sync timeouts
   // Changes of this pass (requests and expiries), up to the first not yet
   // durable, one message per subscriber.
   if (const ShardLog* log = commit_.log()) {
@@ -371,6 +399,9 @@ int64_t Shard::OnPass() {
   }
   if (draining_ || rooms_active_) wait = std::min<int64_t>(wait, 10);  // rooms admit every 10 ms
   if (turns_left) wait = 0;  // connections wait for their next turn
+  if (config_.replication != nullptr && commit_.log() != nullptr && commit_.log()->waiting() > 0) {
+    wait = std::min<int64_t>(wait, 20);  // sync timeouts (acks themselves wake the loop)
+  }
   return wait;
 }
 

@@ -80,6 +80,8 @@ class Shard final : public LoopHandler,
   // on disk.
   void RunOp(const wire::Request& req, Callback done);
   void FillStats(wire::Response* resp);
+  // NOT_PRIMARY, naming the primary when this node knows it.
+  wire::Response NotPrimary(uint64_t request_id) const;
   void StepSnapshot();
   void BeginShutdown();
   // Shard 0, once a second: logs when the host's wall clock stepped.

@@ -34,11 +34,45 @@ void ShardLog::WhenDurable(uint64_t lsn, Waiter done) {
     done(status_);
     return;
   }
-  if (lsn <= durable_lsn_) {
+  if (lsn <= durable_lsn()) {
     done(absl::OkStatus());
     return;
   }
-  waiters_.emplace_back(lsn, std::move(done));
+  waiters_.push_back(Waiting{lsn, MonoMs(), std::move(done)});
+}
+
+void ShardLog::SetReplication(ReplicationHub* hub, uint32_t shard, int64_t sync_timeout_ms) {
+  hub_ = hub;
+  shard_ = shard;
+  sync_timeout_ms_ = sync_timeout_ms;
+  if (hub_ != nullptr) hub_->PublishDurable(shard_, durable_lsn_);
+}
+
+void ShardLog::ReleaseDurable() {
+  // Waiters are mostly in LSN order; a replayed confirm may wait for an older
+  // LSN further back, which is released no later than the entries before it.
+  const uint64_t durable = durable_lsn();
+  while (!waiters_.empty() && waiters_.front().lsn <= durable) {
+    Waiter w = std::move(waiters_.front().done);
+    waiters_.pop_front();
+    w(absl::OkStatus());
+  }
+}
+
+void ShardLog::Poll() {
+  if (hub_ == nullptr || waiters_.empty() || failed()) return;
+  ReleaseDurable();
+  const int64_t now = MonoMs();
+  while (!waiters_.empty() && now - waiters_.front().since_ms >= sync_timeout_ms_) {
+    Waiting w = std::move(waiters_.front());
+    waiters_.pop_front();
+    ++sync_timeouts_;
+    const bool local = w.lsn <= durable_lsn_;
+    w.done(absl::UnavailableError(absl::StrCat(
+        "not acknowledged: the record is ", local ? "on this node's disk" : "not yet on disk",
+        " but the synchronous replica has not confirmed it within ", sync_timeout_ms_,
+        " ms (replica down or behind, or none named yet); retry with the same idempotency key")));
+  }
 }
 
 void ShardLog::Flush() {
@@ -69,22 +103,17 @@ void ShardLog::OnWritten(int result) {
   }
   writing_.clear();
   durable_lsn_ = writing_last_lsn_;
-  // Waiters are mostly in LSN order; a replayed confirm may wait for an older
-  // LSN further back, which is released no later than the entries before it.
-  while (!waiters_.empty() && waiters_.front().first <= durable_lsn_) {
-    Waiter w = std::move(waiters_.front().second);
-    waiters_.pop_front();
-    w(absl::OkStatus());
-  }
+  if (hub_ != nullptr) hub_->PublishDurable(shard_, durable_lsn_);
+  ReleaseDurable();
   Flush();  // the next group, if confirms arrived while this one synced
 }
 
 void ShardLog::Fail(absl::Status status) {
   LogError(status.message());
   status_ = std::move(status);
-  std::deque<std::pair<uint64_t, Waiter>> waiters;
+  std::deque<Waiting> waiters;
   waiters.swap(waiters_);
-  for (auto& [lsn, w] : waiters) w(status_);
+  for (Waiting& w : waiters) w.done(status_);
 }
 
 }  // namespace seatlock

@@ -6,10 +6,18 @@
 // every waiter, then and later, gets the error, and the shard stops
 // acknowledging durable operations (docs/wal.md).
 //
+// In a replica group (docs/cluster.md) a record is "durable" only once it is
+// on this node's disk AND, in strict mode, acknowledged by the synchronous
+// replica (ReplicationHub::committed_limit): durable_lsn() and every waiter
+// follow that, and a waiter the replica has not acknowledged within the
+// sync timeout gets UNAVAILABLE (not sticky: the record stays and may be
+// acknowledged later).
+//
 // Owns its WalDir and buffers. Shard-thread only.
 #ifndef SEATLOCK_SERVER_SHARD_LOG_H_
 #define SEATLOCK_SERVER_SHARD_LOG_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -19,6 +27,7 @@
 #include "common/histogram.h"
 #include "persistence/wal_log.h"
 #include "server/event_loop.h"
+#include "server/replication_hub.h"
 
 namespace google::protobuf {
 class MessageLite;
@@ -42,14 +51,28 @@ class ShardLog {
   // Starts writing the buffered records if no group is in flight. Called at
   // the end of every loop pass.
   void Flush();
+  // Replication: publish local durability to `hub` as shard `shard`, and
+  // count a record durable only within hub->committed_limit(shard). Waiters
+  // older than `sync_timeout_ms` get UNAVAILABLE.
+  void SetReplication(ReplicationHub* hub, uint32_t shard, int64_t sync_timeout_ms);
+  // Releases the waiters the replica's acks made durable and times out the
+  // ones waiting too long for them. Every loop pass.
+  void Poll();
 
   bool failed() const { return !status_.ok(); }
   const absl::Status& status() const { return status_; }
-  uint64_t durable_lsn() const { return durable_lsn_; }
+  // Durable here and, in a replica group, acknowledged as the ack rule asks.
+  uint64_t durable_lsn() const {
+    return hub_ == nullptr ? durable_lsn_ : std::min(durable_lsn_, hub_->committed_limit(shard_));
+  }
+  // On this node's disk (what a WalSender may ship).
+  uint64_t local_durable_lsn() const { return durable_lsn_; }
   uint64_t last_lsn() const { return next_lsn_ - 1; }
   bool idle() const { return !in_flight_ && buffer_.empty(); }
   uint64_t groups_written() const { return groups_; }
   size_t waiting() const { return waiters_.size(); }
+  // Waiters failed with UNAVAILABLE because no synchronous replica acked.
+  uint64_t sync_timeouts() const { return sync_timeouts_; }
   // Bytes appended since the last snapshot was taken (see MarkSnapshot).
   uint64_t bytes_since_snapshot() const { return bytes_since_snapshot_; }
   void MarkSnapshotStarted() { bytes_since_snapshot_ = 0; }
@@ -61,6 +84,13 @@ class ShardLog {
  private:
   void OnWritten(int result);
   void Fail(absl::Status status);
+  void ReleaseDurable();
+
+  struct Waiting {
+    uint64_t lsn;
+    int64_t since_ms;  // MonoMs() when it began to wait
+    Waiter done;
+  };
 
   wal::WalDir dir_;
   EventLoop* loop_;
@@ -73,7 +103,11 @@ class ShardLog {
   uint64_t writing_last_lsn_ = 0;
   bool in_flight_ = false;
   uint64_t write_started_ns_ = 0;
-  std::deque<std::pair<uint64_t, Waiter>> waiters_;
+  std::deque<Waiting> waiters_;  // in arrival order (so by since_ms)
+  ReplicationHub* hub_ = nullptr;
+  uint32_t shard_ = 0;
+  int64_t sync_timeout_ms_ = 0;
+  uint64_t sync_timeouts_ = 0;
   absl::Status status_;
   uint64_t groups_ = 0;
   uint64_t bytes_since_snapshot_ = 0;

@@ -1,0 +1,149 @@
+#include "server/replication_hub.h"
+
+#include <chrono>
+
+#include "common/mono_clock.h"
+
+namespace seatlock {
+
+const char* RoleName(NodeRole role) {
+  switch (role) {
+    case NodeRole::kStandalone:
+      return "standalone";
+    case NodeRole::kPrimary:
+      return "primary";
+    case NodeRole::kReplica:
+      return "replica";
+  }
+  return "?";
+}
+
+ReplicationHub::ReplicationHub(uint32_t shards, bool require_sync)
+    : shards_(shards),
+      require_sync_(require_sync),
+      durable_(new std::atomic<uint64_t>[shards]),
+      sync_acked_(new std::atomic<uint64_t>[shards]) {
+  for (uint32_t i = 0; i < shards; ++i) {
+    durable_[i] = 0;
+    sync_acked_[i] = 0;
+  }
+}
+
+void ReplicationHub::SetRole(NodeRole role, int64_t epoch, const std::string& primary_address) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    primary_address_ = primary_address;
+  }
+  epoch_.store(epoch, std::memory_order_release);
+  role_.store(role, std::memory_order_release);
+}
+
+std::string ReplicationHub::primary_address() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return primary_address_;
+}
+
+bool ReplicationHub::writes_allowed() const {
+  const NodeRole r = role();
+  if (r == NodeRole::kStandalone) return true;
+  if (r != NodeRole::kPrimary) return false;
+  return MonoNs() < static_cast<uint64_t>(valid_until_ns_.load(std::memory_order_acquire));
+}
+
+void ReplicationHub::PublishDurable(uint32_t shard, uint64_t lsn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    durable_[shard].store(lsn);
+  }
+  durable_cv_.notify_all();
+}
+
+uint64_t ReplicationHub::WaitDurable(uint32_t shard, uint64_t after, int64_t timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  durable_cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                       [&] { return durable_[shard].load() > after; });
+  return durable_[shard].load();
+}
+
+void ReplicationHub::Ack(const std::string& node, uint32_t shard, uint64_t lsn) {
+  bool wake = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = nodes_.try_emplace(node, shards_).first;
+    NodeAcks& n = it->second;
+    if (lsn > n.acked[shard]) n.acked[shard] = lsn;
+    if (node == sync_ && lsn > sync_acked_[shard].load()) {
+      sync_acked_[shard].store(lsn);
+      wake = true;
+    }
+  }
+  if (wake) Wake(shard);
+}
+
+void ReplicationHub::SetConnected(const std::string& node, uint32_t shard, bool connected) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NodeAcks& n = nodes_.try_emplace(node, shards_).first->second;
+  n.connected[shard] = connected;
+  // A new stream starts from a full copy: its earlier acks say nothing of it.
+  if (connected) n.acked[shard] = 0;
+  if (connected && node == sync_) sync_acked_[shard].store(0);
+}
+
+void ReplicationHub::SetSync(const std::string& node) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sync_ = node;
+    auto it = nodes_.find(node);
+    for (uint32_t i = 0; i < shards_; ++i) {
+      sync_acked_[i].store(it != nodes_.end() ? it->second.acked[i] : 0);
+    }
+  }
+  for (uint32_t i = 0; i < shards_; ++i) Wake(i);
+}
+
+std::string ReplicationHub::sync() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return sync_;
+}
+
+uint64_t ReplicationHub::committed_limit(uint32_t shard) const {
+  if (!require_sync_) return ~uint64_t{0};
+  return sync_acked_[shard].load(std::memory_order_acquire);
+}
+
+std::vector<ReplicationHub::ReplicaView> ReplicationHub::Replicas() const {
+  const int64_t now = static_cast<int64_t>(MonoMs());
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<ReplicaView> out;
+  for (auto& [id, n] : nodes_) {
+    ReplicaView v;
+    v.node = id;
+    v.acked = n.acked;
+    v.connected = n.connected;
+    v.caught_up = true;
+    for (uint32_t i = 0; i < shards_; ++i) {
+      const bool behind = n.acked[i] < durable_[i].load();
+      if (!behind) {
+        n.behind_since_ms[i] = 0;
+      } else if (n.behind_since_ms[i] == 0) {
+        n.behind_since_ms[i] = now;
+      }
+      v.lag_ms.push_back(behind ? now - n.behind_since_ms[i] : 0);
+      if (behind || !n.connected[i]) v.caught_up = false;
+    }
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+void ReplicationHub::SetWaker(std::function<void(uint32_t)> waker) {
+  std::lock_guard<std::mutex> lock(mu_);
+  waker_ = std::move(waker);
+}
+
+void ReplicationHub::Wake(uint32_t shard) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (waker_) waker_(shard);
+}
+
+}  // namespace seatlock

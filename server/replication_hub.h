@@ -1,0 +1,115 @@
+// ReplicationHub: what a node's shards, its replication threads and its
+// cluster thread share about replication (docs/cluster.md). It holds
+//   - the node's role (standalone, primary, replica), its epoch and the
+//     primary's address, for HELLO and NOT_PRIMARY;
+//   - self-fencing: the monotonic deadline until which the primary's lease
+//     lets it answer writes;
+//   - per shard, the LSN durable on this node's own disk (published by the
+//     shard's ShardLog, read by WalSender threads, which wait on it);
+//   - per replica node and shard, the highest LSN that replica has fsynced
+//     (its acks), and which node is the synchronous replica whose acks a
+//     durable reply waits for (the ack rule: docs/cluster.md).
+//
+// Ownership: created by the cluster node (ClusterNode) or a test, outlives
+// every Server it is given to (ServerConfig::replication). Thread-safe: every
+// method may be called from any thread. The hot reads (committed_limit,
+// writes_allowed, local_durable) are lock-free atomics.
+#ifndef SEATLOCK_SERVER_REPLICATION_HUB_H_
+#define SEATLOCK_SERVER_REPLICATION_HUB_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace seatlock {
+
+enum class NodeRole { kStandalone, kPrimary, kReplica };
+const char* RoleName(NodeRole role);
+
+class ReplicationHub {
+ public:
+  // `require_sync`: a durable reply waits for the synchronous replica's ack
+  // (strict mode, the default); false: replication is asynchronous.
+  ReplicationHub(uint32_t shards, bool require_sync);
+
+  uint32_t shards() const { return shards_; }
+  bool require_sync() const { return require_sync_; }
+
+  // Role, epoch and the primary's client address (host:port; "" unknown).
+  void SetRole(NodeRole role, int64_t epoch, const std::string& primary_address);
+  NodeRole role() const { return role_.load(std::memory_order_acquire); }
+  int64_t epoch() const { return epoch_.load(std::memory_order_acquire); }
+  std::string primary_address() const;
+
+  // Self-fencing: a primary answers writes only while MonoNs() is before
+  // this deadline (lease renewal start + TTL/2). Standalone: always.
+  void set_writes_valid_until_ns(int64_t ns) { valid_until_ns_.store(ns); }
+  bool writes_allowed() const;
+
+  // The shard's ShardLog: `lsn` is now durable on this node's disk.
+  void PublishDurable(uint32_t shard, uint64_t lsn);
+  uint64_t local_durable(uint32_t shard) const { return durable_[shard].load(); }
+  // WalSender threads: waits until local_durable(shard) > `after`, or for
+  // `timeout_ms`; returns local_durable(shard).
+  uint64_t WaitDurable(uint32_t shard, uint64_t after, int64_t timeout_ms);
+
+  // A replica node has fsynced every record of `shard` up to `lsn`.
+  void Ack(const std::string& node, uint32_t shard, uint64_t lsn);
+  // A replica's stream of one shard opened or closed.
+  void SetConnected(const std::string& node, uint32_t shard, bool connected);
+  // Names the synchronous replica ("" or this node's own id: none yet, so
+  // strict mode holds every durable reply). Its acks so far count at once.
+  void SetSync(const std::string& node);
+  std::string sync() const;
+  // The highest LSN of `shard` a durable reply may be released at, as far
+  // as replication is concerned: the synchronous replica's ack in strict
+  // mode, unlimited otherwise (the local fsync is ShardLog's business).
+  uint64_t committed_limit(uint32_t shard) const;
+
+  struct ReplicaView {
+    std::string node;
+    std::vector<uint64_t> acked;  // per shard
+    std::vector<bool> connected;  // per shard
+    std::vector<int64_t> lag_ms;  // per shard: ms since it last had all durable records
+    bool caught_up = false;       // every shard acked everything durable here
+  };
+  std::vector<ReplicaView> Replicas() const;
+
+  // The server's shards, to wake shard i when its committed limit moved
+  // (nullptr: nobody to wake).
+  void SetWaker(std::function<void(uint32_t)> waker);
+
+ private:
+  struct NodeAcks {
+    explicit NodeAcks(uint32_t shards)
+        : acked(shards), connected(shards), behind_since_ms(shards) {}
+    std::vector<uint64_t> acked;
+    std::vector<bool> connected;
+    std::vector<int64_t> behind_since_ms;  // 0: caught up at the last look
+  };
+  void Wake(uint32_t shard);
+
+  const uint32_t shards_;
+  const bool require_sync_;
+  std::atomic<NodeRole> role_{NodeRole::kStandalone};
+  std::atomic<int64_t> epoch_{0};
+  std::atomic<int64_t> valid_until_ns_{INT64_MAX};
+  std::unique_ptr<std::atomic<uint64_t>[]> durable_;
+  std::unique_ptr<std::atomic<uint64_t>[]> sync_acked_;
+  mutable std::mutex mu_;  // guards the members below
+  std::condition_variable durable_cv_;
+  std::string primary_address_;
+  std::string sync_;
+  mutable std::map<std::string, NodeAcks> nodes_;  // lag marks change on reads
+  std::function<void(uint32_t)> waker_;
+};
+
+}  // namespace seatlock
+
+#endif  // SEATLOCK_SERVER_REPLICATION_HUB_H_

@@ -1,0 +1,154 @@
+#include "server/wal_receiver.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/str_error.h"
+#include "persistence/file_util.h"
+#include "persistence/wal_log.h"
+#include "server/log.h"
+
+namespace seatlock {
+
+WalReceiver::WalReceiver(Options options) : options_(std::move(options)) {}
+
+WalReceiver::~WalReceiver() { Stop(); }
+
+void WalReceiver::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void WalReceiver::Stop() {
+  stopping_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stream_ != nullptr) stream_->Shutdown();
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::Status WalReceiver::status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+void WalReceiver::Run() {
+  SetLogThreadName(absl::StrCat("repl recv ", options_.shard));
+  absl::Status st = Copy();
+  if (!stopping_.load()) {
+    LogWarning("replication: copy of shard ", options_.shard, " from ", options_.primary,
+               " ended: ", st.message());
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_ = st;
+  }
+  ended_ = true;
+}
+
+absl::Status WalReceiver::Copy() {
+  auto connected = ReplStream::Connect(options_.primary, 2'000);
+  if (!connected.ok()) return connected.status();
+  ReplStream* stream = connected->get();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stream_ = std::move(*connected);
+    if (stopping_.load()) return absl::CancelledError("stopping");
+  }
+  repl::Frame f;
+  repl::Hello* hello = f.mutable_hello();
+  hello->set_node_id(options_.node_id);
+  hello->set_shard(options_.shard);
+  hello->set_shards(options_.shards);
+  hello->set_hash_seed(options_.hash_seed);
+  hello->set_epoch(options_.epoch);
+  if (absl::Status st = stream->Send(f); !st.ok()) return st;
+  if (absl::Status st = stream->Recv(&f, 10'000); !st.ok()) return st;
+  if (!f.has_start()) return absl::DataLossError("the primary sent no Start");
+  const repl::Start start = f.start();
+  if (!start.error().empty()) {
+    return absl::FailedPreconditionError(absl::StrCat("the primary refused: ", start.error()));
+  }
+  if (start.epoch() != options_.epoch) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the primary streams epoch ", start.epoch(), ", etcd names ", options_.epoch));
+  }
+  const std::string& dir = options_.dir;
+  if (absl::Status st = files::CreateDirs(dir); !st.ok()) return st;
+  if (!start.snapshot_name().empty()) {
+    const std::string& name = start.snapshot_name();
+    if (name.size() != 34 || name.rfind("snapshot-", 0) != 0 ||
+        name.find('/') != std::string::npos || name.compare(29, 5, ".snap") != 0) {
+      return absl::DataLossError(absl::StrCat("bad snapshot name '", name, "'"));
+    }
+    const std::string tmp = absl::StrCat(dir, "/", name.substr(0, 29), ".tmp");
+    const std::string path = absl::StrCat(dir, "/", name);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return absl::UnavailableError(absl::StrCat("create ", tmp, ": ", StrError(errno)));
+    uint64_t written = 0;
+    absl::Status st;
+    while (st.ok() && written < start.snapshot_bytes()) {
+      st = stream->Recv(&f, options_.silence_ms);
+      if (st.ok() && !f.has_snapshot()) st = absl::DataLossError("expected a snapshot chunk");
+      if (st.ok()) st = files::WriteAt(fd, f.snapshot().data(), written, tmp);
+      written += f.snapshot().data().size();
+    }
+    if (st.ok() && ::fdatasync(fd) != 0) {
+      st = absl::UnavailableError(absl::StrCat("fdatasync ", tmp, ": ", StrError(errno)));
+    }
+    ::close(fd);
+    if (st.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
+      st = absl::UnavailableError(absl::StrCat("rename ", tmp, ": ", StrError(errno)));
+    }
+    if (st.ok()) st = files::SyncDir(dir);
+    if (!st.ok()) return st;
+  }
+  auto wal = wal::WalDir::Open(dir, options_.segment_bytes);
+  if (!wal.ok()) return wal.status();
+  if (absl::Status st = wal->StartAt(start.first_lsn()); !st.ok()) return st;
+  const uint64_t target = start.primary_durable_lsn();
+  durable_ = start.first_lsn() - 1;
+  primary_durable_ = target;
+  if (durable_.load() >= target) caught_up_ = true;
+  LogInfo("replication: copying shard ", options_.shard, " from ", options_.primary, " (epoch ",
+          options_.epoch, ") from LSN ", start.first_lsn(),
+          start.snapshot_name().empty() ? "" : absl::StrCat(" after ", start.snapshot_name()));
+  while (!stopping_.load()) {
+    absl::Status st = stream->Recv(&f, options_.silence_ms);
+    if (st.code() == absl::StatusCode::kDeadlineExceeded) {
+      return absl::UnavailableError(
+          absl::StrCat("the primary sent nothing for ", options_.silence_ms, " ms"));
+    }
+    if (!st.ok()) return st;
+    if (!f.has_records()) return absl::DataLossError("expected records");
+    const repl::Records& r = f.records();
+    primary_durable_ = r.primary_durable_lsn();
+    if (r.count() == 0) {
+      if (durable_.load() >= r.primary_durable_lsn() && durable_.load() >= target)
+        caught_up_ = true;
+      continue;
+    }
+    if (r.first_lsn() != wal->next_lsn()) {
+      return absl::DataLossError(
+          absl::StrCat("records from LSN ", r.first_lsn(), ", expected ", wal->next_lsn()));
+    }
+    const std::string segment = absl::StrCat(dir, "/", "(open segment)");
+    if (st = files::WriteAt(wal->fd(), r.data(), wal->offset(), segment); !st.ok()) return st;
+    if (options_.fsync && ::fdatasync(wal->fd()) != 0) {
+      return absl::UnavailableError(absl::StrCat("fdatasync in ", dir, ": ", StrError(errno)));
+    }
+    const uint64_t last = r.first_lsn() + r.count() - 1;
+    if (st = wal->Advance(r.data().size(), last + 1); !st.ok()) return st;
+    durable_ = last;
+    if (last >= target) caught_up_ = true;
+    f.Clear();
+    f.mutable_ack()->set_durable_lsn(last);
+    if (st = stream->Send(f); !st.ok()) return st;
+  }
+  return absl::CancelledError("stopping");
+}
+
+}  // namespace seatlock

@@ -1,0 +1,357 @@
+#include "server/wal_sender.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/str_error.h"
+#include "persistence/wal_log.h"
+#include "persistence/wal_record.h"
+#include "server/listen_socket.h"
+#include "server/log.h"
+
+namespace seatlock {
+namespace {
+
+constexpr size_t kChunkBytes = 1 << 20;  // records read and sent per frame
+constexpr int64_t kHeartbeatMs = 200;    // a Records frame with count 0 when idle
+constexpr int64_t kHelloTimeoutMs = 5'000;
+
+// The newest complete snapshot in `dir` (snapshot-<20 digits>.snap), or ""
+// Read-only: unlike Snapshotter::Latest it never removes a *.tmp, which may
+// be the shard's snapshot being written.
+std::string NewestSnapshot(const std::string& dir, uint64_t* lsn) {
+  std::string best;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != 9 + 20 + 5 || name.rfind("snapshot-", 0) != 0 ||
+        name.compare(29, 5, ".snap") != 0) {
+      continue;
+    }
+    uint64_t v = 0;
+    bool digits = true;
+    for (size_t i = 9; i < 29; ++i) {
+      if (name[i] < '0' || name[i] > '9') digits = false;
+      v = v * 10 + static_cast<uint64_t>(name[i] - '0');
+    }
+    if (digits && (best.empty() || v > *lsn)) {
+      best = name;
+      *lsn = v;
+    }
+  }
+  return best;
+}
+
+// Reads one shard's log back from its segment files, whole records at a
+// time, following rolls to the next segment. Only records the shard has
+// made durable are read, so each is complete on disk.
+class LogTail {
+ public:
+  explicit LogTail(std::string dir) : dir_(std::move(dir)) {}
+  ~LogTail() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  // Positions the tail at `lsn`: opens the segment holding it.
+  absl::Status Seek(uint64_t lsn) {
+    std::vector<uint64_t> firsts;
+    std::error_code ec;
+    for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end;
+         it.increment(ec)) {
+      uint64_t first = 0;
+      if (wal::ParseSegmentName(it->path().filename().string(), &first)) firsts.push_back(first);
+    }
+    std::sort(firsts.begin(), firsts.end());
+    uint64_t start = 0;
+    for (uint64_t f : firsts) {
+      if (f <= lsn) start = f;
+    }
+    if (start == 0) {
+      return absl::NotFoundError(absl::StrCat(dir_, ": no log segment holds LSN ", lsn));
+    }
+    if (absl::Status st = Open(start); !st.ok()) return st;
+    std::string skip;
+    while (next_lsn_ < lsn) {
+      uint32_t n = 0;
+      skip.clear();
+      absl::Status st = Read(lsn - 1, &skip, &n);
+      if (!st.ok()) return st;
+      if (n == 0) return absl::DataLossError(absl::StrCat(dir_, ": LSN ", lsn, " not found"));
+    }
+    return absl::OkStatus();
+  }
+
+  uint64_t next_lsn() const { return next_lsn_; }
+
+  // Appends whole records with LSN in [next_lsn, limit] to *out (about a
+  // chunk's worth) and counts them in *count.
+  absl::Status Read(uint64_t limit, std::string* out, uint32_t* count) {
+    *count = 0;
+    size_t want = kChunkBytes;
+    while (next_lsn_ <= limit) {
+      std::string buf(want, '\0');
+      const ssize_t got = ::pread(fd_, buf.data(), want, static_cast<off_t>(offset_));
+      if (got < 0) return absl::DataLossError(absl::StrCat("read ", path_, ": ", StrError(errno)));
+      buf.resize(static_cast<size_t>(got));
+      wal::RecordReader reader(buf);
+      wal::Record rec;
+      uint64_t used = 0;
+      wal::RecordReader::Result r;
+      while (next_lsn_ <= limit && (r = reader.Next(&rec)) == wal::RecordReader::Result::kRecord) {
+        used = reader.good_offset();
+        ++next_lsn_;
+        ++*count;
+      }
+      if (used > 0) {
+        out->append(buf, 0, used);
+        offset_ += used;
+        return absl::OkStatus();
+      }
+      if (next_lsn_ > limit) return absl::OkStatus();
+      if (r == wal::RecordReader::Result::kEof) {
+        // This segment is done; the durable record next_lsn_ starts the next.
+        if (absl::Status st = Open(next_lsn_); !st.ok()) return st;
+        continue;
+      }
+      if (r == wal::RecordReader::Result::kTruncated && static_cast<size_t>(got) == want &&
+          want < 2 * wal::kMaxPayloadBytes) {
+        want *= 2;  // one record bigger than the chunk
+        continue;
+      }
+      return absl::DataLossError(
+          absl::StrCat(path_, ": unreadable record at offset ", offset_, " (LSN ", next_lsn_, ")"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  absl::Status Open(uint64_t first) {
+    const std::string path = absl::StrCat(dir_, "/", wal::SegmentName(first));
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      return absl::NotFoundError(absl::StrCat(
+          "open ", path, ": ", StrError(errno),
+          " (dropped after a snapshot? the replica starts over from the newest snapshot)"));
+    }
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+    path_ = path;
+    offset_ = 0;
+    next_lsn_ = first;
+    return absl::OkStatus();
+  }
+
+  const std::string dir_;
+  std::string path_;
+  int fd_ = -1;
+  uint64_t offset_ = 0;
+  uint64_t next_lsn_ = 0;
+};
+
+}  // namespace
+
+WalSender::WalSender(std::string data_dir, uint32_t shards, uint64_t hash_seed, ReplicationHub* hub)
+    : data_dir_(std::move(data_dir)), shards_(shards), hash_seed_(hash_seed), hub_(hub) {}
+
+WalSender::~WalSender() { Stop(); }
+
+absl::Status WalSender::Start(const std::string& bind, uint16_t port) {
+  auto fd = Listen(bind, port, false, 5'000);
+  if (!fd.ok()) return fd.status();
+  listen_fd_ = *fd;
+  port_ = BoundPort(listen_fd_);
+  acceptor_ = std::thread([this] { AcceptLoop(); });
+  return absl::OkStatus();
+}
+
+void WalSender::Stop() {
+  if (stopping_.exchange(true)) return;
+  if (acceptor_.joinable()) acceptor_.join();
+  if (listen_fd_ >= 0) ::close(listen_fd_);
+  std::list<std::unique_ptr<Conn>> conns;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    conns.swap(conns_);
+  }
+  for (auto& c : conns) c->stream->Shutdown();
+  for (auto& c : conns) {
+    if (c->sender.joinable()) c->sender.join();
+    if (c->acker.joinable()) c->acker.join();
+  }
+}
+
+void WalSender::AcceptLoop() {
+  SetLogThreadName("repl accept");
+  while (!stopping_.load()) {
+    pollfd p{listen_fd_, POLLIN, 0};
+    if (poll(&p, 1, 100) != 1) continue;
+    const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) continue;
+    auto conn = std::make_unique<Conn>();
+    conn->stream = std::make_unique<ReplStream>(fd);
+    Conn* c = conn.get();
+    std::lock_guard<std::mutex> lock(mu_);
+    // Reap finished streams so a replica that reconnects often costs nothing.
+    for (auto it = conns_.begin(); it != conns_.end();) {
+      if ((*it)->done.load()) {
+        (*it)->sender.join();
+        if ((*it)->acker.joinable()) (*it)->acker.join();
+        it = conns_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    conns_.push_back(std::move(conn));
+    c->sender = std::thread([this, c] { Serve(c); });
+  }
+}
+
+void WalSender::Serve(Conn* conn) {
+  SetLogThreadName("repl send");
+  repl::Frame in;
+  absl::Status st = conn->stream->Recv(&in, kHelloTimeoutMs);
+  if (st.ok() && !in.has_hello()) st = absl::InvalidArgumentError("expected Hello");
+  if (st.ok()) {
+    const repl::Hello& h = in.hello();
+    std::string refuse;
+    if (hub_->role() != NodeRole::kPrimary) {
+      refuse = "this node is not the primary";
+    } else if (h.epoch() != hub_->epoch()) {
+      refuse = absl::StrCat("epoch ", h.epoch(), " asked, this primary's is ", hub_->epoch());
+    } else if (h.shards() != shards_ || h.hash_seed() != hash_seed_) {
+      refuse = absl::StrCat("the replica has ", h.shards(), " shards (seed ", h.hash_seed(),
+                            "), the primary ", shards_, " (seed ", hash_seed_,
+                            "): start every node of a group with the same --shards");
+    } else if (h.shard() >= shards_) {
+      refuse = absl::StrCat("no shard ", h.shard());
+    }
+    if (!refuse.empty()) {
+      repl::Frame f;
+      f.mutable_start()->set_error(refuse);
+      conn->stream->Send(f).IgnoreError();
+      LogWarning("replication: refused ", h.node_id(), " shard ", h.shard(), ": ", refuse);
+      conn->done = true;
+      return;
+    }
+    st = Stream(conn, h);
+    hub_->SetConnected(h.node_id(), h.shard(), false);
+    if (!stopping_.load()) {
+      LogWarning("replication: stream of shard ", h.shard(), " to ", h.node_id(),
+                 " ended: ", st.message());
+    }
+  }
+  conn->stream->Shutdown();
+  conn->done = true;
+}
+
+absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
+  const uint32_t shard = hello.shard();
+  const std::string dir = absl::StrCat(data_dir_, "/shard-", shard);
+  // Where the copy starts: LSN 1 while the log still has it, else the newest
+  // snapshot (the shard may drop segments meanwhile: try again).
+  LogTail tail(dir);
+  std::string snap_name;
+  uint64_t snap_lsn = 0;
+  absl::Status st;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    snap_name.clear();
+    st = tail.Seek(1);
+    if (st.ok()) break;
+    snap_name = NewestSnapshot(dir, &snap_lsn);
+    if (snap_name.empty()) continue;
+    st = tail.Seek(snap_lsn);
+    if (st.ok()) break;
+  }
+  if (!st.ok()) return st;
+  std::string snapshot;
+  if (!snap_name.empty()) {
+    // Renamed into place only once complete, and kept open by this read
+    // even if a newer snapshot replaces it.
+    std::string path = absl::StrCat(dir, "/", snap_name);
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return absl::NotFoundError(absl::StrCat("open ", path, ": ", StrError(errno)));
+    struct stat sb {};
+    fstat(fd, &sb);
+    snapshot.resize(static_cast<size_t>(sb.st_size));
+    size_t off = 0;
+    while (off < snapshot.size()) {
+      const ssize_t r =
+          ::pread(fd, snapshot.data() + off, snapshot.size() - off, static_cast<off_t>(off));
+      if (r <= 0) break;
+      off += static_cast<size_t>(r);
+    }
+    ::close(fd);
+    if (off != snapshot.size()) return absl::DataLossError(absl::StrCat("short read of ", path));
+  }
+  repl::Frame f;
+  repl::Start* start = f.mutable_start();
+  start->set_epoch(hub_->epoch());
+  start->set_first_lsn(tail.next_lsn());
+  start->set_snapshot_name(snap_name);
+  start->set_snapshot_bytes(snapshot.size());
+  start->set_primary_durable_lsn(hub_->local_durable(shard));
+  if (st = conn->stream->Send(f); !st.ok()) return st;
+  for (size_t off = 0; off < snapshot.size(); off += kChunkBytes) {
+    f.Clear();
+    f.mutable_snapshot()->set_data(snapshot.substr(off, kChunkBytes));
+    if (st = conn->stream->Send(f); !st.ok()) return st;
+  }
+  snapshot.clear();
+  snapshot.shrink_to_fit();
+  hub_->SetConnected(hello.node_id(), shard, true);
+  LogInfo("replication: streaming shard ", shard, " to ", hello.node_id(), " (",
+          conn->stream->peer(), ") from LSN ", tail.next_lsn(),
+          snap_name.empty() ? "" : absl::StrCat(" after ", snap_name));
+  // Acks arrive on their own thread.
+  const std::string node = hello.node_id();
+  conn->acker = std::thread([this, conn, node, shard] {
+    SetLogThreadName("repl acks");
+    repl::Frame a;
+    while (!conn->done.load() && !stopping_.load()) {
+      absl::Status rs = conn->stream->Recv(&a, 500);
+      if (rs.code() == absl::StatusCode::kDeadlineExceeded) continue;
+      if (!rs.ok()) break;
+      if (a.has_ack()) hub_->Ack(node, shard, a.ack().durable_lsn());
+    }
+    conn->stream->Shutdown();  // the sender notices at its next send
+    conn->done = true;
+  });
+  std::string data;
+  while (!stopping_.load() && !conn->done.load()) {
+    if (hub_->role() != NodeRole::kPrimary) {
+      return absl::FailedPreconditionError("this node is no longer the primary");
+    }
+    const uint64_t durable = hub_->WaitDurable(shard, tail.next_lsn() - 1, kHeartbeatMs);
+    data.clear();
+    uint32_t count = 0;
+    if (tail.next_lsn() <= durable) {
+      const uint64_t first = tail.next_lsn();
+      if (st = tail.Read(durable, &data, &count); !st.ok()) return st;
+      f.Clear();
+      repl::Records* r = f.mutable_records();
+      r->set_first_lsn(first);
+      r->set_count(count);
+      r->set_data(std::move(data));
+      r->set_primary_durable_lsn(durable);
+    } else {
+      f.Clear();
+      repl::Records* r = f.mutable_records();  // heartbeat
+      r->set_first_lsn(tail.next_lsn());
+      r->set_primary_durable_lsn(durable);
+    }
+    if (st = conn->stream->Send(f); !st.ok()) return st;
+  }
+  return absl::CancelledError("stopping");
+}
+
+}  // namespace seatlock

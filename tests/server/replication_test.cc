@@ -1,0 +1,238 @@
+// Replication without etcd: a primary Server with a WalSender, replicas'
+// WalReceivers copying its shards, and the ack rule (ReplicationHub). The
+// roles are set by hand here; tests/cluster/ runs the same parts under etcd.
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "client/client.h"
+#include "gtest/gtest.h"
+#include "protocol/sharding.h"
+#include "server/replication_hub.h"
+#include "server/reshard.h"
+#include "server/server.h"
+#include "server/wal_receiver.h"
+#include "server/wal_sender.h"
+
+namespace seatlock {
+namespace {
+
+constexpr int64_t kEpoch = 7;
+
+wire::DefineEventRequest Hall(const std::string& id) {
+  wire::DefineEventRequest d;
+  d.set_event_id(id);
+  auto* sec = d.add_sections();
+  sec->set_label("A");
+  for (int r = 0; r < 4; ++r) {
+    auto* row = sec->add_rows();
+    row->set_label(std::string(1, static_cast<char>('a' + r)));
+    row->set_seat_count(50);
+  }
+  return d;
+}
+
+template <typename F>
+bool WaitFor(F cond, int64_t ms) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < until) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return cond();
+}
+
+class ReplicationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = std::filesystem::temp_directory_path() /
+            ("repl_test_" + std::to_string(::getpid()) + "_" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(root_);
+    std::filesystem::create_directories(root_);
+  }
+  void TearDown() override {
+    receiver_.reset();
+    sender_.reset();
+    server_.reset();
+    std::filesystem::remove_all(root_);
+  }
+
+  ServerConfig Config(const std::string& dir) {
+    ServerConfig c;
+    c.port = 0;
+    c.shards = 1;
+    c.data_dir = (root_ / dir).string();
+    c.max_memory = 0;
+    c.sync_timeout_ms = 1500;
+    if (const char* io = std::getenv("SEATLOCK_TEST_IO"); io && std::string(io) == "epoll") {
+      c.io = IoBackend::kEpoll;
+    }
+    return c;
+  }
+
+  void StartPrimary(bool require_sync, uint64_t snapshot_bytes = 256ull << 20) {
+    hub_ = std::make_unique<ReplicationHub>(1, require_sync);
+    ServerConfig c = Config("primary");
+    c.replication = hub_.get();
+    c.snapshot_bytes = snapshot_bytes;
+    c.wal_segment_bytes = snapshot_bytes < 65536 ? 4096 : c.wal_segment_bytes;
+    server_ = std::make_unique<Server>(c);
+    ASSERT_TRUE(server_->Start().ok());
+    hub_->SetRole(NodeRole::kPrimary, kEpoch, "127.0.0.1:" + std::to_string(server_->main_port()));
+    sender_ = std::make_unique<WalSender>(c.data_dir, 1, protocol::kDefaultHashSeed, hub_.get());
+    ASSERT_TRUE(sender_->Start("127.0.0.1", 0).ok());
+    auto client = Client::Connect({.port = server_->main_port()});
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = std::move(*client);
+  }
+
+  std::unique_ptr<WalReceiver> Receiver(const std::string& node, const std::string& dir,
+                                        int64_t epoch = kEpoch) {
+    WalReceiver::Options o;
+    o.node_id = node;
+    o.shard = 0;
+    o.shards = 1;
+    o.hash_seed = protocol::kDefaultHashSeed;
+    o.epoch = epoch;
+    o.primary = "127.0.0.1:" + std::to_string(sender_->port());
+    o.dir = (root_ / dir / "shard-0").string();
+    o.segment_bytes = 8192;
+    auto r = std::make_unique<WalReceiver>(o);
+    r->Start();
+    return r;
+  }
+
+  // Sells seat `seat` of row a; returns the booking id (0: not acknowledged).
+  uint64_t Sell(uint32_t seat, const std::string& key, wire::ResultCode* code = nullptr) {
+    auto hold = client_->Hold("show", {SeatIndex("A", seat)}, "buyer", 60'000);
+    if (!hold.ok() || hold->code() != wire::OK) return 0;
+    auto c = client_->Confirm(hold->hold().hold_id(), "buyer", key, "pay-" + key);
+    if (code != nullptr) *code = c.ok() ? c->code() : wire::UNAVAILABLE;
+    return c.ok() && c->code() == wire::OK ? c->confirm().booking_id() : 0;
+  }
+
+  // A standalone server started on a replica's copy: what a promoted
+  // replica would serve.
+  std::unique_ptr<Server> StartOnCopy(const std::string& dir) {
+    EXPECT_TRUE(reshard::WriteLayout((root_ / dir).string(), {1, protocol::kDefaultHashSeed}).ok());
+    auto s = std::make_unique<Server>(Config(dir));
+    absl::Status st = s->Start();
+    EXPECT_TRUE(st.ok()) << st;
+    return s;
+  }
+
+  std::filesystem::path root_;
+  std::unique_ptr<ReplicationHub> hub_;
+  std::unique_ptr<Server> server_;
+  std::unique_ptr<WalSender> sender_;
+  std::unique_ptr<WalReceiver> receiver_;
+  std::unique_ptr<Client> client_;
+};
+
+TEST_F(ReplicationTest, ConfirmWaitsForTheSyncReplicaAndSurvivesOnItsCopy) {
+  StartPrimary(/*require_sync=*/true);
+  receiver_ = Receiver("r1", "r1");
+  hub_->SetSync("r1");
+  ASSERT_TRUE(WaitFor([&] { return receiver_->caught_up(); }, 5000));
+  auto def = client_->DefineEvent(Hall("show"));
+  ASSERT_TRUE(def.ok());
+  ASSERT_EQ(def->code(), wire::OK) << def->detail();
+  const uint64_t b1 = Sell(1, "k1");
+  ASSERT_NE(b1, 0u);
+  // Acknowledged means on the replica's disk.
+  EXPECT_GE(receiver_->durable_lsn(), hub_->local_durable(0) - 1);
+
+  // The replica goes away: a sale is not acknowledged, and says why.
+  receiver_->Stop();
+  receiver_.reset();
+  auto hold = client_->Hold("show", {SeatIndex("A", 2)}, "buyer", 60'000);
+  ASSERT_TRUE(hold.ok());
+  ASSERT_EQ(hold->code(), wire::OK);  // holds never wait for a replica
+  auto c = client_->Confirm(hold->hold().hold_id(), "buyer", "k2", "pay-k2");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->code(), wire::UNAVAILABLE) << c->detail();
+  EXPECT_NE(c->detail().find("synchronous replica"), std::string::npos) << c->detail();
+
+  // A new replica copies from scratch; once it is the sync replica, the
+  // retried confirm (same key) is acknowledged with its first result.
+  receiver_ = Receiver("r2", "r2");
+  hub_->SetSync("r2");
+  ASSERT_TRUE(WaitFor([&] { return receiver_->caught_up(); }, 5000));
+  auto again = client_->Confirm(hold->hold().hold_id(), "buyer", "k2", "pay-k2");
+  ASSERT_TRUE(again.ok());
+  ASSERT_EQ(again->code(), wire::OK) << again->detail();
+  const uint64_t b2 = again->confirm().booking_id();
+
+  // The primary dies; r2's copy serves both sales, to the same bookings.
+  client_.reset();
+  sender_->Stop();
+  server_.reset();
+  receiver_->Stop();
+  auto promoted = StartOnCopy("r2");
+  auto client = Client::Connect({.port = promoted->main_port()});
+  ASSERT_TRUE(client.ok());
+  auto seats = (*client)->GetSeats("show", "A");
+  ASSERT_TRUE(seats.ok());
+  int sold = 0;
+  for (const auto& s : seats->get_seats().seats()) {
+    if (s.state() == wire::SOLD) {
+      ++sold;
+      EXPECT_TRUE(s.owner_id() == b1 || s.owner_id() == b2) << s.owner_id();
+    }
+  }
+  EXPECT_EQ(sold, 2);
+  // The key was replicated too: a retry on the new primary gets the same booking.
+  auto replay = (*client)->Confirm(hold->hold().hold_id(), "buyer", "k2", "pay-k2");
+  ASSERT_TRUE(replay.ok());
+  EXPECT_EQ(replay->code(), wire::OK) << replay->detail();
+  EXPECT_EQ(replay->confirm().booking_id(), b2);
+}
+
+TEST_F(ReplicationTest, AStaleEpochIsRefused) {
+  StartPrimary(/*require_sync=*/true);
+  receiver_ = Receiver("r1", "r1", kEpoch - 1);
+  ASSERT_TRUE(WaitFor([&] { return receiver_->ended(); }, 5000));
+  EXPECT_NE(receiver_->status().message().find("epoch"), std::string::npos) << receiver_->status();
+  EXPECT_FALSE(receiver_->caught_up());
+}
+
+TEST_F(ReplicationTest, ALateReplicaGetsTheSnapshotThenTheLog) {
+  // Asynchronous mode so sales need no replica; small segments and
+  // snapshots, so the log no longer starts at LSN 1 when the replica comes.
+  StartPrimary(/*require_sync=*/false, /*snapshot_bytes=*/2048);
+  ASSERT_EQ(client_->DefineEvent(Hall("show"))->code(), wire::OK);
+  int sold = 0;
+  for (uint32_t i = 0; i < 150; ++i) sold += Sell(i, "k" + std::to_string(i)) != 0;
+  ASSERT_EQ(sold, 150);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (const auto& e : std::filesystem::directory_iterator(root_ / "primary" / "shard-0")) {
+          if (e.path().filename().string() == "wal-00000000000000000001.log") return false;
+        }
+        return true;
+      },
+      10'000))
+      << "the first segment was never dropped";
+  receiver_ = Receiver("r1", "r1");
+  ASSERT_TRUE(WaitFor([&] { return receiver_->caught_up(); }, 5000));
+  for (uint32_t i = 150; i < 170; ++i) sold += Sell(i, "k" + std::to_string(i)) != 0;
+  ASSERT_TRUE(WaitFor([&] { return receiver_->durable_lsn() >= hub_->local_durable(0); }, 5000));
+  client_.reset();
+  sender_->Stop();
+  server_.reset();
+  receiver_->Stop();
+  auto promoted = StartOnCopy("r1");
+  auto client = Client::Connect({.port = promoted->main_port()});
+  ASSERT_TRUE(client.ok());
+  auto seats = (*client)->GetSeats("show", "A");
+  ASSERT_TRUE(seats.ok());
+  int copied = 0;
+  for (const auto& s : seats->get_seats().seats()) copied += s.state() == wire::SOLD;
+  EXPECT_EQ(copied, 170);
+}
+
+}  // namespace
+}  // namespace seatlock
