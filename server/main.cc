@@ -11,12 +11,14 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/flag_spelling.h"
 #include "persistence/file_util.h"
 #include "server/log.h"
 #include "server/memory_guard.h"
+#include "server/cluster_node.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, bind, "127.0.0.1", "Address to listen on (IPv4 or IPv6).");
@@ -82,6 +84,29 @@ ABSL_FLAG(int64_t, lapsed_hold_retention_ms, 3600000,
 ABSL_FLAG(int64_t, max_lapsed_hold_bytes, int64_t{64} << 20,
           "Most memory all shards together spend remembering expired holds for a late CONFIRM; "
           "past it the oldest are forgotten first (0: remember none).");
+
+ABSL_FLAG(std::string, etcd, "",
+          "Comma-separated etcd endpoints (host:port): run as a member of a replica group "
+          "(docs/cluster.md). Empty: standalone.");
+ABSL_FLAG(std::string, group, "default", "Replica group name (with --etcd).");
+ABSL_FLAG(std::string, node_id, "", "This node's id in its group, unique (with --etcd).");
+ABSL_FLAG(std::string, advertise, "",
+          "host:port clients reach this node's main port at (with --etcd; default BIND:PORT).");
+ABSL_FLAG(int32_t, repl_port, -1,
+          "Port replicas copy this node's log from, when it is the primary (with --etcd; "
+          "-1: PORT+65).");
+ABSL_FLAG(std::string, repl_advertise, "",
+          "host:port replicas reach --repl_port at (default BIND:REPL_PORT).");
+ABSL_FLAG(int64_t, lease_ttl_ms, 3000,
+          "The primary's etcd lease; it stops answering writes when it could not renew it within "
+          "half of this, and a replica takes over after it expires.");
+ABSL_FLAG(int32_t, sync_replicas, 1,
+          "1: a CONFIRM (and every durable reply) waits for the synchronous replica's fsync too "
+          "(strict, the default). 0: asynchronous replication; a failover can lose acknowledged "
+          "sales.");
+ABSL_FLAG(int64_t, sync_timeout_ms, 5000,
+          "Strict mode: a durable reply the synchronous replica has not confirmed within this "
+          "gets UNAVAILABLE.");
 
 namespace {
 
@@ -234,6 +259,46 @@ int main(int argc, char** argv) {
     seatlock::LogWarning(
         "--fsync=none: confirms are answered before they are on disk; a crash or "
         "power loss can lose acknowledged sales. For benchmarks only.");
+  }
+  if (!absl::GetFlag(FLAGS_etcd).empty()) {
+    seatlock::ClusterOptions copts;
+    copts.etcd = absl::StrSplit(absl::GetFlag(FLAGS_etcd), ',', absl::SkipEmpty());
+    copts.group = absl::GetFlag(FLAGS_group);
+    copts.node_id = absl::GetFlag(FLAGS_node_id);
+    if (copts.node_id.empty()) return Fail("--etcd needs --node_id");
+    if (config.port == 0) return Fail("--etcd needs a fixed --port (clients find nodes by it)");
+    copts.advertise = absl::GetFlag(FLAGS_advertise);
+    if (copts.advertise.empty()) copts.advertise = absl::StrCat(config.bind, ":", config.port);
+    const int32_t repl_port = absl::GetFlag(FLAGS_repl_port);
+    if (repl_port < -1 || repl_port > 65535) return Fail("--repl_port must be -1..65535");
+    copts.repl_port = static_cast<uint16_t>(repl_port == -1 ? config.port + 65 : repl_port);
+    copts.repl_advertise = absl::GetFlag(FLAGS_repl_advertise);
+    if (copts.repl_advertise.empty())
+      copts.repl_advertise = absl::StrCat(config.bind, ":", copts.repl_port);
+    copts.lease_ttl_ms = absl::GetFlag(FLAGS_lease_ttl_ms);
+    if (copts.lease_ttl_ms < 1000) return Fail("--lease_ttl_ms must be at least 1000");
+    const int32_t sync = absl::GetFlag(FLAGS_sync_replicas);
+    if (sync != 0 && sync != 1) return Fail("--sync_replicas must be 0 or 1");
+    copts.sync_replicas = static_cast<uint32_t>(sync);
+    config.sync_timeout_ms = absl::GetFlag(FLAGS_sync_timeout_ms);
+    if (config.sync_timeout_ms <= 0) return Fail("--sync_timeout_ms must be positive");
+    seatlock::ClusterNode node(config, copts);
+    std::thread watcher([&node, set] {
+      int sig = 0;
+      sigwait(&set, &sig);
+      seatlock::LogInfo("received ", sig == SIGTERM ? "SIGTERM" : "SIGINT", "; leaving the group");
+      node.Stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(8000));
+      seatlock::LogError("shutdown did not finish within 8 s; exiting");
+      _exit(1);
+    });
+    watcher.detach();
+    if (absl::Status st = node.Run(); !st.ok()) {
+      seatlock::LogError("cluster node failed: ", st.message());
+      return 1;
+    }
+    seatlock::LogInfo("stopped");
+    return 0;
   }
   seatlock::Server server(config);
   if (absl::Status st = server.Start(); !st.ok()) {

@@ -1,0 +1,90 @@
+// ClusterNode: seatlockd as a member of a replica group (docs/cluster.md).
+// It runs on the main thread, in a loop of roles:
+//   - no leader in etcd, and this node may lead (its copy is complete and
+//     `sync` names it, or the group is new): it takes the `leader` key in a
+//     transaction (the key's create revision is the epoch) and becomes the
+//     primary: it starts the Server on its data (ordinary recovery, which
+//     reserves fencing tokens above everything replicated to it) and the
+//     WalSender, renews its lease, names a caught-up replica `sync`, and
+//     stops answering writes as soon as its lease is no longer sure
+//     (self-fencing). Deposed (its lease lost, or another epoch in etcd), it
+//     stops the Server and goes round the loop: it never serves its old
+//     state again.
+//   - another node leads: it becomes a replica: a standby Server answers
+//     HELLO and NOT_PRIMARY, the old copy is moved aside (data/discarded/),
+//     and one WalReceiver per shard copies the primary's shards from
+//     scratch. While a copy is incomplete, <data-dir>/RESYNCING exists and
+//     the node may not lead.
+//
+// Ownership: owns the etcd client, lease keeper, election, hub, servers,
+// sender and receivers. Run() on one thread; Stop() from any thread.
+#ifndef SEATLOCK_SERVER_CLUSTER_NODE_H_
+#define SEATLOCK_SERVER_CLUSTER_NODE_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "cluster/election.h"
+#include "cluster/etcd_client.h"
+#include "cluster/lease_keeper.h"
+#include "server/config.h"
+#include "server/replication_hub.h"
+#include "server/server.h"
+#include "server/wal_receiver.h"
+#include "server/wal_sender.h"
+
+namespace seatlock {
+
+struct ClusterOptions {
+  std::vector<std::string> etcd;  // endpoints
+  std::string group;
+  std::string node_id;
+  std::string advertise;       // host:port clients reach this node's main port at
+  std::string repl_advertise;  // host:port replicas reach this node's WalSender at
+  uint16_t repl_port = 0;      // bound on ServerConfig::bind
+  int64_t lease_ttl_ms = 3'000;
+  uint32_t sync_replicas = 1;  // 0: asynchronous replication
+};
+
+class ClusterNode {
+ public:
+  ClusterNode(ServerConfig config, ClusterOptions options);
+  ~ClusterNode();
+
+  // Runs until Stop(). Returns an error only for what a restart cannot fix
+  // (bad flags, a data dir in use).
+  absl::Status Run();
+  void Stop() { stopping_ = true; }
+
+ private:
+  absl::Status RunPrimary(int64_t epoch);
+  void RunReplica(const cluster::LeaderInfo& leader);
+  bool CanLead() const;
+  absl::Status EnsureStandby();
+  absl::Status PrepareCopy();
+  void ManageSync(int64_t epoch);
+  void PublishMember(const char* role);
+  bool LockDataDir();
+  void UnlockDataDir();
+  void Sleep(int64_t ms) const;
+
+  ServerConfig config_;
+  const ClusterOptions options_;
+  std::atomic<bool> stopping_{false};
+  std::unique_ptr<cluster::EtcdClient> etcd_;
+  std::unique_ptr<cluster::LeaseKeeper> keeper_;
+  std::unique_ptr<cluster::Election> election_;
+  std::unique_ptr<ReplicationHub> hub_;
+  std::unique_ptr<Server> standby_;
+  std::unique_ptr<Server> primary_;
+  std::unique_ptr<WalSender> sender_;
+  std::vector<std::unique_ptr<WalReceiver>> receivers_;
+  int lock_fd_ = -1;
+};
+
+}  // namespace seatlock
+
+#endif  // SEATLOCK_SERVER_CLUSTER_NODE_H_
