@@ -47,6 +47,11 @@ struct ClientOptions {
   int64_t backoff_initial_ms = 50;
   int64_t backoff_max_ms = 2000;
   std::string client_name = "libseatlock_client";
+  // A replica group (docs/cluster.md): every node's "host:port". When set,
+  // the blocking Client ignores host/port, connects to whichever node's
+  // HELLO says "primary", and finds it again after NOT_PRIMARY or a lost
+  // connection. AsyncClient itself uses host/port only.
+  std::vector<std::string> nodes;
 };
 
 class AsyncClient {

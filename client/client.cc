@@ -1,6 +1,8 @@
 #include "client/client.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <future>
 #include <thread>
 
@@ -21,20 +23,107 @@ wire::SeatRef SeatIndex(std::string section, uint32_t index) {
   return r;
 }
 
+namespace {
+
+// The primary among `options.nodes`: asks each node's HELLO, following a
+// replica's primary_address first, until `timeout_ms`.
+absl::StatusOr<std::unique_ptr<AsyncClient>> ConnectToPrimary(const ClientOptions& options,
+                                                              int64_t timeout_ms) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::string last_error = "no node answered";
+  std::vector<std::string> order = options.nodes;
+  while (true) {
+    std::string hint;
+    for (size_t i = 0; i < order.size(); ++i) {
+      const std::string& node = order[i];
+      const size_t colon = node.rfind(':');
+      ClientOptions o = options;
+      o.nodes.clear();
+      o.host = node.substr(0, colon);
+      if (o.host.size() > 2 && o.host.front() == '[') o.host = o.host.substr(1, o.host.size() - 2);
+      o.port = static_cast<uint16_t>(std::atoi(node.c_str() + colon + 1));
+      o.connect_timeout_ms = std::min<int64_t>(o.connect_timeout_ms, 500);
+      o.backoff_max_ms = std::min<int64_t>(o.backoff_max_ms, 200);
+      if (colon == std::string::npos || o.port == 0) {
+        return absl::InvalidArgumentError("ClientOptions::nodes: '" + node + "' is not host:port");
+      }
+      auto c = AsyncClient::Connect(o);
+      if (!c.ok()) {
+        last_error = node + ": " + std::string(c.status().message());
+        continue;
+      }
+      const wire::HelloReply& h = (*c)->hello();
+      if (h.role() == "primary" || h.role() == "standalone") return c;
+      last_error = node + " is a " + h.role();
+      if (!h.primary_address().empty()) hint = h.primary_address();
+    }
+    if (std::chrono::steady_clock::now() >= until) break;
+    // The primary a replica named goes first next time.
+    if (!hint.empty()) {
+      order.erase(std::remove(order.begin(), order.end(), hint), order.end());
+      order.insert(order.begin(), hint);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return absl::UnavailableError("no primary among ClientOptions::nodes (" + last_error + ")");
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
-  auto async = AsyncClient::Connect(options);
+  absl::StatusOr<std::unique_ptr<AsyncClient>> async =
+      options.nodes.empty() ? AsyncClient::Connect(options)
+                            : ConnectToPrimary(options, options.call_timeout_ms);
   if (!async.ok()) return async.status();
-  return std::unique_ptr<Client>(new Client(std::move(*async)));
+  return std::unique_ptr<Client>(new Client(options, std::move(*async)));
+}
+
+std::shared_ptr<AsyncClient> Client::Current() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return async_;
+}
+
+bool Client::FindPrimaryAgain(const std::shared_ptr<AsyncClient>& seen) {
+  std::lock_guard<std::mutex> lock(mu_);  // one search at a time; the others wait for it
+  if (async_ != seen) return true;        // another call already moved on
+  auto found = ConnectToPrimary(options_, options_.call_timeout_ms);
+  if (!found.ok()) return false;
+  async_ = std::move(*found);
+  lost_ = false;
+  return true;
 }
 
 absl::StatusOr<wire::Response> Client::Call(wire::Request req, int64_t timeout_ms) {
-  auto promise = std::make_shared<std::promise<absl::StatusOr<wire::Response>>>();
-  auto future = promise->get_future();
-  async_->Call(
-      std::move(req),
-      [promise](absl::StatusOr<wire::Response> r) { promise->set_value(std::move(r)); },
-      timeout_ms);
-  return future.get();  // the async client always completes the call
+  const bool group = !options_.nodes.empty();
+  const auto until =
+      std::chrono::steady_clock::now() +
+      std::chrono::milliseconds(timeout_ms < 0 ? options_.call_timeout_ms : timeout_ms);
+  while (true) {
+    std::shared_ptr<AsyncClient> async;
+    bool lost = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      async = async_;
+      lost = lost_;
+    }
+    if (group && lost && FindPrimaryAgain(async)) async = Current();
+    auto promise = std::make_shared<std::promise<absl::StatusOr<wire::Response>>>();
+    auto future = promise->get_future();
+    async->Call(
+        req, [promise](absl::StatusOr<wire::Response> r) { promise->set_value(std::move(r)); },
+        timeout_ms);
+    absl::StatusOr<wire::Response> r = future.get();  // the async client always completes it
+    if (!group) return r;
+    if (!r.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (async_ == async) lost_ = true;
+      return r;
+    }
+    // NOT_PRIMARY: nothing was done; send it to the primary.
+    if (r->code() != wire::NOT_PRIMARY || std::chrono::steady_clock::now() >= until) return r;
+    FindPrimaryAgain(async);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 absl::StatusOr<wire::Response> Client::Ping() {
@@ -122,7 +211,9 @@ absl::StatusOr<wire::Response> Client::ConfirmWithRetry(uint64_t hold_id, const 
   absl::StatusOr<wire::Response> last = absl::UnavailableError("no attempt made");
   for (int i = 0; i < attempts; ++i) {
     last = Confirm(hold_id, holder, idempotency_key, payment_ref);
-    if (last.ok() && last->code() != wire::IN_PROGRESS) return last;
+    if (last.ok() && last->code() != wire::IN_PROGRESS && last->code() != wire::UNAVAILABLE) {
+      return last;
+    }
     if (i + 1 == attempts) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50 << std::min(i, 5)));
   }

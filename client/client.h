@@ -10,12 +10,21 @@
 //   auto hold = (*client)->Hold("gig", {SeatAt("103", "F", "12")}, "buyer-1", 600'000);
 //   if (hold.ok() && hold->code() == wire::OK) { ... hold->hold().hold_id() ... }
 //
+// Replica groups: with ClientOptions::nodes, Connect finds the primary (its
+// HELLO role), a NOT_PRIMARY answer makes the client find it again and
+// resend (nothing was done), and a lost connection makes the next call find
+// it again; the failed call itself returns its error, since the server may
+// have run it (ConfirmWithRetry resends a CONFIRM with its key, which is
+// safe). docs/cluster.md, "Clients".
+//
 // Threads: thread-safe; calls from many threads share the connections and
-// are pipelined. Owns an AsyncClient (and so its I/O thread).
+// are pipelined. Owns an AsyncClient (and so its I/O thread), replaced when
+// the primary moves.
 #ifndef SEATLOCK_CLIENT_CLIENT_H_
 #define SEATLOCK_CLIENT_CLIENT_H_
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -56,8 +65,10 @@ class Client {
                                          const std::string& idempotency_key,
                                          const std::string& payment_ref);
   // Confirm, re-sent with the same idempotency key when the call itself
-  // fails (lost response, timeout, reconnect), up to `attempts` times. Safe:
-  // the server returns the first result for a repeated key.
+  // fails (lost response, timeout, reconnect) or the answer is UNAVAILABLE
+  // (a replica group's primary could not get the sale to its replica in
+  // time, or failed over), up to `attempts` times. Safe: the server returns
+  // the first result for a repeated key.
   absl::StatusOr<wire::Response> ConfirmWithRetry(uint64_t hold_id, const std::string& holder,
                                                   const std::string& idempotency_key,
                                                   const std::string& payment_ref, int attempts = 5);
@@ -83,12 +94,23 @@ class Client {
                                             const std::string& buyer_key);
   absl::StatusOr<wire::Response> RoomInfo(const std::string& event_id);
 
-  AsyncClient& async() { return *async_; }
-  const wire::HelloReply& hello() const { return async_->hello(); }
+  // The connection in use now (with ClientOptions::nodes: to the primary
+  // found last).
+  AsyncClient& async() { return *Current(); }
+  const wire::HelloReply& hello() const { return Current()->hello(); }
 
  private:
-  explicit Client(std::unique_ptr<AsyncClient> async) : async_(std::move(async)) {}
-  std::unique_ptr<AsyncClient> async_;
+  Client(const ClientOptions& options, std::shared_ptr<AsyncClient> async)
+      : options_(options), async_(std::move(async)) {}
+  std::shared_ptr<AsyncClient> Current() const;
+  // Replaces `seen` by a connection to the primary (if another call has not
+  // already); false if none was found in time.
+  bool FindPrimaryAgain(const std::shared_ptr<AsyncClient>& seen);
+
+  const ClientOptions options_;
+  mutable std::mutex mu_;  // guards async_
+  std::shared_ptr<AsyncClient> async_;
+  bool lost_ = false;  // a call lost its connection: find the primary before the next
 };
 
 }  // namespace seatlock

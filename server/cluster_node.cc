@@ -119,8 +119,8 @@ absl::Status ClusterNode::Run() {
         Sleep(200);
         continue;
       }
-      cluster::NodeInfo me{options_.node_id, options_.advertise, options_.repl_advertise,
-                           "primary", {}};
+      cluster::NodeInfo me{
+          options_.node_id, options_.advertise, options_.repl_advertise, "primary", {}};
       auto epoch = election_->TryLead(me, keeper_->lease());
       if (!epoch.ok() || *epoch == 0) {
         Sleep(100);
@@ -237,8 +237,8 @@ absl::Status ClusterNode::RunPrimary(int64_t epoch) {
   hub_->SetRole(NodeRole::kPrimary, epoch, options_.advertise);
   hub_->set_writes_valid_until_ns(keeper_->valid_until_ns());
   hub_->SetSync("");
-  sender_ = std::make_unique<WalSender>(config_.data_dir, config_.shards, config_.hash_seed,
-                                        hub_.get());
+  sender_ =
+      std::make_unique<WalSender>(config_.data_dir, config_.shards, config_.hash_seed, hub_.get());
   if (absl::Status st = sender_->Start(config_.bind, options_.repl_port); !st.ok()) {
     LogError("cluster: cannot listen for replicas: ", st.message());
     sender_.reset();
@@ -260,8 +260,9 @@ absl::Status ClusterNode::RunPrimary(int64_t epoch) {
     return st;  // recovery failed: not something another round fixes
   }
   if (options_.sync_replicas == 0) {
-    LogWarning("cluster: --sync_replicas=0: replication is asynchronous; a failover can lose "
-               "acknowledged sales");
+    LogWarning(
+        "cluster: --sync_replicas=0: replication is asynchronous; a failover can lose "
+        "acknowledged sales");
   }
   LogInfo("cluster: primary of group ", options_.group, " at epoch ", epoch);
   int64_t last_check = MonoMs();

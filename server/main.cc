@@ -11,14 +11,14 @@
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/flag_spelling.h"
 #include "persistence/file_util.h"
+#include "server/cluster_node.h"
 #include "server/log.h"
 #include "server/memory_guard.h"
-#include "server/cluster_node.h"
 #include "server/server.h"
 
 ABSL_FLAG(std::string, bind, "127.0.0.1", "Address to listen on (IPv4 or IPv6).");

@@ -162,6 +162,29 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
   Family(&out, "seatlock_memory_exceeded", "gauge",
          "1 while over --max_memory: new holds, joins and connections are refused.");
   absl::StrAppend(&out, "seatlock_memory_exceeded ", stats.memory_exceeded() ? 1 : 0, "\n");
+  Family(&out, "seatlock_role", "gauge",
+         "1 for this node's role in its replica group (standalone, primary or replica).");
+  absl::StrAppend(&out, "seatlock_role{role=\"", stats.role().empty() ? "standalone" : stats.role(),
+                  "\"} 1\n");
+  Family(&out, "seatlock_epoch", "gauge", "The replica group's epoch as this node knows it.");
+  absl::StrAppend(&out, "seatlock_epoch ", stats.epoch(), "\n");
+  Family(&out, "seatlock_replication_lag_records", "gauge",
+         "Primary: records durable here that a replica has not acknowledged, per shard.");
+  for (const wire::ReplicaStatus& r : stats.replicas()) {
+    for (int i = 0; i < r.lag_records_size(); ++i) {
+      absl::StrAppend(&out, "seatlock_replication_lag_records{replica=\"", r.node_id(),
+                      "\",shard=\"", i, "\"} ", r.lag_records(i), "\n");
+    }
+  }
+  Family(&out, "seatlock_replication_lag_seconds", "gauge",
+         "Primary: how long a replica has been behind on a shard (0: caught up).");
+  for (const wire::ReplicaStatus& r : stats.replicas()) {
+    for (int i = 0; i < r.lag_ms_size(); ++i) {
+      absl::StrAppend(&out, "seatlock_replication_lag_seconds{replica=\"", r.node_id(),
+                      "\",shard=\"", i, "\"} ", Num(static_cast<double>(r.lag_ms(i)) / 1000.0),
+                      "\n");
+    }
+  }
   Family(&out, "seatlock_uptime_seconds", "gauge", "Seconds since seatlockd started.");
   absl::StrAppend(&out, "seatlock_uptime_seconds ",
                   Num(static_cast<double>(stats.uptime_ms()) / 1000.0), "\n");

@@ -1,5 +1,7 @@
 #include "server/router.h"
 
+#include "server/replication_hub.h"
+
 #include <algorithm>
 #include <memory>
 #include <utility>
@@ -151,8 +153,33 @@ void Router::RouteFanOut(Request&& req, Callback done) {
     context.rss_bytes = MemoryGuard::ReadRss();
     context.max_memory_bytes = p_.group->memory.limit();
     context.memory_exceeded = p_.group->memory.exceeded();
-    done(merge::MergeParts(op, parts, rid, context));
+    Response merged = merge::MergeParts(op, parts, rid, context);
+    if (op == Request::kStats) FillReplication(merged.mutable_stats());
+    done(std::move(merged));
   });
+}
+
+void Router::FillReplication(wire::StatsReply* s) const {
+  const ReplicationHub* hub = p_.config->replication;
+  if (hub == nullptr) {
+    s->set_role("standalone");
+    return;
+  }
+  s->set_role(RoleName(hub->role()));
+  s->set_epoch(hub->epoch());
+  if (hub->role() != NodeRole::kPrimary) return;
+  s->set_sync_replica(hub->sync());
+  for (const ReplicationHub::ReplicaView& v : hub->Replicas()) {
+    wire::ReplicaStatus* r = s->add_replicas();
+    r->set_node_id(v.node);
+    for (uint32_t i = 0; i < hub->shards(); ++i) {
+      const uint64_t durable = hub->local_durable(i);
+      r->add_acked_lsn(v.acked[i]);
+      r->add_lag_records(durable > v.acked[i] ? durable - v.acked[i] : 0);
+      r->add_lag_ms(v.lag_ms[i]);
+      r->add_connected(v.connected[i]);
+    }
+  }
 }
 
 void Router::DeleteEvent(Request&& req, Callback done) {

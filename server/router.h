@@ -58,6 +58,8 @@ class Router {
   void CallShard(uint32_t target, wire::Request&& req, Callback done);
 
  private:
+  // STATS: this node's role, epoch and, on a primary, its replicas.
+  void FillReplication(wire::StatsReply* s) const;
   // Routes as if the event had no waiting room (after GateHold).
   void RouteUngated(wire::Request&& req, Callback done);
   void RouteHold(wire::Request&& req, Callback done);

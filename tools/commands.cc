@@ -1,7 +1,9 @@
 #include "tools/commands.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <vector>
@@ -112,6 +114,12 @@ int RunInfo(const ParsedArgs&, Session& s) {
   Table t({{"seatlockd " + h.server_version()},
            {absl::StrCat("at ", s.options().host, ":", s.options().port)}});
   t.AddRow({"protocol version", absl::StrCat(h.protocol_version())});
+  t.AddRow({"role", h.role().empty() ? "standalone" : h.role()});
+  if (!h.node_id().empty()) {
+    t.AddRow({"node id", h.node_id()});
+    t.AddRow({"epoch", absl::StrCat(h.epoch())});
+    t.AddRow({"primary", h.primary_address().empty() ? "(not known)" : h.primary_address()});
+  }
   t.AddRow({"uptime", FormatDuration(st.uptime_ms())});
   t.AddRow({"shards", absl::StrCat(h.shard_count())});
   t.AddRow({"shard ports", absl::StrJoin(ports, " ")});
@@ -488,6 +496,101 @@ int RunDeleteEvent(const ParsedArgs& args, Session& s) {
                     "live holds released")
           << ", " << Plural(resp.delete_event().bookings_dropped(), "booking", "bookings")
           << " dropped from memory (the log keeps them for audit; the id may be defined again)\n";
+  return kExitOk;
+}
+
+int RunCluster(const ParsedArgs& args, Session& s) {
+  std::vector<std::string> todo(args.positional().begin(), args.positional().end());
+  if (todo.empty()) todo.push_back(absl::StrCat(s.options().host, ":", s.options().port));
+  struct Seen {
+    std::string addr;
+    wire::HelloReply hello;
+    wire::StatsReply stats;
+    std::string error;
+  };
+  std::vector<Seen> seen;
+  for (size_t i = 0; i < todo.size() && i < 16; ++i) {
+    const std::string addr = todo[i];
+    Seen n{addr, {}, {}, ""};
+    const size_t colon = addr.rfind(':');
+    ClientOptions o;
+    o.host = colon == std::string::npos ? addr : addr.substr(0, colon);
+    o.port = colon == std::string::npos
+                 ? 7400
+                 : static_cast<uint16_t>(std::atoi(addr.c_str() + colon + 1));
+    o.shard_aware = false;
+    o.auth_token = s.options().auth_token;
+    o.call_timeout_ms = s.options().timeout_ms;
+    o.connect_timeout_ms = std::min<int64_t>(s.options().timeout_ms, 1000);
+    o.client_name = "seatctl";
+    auto c = Client::Connect(o);
+    if (!c.ok()) {
+      n.error = std::string(c.status().message());
+    } else {
+      n.hello = (*c)->hello();
+      auto st = (*c)->Stats();
+      if (st.ok() && st->code() == wire::OK) {
+        n.stats = st->stats();
+      } else {
+        n.error = st.ok() ? st->detail() : std::string(st.status().message());
+      }
+      const std::string& primary = n.hello.primary_address();
+      if (!primary.empty() && std::find(todo.begin(), todo.end(), primary) == todo.end()) {
+        todo.push_back(primary);
+      }
+    }
+    seen.push_back(std::move(n));
+  }
+  const Seen* primary = nullptr;
+  for (const Seen& n : seen) {
+    if (n.error.empty() && n.stats.role() == "primary") primary = &n;
+  }
+  if (s.options().json) {
+    google::protobuf::Struct doc;
+    auto* nodes = (*doc.mutable_fields())["nodes"].mutable_list_value();
+    for (const Seen& n : seen) {
+      google::protobuf::Struct one;
+      auto& f = *one.mutable_fields();
+      f["addr"] = JsonString(n.addr);
+      if (!n.error.empty()) {
+        f["error"] = JsonString(n.error);
+      } else {
+        f["hello"] = ToJsonValue(n.hello);
+        f["stats"] = ToJsonValue(n.stats);
+      }
+      *nodes->add_values()->mutable_struct_value() = one;
+    }
+    PrintJson(s, doc);
+    return primary != nullptr ? kExitOk : kExitRefused;
+  }
+  Table t({{"node"}, {"address"}, {"role"}, {"epoch"}, {"primary"}});
+  for (const Seen& n : seen) {
+    if (!n.error.empty()) {
+      t.AddRow({"?", n.addr, "unreachable: " + n.error, "", ""});
+      continue;
+    }
+    t.AddRow({n.hello.node_id().empty() ? "-" : n.hello.node_id(), n.addr,
+              n.stats.role().empty() ? "standalone" : n.stats.role(), absl::StrCat(n.stats.epoch()),
+              n.hello.primary_address()});
+  }
+  s.out() << t.Render();
+  if (primary == nullptr) {
+    s.err() << "seatctl: cluster: no node answered as primary (a failover may be under way)\n";
+    return kExitRefused;
+  }
+  s.out() << "\nsynchronous replica: "
+          << (primary->stats.sync_replica().empty() ? "(none yet: CONFIRMs wait)"
+                                                    : primary->stats.sync_replica())
+          << "\n";
+  Table lag({{"replica"}, {"shard"}, {"acked LSN"}, {"lag records"}, {"lag ms"}, {"connected"}});
+  for (const wire::ReplicaStatus& r : primary->stats.replicas()) {
+    for (int i = 0; i < r.acked_lsn_size(); ++i) {
+      lag.AddRow({r.node_id(), absl::StrCat(i), absl::StrCat(r.acked_lsn(i)),
+                  absl::StrCat(r.lag_records(i)), absl::StrCat(r.lag_ms(i)),
+                  r.connected(i) ? "yes" : "no"});
+    }
+  }
+  s.out() << lag.Render();
   return kExitOk;
 }
 

@@ -16,6 +16,7 @@ namespace seatlock::tools {
 using OnlineCommand = int (*)(const ParsedArgs& args, Session& session);
 
 int RunPing(const ParsedArgs& args, Session& session);
+int RunCluster(const ParsedArgs& args, Session& s);
 int RunInfo(const ParsedArgs& args, Session& session);
 int RunEvents(const ParsedArgs& args, Session& session);
 int RunEvent(const ParsedArgs& args, Session& session);

@@ -152,6 +152,17 @@ std::vector<Command> Commands() {
         .min_args = 1,
         .max_args = 1},
        RunDeleteEvent},
+      {{.name = "cluster",
+        .arguments = "[NODE...]",
+        .summary = "A replica group: each node's role and epoch, and the replicas' lag per shard",
+        .details = "Asks each NODE (host:port of its main port; default --addr) for HELLO and\n"
+                   "STATS, and the primary any replica names. The lag comes from the primary:\n"
+                   "per replica and shard, the records durable on the primary that the replica\n"
+                   "has not acknowledged, and for how long it has been behind.\n"
+                   "Exit 1 when no node answers as primary.\n\n"
+                   "Example:\n  seatctl cluster 10.0.0.5:7400 10.0.0.6:7400",
+        .max_args = 16},
+       RunCluster},
       {{.name = "stats",
         .summary = "Every per-shard counter and gauge, one column per shard",
         .details = "Example:\n  seatctl stats",

@@ -229,6 +229,9 @@ std::string HintFor(wire::ResultCode code) {
     case wire::RESOURCE_EXHAUSTED:
       return "the server is over its memory guard (--max_memory); confirms, releases and reads "
              "still work; see 'seatctl stats'";
+    case wire::NOT_PRIMARY:
+      return "this node is a replica (or lost its lease); send it to the primary: 'seatctl info' "
+             "names it, 'seatctl cluster' shows the group";
     case wire::EVENT_HAS_LIVE_HOLDS:
       return "nothing was deleted; list the holds with 'seatctl holds E', or add --force to "
              "release them";

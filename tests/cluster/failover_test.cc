@@ -1,0 +1,380 @@
+// Replica groups end to end: a real etcd (EtcdServer) and two seatlockd
+// nodes (ClusterProcess) on loopback, faulted with kill -9, SIGSTOP and
+// restarts while clients sell. Every client logs each CONFIRM it saw
+// acknowledged; the history check at the end of each test asserts
+//   - every acknowledged sale reads SOLD, to its booking, on the primary;
+//   - no seat was acknowledged to two bookings.
+// docs/cluster.md describes the guarantees these check.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <mutex>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client/client.h"
+#include "gtest/gtest.h"
+#include "tests/cluster/cluster_node.h"
+#include "tests/cluster/etcd_server.h"
+
+namespace seatlock {
+namespace {
+
+using cluster::testing::EtcdServer;
+using testing::ClusterProcess;
+using testing::FindPrimary;
+using Clock = std::chrono::steady_clock;
+
+constexpr uint32_t kRows = 20;
+constexpr uint32_t kSeatsPerRow = 50;  // 1,000 seats per event
+
+wire::DefineEventRequest Show(const std::string& id) {
+  wire::DefineEventRequest d;
+  d.set_event_id(id);
+  auto* sec = d.add_sections();
+  sec->set_label("A");
+  for (uint32_t r = 0; r < kRows; ++r) {
+    auto* row = sec->add_rows();
+    row->set_label("r" + std::to_string(r));
+    row->set_seat_count(kSeatsPerRow);
+  }
+  return d;
+}
+
+int64_t MsSince(Clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
+}
+
+// The acknowledged sales of all clients: (event, seat) -> booking ids.
+struct History {
+  std::mutex mu;
+  std::map<std::pair<std::string, uint32_t>, std::vector<uint64_t>> acked;
+  std::vector<Clock::time_point> ack_times;
+  void Ack(const std::string& event, uint32_t seat, uint64_t booking) {
+    std::lock_guard<std::mutex> lock(mu);
+    acked[{event, seat}].push_back(booking);
+    ack_times.push_back(Clock::now());
+  }
+  size_t size() {
+    std::lock_guard<std::mutex> lock(mu);
+    size_t n = 0;
+    for (auto& [k, v] : acked) n += v.size();
+    return n;
+  }
+};
+
+class FailoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!EtcdServer::Available()) GTEST_SKIP() << "etcd is not installed (scripts/setup.sh)";
+    ASSERT_TRUE(etcd_.Start()) << etcd_.Log();
+  }
+
+  void StartNodes(std::vector<std::string> extra = {}) {
+    extra.push_back("--lease_ttl_ms=1000");
+    extra.push_back("--sync_timeout_ms=1500");
+    for (const char* id : {"a", "b"}) {
+      nodes_.push_back(std::make_unique<ClusterProcess>(id, etcd_.endpoint(), extra));
+    }
+    ASSERT_TRUE(nodes_[0]->Start());
+    ASSERT_GE(FindPrimary(nodes_, 15'000), 0) << nodes_[0]->Log();
+    ASSERT_TRUE(nodes_[1]->Start());
+  }
+
+  std::unique_ptr<Client> Connect(int node) {
+    auto c = Client::Connect({.port = nodes_[static_cast<size_t>(node)]->port(),
+                              .call_timeout_ms = 3000,
+                              .connect_timeout_ms = 500,
+                              .backoff_max_ms = 100});
+    return c.ok() ? std::move(*c) : nullptr;
+  }
+
+  // Defines `event` on the primary, retrying while no replica is in sync.
+  bool Define(int primary, const std::string& event, int64_t timeout_ms = 30'000) {
+    const auto start = Clock::now();
+    while (MsSince(start) < timeout_ms) {
+      if (auto c = Connect(primary)) {
+        auto r = c->DefineEvent(Show(event));
+        if (r.ok() && r->code() == wire::OK) return true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  // Clients sell random seats of `event` on whichever node is primary,
+  // retrying a confirm with its key after a lost answer, until `stop`.
+  void Sell(const std::string& event, int clients, std::atomic<bool>* stop, History* history,
+            std::atomic<int>* primary) {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < clients; ++t) {
+      threads.emplace_back([&, t] {
+        std::mt19937 rng(static_cast<uint32_t>(t * 7919 + 1));
+        std::unique_ptr<Client> c;
+        int on = -1;
+        uint64_t n = 0;
+        while (!stop->load()) {
+          const int p = primary->load();
+          if (c == nullptr || on != p) {
+            c = p >= 0 ? Connect(p) : nullptr;
+            on = p;
+            if (c == nullptr) {
+              std::this_thread::sleep_for(std::chrono::milliseconds(20));
+              continue;
+            }
+          }
+          const uint32_t seat = rng() % (kRows * kSeatsPerRow);
+          const std::string holder = "buyer-" + std::to_string(t);
+          auto hold = c->Hold(event, {SeatIndex("A", seat)}, holder, 30'000);
+          if (!hold.ok() || hold->code() != wire::OK) {
+            if (!hold.ok() || hold->code() == wire::NOT_PRIMARY) c.reset();
+            continue;
+          }
+          const std::string key = event + "-" + std::to_string(t) + "-" + std::to_string(n++);
+          // A lost or refused-for-now answer: the same key again, on the
+          // primary of the moment, for a while (ConfirmWithRetry's rule).
+          for (int attempt = 0; attempt < 40 && !stop->load(); ++attempt) {
+            if (c == nullptr || on != primary->load()) {
+              on = primary->load();
+              c = on >= 0 ? Connect(on) : nullptr;
+              if (c == nullptr) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                continue;
+              }
+            }
+            auto r = c->Confirm(hold->hold().hold_id(), holder, key, "pay-" + key);
+            if (r.ok() && r->code() == wire::OK) {
+              history->Ack(event, seat, r->confirm().booking_id());
+              break;
+            }
+            if (r.ok() && r->code() != wire::UNAVAILABLE && r->code() != wire::NOT_PRIMARY) break;
+            if (!r.ok() || r->code() == wire::NOT_PRIMARY) c.reset();
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          }
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  }
+
+  // The history check against the primary's seats.
+  void CheckHistory(int primary, History& h) {
+    auto c = Connect(primary);
+    ASSERT_NE(c, nullptr);
+    std::map<std::string, std::vector<wire::SeatInfo>> seats;
+    std::lock_guard<std::mutex> lock(h.mu);
+    for (auto& [key, bookings] : h.acked) {
+      const auto& [event, seat] = key;
+      std::vector<uint64_t> distinct = bookings;
+      std::sort(distinct.begin(), distinct.end());
+      distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+      EXPECT_EQ(distinct.size(), 1u)
+          << event << " seat " << seat << " was acknowledged to " << distinct.size() << " bookings";
+      if (!seats.count(event)) {
+        auto r = c->GetSeats(event, "A");
+        ASSERT_TRUE(r.ok());
+        ASSERT_EQ(r->code(), wire::OK) << r->detail();
+        seats[event].assign(r->get_seats().seats().begin(), r->get_seats().seats().end());
+      }
+      const wire::SeatInfo& s = seats[event][seat];
+      EXPECT_EQ(s.state(), wire::SOLD) << event << " seat " << seat << ": acknowledged, lost";
+      EXPECT_EQ(s.owner_id(), distinct[0]) << event << " seat " << seat;
+    }
+  }
+
+  int Other(int i) const { return 1 - i; }
+
+  EtcdServer etcd_;
+  std::vector<std::unique_ptr<ClusterProcess>> nodes_;
+};
+
+TEST_F(FailoverTest, Kill9OfThePrimaryUnderConfirmLoadLosesNoAcknowledgedSale) {
+  StartNodes();
+  int rounds = 20;
+  if (const char* r = std::getenv("SEATLOCK_FAILOVER_ROUNDS")) rounds = std::atoi(r);
+  History history;
+  std::vector<int64_t> failover_ms;
+  int primary = FindPrimary(nodes_, 15'000);
+  ASSERT_GE(primary, 0);
+  for (int round = 0; round < rounds; ++round) {
+    const std::string event = "show-" + std::to_string(round);
+    ASSERT_TRUE(Define(primary, event)) << "round " << round << ": no replica in sync\n"
+                                        << nodes_[0]->Log() << nodes_[1]->Log();
+    std::atomic<bool> stop{false};
+    std::atomic<int> current{primary};
+    std::thread load([&] { Sell(event, 3, &stop, &history, &current); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    const size_t before = history.size();
+    const auto killed_at = Clock::now();
+    nodes_[static_cast<size_t>(primary)]->Kill9();
+    const int next = FindPrimary(nodes_, 10'000);
+    ASSERT_EQ(next, Other(primary)) << "round " << round << ": no new primary\n"
+                                    << nodes_[static_cast<size_t>(Other(primary))]->Log();
+    current = next;
+    // Failover time: the kill to the first acknowledged sale after it.
+    int64_t first_ack_ms = -1;
+    const auto until = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < until && first_ack_ms < 0) {
+      {
+        std::lock_guard<std::mutex> lock(history.mu);
+        for (const auto& t : history.ack_times) {
+          if (t > killed_at) {
+            first_ack_ms =
+                std::chrono::duration_cast<std::chrono::milliseconds>(t - killed_at).count();
+            break;
+          }
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    // The killed node comes back: it rejoins as a replica and copies.
+    ASSERT_TRUE(nodes_[static_cast<size_t>(primary)]->Start());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    stop = true;
+    load.join();
+    failover_ms.push_back(first_ack_ms);
+    std::printf("round %d: %zu sales acknowledged before the kill, %zu in all; failover %lld ms\n",
+                round, before, history.size(), static_cast<long long>(first_ack_ms));
+    primary = next;
+    CheckHistory(primary, history);
+    if (HasFailure()) break;
+  }
+  std::sort(failover_ms.begin(), failover_ms.end());
+  if (!failover_ms.empty()) {
+    std::printf(
+        "failover (kill -9 to first acknowledged CONFIRM), %zu rounds: min %lld, median "
+        "%lld, max %lld ms\n",
+        failover_ms.size(), static_cast<long long>(failover_ms.front()),
+        static_cast<long long>(failover_ms[failover_ms.size() / 2]),
+        static_cast<long long>(failover_ms.back()));
+  }
+  EXPECT_GT(history.size(), 0u);
+}
+
+TEST_F(FailoverTest, APausedPrimaryAcknowledgesNothingAfterTheTakeover) {
+  StartNodes();
+  int primary = FindPrimary(nodes_, 15'000);
+  ASSERT_GE(primary, 0);
+  ASSERT_TRUE(Define(primary, "paused"));
+  History history;
+  std::atomic<bool> stop{false};
+  std::atomic<int> current{primary};
+  std::thread load([&] { Sell("paused", 3, &stop, &history, &current); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  nodes_[static_cast<size_t>(primary)]->Pause();  // well past its 1 s lease
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  const int next = FindPrimary(nodes_, 10'000);
+  ASSERT_EQ(next, Other(primary));
+  current = next;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  nodes_[static_cast<size_t>(primary)]->Resume();  // it must notice it was deposed
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  stop = true;
+  load.join();
+  // Every sale any node acknowledged, the old primary after its pause
+  // included, is on the new primary.
+  CheckHistory(next, history);
+  EXPECT_GT(history.size(), 0u);
+  EXPECT_NE(nodes_[static_cast<size_t>(primary)]->Log().find("deposed"), std::string::npos);
+}
+
+TEST_F(FailoverTest, WithoutItsReplicaAPrimaryRefusesToAcknowledgeThenResumes) {
+  StartNodes();
+  const int primary = FindPrimary(nodes_, 15'000);
+  ASSERT_GE(primary, 0);
+  ASSERT_TRUE(Define(primary, "strict"));
+  auto c = Connect(primary);
+  ASSERT_NE(c, nullptr);
+  auto sell = [&](uint32_t seat, const std::string& key) {
+    auto h = c->Hold("strict", {SeatIndex("A", seat)}, "buyer", 60'000);
+    EXPECT_TRUE(h.ok() && h->code() == wire::OK);
+    return std::make_pair(h->hold().hold_id(),
+                          c->Confirm(h->hold().hold_id(), "buyer", key, "pay-" + key));
+  };
+  auto [hold1, ok] = sell(1, "k1");
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->code(), wire::OK) << ok->detail();
+  nodes_[static_cast<size_t>(Other(primary))]->Kill9();
+  auto [hold2, refused] = sell(2, "k2");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->code(), wire::UNAVAILABLE) << refused->detail();
+  ASSERT_TRUE(nodes_[static_cast<size_t>(Other(primary))]->Start());
+  // Once the replica has copied again, the same key is acknowledged.
+  bool acked = false;
+  const auto start = Clock::now();
+  while (!acked && MsSince(start) < 30'000) {
+    auto r = c->Confirm(hold2, "buyer", "k2", "pay-k2");
+    acked = r.ok() && r->code() == wire::OK;
+    if (!acked) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(acked) << nodes_[static_cast<size_t>(Other(primary))]->Log();
+}
+
+TEST_F(FailoverTest, TheClientLibraryFollowsThePrimary) {
+  StartNodes();
+  const int primary = FindPrimary(nodes_, 15'000);
+  ASSERT_GE(primary, 0);
+  ASSERT_TRUE(Define(primary, "follow"));
+  // Listed replica first: the client must find the primary itself.
+  auto client = Client::Connect({.call_timeout_ms = 10'000,
+                                 .nodes = {nodes_[static_cast<size_t>(Other(primary))]->address(),
+                                           nodes_[static_cast<size_t>(primary)]->address()}});
+  ASSERT_TRUE(client.ok()) << client.status();
+  EXPECT_EQ((*client)->hello().role(), "primary");
+  auto h = (*client)->Hold("follow", {SeatIndex("A", 5)}, "buyer", 60'000);
+  ASSERT_TRUE(h.ok() && h->code() == wire::OK);
+  auto first = (*client)->ConfirmWithRetry(h->hold().hold_id(), "buyer", "follow-k", "pay");
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(first->code(), wire::OK) << first->detail();
+  nodes_[static_cast<size_t>(primary)]->Kill9();
+  // The same key on the new primary: the same booking, found by the client.
+  auto again =
+      (*client)->ConfirmWithRetry(h->hold().hold_id(), "buyer", "follow-k", "pay", /*attempts=*/20);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->code(), wire::OK) << again->detail();
+  EXPECT_EQ(again->confirm().booking_id(), first->confirm().booking_id());
+  EXPECT_EQ((*client)->hello().role(), "primary");
+  auto h2 = (*client)->Hold("follow", {SeatIndex("A", 6)}, "buyer", 60'000);
+  ASSERT_TRUE(h2.ok());
+  EXPECT_EQ(h2->code(), wire::OK) << h2->detail();
+}
+
+TEST_F(FailoverTest, AnEtcdRestartLeavesOnePrimaryServing) {
+  StartNodes();
+  const int primary = FindPrimary(nodes_, 15'000);
+  ASSERT_GE(primary, 0);
+  ASSERT_TRUE(Define(primary, "etcd"));
+  ASSERT_TRUE(etcd_.Restart()) << etcd_.Log();
+  // The same node stays (or becomes again) the only primary, and sells.
+  const int after = FindPrimary(nodes_, 15'000);
+  ASSERT_GE(after, 0);
+  int primaries = 0;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    auto c = Connect(static_cast<int>(i));
+    if (c != nullptr && c->hello().role() == "primary") {
+      auto probe = c->GetHold(1);
+      primaries += probe.ok() && probe->code() == wire::HOLD_NOT_FOUND;
+    }
+  }
+  EXPECT_EQ(primaries, 1);
+  auto c = Connect(after);
+  ASSERT_NE(c, nullptr);
+  bool sold = false;
+  const auto start = Clock::now();
+  while (!sold && MsSince(start) < 15'000) {
+    auto h = c->Hold("etcd", {SeatIndex("A", 3)}, "buyer", 60'000);
+    if (h.ok() && h->code() == wire::OK) {
+      auto r = c->Confirm(h->hold().hold_id(), "buyer", "etcd-k", "pay");
+      sold = r.ok() && r->code() == wire::OK;
+    }
+    if (!sold) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(sold);
+}
+
+}  // namespace
+}  // namespace seatlock
