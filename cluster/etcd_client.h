@@ -2,7 +2,8 @@
 // replica group needs (cluster/etcd.proto): keys, transactions, leases and
 // watches, over gRPC C++.
 //
-// Owns one gRPC channel per endpoint. Thread-safe: any thread may call any
+// Owns one gRPC channel per endpoint, and a thread that keeps them
+// (re)connecting in the background. Thread-safe: any thread may call any
 // method at once. Every unary call has the deadline EtcdOptions::timeout_ms
 // per endpoint tried; a call that gets UNAVAILABLE (the endpoint is down or
 // not connected) is tried on the next endpoint, and the client remembers the
@@ -23,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -145,9 +147,14 @@ class EtcdClient {
   // that answered, until one returns anything but UNAVAILABLE.
   absl::Status OnEndpoints(const std::function<absl::Status(Endpoint&)>& call);
 
+  // The connector thread's loop: keeps every channel connecting (see .cc).
+  void DriveConnections();
+
   EtcdOptions options_;
   std::vector<std::unique_ptr<Endpoint>> endpoints_;
   std::atomic<size_t> preferred_{0};
+  std::atomic<bool> stop_{false};
+  std::thread connector_;
 };
 
 }  // namespace seatlock::cluster

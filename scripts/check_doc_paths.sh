@@ -23,7 +23,7 @@ if [ $# -gt 0 ]; then docs=("$@"); else docs=(README.md docs/*.md); fi
 extract() {
   awk '
     BEGIN {
-      top = "(bench|client|common|docs|engine|fuzz|persistence|protocol|scripts|server|tests|tools|\\.ci)"
+      top = "(bench|client|cluster|common|docs|engine|fuzz|persistence|protocol|scripts|server|tests|tools|\\.ci)"
       pathre = "(^|[^A-Za-z0-9_./-])(\\./)?" top "/[A-Za-z0-9_./{}*<>+,-]*"
     }
     FNR == 1 {

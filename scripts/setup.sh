@@ -14,6 +14,8 @@ PACKAGES=(
   redis-server redis-tools              # baseline for the benchmarks only
   gnuplot-nox                           # latency CDF plots from bench/compare.sh
   postgresql libpq-dev                  # seatlock-sink: libpq, and PostgreSQL 15 for its tests
+  libgrpc++-dev protobuf-compiler-grpc  # cluster/: gRPC C++, etcd v3's API (grpc_cpp_plugin for etcd.proto)
+  etcd-server                           # the tests of cluster/ start their own etcd 3.4 (tests/cluster/)
 )
 
 missing=()
@@ -36,4 +38,13 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The Debian redis-server package starts a system instance on 6379; the benchmarks
 # start their own on other ports, so the system one is left alone.
+# The etcd-server package starts (and enables) a system etcd on 2379/2380. The tests
+# start their own on ephemeral loopback ports and must never talk to a shared one,
+# so the system etcd is stopped and disabled (errors ignored: no systemd in containers).
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+  $SUDO systemctl disable --now etcd >/dev/null 2>&1 || true
+elif [ -x /etc/init.d/etcd ]; then
+  $SUDO /etc/init.d/etcd stop >/dev/null 2>&1 || true
+  $SUDO update-rc.d etcd disable >/dev/null 2>&1 || true
+fi
 echo "setup: done"
