@@ -182,13 +182,18 @@ void ClusterNode::RunReplica(const cluster::LeaderInfo& leader) {
     Sleep(500);
     return;
   }
-  if (absl::Status st = PrepareCopy(); !st.ok()) {
-    LogError("cluster: cannot prepare the data dir for a copy: ", st.message());
-    Sleep(1000);
-    return;
+  const bool resume = copy_epoch_ == leader.epoch;
+  if (!resume) {
+    copy_epoch_ = 0;
+    if (absl::Status st = PrepareCopy(); !st.ok()) {
+      LogError("cluster: cannot prepare the data dir for a copy: ", st.message());
+      Sleep(1000);
+      return;
+    }
+    copy_epoch_ = leader.epoch;
+    LogInfo("cluster: replica of ", leader.node.node_id, " (", leader.node.address, ") at epoch ",
+            leader.epoch, "; copying its ", config_.shards, " shard(s)");
   }
-  LogInfo("cluster: replica of ", leader.node.node_id, " (", leader.node.address, ") at epoch ",
-          leader.epoch, "; copying its ", config_.shards, " shard(s)");
   for (uint32_t i = 0; i < config_.shards; ++i) {
     WalReceiver::Options o;
     o.node_id = options_.node_id;
@@ -200,6 +205,7 @@ void ClusterNode::RunReplica(const cluster::LeaderInfo& leader) {
     o.dir = absl::StrCat(config_.data_dir, "/shard-", i);
     o.segment_bytes = config_.wal_segment_bytes;
     o.fsync = config_.fsync;
+    o.resume = resume;
     receivers_.push_back(std::make_unique<WalReceiver>(o));
     receivers_.back()->Start();
   }
@@ -221,6 +227,9 @@ void ClusterNode::RunReplica(const cluster::LeaderInfo& leader) {
       }
     }
     if (ended) {
+      for (auto& r : receivers_) {
+        if (r->needs_fresh_copy()) copy_epoch_ = 0;
+      }
       Sleep(300);
       break;
     }
@@ -233,6 +242,7 @@ void ClusterNode::RunReplica(const cluster::LeaderInfo& leader) {
 }
 
 absl::Status ClusterNode::RunPrimary(int64_t epoch) {
+  copy_epoch_ = 0;  // what it writes as primary is no copy of anyone's
   standby_.reset();
   hub_->SetRole(NodeRole::kPrimary, epoch, options_.advertise);
   hub_->set_writes_valid_until_ns(keeper_->valid_until_ns());

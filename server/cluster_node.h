@@ -83,6 +83,10 @@ class ClusterNode {
   std::unique_ptr<WalSender> sender_;
   std::vector<std::unique_ptr<WalReceiver>> receivers_;
   int lock_fd_ = -1;
+  // The epoch the copy in --data-dir came from, while this process knows
+  // it (0: none, or it must start over): a new stream of the same epoch
+  // resumes it instead of copying from scratch.
+  int64_t copy_epoch_ = 0;
 };
 
 }  // namespace seatlock

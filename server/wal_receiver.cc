@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -50,6 +51,23 @@ void WalReceiver::Run() {
 }
 
 absl::Status WalReceiver::Copy() {
+  const std::string& dir = options_.dir;
+  // A resumed copy: what is on disk, its torn tail cut, goes on from there.
+  std::optional<wal::WalDir> resumed;
+  if (options_.resume) {
+    auto w = wal::WalDir::Open(dir, options_.segment_bytes);
+    if (!w.ok()) return w.status();
+    auto report = w->Recover(/*repair=*/false, [](uint64_t, const wal::Record&) {});
+    if (!report.ok()) {
+      needs_fresh_copy_ = true;
+      return report.status();
+    }
+    if (report->segments == 0) {
+      needs_fresh_copy_ = true;
+      return absl::FailedPreconditionError(absl::StrCat(dir, ": nothing to resume"));
+    }
+    resumed = std::move(*w);
+  }
   auto connected = ReplStream::Connect(options_.primary, 2'000);
   if (!connected.ok()) return connected.status();
   ReplStream* stream = connected->get();
@@ -65,18 +83,23 @@ absl::Status WalReceiver::Copy() {
   hello->set_shards(options_.shards);
   hello->set_hash_seed(options_.hash_seed);
   hello->set_epoch(options_.epoch);
+  if (resumed) hello->set_from_lsn(resumed->next_lsn());
   if (absl::Status st = stream->Send(f); !st.ok()) return st;
   if (absl::Status st = stream->Recv(&f, 10'000); !st.ok()) return st;
   if (!f.has_start()) return absl::DataLossError("the primary sent no Start");
   const repl::Start start = f.start();
   if (!start.error().empty()) {
+    if (start.copy_from_scratch()) needs_fresh_copy_ = true;
     return absl::FailedPreconditionError(absl::StrCat("the primary refused: ", start.error()));
   }
   if (start.epoch() != options_.epoch) {
     return absl::FailedPreconditionError(
         absl::StrCat("the primary streams epoch ", start.epoch(), ", etcd names ", options_.epoch));
   }
-  const std::string& dir = options_.dir;
+  if (resumed && (start.first_lsn() != resumed->next_lsn() || !start.snapshot_name().empty())) {
+    needs_fresh_copy_ = true;
+    return absl::DataLossError("the primary did not resume where asked");
+  }
   if (absl::Status st = files::CreateDirs(dir); !st.ok()) return st;
   if (!start.snapshot_name().empty()) {
     const std::string& name = start.snapshot_name();
@@ -106,9 +129,12 @@ absl::Status WalReceiver::Copy() {
     if (st.ok()) st = files::SyncDir(dir);
     if (!st.ok()) return st;
   }
-  auto wal = wal::WalDir::Open(dir, options_.segment_bytes);
+  absl::StatusOr<wal::WalDir> wal =
+      resumed ? std::move(*resumed) : wal::WalDir::Open(dir, options_.segment_bytes);
   if (!wal.ok()) return wal.status();
-  if (absl::Status st = wal->StartAt(start.first_lsn()); !st.ok()) return st;
+  if (!resumed) {
+    if (absl::Status st = wal->StartAt(start.first_lsn()); !st.ok()) return st;
+  }
   const uint64_t target = start.primary_durable_lsn();
   durable_ = start.first_lsn() - 1;
   primary_durable_ = target;

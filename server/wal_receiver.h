@@ -7,9 +7,10 @@
 // when this node is promoted, its server starts from these files with the
 // ordinary recovery code.
 //
-// The shard directory must be empty when it starts (ClusterNode moves the
-// old copy aside: a replica always copies from scratch, so it never keeps a
-// record the new primary does not have).
+// For a fresh copy the shard directory must be empty (ClusterNode moves the
+// old copy aside: a copy from another epoch is never kept, so a replica
+// never keeps a record the new primary does not have). With `resume`, it
+// continues a copy of the same epoch after a lost connection.
 //
 // Ownership: owns its thread, stream and WalDir. Start/Stop from the
 // cluster thread; the getters from any thread.
@@ -41,6 +42,9 @@ class WalReceiver {
     uint64_t segment_bytes = 64ull << 20;
     bool fsync = true;
     int64_t silence_ms = 3'000;  // no frame this long (heartbeats are 200 ms): give up
+    // Continue a copy from this same epoch that a lost connection cut: keep
+    // the files, cut a torn tail, ask for the records after the last one.
+    bool resume = false;
   };
 
   explicit WalReceiver(Options options);
@@ -53,6 +57,9 @@ class WalReceiver {
   // Whether the stream ended (and why); a live one is ok.
   bool ended() const { return ended_.load(); }
   absl::Status status() const;
+  // The primary cannot resume this copy (it dropped those records): the
+  // next one must start from scratch.
+  bool needs_fresh_copy() const { return needs_fresh_copy_.load(); }
   // Has fsynced everything the primary had durable when the copy began.
   bool caught_up() const { return caught_up_.load(); }
   uint64_t durable_lsn() const { return durable_.load(); }
@@ -70,6 +77,7 @@ class WalReceiver {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> ended_{false};
   std::atomic<bool> caught_up_{false};
+  std::atomic<bool> needs_fresh_copy_{false};
   std::atomic<uint64_t> durable_{0};
   std::atomic<uint64_t> primary_durable_{0};
 };

@@ -257,22 +257,39 @@ void WalSender::Serve(Conn* conn) {
 absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
   const uint32_t shard = hello.shard();
   const std::string dir = absl::StrCat(data_dir_, "/shard-", shard);
-  // Where the copy starts: LSN 1 while the log still has it, else the newest
-  // snapshot (the shard may drop segments meanwhile: try again).
+  // Where the copy starts: where the replica resumes, else LSN 1 while the
+  // log still has it, else the newest snapshot (the shard may drop segments
+  // meanwhile: try again).
   LogTail tail(dir);
   std::string snap_name;
   uint64_t snap_lsn = 0;
   absl::Status st;
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    snap_name.clear();
-    st = tail.Seek(1);
-    if (st.ok()) break;
-    snap_name = NewestSnapshot(dir, &snap_lsn);
-    if (snap_name.empty()) continue;
-    st = tail.Seek(snap_lsn);
-    if (st.ok()) break;
+  if (hello.from_lsn() > 0) {
+    if (hello.from_lsn() > hub_->local_durable(shard) + 1) {
+      st = absl::OutOfRangeError("the replica is ahead of the primary");
+    } else {
+      st = tail.Seek(hello.from_lsn());
+    }
+    if (!st.ok()) {
+      repl::Frame refuse;
+      refuse.mutable_start()->set_error(
+          absl::StrCat("cannot resume at LSN ", hello.from_lsn(), ": ", st.message()));
+      refuse.mutable_start()->set_copy_from_scratch(true);
+      conn->stream->Send(refuse).IgnoreError();
+      return st;
+    }
+  } else {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      snap_name.clear();
+      st = tail.Seek(1);
+      if (st.ok()) break;
+      snap_name = NewestSnapshot(dir, &snap_lsn);
+      if (snap_name.empty()) continue;
+      st = tail.Seek(snap_lsn);
+      if (st.ok()) break;
+    }
+    if (!st.ok()) return st;
   }
-  if (!st.ok()) return st;
   std::string snapshot;
   if (!snap_name.empty()) {
     // Renamed into place only once complete, and kept open by this read
