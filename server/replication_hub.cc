@@ -22,7 +22,9 @@ ReplicationHub::ReplicationHub(uint32_t shards, bool require_sync)
     : shards_(shards),
       require_sync_(require_sync),
       durable_(new std::atomic<uint64_t>[shards]),
-      sync_acked_(new std::atomic<uint64_t>[shards]) {
+      sync_acked_(new std::atomic<uint64_t>[shards]),
+      marks_(shards, std::vector<DurableMark>(kDurableMarks)),
+      mark_next_(shards) {
   for (uint32_t i = 0; i < shards; ++i) {
     durable_[i] = 0;
     sync_acked_[i] = 0;
@@ -54,6 +56,8 @@ void ReplicationHub::PublishDurable(uint32_t shard, uint64_t lsn) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     durable_[shard].store(lsn);
+    marks_[shard][mark_next_[shard]] = DurableMark{lsn, MonoMs()};
+    mark_next_[shard] = (mark_next_[shard] + 1) % kDurableMarks;
   }
   durable_cv_.notify_all();
 }
@@ -111,11 +115,23 @@ uint64_t ReplicationHub::committed_limit(uint32_t shard) const {
   return sync_acked_[shard].load(std::memory_order_acquire);
 }
 
+int64_t ReplicationHub::DurableSinceMs(uint32_t shard, uint64_t acked) const {
+  // The oldest mark above `acked`: walk the ring back from the newest.
+  const std::vector<DurableMark>& ring = marks_[shard];
+  int64_t since = 0;
+  for (size_t k = 1; k <= kDurableMarks; ++k) {
+    const DurableMark& m = ring[(mark_next_[shard] + kDurableMarks - k) % kDurableMarks];
+    if (m.lsn <= acked || m.ms == 0) break;
+    since = m.ms;  // older than the ring reaches: at least this old
+  }
+  return since;
+}
+
 std::vector<ReplicationHub::ReplicaView> ReplicationHub::Replicas() const {
-  const int64_t now = static_cast<int64_t>(MonoMs());
+  const int64_t now = MonoMs();
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<ReplicaView> out;
-  for (auto& [id, n] : nodes_) {
+  for (const auto& [id, n] : nodes_) {
     ReplicaView v;
     v.node = id;
     v.acked = n.acked;
@@ -123,12 +139,8 @@ std::vector<ReplicationHub::ReplicaView> ReplicationHub::Replicas() const {
     v.caught_up = true;
     for (uint32_t i = 0; i < shards_; ++i) {
       const bool behind = n.acked[i] < durable_[i].load();
-      if (!behind) {
-        n.behind_since_ms[i] = 0;
-      } else if (n.behind_since_ms[i] == 0) {
-        n.behind_since_ms[i] = now;
-      }
-      v.lag_ms.push_back(behind ? now - n.behind_since_ms[i] : 0);
+      const int64_t since = behind ? DurableSinceMs(i, n.acked[i]) : 0;
+      v.lag_ms.push_back(since > 0 ? now - since : 0);
       if (behind || !n.connected[i]) v.caught_up = false;
     }
     out.push_back(std::move(v));

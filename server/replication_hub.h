@@ -87,12 +87,19 @@ class ReplicationHub {
 
  private:
   struct NodeAcks {
-    explicit NodeAcks(uint32_t shards)
-        : acked(shards), connected(shards), behind_since_ms(shards) {}
+    explicit NodeAcks(uint32_t shards) : acked(shards), connected(shards) {}
     std::vector<uint64_t> acked;
     std::vector<bool> connected;
-    std::vector<int64_t> behind_since_ms;  // 0: caught up at the last look
   };
+  // When each recent local durable LSN was published, per shard: a ring of
+  // the last kDurableMarks group commits, for the lag in ms.
+  static constexpr size_t kDurableMarks = 4096;
+  struct DurableMark {
+    uint64_t lsn = 0;
+    int64_t ms = 0;
+  };
+  // The time the record after `acked` became durable here (under mu_).
+  int64_t DurableSinceMs(uint32_t shard, uint64_t acked) const;
   void Wake(uint32_t shard);
 
   const uint32_t shards_;
@@ -106,7 +113,9 @@ class ReplicationHub {
   std::condition_variable durable_cv_;
   std::string primary_address_;
   std::string sync_;
-  mutable std::map<std::string, NodeAcks> nodes_;  // lag marks change on reads
+  std::map<std::string, NodeAcks> nodes_;
+  std::vector<std::vector<DurableMark>> marks_;  // per shard, a ring
+  std::vector<size_t> mark_next_;                // per shard: the ring's next slot
   std::function<void(uint32_t)> waker_;
 };
 
