@@ -47,7 +47,9 @@ class LeaseKeeper {
   // leaves the keeper stopped. After Stop, Start grants a fresh lease.
   absl::Status Start();
   // Stops the thread and revokes the lease (best effort: if etcd cannot be
-  // reached, the lease expires by itself). Healthy() is false afterwards.
+  // reached, the lease expires by itself). Healthy() is false afterwards. May
+  // block for the client's timeout per endpoint (the revoke), and for one
+  // renewal in flight.
   void Stop();
 
   // The current lease id; 0 before Start.

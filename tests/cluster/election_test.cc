@@ -209,16 +209,17 @@ TEST_F(ElectionTest, ErrorsWhenEtcdIsDown) {
 // LeaseKeeper ----------------------------------------------------------------
 
 TEST_F(ElectionTest, LeaseKeeperKeepsItsLeaseAliveAndStopRevokesIt) {
-  LeaseKeeper keeper(etcd_.get(), 1000);
+  LeaseKeeper keeper(etcd_.get(), 2000);
   ASSERT_TRUE(keeper.Start().ok());
   EXPECT_NE(keeper.lease(), 0);
-  EXPECT_EQ(keeper.granted_ttl_s(), 1);
+  EXPECT_EQ(keeper.granted_ttl_s(), 2);
   EXPECT_TRUE(keeper.Healthy());
   Election a(etcd_.get(), "g", "n1");
   const int64_t epoch = *a.TryLead(Node("n1"), keeper.lease());
   ASSERT_GT(epoch, 0);
-  // Three TTLs later, still healthy, still leader.
-  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(3000);
+  // Two TTLs later, still healthy (renewed every 667 ms, valid 1 s past each
+  // renewal's start), still leader.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(4000);
   while (std::chrono::steady_clock::now() < until) {
     EXPECT_TRUE(keeper.Healthy());
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
