@@ -61,7 +61,7 @@ void LeaseKeeper::Stop() {
 }
 
 void LeaseKeeper::Run() {
-  const auto every = std::chrono::milliseconds(std::max<int64_t>(ttl_ms_ / 3, 1));
+  const auto every = std::chrono::milliseconds(std::max<int64_t>(ttl_ms_ / 6, 1));
   const auto retry = std::chrono::milliseconds(std::max<int64_t>(ttl_ms_ / 10, 1));
   auto wait = every;
   for (;;) {

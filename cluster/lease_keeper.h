@@ -3,7 +3,7 @@
 //
 // Start grants a lease of ttl_ms rounded up to whole seconds (etcd's unit; at
 // least 1 s, and etcd may raise it to its own minimum, see granted_ttl_s) and
-// starts the keepalive thread, which renews it every ttl_ms/3 (and retries
+// starts the keepalive thread, which renews it every ttl_ms/6 (and retries
 // every ttl_ms/10 after a failed renewal). It records, on the monotonic clock,
 // the time each successful renewal STARTED (the grant counts as one): etcd
 // extends the lease by its TTL when it receives the renewal, which is after
