@@ -64,6 +64,7 @@
 #include "absl/strings/str_split.h"
 #include "bench/bench_net.h"
 #include "client/async_client.h"
+#include "client/client.h"
 #include "common/flag_spelling.h"
 #include "common/histogram.h"
 #include "common/mono_clock.h"
@@ -79,6 +80,10 @@ ABSL_FLAG(std::string, client, "",
           "overhead). --target redis is always raw.");
 ABSL_FLAG(std::string, host, "127.0.0.1", "Server address (loopback only for load tests).");
 ABSL_FLAG(int32_t, port, 7400, "Server port (seatlockd main port, or Redis).");
+ABSL_FLAG(std::string, nodes, "",
+          "A seatlockd replica group: comma-separated host:port of its nodes. seatbench asks "
+          "each node's HELLO and drives the primary (instead of --host/--port); a failover during "
+          "the run shows as errors (docs/cluster.md).");
 ABSL_FLAG(
     std::string, workload, "hold1",
     "hold1 (one random seat), hold4 (4 adjacent seats in a row), contended (one seat; 90% of "
@@ -1491,8 +1496,23 @@ int Main() {
   if (setup.redis && client_mode != "raw")
     Die("--client async needs --target seatlock (Redis is always raw)");
   const bool async = client_mode == "async";
-  const std::string host = absl::GetFlag(FLAGS_host);
-  const int port = absl::GetFlag(FLAGS_port);
+  std::string host = absl::GetFlag(FLAGS_host);
+  int port = absl::GetFlag(FLAGS_port);
+  if (const std::string nodes = absl::GetFlag(FLAGS_nodes); !nodes.empty()) {
+    if (setup.redis) Die("--nodes is for --target seatlock");
+    ClientOptions o;
+    o.nodes = absl::StrSplit(nodes, ',', absl::SkipEmpty());
+    o.shard_aware = false;
+    auto c = Client::Connect(o);
+    if (!c.ok()) Die(absl::StrCat("--nodes: ", c.status().message()));
+    const std::string primary = (*c)->hello().primary_address();
+    const size_t colon = primary.rfind(':');
+    if (colon == std::string::npos) Die("--nodes: the primary did not say its address");
+    host = primary.substr(0, colon);
+    port = std::atoi(primary.c_str() + colon + 1);
+    std::fprintf(stderr, "seatbench: --nodes: the primary is %s (epoch %lld)\n", primary.c_str(),
+                 static_cast<long long>((*c)->hello().epoch()));
+  }
   const int connections = absl::GetFlag(FLAGS_connections);
   const int pipeline = absl::GetFlag(FLAGS_pipeline);
   const int threads = std::max(1, absl::GetFlag(FLAGS_threads));

@@ -5,6 +5,8 @@
 //   - every acknowledged sale reads SOLD, to its booking, on the primary;
 //   - no seat was acknowledged to two bookings.
 // docs/cluster.md describes the guarantees these check.
+#include <sys/wait.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -12,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <random>
+#include <regex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -349,6 +352,43 @@ TEST_F(FailoverTest, TheClientLibraryFollowsThePrimary) {
   auto h2 = (*client)->Hold("follow", {SeatIndex("A", 6)}, "buyer", 60'000);
   ASSERT_TRUE(h2.ok());
   EXPECT_EQ(h2->code(), wire::OK) << h2->detail();
+}
+
+// seatctl cluster and info on a real group, and the same in STATS.
+TEST_F(FailoverTest, SeatctlClusterShowsTheGroupAndItsLag) {
+  StartNodes();
+  const int primary = FindPrimary(nodes_, 15'000);
+  ASSERT_GE(primary, 0);
+  ASSERT_TRUE(Define(primary, "ops"));  // needs the replica named sync
+  const std::string replica_id = nodes_[static_cast<size_t>(Other(primary))]->id();
+  auto run = [](const std::string& args) {
+    std::string out;
+    FILE* p = popen((std::string(SEATCTL_PATH) + " " + args + " 2>&1").c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    const int status = pclose(p);
+    return std::make_pair(WEXITSTATUS(status), out);
+  };
+  // Asking the replica alone finds the primary through it.
+  auto [code, out] =
+      run("--addr " + nodes_[static_cast<size_t>(Other(primary))]->address() + " cluster");
+  EXPECT_EQ(code, 0) << out;
+  EXPECT_NE(out.find("synchronous replica: " + replica_id), std::string::npos) << out;
+  EXPECT_NE(out.find("primary"), std::string::npos) << out;
+  EXPECT_NE(out.find(nodes_[static_cast<size_t>(primary)]->address()), std::string::npos) << out;
+  auto [icode, info] = run("--addr " + nodes_[static_cast<size_t>(primary)]->address() + " info");
+  EXPECT_EQ(icode, 0) << info;
+  EXPECT_TRUE(std::regex_search(info, std::regex("role +primary\n"))) << info;
+  EXPECT_TRUE(std::regex_search(info, std::regex("epoch +[1-9]"))) << info;
+  auto c = Connect(primary);
+  ASSERT_NE(c, nullptr);
+  auto stats = c->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->stats().role(), "primary");
+  EXPECT_EQ(stats->stats().sync_replica(), replica_id);
+  ASSERT_EQ(stats->stats().replicas_size(), 1);
+  EXPECT_EQ(stats->stats().replicas(0).acked_lsn_size(), 2);
 }
 
 TEST_F(FailoverTest, AnEtcdRestartLeavesOnePrimaryServing) {

@@ -137,7 +137,7 @@ constexpr int kGigSeats = 27 + 5 * 40;
 const std::vector<std::vector<std::string>> kCommands = {
     {"ping"},  {"info"},   {"events"},      {"event"},         {"seats"},          {"holds"},
     {"hold"},  {"extend"}, {"release"},     {"confirm"},       {"cancel-booking"}, {"define-event"},
-    {"stats"}, {"top"},    {"wal", "dump"}, {"wal", "verify"}, {"delete-event"}};
+    {"stats"}, {"top"},    {"wal", "dump"}, {"wal", "verify"}, {"delete-event"},   {"cluster"}};
 
 TEST(SeatctlUsage, HelpAtEveryLevel) {
   Outcome top = Seatctl({"--help"});
@@ -286,6 +286,19 @@ TEST_F(SeatctlTest, PingAndInfo) {
   const auto& stats = doc.fields().at("stats").struct_value().fields();
   EXPECT_EQ(stats.at("shards").list_value().values_size(), 2);
   EXPECT_FALSE(stats.at("io_backend").string_value().empty());
+  EXPECT_THAT(info.out, ::testing::ContainsRegex("role +standalone"));
+}
+
+// A standalone server is no group: cluster says so and exits 1. (A real
+// group: tests/cluster/failover_test.cc.)
+TEST_F(SeatctlTest, ClusterOfAStandaloneServerHasNoPrimary) {
+  Outcome r = Seatctl({"--addr", addr_, "cluster"});
+  EXPECT_EQ(r.code, 1) << Describe(r);
+  EXPECT_THAT(r.out, ::testing::ContainsRegex("standalone"));
+  EXPECT_THAT(r.err, HasSubstr("no node answered as primary"));
+  Outcome down = Seatctl({"--addr", addr_, "cluster", "127.0.0.1:1"});
+  EXPECT_EQ(down.code, 1) << Describe(down);
+  EXPECT_THAT(down.out, HasSubstr("unreachable"));
 }
 
 TEST_F(SeatctlTest, DefineEventEventsAndEvent) {
