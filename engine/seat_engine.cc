@@ -485,8 +485,12 @@ HoldResult SeatEngine::Grant(Event& ev, absl::Span<const SeatKey> seats, std::st
     if (sec.words[k.seat] != 0) r.conflicts.push_back(ConflictAt(k, sec.words[k.seat]));
   }
   if (!r.conflicts.empty()) {
+    // One seat asked, one taken (most refusals): a detail short enough for
+    // std::string's inline buffer, so the refusal allocates nothing.
     return fail(ResultCode::kSeatUnavailable,
-                absl::StrCat(r.conflicts.size(), " of ", seats.size(), " seats are not free"));
+                seats.size() == 1 ? std::string("seat not free")
+                                  : absl::StrCat(r.conflicts.size(), " of ", seats.size(),
+                                                 " seats are not free"));
   }
   if (stats_.live_holds >= options_.limits.max_live_holds) {
     return fail(ResultCode::kCapacityExhausted,

@@ -63,16 +63,18 @@ struct SeatConflict {
   int64_t held_until_ms = 0;           // the blocking hold's deadline, if kHeld
   bool operator==(const SeatConflict&) const = default;
 };
+// Inline for the common few, so a refused hold allocates nothing.
+using ConflictList = absl::InlinedVector<SeatConflict, 4>;
 
 struct HoldResult {
   ResultCode code = ResultCode::kOk;
   uint64_t hold_id = 0;
   uint64_t fencing_token = 0;
-  int64_t expires_ms = 0;               // absolute deadline
-  int64_t remaining_ms = 0;             // deadline minus now
-  SeatList seats;                       // the seats held (for best-available: the pick)
-  std::vector<SeatConflict> conflicts;  // on kSeatUnavailable
-  std::string detail;                   // human-readable reason on failure
+  int64_t expires_ms = 0;    // absolute deadline
+  int64_t remaining_ms = 0;  // deadline minus now
+  SeatList seats;            // the seats held (for best-available: the pick)
+  ConflictList conflicts;    // on kSeatUnavailable
+  std::string detail;        // human-readable reason on failure
   bool ok() const { return code == ResultCode::kOk; }
 };
 
@@ -95,7 +97,7 @@ struct ConfirmResult {
   bool hold_lapsed = false;  // the hold had expired; the seats were still free
   SeatList seats;
   int64_t confirmed_ms = 0;
-  std::vector<SeatConflict> conflicts;  // on kHoldExpiredSeatsTaken
+  ConflictList conflicts;  // on kHoldExpiredSeatsTaken
   std::string detail;
   uint64_t change_seq = 0;  // sequence number of the change record that sold
   bool replayed = false;    // answered from the idempotency record

@@ -338,12 +338,25 @@ TEST_F(EngineOps, HoldByLabelsReturnsTheHoldItsTokenAndSeats) {
   EXPECT_GT(second.hold().fencing_token(), h.fencing_token()) << "tokens strictly increase";
 }
 
-TEST_F(EngineOps, HoldByIndexIsAnsweredWithTheSeatsLabels) {
+// A hold that named its seats by index is answered by index (section and
+// index, no row or seat labels): the labels cost a lookup and three copies.
+TEST_F(EngineOps, HoldByIndexIsAnsweredByIndex) {
   DefineGig();
   wire::HoldReply h = HoldOk({SeatAt("VIP", 1), SeatAt("A", 5)});
   std::vector<std::string> seats = Describe(h.seats());
   std::sort(seats.begin(), seats.end());
-  EXPECT_EQ(seats, (std::vector<std::string>{"A/2/2 #5", "VIP/R/b #1"}));
+  EXPECT_EQ(seats, (std::vector<std::string>{"A// #5", "VIP// #1"}));
+  // Its conflicts too.
+  wire::Response taken = Exec(HoldReq({SeatAt("A", 4), SeatAt("A", 5)}, "bob"));
+  ASSERT_EQ(taken.code(), wire::SEAT_UNAVAILABLE);
+  ASSERT_EQ(taken.hold().conflicts_size(), 1);
+  EXPECT_EQ(Describe(taken.hold().conflicts(0).seat()), "A// #5");
+  EXPECT_EQ(taken.hold().conflicts(0).state(), wire::HELD);
+  // Named by labels (even one of them), the seats carry both.
+  wire::HoldReply mixed = HoldOk({SeatAt("A", 6), Seat("A", "1", "1")});
+  seats = Describe(mixed.seats());
+  std::sort(seats.begin(), seats.end());
+  EXPECT_EQ(seats, (std::vector<std::string>{"A/1/1 #0", "A/2/3 #6"}));
 }
 
 TEST_F(EngineOps, HoldOfATakenSeatIsSeatUnavailableWithItsConflicts) {
