@@ -48,6 +48,17 @@ wire::DefineEventRequest Show(const std::string& id) {
   return d;
 }
 
+// Stops and joins a load thread when the test leaves its scope, also through
+// a failed ASSERT (a joinable std::thread destroyed would abort the test).
+struct LoadGuard {
+  std::atomic<bool>* stop;
+  std::thread* thread;
+  ~LoadGuard() {
+    *stop = true;
+    if (thread->joinable()) thread->join();
+  }
+};
+
 int64_t MsSince(Clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t).count();
 }
@@ -214,6 +225,7 @@ TEST_F(FailoverTest, Kill9OfThePrimaryUnderConfirmLoadLosesNoAcknowledgedSale) {
     std::atomic<bool> stop{false};
     std::atomic<int> current{primary};
     std::thread load([&] { Sell(event, 3, &stop, &history, &current); });
+    LoadGuard guard{&stop, &load};
     std::this_thread::sleep_for(std::chrono::milliseconds(400));
     const size_t before = history.size();
     const auto killed_at = Clock::now();
@@ -275,6 +287,7 @@ TEST_F(FailoverTest, APausedPrimaryAcknowledgesNothingAfterTheTakeover) {
   std::atomic<bool> stop{false};
   std::atomic<int> current{primary};
   std::thread load([&] { Sell("paused", 3, &stop, &history, &current); });
+  LoadGuard guard{&stop, &load};
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
   nodes_[static_cast<size_t>(primary)]->Pause();  // well past its 1 s lease
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
