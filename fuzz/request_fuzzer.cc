@@ -550,7 +550,8 @@ class Model final : public ChangeSink {
   // forgets them oldest first (evicted over max_lapsed_hold_bytes, purged
   // past lapsed_hold_retention_ms), always before the op's own removals
   // (late sales, RELEASE of a lapsed hold: `erased`, a deleted event's).
-  void Settle(const SeatEngine& engine, const std::vector<uint64_t>& erased) {
+  // Returns the Stats() it read.
+  EngineStats Settle(const SeatEngine& engine, const std::vector<uint64_t>& erased) {
     const EngineStats st = engine.Stats();
     const uint64_t forgotten =
         st.lapsed_holds_evicted - evicted_seen_ + st.lapsed_holds_purged - purged_seen_;
@@ -586,6 +587,7 @@ class Model final : public ChangeSink {
     if (st.lapsed_hold_bytes > engine.limits().max_lapsed_hold_bytes) {
       Fail("lapsed holds take more than max_lapsed_hold_bytes");
     }
+    return st;
   }
 
   // The engine deleted `event`: its holds and bookings name nothing now.
@@ -656,7 +658,7 @@ uint64_t CheckOp(Run& run) {
   SeatEngine& engine = *run.engine;
   Model& m = run.model;
   engine.ExpireDue();
-  m.Settle(engine, {});
+  const EngineStats st = m.Settle(engine, {});
   for (const auto& [event, seats] : m.op.touched) {
     auto it = m.events.find(event);
     if (it == m.events.end()) continue;  // deleted since
@@ -691,7 +693,6 @@ uint64_t CheckOp(Run& run) {
     }
     kept += ev.owned_seats;
   }
-  const EngineStats st = engine.Stats();
   if (st.live_holds != m.live) {
     Fail(absl::StrCat("Stats().live_holds ", st.live_holds, ", the model ", m.live));
   }
@@ -1159,15 +1160,16 @@ int RunInput(const uint8_t* data, size_t size) {
 
 // Seeds: a few valid requests of each kind, in the decoder's encoding.
 void WriteSeeds(const std::string& dir) {
-  auto define = [](FuzzOutput& o) {
-    // DEFINE_EVENT "gig": section A (rows A, B of 4 seats), section B (row A, 3 seats).
-    o.U8(0).U8(kDefine).U8(0).U8(2);
+  // DEFINE_EVENT "gig" (event pick 0; 2 is "arena"): section A (rows A, B of
+  // 4 seats), section B (row A, 3 seats).
+  auto define = [](FuzzOutput& o, uint8_t event = 0) {
+    o.U8(0).U8(kDefine).U8(event).U8(2);
     o.U8(0).U8(2).U8(0).U8(4 * 4).U8(0).U8(4 * 4);
     o.U8(2).U8(1).U8(0).U8(3 * 4);
   };
-  auto hold_index = [](FuzzOutput& o, uint8_t index, uint8_t ttl) {
+  auto hold_index = [](FuzzOutput& o, uint8_t index, uint8_t ttl, uint8_t event = 0) {
     // HOLD gig [A#index] alice ttl-pick
-    o.U8(1).U8(kHold).U8(0).U8(1).U8(0).U8(1).U8(index).U8(1).U8(0).U8(0).U8(ttl);
+    o.U8(1).U8(kHold).U8(event).U8(1).U8(0).U8(1).U8(index).U8(1).U8(0).U8(0).U8(ttl);
   };
   std::vector<std::pair<std::string, std::string>> seeds;
   {
@@ -1253,6 +1255,21 @@ void WriteSeeds(const std::string& dir) {
     define(o);                                                 // again, afresh
     hold_index(o, 2, 2);
     seeds.emplace_back("delete_event", o.str());
+  }
+  {
+    // Sales of "arena" come after those of "gig": deleting "gig" renumbers them.
+    FuzzOutput o;
+    o.U8(0).U8(0);
+    define(o);
+    define(o, 2);
+    hold_index(o, 1, 2);
+    o.U8(2).U8(kConfirm).U8(0).U8(0).U8(0).U8(0).U8(0).U8(1);
+    hold_index(o, 1, 2, 2);
+    o.U8(4).U8(kConfirm).U8(0).U8(1).U8(0).U8(0).U8(2).U8(1);
+    o.U8(5).U8(kDeleteEvent).U8(0).U8(0);
+    o.U8(6).U8(kGetSeats).U8(2).U8(0);
+    o.U8(7).U8(kCancel).U8(0).U8(1);  // arena's sale: its seat is FREE again
+    seeds.emplace_back("delete_event_renumbers", o.str());
   }
   {
     FuzzOutput o;
