@@ -990,22 +990,33 @@ SectionSeats SeatEngine::GetSeats(std::string_view event_id, int section) {
     out.row_first_seat.push_back(sec.rows[ri].first);
   }
   out.seats.reserve(sec.total);
-  for (uint32_t s = 0; s < sec.total; ++s) {
-    SeatView v;
-    v.seat = s;
-    v.row = sec.seat_row[s];
-    const uint32_t word = sec.words[s];
-    v.state = StateOf(word);
-    if (v.state == SeatState::kHeld) {
-      const HoldSlot& h = holds_[word & kIndexMask];
-      v.owner_id = MakeHoldId(h.fencing);
-      v.held_until_ms = h.expires_ms;
-    } else if (v.state == SeatState::kSold) {
-      v.owner_id = bookings_[word & kIndexMask].id;
-    }
-    out.seats.push_back(v);
-  }
+  for (uint32_t s = 0; s < sec.total; ++s) out.seats.push_back(ViewOf(sec, s));
   return out;
+}
+
+SeatView SeatEngine::ViewOf(const Section& sec, uint32_t seat) const {
+  SeatView v;
+  v.seat = seat;
+  v.row = sec.seat_row[seat];
+  const uint32_t word = sec.words[seat];
+  v.state = StateOf(word);
+  if (v.state == SeatState::kHeld) {
+    const HoldSlot& h = holds_[word & kIndexMask];
+    v.owner_id = MakeHoldId(h.fencing);
+    v.held_until_ms = h.expires_ms;
+  } else if (v.state == SeatState::kSold) {
+    v.owner_id = bookings_[word & kIndexMask].id;
+  }
+  return v;
+}
+
+std::optional<SeatView> SeatEngine::PeekSeat(std::string_view event_id, SeatKey key) const {
+  CheckThread();
+  const Event* ev = FindEvent(event_id);
+  if (ev == nullptr || key.section >= ev->sections.size()) return std::nullopt;
+  const Section& sec = ev->sections[key.section];
+  if (!sec.owned || key.seat >= sec.total) return std::nullopt;
+  return ViewOf(sec, key.seat);
 }
 
 HoldInfo SeatEngine::InfoOf(const HoldSlot& h) const {

@@ -304,6 +304,11 @@ class SeatEngine {
   // Reads.
   Availability GetAvailability(std::string_view event_id);
   SectionSeats GetSeats(std::string_view event_id, int section);
+  // One seat as GetSeats shows it, read as it is: due holds are not expired
+  // first, and nothing changes (a const read of a few seats, for checks such
+  // as fuzz/request_fuzzer.cc). nullopt if the event, the section or the seat
+  // does not exist, or the section is another shard's.
+  std::optional<SeatView> PeekSeat(std::string_view event_id, SeatKey key) const;
   std::optional<HoldInfo> GetHold(uint64_t hold_id);
   // Live holds, filtered by event and holder when non-empty, at most `limit`
   // (the caller bounds it; seatlockd caps it at limits().max_list_results).
@@ -410,6 +415,8 @@ class SeatEngine {
             uint64_t fencing, absl::Span<const SeatKey> seats, int64_t now);
   uint64_t MakeHoldId(uint64_t fencing) const;
   HoldInfo InfoOf(const HoldSlot& h) const;
+  // Seat `seat` of an owned section, as GetSeats and PeekSeat show it.
+  SeatView ViewOf(const Section& sec, uint32_t seat) const;
   void PurgeIdempotency(int64_t now);
   int64_t TickOf(int64_t ms) const;
 

@@ -1435,6 +1435,45 @@ TEST_F(SeatEngineReads, GetSeatsReportsEverySeatWithRows) {
   }
 }
 
+TEST_F(SeatEngineReads, PeekSeatShowsOneSeatAsGetSeatsDoesWithoutExpiring) {
+  DefineGig();
+  HoldResult h = HoldOk({Key("104", "B", "3")}, "b", kMin);
+  HoldResult s = HoldOk({Key("104", "C", "1")}, "b", 10 * kMin);
+  ConfirmResult c = engine_->Confirm(s.hold_id, "b", "k", "p");
+  ASSERT_TRUE(c.ok());
+  const SectionSeats seats = engine_->GetSeats("gig", 1);
+  for (uint32_t i = 0; i < 30; ++i) {
+    std::optional<SeatView> v = engine_->PeekSeat("gig", {1, i});
+    ASSERT_TRUE(v.has_value()) << i;
+    EXPECT_EQ(v->seat, seats.seats[i].seat);
+    EXPECT_EQ(v->row, seats.seats[i].row);
+    EXPECT_EQ(v->state, seats.seats[i].state) << i;
+    EXPECT_EQ(v->owner_id, seats.seats[i].owner_id) << i;
+    EXPECT_EQ(v->held_until_ms, seats.seats[i].held_until_ms) << i;
+  }
+  EXPECT_EQ(engine_->PeekSeat("gig", {1, 20})->owner_id, c.booking_id);
+  // Past the deadline, a peek still sees the hold (nothing is expired by it).
+  clock_.AdvanceMs(kMin);
+  EXPECT_EQ(engine_->PeekSeat("gig", {1, 12})->state, SeatState::kHeld);
+  EXPECT_EQ(engine_->PeekSeat("gig", {1, 12})->owner_id, h.hold_id);
+  EXPECT_EQ(engine_->Stats().holds_expired, 0u);
+  EXPECT_EQ(StateOf({1, 12}), SeatState::kFree);  // GetSeats expires it
+  EXPECT_EQ(engine_->PeekSeat("gig", {1, 12})->state, SeatState::kFree);
+  // Nothing there: no event, section or seat.
+  EXPECT_FALSE(engine_->PeekSeat("nope", {0, 0}).has_value());
+  EXPECT_FALSE(engine_->PeekSeat("gig", {3, 0}).has_value());
+  EXPECT_FALSE(engine_->PeekSeat("gig", {1, 30}).has_value());
+}
+
+TEST_F(SeatEngineShard, PeekSeatOfAnUnownedSectionIsNothing) {
+  Config c;
+  c.owns_section = [](std::string_view, std::string_view section) { return section != "104"; };
+  Build(std::move(c));
+  DefineGig();
+  EXPECT_FALSE(engine_->PeekSeat("gig", {1, 0}).has_value());
+  EXPECT_TRUE(engine_->PeekSeat("gig", {0, 0}).has_value());
+}
+
 TEST_F(SeatEngineReads, GetSeatsOfUnknownSectionIsUnknownSeat) {
   DefineGig();
   EXPECT_EQ(engine_->GetSeats("gig", 3).code, ResultCode::kUnknownSeat);
