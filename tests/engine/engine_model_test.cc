@@ -298,8 +298,7 @@ class Model {
   }
 
   ResultCode ExpectHold(const std::string& ev, const std::vector<SeatKey>& seats,
-                        const std::string& holder, int64_t ttl,
-                        std::vector<SeatConflict>* conflicts) {
+                        const std::string& holder, int64_t ttl, ConflictList* conflicts) {
     if (ResultCode c = CheckHolder(holder); c != ResultCode::kOk) return c;
     if (ResultCode c = CheckTtl(ttl); c != ResultCode::kOk) return c;
     if (seats.empty()) return ResultCode::kInvalidArgument;
@@ -723,7 +722,7 @@ class EngineModelTest : public ::testing::Test {
         break;
     }
     Note("Hold(" + ev + ", " + Str(seats) + ", " + holder + ", ttl=" + std::to_string(ttl) + ")");
-    std::vector<SeatConflict> want_conflicts;
+    ConflictList want_conflicts;
     const ResultCode want = model_.ExpectHold(ev, seats, holder, ttl, &want_conflicts);
     const HoldResult got = engine_->Hold(ev, seats, holder, ttl);
     Count("Hold", got.code);
@@ -1045,7 +1044,7 @@ class EngineModelTest : public ::testing::Test {
     if (attempts_.size() > 300) attempts_.erase(attempts_.begin());
 
     auto hit = model_.holds.find(a.hold_id);
-    std::vector<SeatConflict> want_conflicts;
+    ConflictList want_conflicts;
     if (hit == model_.holds.end()) {
       want = ResultCode::kHoldNotFound;
     } else if (hit->second.holder != a.holder) {
