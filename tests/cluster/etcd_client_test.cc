@@ -16,16 +16,7 @@ namespace seatlock::cluster {
 namespace {
 
 using testing::EtcdServer;
-
-// Polls `done` every 20 ms for at most `ms`.
-bool WaitFor(const std::function<bool()>& done, int ms) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return done();
-}
+using testing::WaitFor;
 
 class EtcdClientTest : public ::testing::Test {
  protected:

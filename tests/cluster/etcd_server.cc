@@ -19,6 +19,15 @@
 #include "cluster/etcd_client.h"
 
 namespace seatlock::cluster::testing {
+
+bool WaitFor(const std::function<bool()>& done, int ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
 namespace {
 
 constexpr char kEtcd[] = "/usr/bin/etcd";

@@ -17,9 +17,13 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace seatlock::cluster::testing {
+
+// Polls `done` every 20 ms for at most `ms`; its last answer.
+bool WaitFor(const std::function<bool()>& done, int ms);
 
 class EtcdServer {
  public:
