@@ -543,7 +543,8 @@ WaitingRoom::Pass WaitingRoom::PassOf(uint32_t number) const {
 // Recovery and snapshots
 
 void WaitingRoom::RestoreJoin(uint32_t number, std::string_view buyer_key, int64_t joined_ms) {
-  if (number == 0 || by_key_.contains(buyer_key)) return;
+  // An empty key is how an unused number looks; recovery refuses such records.
+  if (number == 0 || buyer_key.empty() || by_key_.contains(buyer_key)) return;
   if (number <= entries_.size() && !entries_[number - 1].buyer_key.empty()) return;
   if (number > entries_.size()) entries_.resize(number);
   Entry& e = entries_[number - 1];

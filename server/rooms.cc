@@ -381,6 +381,13 @@ absl::Status Rooms::Apply(const wal::RoomRecord& rec) {
                                                 " is above the maximum queue size ",
                                                 kMaxQueueLimit));
       }
+      // A live JOIN refuses an empty key; restoring one would leave an entry
+      // that looks free, and a second join of its number would list it twice.
+      if (rec.join().number() == 0) return absl::DataLossError("room join record: number 0");
+      if (rec.join().buyer_key().empty()) {
+        return absl::DataLossError(absl::StrCat("room join record: number ", rec.join().number(),
+                                                " has an empty buyer key"));
+      }
       room.RestoreJoin(rec.join().number(), rec.join().buyer_key(), rec.join().joined_ms());
       break;
     case wal::RoomRecord::kOpen:

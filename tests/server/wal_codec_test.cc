@@ -136,6 +136,46 @@ TEST(WalCodecTest, RoomJoinNumberAboveTheQueueLimitIsRefused) {
                   .ok());
 }
 
+// wal_fuzzer: a join record with an empty buyer key was restored as an entry
+// that still looked unused, so a second join of the same number listed it
+// twice in the queue order, and a snapshot of the recovered room replayed to
+// a different room.
+TEST(WalCodecTest, RoomJoinWithAnEmptyBuyerKeyIsRefused) {
+  Shard s;
+  ASSERT_TRUE(s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
+                        r.mutable_config()->set_rate_per_sec(100);
+                        r.mutable_config()->set_batch_size(10);
+                        r.mutable_config()->set_pass_ttl_ms(600'000);
+                        r.mutable_config()->set_max_seats_per_pass(6);
+                      }))
+                  .ok());
+  const absl::Status st = s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
+                                    r.mutable_join()->set_number(1796);
+                                  }));
+  EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(st.message().find("empty buyer key"), std::string::npos) << st;
+  EXPECT_EQ(s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
+                      r.mutable_join()->set_buyer_key("eve");
+                    }))
+                .code(),
+            absl::StatusCode::kDataLoss);
+  ASSERT_TRUE(s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
+                        r.mutable_join()->set_number(1796);
+                        r.mutable_join()->set_buyer_key("eve");
+                      }))
+                  .ok());
+  // The number is taken now: a second join of it changes nothing.
+  ASSERT_TRUE(s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
+                        r.mutable_join()->set_number(1796);
+                        r.mutable_join()->set_buyer_key("mallory");
+                      }))
+                  .ok());
+  std::string state;
+  s.rooms.AppendState(&state);
+  EXPECT_EQ(state.find("eve"), state.rfind("eve")) << "the join is listed twice";
+  EXPECT_EQ(state.find("mallory"), std::string::npos);
+}
+
 // The whole path: a log whose FENCING mark is 2^64 - 1 stops the start
 // instead of reserving tokens from 2^30 - 1.
 TEST(WalCodecTest, RecoveryRefusesALogWithAFencingMarkThatWouldWrap) {
