@@ -247,8 +247,14 @@ absl::Status ClusterNode::RunPrimary(int64_t epoch) {
   hub_->SetRole(NodeRole::kPrimary, epoch, options_.advertise);
   hub_->set_writes_valid_until_ns(keeper_->valid_until_ns());
   hub_->SetSync("");
-  sender_ =
-      std::make_unique<WalSender>(config_.data_dir, config_.shards, config_.hash_seed, hub_.get());
+  RefreshMembers();
+  WalSender::Options so;
+  so.data_dir = config_.data_dir;
+  so.shards = config_.shards;
+  so.hash_seed = config_.hash_seed;
+  so.max_streams = options_.repl_max_streams;
+  so.accept_node = [this](const std::string& node) { return IsMember(node); };
+  sender_ = std::make_unique<WalSender>(std::move(so), hub_.get());
   if (absl::Status st = sender_->Start(config_.bind, options_.repl_port); !st.ok()) {
     LogError("cluster: cannot listen for replicas: ", st.message());
     sender_.reset();
@@ -293,6 +299,7 @@ absl::Status ClusterNode::RunPrimary(int64_t epoch) {
         why = "etcd names another primary";
         break;
       }
+      RefreshMembers();
       ManageSync(epoch);
     }
     if (now - last_member >= 1000) {
@@ -324,7 +331,7 @@ void ClusterNode::ManageSync(int64_t epoch) {
     if (connected) return;  // keep it, caught up or catching up
   }
   for (const auto& v : views) {
-    if (!v.caught_up || v.node == cur) continue;
+    if (!v.caught_up || v.node == cur || !IsMember(v.node)) continue;
     auto named = election_->SetSync(epoch, v.node);
     if (named.ok() && *named) {
       hub_->SetSync(v.node);
@@ -332,6 +339,30 @@ void ClusterNode::ManageSync(int64_t epoch) {
     }
     return;
   }
+}
+
+void ClusterNode::RefreshMembers() {
+  auto members = election_->Members();
+  if (!members.ok()) return;  // keep the last list while etcd does not answer
+  absl::flat_hash_set<std::string> ids;
+  for (const cluster::NodeInfo& m : *members) ids.insert(m.node_id);
+  std::lock_guard<std::mutex> lock(members_mu_);
+  members_ = std::move(ids);
+}
+
+bool ClusterNode::IsMember(const std::string& node_id) {
+  if (node_id == options_.node_id) return false;  // never a replica of itself
+  {
+    std::lock_guard<std::mutex> lock(members_mu_);
+    if (members_.contains(node_id)) return true;
+    // A replica registers just before it connects: read etcd again, but at
+    // most every 200 ms, whoever knocks.
+    if (MonoMs() - members_read_ms_ < 200) return false;
+    members_read_ms_ = MonoMs();
+  }
+  RefreshMembers();
+  std::lock_guard<std::mutex> lock(members_mu_);
+  return members_.contains(node_id);
 }
 
 void ClusterNode::PublishMember(const char* role) {

@@ -23,9 +23,11 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "cluster/election.h"
 #include "cluster/etcd_client.h"
@@ -45,6 +47,7 @@ struct ClusterOptions {
   std::string advertise;       // host:port clients reach this node's main port at
   std::string repl_advertise;  // host:port replicas reach this node's WalSender at
   uint16_t repl_port = 0;      // bound on ServerConfig::bind
+  uint32_t repl_max_streams = 64;  // WalSender::Options::max_streams
   int64_t lease_ttl_ms = 3'000;
   uint32_t sync_replicas = 1;  // 0: asynchronous replication
 };
@@ -67,6 +70,11 @@ class ClusterNode {
   absl::Status PrepareCopy();
   void ManageSync(int64_t epoch);
   void PublishMember(const char* role);
+  // The group's members in etcd, as the primary last read them (every
+  // 250 ms): only they may stream from it or be named `sync`.
+  void RefreshMembers();
+  // A miss reads etcd again (at most every 200 ms); any thread.
+  bool IsMember(const std::string& node_id);
   bool LockDataDir();
   void UnlockDataDir();
   void Sleep(int64_t ms) const;
@@ -82,6 +90,9 @@ class ClusterNode {
   std::unique_ptr<Server> primary_;
   std::unique_ptr<WalSender> sender_;
   std::vector<std::unique_ptr<WalReceiver>> receivers_;
+  mutable std::mutex members_mu_;  // guards members_ (the cluster and repl threads)
+  absl::flat_hash_set<std::string> members_;
+  int64_t members_read_ms_ = 0;  // when a miss last read etcd
   int lock_fd_ = -1;
   // The epoch the copy in --data-dir came from, while this process knows
   // it (0: none, or it must start over): a new stream of the same epoch

@@ -97,6 +97,10 @@ ABSL_FLAG(int32_t, repl_port, -1,
           "-1: PORT+65).");
 ABSL_FLAG(std::string, repl_advertise, "",
           "host:port replicas reach --repl_port at (default BIND:REPL_PORT).");
+ABSL_FLAG(int32_t, repl_max_streams, 0,
+          "Replication streams the primary serves at once (a replica needs one per shard); a "
+          "connection past this is refused (0: 4 x --shards, room for two replicas that "
+          "reconnect).");
 ABSL_FLAG(int64_t, lease_ttl_ms, 3000,
           "The primary's etcd lease; it stops answering writes when it could not renew it within "
           "half of this, and a replica takes over after it expires.");
@@ -275,6 +279,14 @@ int main(int argc, char** argv) {
     copts.repl_advertise = absl::GetFlag(FLAGS_repl_advertise);
     if (copts.repl_advertise.empty())
       copts.repl_advertise = absl::StrCat(config.bind, ":", copts.repl_port);
+    const int32_t max_streams = absl::GetFlag(FLAGS_repl_max_streams);
+    if (max_streams != 0 && (max_streams < static_cast<int32_t>(config.shards) ||
+                             max_streams > 4096)) {
+      return Fail(absl::StrCat("--repl_max_streams must be 0 or between --shards (",
+                               config.shards, ") and 4096"));
+    }
+    copts.repl_max_streams =
+        max_streams == 0 ? 4 * config.shards : static_cast<uint32_t>(max_streams);
     copts.lease_ttl_ms = absl::GetFlag(FLAGS_lease_ttl_ms);
     if (copts.lease_ttl_ms < 1000) return Fail("--lease_ttl_ms must be at least 1000");
     const int32_t sync = absl::GetFlag(FLAGS_sync_replicas);

@@ -117,14 +117,14 @@ absl::Status ReplStream::ReadFull(char* p, size_t n, int64_t timeout_ms) {
   return absl::OkStatus();
 }
 
-absl::Status ReplStream::Recv(repl::Frame* frame, int64_t timeout_ms) {
+absl::Status ReplStream::Recv(repl::Frame* frame, int64_t timeout_ms, uint32_t max_bytes) {
   char len[4];
   if (absl::Status st = ReadFull(len, 4, timeout_ms); !st.ok()) return st;
   uint32_t n = 0;
   for (int i = 0; i < 4; ++i) n |= static_cast<uint32_t>(static_cast<uint8_t>(len[i])) << (8 * i);
-  if (n > kMaxReplFrameBytes) {
+  if (n > max_bytes) {
     return absl::DataLossError(
-        absl::StrCat("replication frame of ", n, " bytes (limit ", kMaxReplFrameBytes, ")"));
+        absl::StrCat("replication frame of ", n, " bytes (limit ", max_bytes, ")"));
   }
   std::string buf(n, '\0');
   // A frame that began must finish within 30 s, whatever the caller's wait.

@@ -31,9 +31,11 @@ class ReplStream {
                                                              int64_t timeout_ms);
 
   absl::Status Send(const repl::Frame& frame);
-  // Waits up to `timeout_ms` for a whole frame. DeadlineExceeded if none
-  // began to arrive in time; Unavailable when the peer closed.
-  absl::Status Recv(repl::Frame* frame, int64_t timeout_ms);
+  // Waits up to `timeout_ms` for a whole frame of at most `max_bytes`.
+  // DeadlineExceeded if none began to arrive in time; Unavailable when the
+  // peer closed; DataLoss for a frame too big or unparsable.
+  absl::Status Recv(repl::Frame* frame, int64_t timeout_ms,
+                    uint32_t max_bytes = kMaxReplFrameBytes);
   // Wakes a blocked Send or Recv; later calls fail.
   void Shutdown();
   std::string peer() const;

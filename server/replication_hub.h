@@ -81,6 +81,14 @@ class ReplicationHub {
   };
   std::vector<ReplicaView> Replicas() const;
 
+  // WalSender: streams open on the replication port, and connections it
+  // refused or cut (over --repl_max_streams, a bad Hello, an unknown node,
+  // another epoch or layout, an ack above what was sent). For STATS.
+  void SetReplStreams(size_t n) { repl_streams_.store(n); }
+  void CountReplRefused() { repl_refused_.fetch_add(1); }
+  uint64_t repl_streams() const { return repl_streams_.load(); }
+  uint64_t repl_refused() const { return repl_refused_.load(); }
+
   // The server's shards, to wake shard i when its committed limit moved
   // (nullptr: nobody to wake).
   void SetWaker(std::function<void(uint32_t)> waker);
@@ -109,6 +117,8 @@ class ReplicationHub {
   std::atomic<int64_t> valid_until_ns_{INT64_MAX};
   std::unique_ptr<std::atomic<uint64_t>[]> durable_;
   std::unique_ptr<std::atomic<uint64_t>[]> sync_acked_;
+  std::atomic<uint64_t> repl_streams_{0};
+  std::atomic<uint64_t> repl_refused_{0};
   mutable std::mutex mu_;  // guards the members below
   std::condition_variable durable_cv_;
   std::string primary_address_;

@@ -169,6 +169,8 @@ void Router::FillReplication(wire::StatsReply* s) const {
   s->set_epoch(hub->epoch());
   if (hub->role() != NodeRole::kPrimary) return;
   s->set_sync_replica(hub->sync());
+  s->set_repl_streams(hub->repl_streams());
+  s->set_repl_streams_refused(hub->repl_refused());
   for (const ReplicationHub::ReplicaView& v : hub->Replicas()) {
     wire::ReplicaStatus* r = s->add_replicas();
     r->set_node_id(v.node);

@@ -12,7 +12,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
+#include "common/mono_clock.h"
 #include "common/str_error.h"
 #include "persistence/wal_log.h"
 #include "persistence/wal_record.h"
@@ -160,8 +162,8 @@ class LogTail {
 
 }  // namespace
 
-WalSender::WalSender(std::string data_dir, uint32_t shards, uint64_t hash_seed, ReplicationHub* hub)
-    : data_dir_(std::move(data_dir)), shards_(shards), hash_seed_(hash_seed), hub_(hub) {}
+WalSender::WalSender(Options options, ReplicationHub* hub)
+    : options_(std::move(options)), hub_(hub) {}
 
 WalSender::~WalSender() { Stop(); }
 
@@ -188,13 +190,36 @@ void WalSender::Stop() {
     if (c->sender.joinable()) c->sender.join();
     if (c->acker.joinable()) c->acker.join();
   }
+  hub_->SetReplStreams(0);
+}
+
+size_t WalSender::ReapLocked() {
+  for (auto it = conns_.begin(); it != conns_.end();) {
+    if ((*it)->done.load()) {
+      (*it)->sender.join();
+      if ((*it)->acker.joinable()) (*it)->acker.join();
+      it = conns_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  hub_->SetReplStreams(conns_.size());
+  return conns_.size();
 }
 
 void WalSender::AcceptLoop() {
   SetLogThreadName("repl accept");
+  int64_t last_reap = MonoMs();
   while (!stopping_.load()) {
     pollfd p{listen_fd_, POLLIN, 0};
-    if (poll(&p, 1, 100) != 1) continue;
+    if (poll(&p, 1, 100) != 1) {
+      if (MonoMs() - last_reap >= 1000) {
+        last_reap = MonoMs();
+        std::lock_guard<std::mutex> lock(mu_);
+        ReapLocked();  // keeps the stream gauge right while nobody connects
+      }
+      continue;
+    }
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) continue;
     auto conn = std::make_unique<Conn>();
@@ -202,46 +227,78 @@ void WalSender::AcceptLoop() {
     Conn* c = conn.get();
     std::lock_guard<std::mutex> lock(mu_);
     // Reap finished streams so a replica that reconnects often costs nothing.
-    for (auto it = conns_.begin(); it != conns_.end();) {
-      if ((*it)->done.load()) {
-        (*it)->sender.join();
-        if ((*it)->acker.joinable()) (*it)->acker.join();
-        it = conns_.erase(it);
-      } else {
-        ++it;
-      }
+    if (ReapLocked() >= options_.max_streams) {
+      repl::Frame f;
+      f.mutable_start()->set_error(absl::StrCat(
+          "this primary already has ", options_.max_streams,
+          " replication streams open (--repl_max_streams); a replica needs one per shard"));
+      c->stream->Send(f).IgnoreError();  // a fresh socket's buffer takes it at once
+      c->stream->Shutdown();
+      hub_->CountReplRefused();
+      LogWarning("replication: refused a stream from ", c->stream->peer(), ": already ",
+                 options_.max_streams, " open (--repl_max_streams)");
+      continue;
     }
     conns_.push_back(std::move(conn));
+    hub_->SetReplStreams(conns_.size());
     c->sender = std::thread([this, c] { Serve(c); });
   }
+}
+
+std::string WalSender::Refusal(const repl::Hello& h) const {
+  if (h.node_id().empty()) return "a Hello with no node id";
+  if (options_.accept_node && !options_.accept_node(h.node_id())) {
+    return absl::StrCat("node '", h.node_id(),
+                        "' is not a member of this group in etcd (start it with the same "
+                        "--etcd and --group)");
+  }
+  if (hub_->role() != NodeRole::kPrimary) return "this node is not the primary";
+  if (h.epoch() != hub_->epoch()) {
+    return absl::StrCat("epoch ", h.epoch(), " asked, this primary's is ", hub_->epoch());
+  }
+  if (h.shards() != options_.shards || h.hash_seed() != options_.hash_seed) {
+    return absl::StrCat("the replica has ", h.shards(), " shards (seed ", h.hash_seed(),
+                        "), the primary ", options_.shards, " (seed ", options_.hash_seed,
+                        "): start every node of a group with the same --shards");
+  }
+  if (h.shard() >= options_.shards) return absl::StrCat("no shard ", h.shard());
+  return "";
 }
 
 void WalSender::Serve(Conn* conn) {
   SetLogThreadName("repl send");
   repl::Frame in;
-  absl::Status st = conn->stream->Recv(&in, kHelloTimeoutMs);
+  absl::Status st = conn->stream->Recv(&in, kHelloTimeoutMs, kMaxPeerFrameBytes);
   if (st.ok() && !in.has_hello()) st = absl::InvalidArgumentError("expected Hello");
+  if (!st.ok()) {
+    hub_->CountReplRefused();
+    LogWarning("replication: dropped a connection from ", conn->stream->peer(), ": ",
+               st.message());
+  }
   if (st.ok()) {
     const repl::Hello& h = in.hello();
-    std::string refuse;
-    if (hub_->role() != NodeRole::kPrimary) {
-      refuse = "this node is not the primary";
-    } else if (h.epoch() != hub_->epoch()) {
-      refuse = absl::StrCat("epoch ", h.epoch(), " asked, this primary's is ", hub_->epoch());
-    } else if (h.shards() != shards_ || h.hash_seed() != hash_seed_) {
-      refuse = absl::StrCat("the replica has ", h.shards(), " shards (seed ", h.hash_seed(),
-                            "), the primary ", shards_, " (seed ", hash_seed_,
-                            "): start every node of a group with the same --shards");
-    } else if (h.shard() >= shards_) {
-      refuse = absl::StrCat("no shard ", h.shard());
-    }
+    const std::string refuse = Refusal(h);
     if (!refuse.empty()) {
       repl::Frame f;
       f.mutable_start()->set_error(refuse);
       conn->stream->Send(f).IgnoreError();
+      hub_->CountReplRefused();
       LogWarning("replication: refused ", h.node_id(), " shard ", h.shard(), ": ", refuse);
+      conn->stream->Shutdown();
       conn->done = true;
       return;
+    }
+    {
+      // A node has one stream per shard: a new one (it reconnected) wins.
+      std::lock_guard<std::mutex> lock(mu_);
+      for (auto& other : conns_) {
+        if (other.get() != conn && !other->done.load() && other->node == h.node_id() &&
+            other->shard == h.shard()) {
+          other->stream->Shutdown();
+        }
+      }
+      conn->node = h.node_id();
+      conn->shard = h.shard();
     }
     st = Stream(conn, h);
     hub_->SetConnected(h.node_id(), h.shard(), false);
@@ -256,7 +313,7 @@ void WalSender::Serve(Conn* conn) {
 
 absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
   const uint32_t shard = hello.shard();
-  const std::string dir = absl::StrCat(data_dir_, "/shard-", shard);
+  const std::string dir = absl::StrCat(options_.data_dir, "/shard-", shard);
   // Where the copy starts: where the replica resumes, else LSN 1 while the
   // log still has it, else the newest snapshot (the shard may drop segments
   // meanwhile: try again).
@@ -290,41 +347,48 @@ absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
     }
     if (!st.ok()) return st;
   }
-  std::string snapshot;
+  // The snapshot is renamed into place only once complete, and kept open
+  // by this read even if a newer snapshot replaces it. It is read and sent a
+  // chunk at a time: several replicas copying at once cost a chunk each.
+  int snap_fd = -1;
+  uint64_t snap_bytes = 0;
   if (!snap_name.empty()) {
-    // Renamed into place only once complete, and kept open by this read
-    // even if a newer snapshot replaces it.
-    std::string path = absl::StrCat(dir, "/", snap_name);
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return absl::NotFoundError(absl::StrCat("open ", path, ": ", StrError(errno)));
-    struct stat sb {};
-    fstat(fd, &sb);
-    snapshot.resize(static_cast<size_t>(sb.st_size));
-    size_t off = 0;
-    while (off < snapshot.size()) {
-      const ssize_t r =
-          ::pread(fd, snapshot.data() + off, snapshot.size() - off, static_cast<off_t>(off));
-      if (r <= 0) break;
-      off += static_cast<size_t>(r);
+    const std::string path = absl::StrCat(dir, "/", snap_name);
+    snap_fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (snap_fd < 0) {
+      return absl::NotFoundError(absl::StrCat("open ", path, ": ", StrError(errno)));
     }
-    ::close(fd);
-    if (off != snapshot.size()) return absl::DataLossError(absl::StrCat("short read of ", path));
+    struct stat sb {};
+    fstat(snap_fd, &sb);
+    snap_bytes = static_cast<uint64_t>(sb.st_size);
   }
+  auto close_snap = absl::MakeCleanup([&] {
+    if (snap_fd >= 0) ::close(snap_fd);
+  });
   repl::Frame f;
   repl::Start* start = f.mutable_start();
   start->set_epoch(hub_->epoch());
   start->set_first_lsn(tail.next_lsn());
   start->set_snapshot_name(snap_name);
-  start->set_snapshot_bytes(snapshot.size());
+  start->set_snapshot_bytes(snap_bytes);
   start->set_primary_durable_lsn(hub_->local_durable(shard));
   if (st = conn->stream->Send(f); !st.ok()) return st;
-  for (size_t off = 0; off < snapshot.size(); off += kChunkBytes) {
+  std::string chunk;
+  for (uint64_t off = 0; off < snap_bytes;) {
+    chunk.resize(static_cast<size_t>(std::min<uint64_t>(kChunkBytes, snap_bytes - off)));
+    const ssize_t r = ::pread(snap_fd, chunk.data(), chunk.size(), static_cast<off_t>(off));
+    if (r <= 0) {
+      return absl::DataLossError(absl::StrCat("short read of ", dir, "/", snap_name, " at ", off));
+    }
+    chunk.resize(static_cast<size_t>(r));
+    off += static_cast<uint64_t>(r);
     f.Clear();
-    f.mutable_snapshot()->set_data(snapshot.substr(off, kChunkBytes));
+    f.mutable_snapshot()->set_data(chunk);
     if (st = conn->stream->Send(f); !st.ok()) return st;
   }
-  snapshot.clear();
-  snapshot.shrink_to_fit();
+  std::string().swap(chunk);
+  // The replica has what came before the first record it is sent.
+  conn->sent_lsn = tail.next_lsn() - 1;
   hub_->SetConnected(hello.node_id(), shard, true);
   LogInfo("replication: streaming shard ", shard, " to ", hello.node_id(), " (",
           conn->stream->peer(), ") from LSN ", tail.next_lsn(),
@@ -335,10 +399,20 @@ absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
     SetLogThreadName("repl acks");
     repl::Frame a;
     while (!conn->done.load() && !stopping_.load()) {
-      absl::Status rs = conn->stream->Recv(&a, 500);
+      absl::Status rs = conn->stream->Recv(&a, 500, kMaxPeerFrameBytes);
       if (rs.code() == absl::StatusCode::kDeadlineExceeded) continue;
       if (!rs.ok()) break;
-      if (a.has_ack()) hub_->Ack(node, shard, a.ack().durable_lsn());
+      if (!a.has_ack()) continue;
+      if (a.ack().durable_lsn() > conn->sent_lsn.load()) {
+        // It cannot have fsynced what it was not sent: a broken or hostile
+        // peer, whose acks must not release any reply.
+        hub_->CountReplRefused();
+        LogWarning("replication: ", node, " acknowledged LSN ", a.ack().durable_lsn(),
+                   " of shard ", shard, " but was sent only up to ", conn->sent_lsn.load(),
+                   "; closing its stream");
+        break;
+      }
+      hub_->Ack(node, shard, a.ack().durable_lsn());
     }
     conn->stream->Shutdown();  // the sender notices at its next send
     conn->done = true;
@@ -360,6 +434,7 @@ absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
       r->set_count(count);
       r->set_data(std::move(data));
       r->set_primary_durable_lsn(durable);
+      conn->sent_lsn = first + count - 1;
     } else {
       f.Clear();
       repl::Records* r = f.mutable_records();  // heartbeat

@@ -11,6 +11,13 @@
 // Reading the files, not the shard's memory, keeps the shard thread out of
 // replication entirely: it only publishes its durable LSN.
 //
+// A peer on the replication port is not trusted: streams are capped
+// (Options::max_streams), a node id must be accepted (ClusterNode accepts
+// the group's members in etcd), the frames it may send (Hello, Ack) are at
+// most kMaxPeerFrameBytes, an ack above what was sent cuts the stream, and a
+// second stream of one node and shard replaces the first. The snapshot is
+// read and sent a chunk at a time.
+//
 // Ownership: owns its listening socket and, per connection, a stream and
 // two threads (one sends, one reads acks). Start/Stop from one thread
 // (the cluster thread); everything else runs on its own threads.
@@ -19,6 +26,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -31,10 +39,23 @@
 
 namespace seatlock {
 
+// The largest frame a replica may send the primary (Hello, Ack).
+inline constexpr uint32_t kMaxPeerFrameBytes = 4096;
+
 class WalSender {
  public:
-  // `data_dir` holds shard-<i>/ of a primary with `shards` shards.
-  WalSender(std::string data_dir, uint32_t shards, uint64_t hash_seed, ReplicationHub* hub);
+  struct Options {
+    std::string data_dir;  // holds shard-<i>/ of a primary with `shards` shards
+    uint32_t shards = 1;
+    uint64_t hash_seed = 0;
+    // Streams open at once, the Hello wait included (a replica needs one per
+    // shard). A connection past this gets an error frame and is closed.
+    uint32_t max_streams = 64;
+    // Whether a Hello's node id may stream (unset: any).
+    std::function<bool(const std::string&)> accept_node;
+  };
+
+  WalSender(Options options, ReplicationHub* hub);
   ~WalSender();
 
   // Binds `bind`:`port` (0: ephemeral) and starts accepting.
@@ -49,15 +70,20 @@ class WalSender {
     std::thread sender;
     std::thread acker;
     std::atomic<bool> done{false};
+    std::atomic<uint64_t> sent_lsn{0};  // the replica may ack up to here
+    std::string node;                   // set once its Hello is accepted (under mu_)
+    uint32_t shard = 0;
   };
   void AcceptLoop();
   void Serve(Conn* conn);
+  // Why `hello` may not stream ("" if it may).
+  std::string Refusal(const repl::Hello& hello) const;
   // Sends everything of `shard` from the start; returns why it stopped.
   absl::Status Stream(Conn* conn, const repl::Hello& hello);
+  // Joins and drops finished streams; returns how many are live (under mu_).
+  size_t ReapLocked();
 
-  const std::string data_dir_;
-  const uint32_t shards_;
-  const uint64_t hash_seed_;
+  const Options options_;
   ReplicationHub* const hub_;
   int listen_fd_ = -1;
   uint16_t port_ = 0;

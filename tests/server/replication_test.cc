@@ -10,6 +10,7 @@
 #include "client/client.h"
 #include "gtest/gtest.h"
 #include "protocol/sharding.h"
+#include "server/repl_stream.h"
 #include "server/replication_hub.h"
 #include "server/reshard.h"
 #include "server/server.h"
@@ -82,7 +83,13 @@ class ReplicationTest : public ::testing::Test {
     server_ = std::make_unique<Server>(c);
     ASSERT_TRUE(server_->Start().ok());
     hub_->SetRole(NodeRole::kPrimary, kEpoch, "127.0.0.1:" + std::to_string(server_->main_port()));
-    sender_ = std::make_unique<WalSender>(c.data_dir, 1, protocol::kDefaultHashSeed, hub_.get());
+    WalSender::Options so;
+    so.data_dir = c.data_dir;
+    so.shards = 1;
+    so.hash_seed = protocol::kDefaultHashSeed;
+    so.max_streams = max_streams_;
+    so.accept_node = [](const std::string& node) { return node != "stranger"; };
+    sender_ = std::make_unique<WalSender>(std::move(so), hub_.get());
     ASSERT_TRUE(sender_->Start("127.0.0.1", 0).ok());
     auto client = Client::Connect({.port = server_->main_port()});
     ASSERT_TRUE(client.ok()) << client.status();
@@ -124,7 +131,38 @@ class ReplicationTest : public ::testing::Test {
     return s;
   }
 
+  // A raw connection to the replication port, as a hostile peer makes one.
+  std::unique_ptr<ReplStream> Dial() {
+    auto st = ReplStream::Connect("127.0.0.1:" + std::to_string(sender_->port()), 2000);
+    EXPECT_TRUE(st.ok()) << st.status();
+    return st.ok() ? std::move(*st) : nullptr;
+  }
+
+  static repl::Frame HelloFrom(const std::string& node) {
+    repl::Frame f;
+    repl::Hello* h = f.mutable_hello();
+    h->set_node_id(node);
+    h->set_shard(0);
+    h->set_shards(1);
+    h->set_hash_seed(protocol::kDefaultHashSeed);
+    h->set_epoch(kEpoch);
+    return f;
+  }
+
+  // Whether the primary closed `s` within `ms` (frames before that are read
+  // and dropped).
+  static bool ClosedWithin(ReplStream& s, int64_t ms) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    repl::Frame f;
+    while (std::chrono::steady_clock::now() < until) {
+      absl::Status st = s.Recv(&f, 100);
+      if (!st.ok() && st.code() != absl::StatusCode::kDeadlineExceeded) return true;
+    }
+    return false;
+  }
+
   std::filesystem::path root_;
+  uint32_t max_streams_ = 64;
   std::unique_ptr<ReplicationHub> hub_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<WalSender> sender_;
@@ -197,6 +235,71 @@ TEST_F(ReplicationTest, AStaleEpochIsRefused) {
   ASSERT_TRUE(WaitFor([&] { return receiver_->ended(); }, 5000));
   EXPECT_NE(receiver_->status().message().find("epoch"), std::string::npos) << receiver_->status();
   EXPECT_FALSE(receiver_->caught_up());
+}
+
+// The replication port is open to whoever reaches it: a stream cap, a
+// small frame limit before and after the Hello, a node id the group knows,
+// and no ack above what was sent.
+TEST_F(ReplicationTest, StreamsPastTheCapAreRefusedWithAReason) {
+  max_streams_ = 2;
+  StartPrimary(/*require_sync=*/true);
+  auto idle1 = Dial();
+  auto idle2 = Dial();  // both hold a slot while the primary waits for their Hello
+  ASSERT_TRUE(WaitFor([&] { return hub_->repl_streams() == 2; }, 2000)) << hub_->repl_streams();
+  receiver_ = Receiver("r1", "r1");
+  ASSERT_TRUE(WaitFor([&] { return receiver_->ended(); }, 5000));
+  EXPECT_NE(receiver_->status().message().find("--repl_max_streams"), std::string::npos)
+      << receiver_->status();
+  EXPECT_GE(hub_->repl_refused(), 1u);
+  auto stats = client_->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->stats().repl_streams(), 2u);
+  EXPECT_GE(stats->stats().repl_streams_refused(), 1u);
+  idle1.reset();
+  idle2.reset();
+  ASSERT_TRUE(WaitFor([&] { return hub_->repl_streams() == 0; }, 3000)) << hub_->repl_streams();
+  receiver_ = Receiver("r1", "r1");
+  EXPECT_TRUE(WaitFor([&] { return receiver_->caught_up(); }, 5000)) << receiver_->status();
+}
+
+TEST_F(ReplicationTest, AnOversizedFrameFromAPeerIsDropped) {
+  StartPrimary(/*require_sync=*/true);
+  auto s = Dial();
+  ASSERT_NE(s, nullptr);
+  // A Hello that says it is 60 MiB long: under the stream's own frame limit,
+  // far over what a peer may send the primary.
+  repl::Frame f = HelloFrom("r1");
+  f.mutable_hello()->set_node_id(std::string(60u << 20, 'x'));
+  EXPECT_FALSE(s->Send(f).ok() && !ClosedWithin(*s, 3000));
+  EXPECT_TRUE(WaitFor([&] { return hub_->repl_refused() >= 1; }, 2000));
+  EXPECT_TRUE(WaitFor([&] { return hub_->repl_streams() == 0; }, 3000));
+}
+
+TEST_F(ReplicationTest, ANodeTheGroupDoesNotKnowIsRefused) {
+  StartPrimary(/*require_sync=*/true);
+  receiver_ = Receiver("stranger", "r1");
+  ASSERT_TRUE(WaitFor([&] { return receiver_->ended(); }, 5000));
+  EXPECT_NE(receiver_->status().message().find("not a member"), std::string::npos)
+      << receiver_->status();
+  EXPECT_TRUE(hub_->Replicas().empty()) << "a refused node must leave no trace in the hub";
+}
+
+TEST_F(ReplicationTest, AnAckAboveWhatWasSentCutsTheStreamAndReleasesNothing) {
+  StartPrimary(/*require_sync=*/true);
+  hub_->SetSync("liar");  // the worst case: the node a CONFIRM waits for lies
+  auto s = Dial();
+  ASSERT_NE(s, nullptr);
+  ASSERT_TRUE(s->Send(HelloFrom("liar")).ok());
+  repl::Frame f;
+  ASSERT_TRUE(s->Recv(&f, 2000).ok());
+  ASSERT_TRUE(f.has_start()) << f.ShortDebugString();
+  ASSERT_TRUE(f.start().error().empty()) << f.start().error();
+  repl::Frame ack;
+  ack.mutable_ack()->set_durable_lsn(1'000'000);
+  ASSERT_TRUE(s->Send(ack).ok());
+  EXPECT_TRUE(ClosedWithin(*s, 3000));
+  EXPECT_GE(hub_->repl_refused(), 1u);
+  EXPECT_EQ(hub_->committed_limit(0), 0u) << "the lie released durable replies";
 }
 
 TEST_F(ReplicationTest, ALateReplicaGetsTheSnapshotThenTheLog) {
