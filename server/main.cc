@@ -280,10 +280,10 @@ int main(int argc, char** argv) {
     if (copts.repl_advertise.empty())
       copts.repl_advertise = absl::StrCat(config.bind, ":", copts.repl_port);
     const int32_t max_streams = absl::GetFlag(FLAGS_repl_max_streams);
-    if (max_streams != 0 && (max_streams < static_cast<int32_t>(config.shards) ||
-                             max_streams > 4096)) {
-      return Fail(absl::StrCat("--repl_max_streams must be 0 or between --shards (",
-                               config.shards, ") and 4096"));
+    if (max_streams != 0 &&
+        (max_streams < static_cast<int32_t>(config.shards) || max_streams > 4096)) {
+      return Fail(absl::StrCat("--repl_max_streams must be 0 or between --shards (", config.shards,
+                               ") and 4096"));
     }
     copts.repl_max_streams =
         max_streams == 0 ? 4 * config.shards : static_cast<uint32_t>(max_streams);

@@ -191,8 +191,7 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
   Family(&out, "seatlock_repl_streams_refused_total", "counter",
          "Connections the replication port refused or cut: over --repl_max_streams, a bad "
          "Hello, a node not in the group, another epoch or layout, an ack above what was sent.");
-  absl::StrAppend(&out, "seatlock_repl_streams_refused_total ", stats.repl_streams_refused(),
-                  "\n");
+  absl::StrAppend(&out, "seatlock_repl_streams_refused_total ", stats.repl_streams_refused(), "\n");
   Family(&out, "seatlock_uptime_seconds", "gauge", "Seconds since seatlockd started.");
   absl::StrAppend(&out, "seatlock_uptime_seconds ",
                   Num(static_cast<double>(stats.uptime_ms()) / 1000.0), "\n");

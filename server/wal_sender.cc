@@ -272,8 +272,7 @@ void WalSender::Serve(Conn* conn) {
   if (st.ok() && !in.has_hello()) st = absl::InvalidArgumentError("expected Hello");
   if (!st.ok()) {
     hub_->CountReplRefused();
-    LogWarning("replication: dropped a connection from ", conn->stream->peer(), ": ",
-               st.message());
+    LogWarning("replication: dropped a connection from ", conn->stream->peer(), ": ", st.message());
   }
   if (st.ok()) {
     const repl::Hello& h = in.hello();
@@ -407,8 +406,8 @@ absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
         // It cannot have fsynced what it was not sent: a broken or hostile
         // peer, whose acks must not release any reply.
         hub_->CountReplRefused();
-        LogWarning("replication: ", node, " acknowledged LSN ", a.ack().durable_lsn(),
-                   " of shard ", shard, " but was sent only up to ", conn->sent_lsn.load(),
+        LogWarning("replication: ", node, " acknowledged LSN ", a.ack().durable_lsn(), " of shard ",
+                   shard, " but was sent only up to ", conn->sent_lsn.load(),
                    "; closing its stream");
         break;
       }

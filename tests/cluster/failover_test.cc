@@ -438,7 +438,8 @@ TEST_F(FailoverTest, AnEtcdPauseKeepsOnePrimaryAndLosesNoSale) {
   for (uint32_t seat = 9000; MsSince(paused) < 700; ++seat) {
     sold_during += SellOne(*c, "pause", seat, "short-" + std::to_string(seat));
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(900 - std::min<int64_t>(900, MsSince(paused))));
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(900 - std::min<int64_t>(900, MsSince(paused))));
   etcd_.Resume();
   EXPECT_GT(sold_during, 0) << "the primary stopped selling during a pause shorter than its lease";
   std::this_thread::sleep_for(std::chrono::milliseconds(500));

@@ -149,14 +149,13 @@ TEST(WalCodecTest, RoomJoinWithAnEmptyBuyerKeyIsRefused) {
                         r.mutable_config()->set_max_seats_per_pass(6);
                       }))
                   .ok());
-  const absl::Status st = s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
-                                    r.mutable_join()->set_number(1796);
-                                  }));
+  const absl::Status st =
+      s.Apply(wal::RecordType::kRoom,
+              RoomPayload([](wal::RoomRecord& r) { r.mutable_join()->set_number(1796); }));
   EXPECT_EQ(st.code(), absl::StatusCode::kDataLoss);
   EXPECT_NE(st.message().find("empty buyer key"), std::string::npos) << st;
-  EXPECT_EQ(s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
-                      r.mutable_join()->set_buyer_key("eve");
-                    }))
+  EXPECT_EQ(s.Apply(wal::RecordType::kRoom,
+                    RoomPayload([](wal::RoomRecord& r) { r.mutable_join()->set_buyer_key("eve"); }))
                 .code(),
             absl::StatusCode::kDataLoss);
   ASSERT_TRUE(s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
