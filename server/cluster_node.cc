@@ -191,6 +191,14 @@ void ClusterNode::RunReplica(const cluster::LeaderInfo& leader) {
       return;
     }
     copy_epoch_ = leader.epoch;
+    // A new standby server, whose shards apply the new copy from its start.
+    hub_->ResetCopy();
+    standby_.reset();
+    if (absl::Status st = EnsureStandby(); !st.ok()) {
+      LogWarning("cluster: cannot start the standby server: ", st.message());
+      Sleep(500);
+      return;
+    }
     LogInfo("cluster: replica of ", leader.node.node_id, " (", leader.node.address, ") at epoch ",
             leader.epoch, "; copying its ", config_.shards, " shard(s)");
   }
@@ -206,6 +214,7 @@ void ClusterNode::RunReplica(const cluster::LeaderInfo& leader) {
     o.segment_bytes = config_.wal_segment_bytes;
     o.fsync = config_.fsync;
     o.resume = resume;
+    o.hub = hub_.get();
     receivers_.push_back(std::make_unique<WalReceiver>(o));
     receivers_.back()->Start();
   }

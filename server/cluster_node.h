@@ -10,11 +10,11 @@
 //     (self-fencing). Deposed (its lease lost, or another epoch in etcd), it
 //     stops the Server and goes round the loop: it never serves its old
 //     state again.
-//   - another node leads: it becomes a replica: a standby Server answers
-//     HELLO and NOT_PRIMARY, the old copy is moved aside (data/discarded/),
-//     and one WalReceiver per shard copies the primary's shards from
-//     scratch. While a copy is incomplete, <data-dir>/RESYNCING exists and
-//     the node may not lead.
+//   - another node leads: it becomes a replica: the old copy is moved aside
+//     (data/discarded/), one WalReceiver per shard copies the primary's
+//     shards from scratch, and a new standby Server answers HELLO, reads
+//     from the copy as it grows (ReplicaApplier), and NOT_PRIMARY to writes. While a copy is
+//     incomplete, <data-dir>/RESYNCING exists and the node may not lead.
 //
 // Ownership: owns the etcd client, lease keeper, election, hub, servers,
 // sender and receivers. Run() on one thread; Stop() from any thread.

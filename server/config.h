@@ -51,9 +51,10 @@ struct ServerConfig {
   ReplicationHub* replication = nullptr;
   std::string node_id;              // --node-id, for HELLO
   int64_t sync_timeout_ms = 5'000;  // strict mode: a durable reply waits this long for the replica
-  // A replica's server: serves HELLO, PING and STATS, answers everything
-  // else NOT_PRIMARY, and never touches --data-dir (the replication threads
-  // write it).
+  // A replica's server: serves HELLO, PING and STATS, and GET_SEATS,
+  // GET_AVAILABILITY and LIST_EVENTS from the copy it applies (when
+  // `replication` is set: ReplicaApplier), answers everything else
+  // NOT_PRIMARY, and never writes --data-dir (the replication threads do).
   bool standby = false;
 };
 

@@ -60,6 +60,12 @@ absl::Status ReplaySnapshot(const std::string& snap, uint64_t log_first_lsn, Sea
 
 }  // namespace
 
+absl::Status ReplaySnapshotFile(const std::string& path, SeatEngine& engine, Rooms& rooms,
+                                uint64_t* fencing_seen) {
+  uint64_t records = 0;
+  return ReplaySnapshot(path, /*log_first_lsn=*/0, engine, rooms, fencing_seen, &records);
+}
+
 absl::StatusOr<RecoveredShard> RecoverShard(const ServerConfig& config, uint32_t index,
                                             SeatEngine& engine, Rooms& rooms) {
   const std::string dir = absl::StrCat(config.data_dir, "/shard-", index);

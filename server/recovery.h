@@ -32,6 +32,11 @@ struct RecoveredShard {
 absl::StatusOr<RecoveredShard> RecoverShard(const ServerConfig& config, uint32_t index,
                                             SeatEngine& engine, Rooms& rooms);
 
+// Applies every record of snapshot file `path` to `engine` and `rooms`
+// (a replica's copy: ReplicaApplier). Raises *fencing_seen to the marks seen.
+absl::Status ReplaySnapshotFile(const std::string& path, SeatEngine& engine, Rooms& rooms,
+                                uint64_t* fencing_seen);
+
 // Replays shard-0..old_shards-1 (read-only; the engine keeps only the
 // sections this shard owns) and writes the result as the staged snapshot of
 // shard `index` (reshard::StagingDir).

@@ -81,6 +81,15 @@ class ReplicationHub {
   };
   std::vector<ReplicaView> Replicas() const;
 
+  // A replica: its WalReceiver has fsynced its copy of `shard` up to `lsn`;
+  // the standby shard applies up to there (ReplicaApplier). ResetCopy: a
+  // copy from scratch begins, every shard back to 0.
+  void SetCopyDurable(uint32_t shard, uint64_t lsn) { copy_durable_[shard].store(lsn); }
+  uint64_t copy_durable(uint32_t shard) const { return copy_durable_[shard].load(); }
+  void ResetCopy() {
+    for (uint32_t i = 0; i < shards_; ++i) copy_durable_[i].store(0);
+  }
+
   // WalSender: streams open on the replication port, and connections it
   // refused or cut (over --repl_max_streams, a bad Hello, an unknown node,
   // another epoch or layout, an ack above what was sent). For STATS.
@@ -117,6 +126,7 @@ class ReplicationHub {
   std::atomic<int64_t> valid_until_ns_{INT64_MAX};
   std::unique_ptr<std::atomic<uint64_t>[]> durable_;
   std::unique_ptr<std::atomic<uint64_t>[]> sync_acked_;
+  std::unique_ptr<std::atomic<uint64_t>[]> copy_durable_;
   std::atomic<uint64_t> repl_streams_{0};
   std::atomic<uint64_t> repl_refused_{0};
   mutable std::mutex mu_;  // guards the members below

@@ -131,6 +131,9 @@ void Shard::Run(std::promise<absl::Status>* started) {
   }
   snapshotter_ =
       std::make_unique<Snapshotter>(absl::StrCat(config_.data_dir, "/shard-", index_), loop_.get());
+  if (config_.standby && config_.replication != nullptr) {
+    applier_ = std::make_unique<ReplicaApplier>(absl::StrCat(config_.data_dir, "/shard-", index_));
+  }
   absl::Status st = loop_->AddListener(main_listen_fd_, kMainListener);
   if (st.ok()) st = loop_->AddListener(shard_listen_fd_, kShardListener);
   if (st.ok() && metrics_listen_fd_ >= 0)
@@ -161,11 +164,16 @@ void Shard::OnPeerClosed(uint64_t id, int /*error*/) { conns_.Close(id); }
 
 void Shard::Dispatch(Request&& req, Callback done) {
   if (const ReplicationHub* hub = config_.replication;
-      hub != nullptr && !hub->writes_allowed() && req.op_case() != Request::kStats) {
+      hub != nullptr && !hub->writes_allowed() && req.op_case() != Request::kStats &&
+      !(applier_ != nullptr && IsReplicaRead(req.op_case()))) {
     done(NotPrimary(req.request_id()));
     return;
   }
   router_.Route(std::move(req), std::move(done));
+}
+
+bool Shard::IsReplicaRead(Request::OpCase op) {
+  return op == Request::kGetSeats || op == Request::kGetAvailability || op == Request::kListEvents;
 }
 
 Response Shard::NotPrimary(uint64_t request_id) const {
@@ -225,6 +233,12 @@ void Shard::RunOp(const Request& req, Callback done) {
     const uint64_t lsn = RunRoomOp(req, *engine_, rooms_, commit_.log(), &resp, &rooms_active_);
     if (lsn != 0) feed_.HoldUntilDurable(changes_before, lsn);
     commit_.ReplyWhenDurable(lsn, std::move(resp), std::move(done));
+    return;
+  }
+  if (applier_ != nullptr && !applier_->status().ok() && IsReplicaRead(op)) {
+    done(ErrorResponse(req.request_id(), wire::UNAVAILABLE,
+                       absl::StrCat("this replica could not apply its copy (",
+                                    applier_->status().message(), "); read from the primary")));
     return;
   }
   const protocol::OpInfo* info = protocol::FindOp(op);
@@ -367,6 +381,9 @@ int64_t Shard::OnPass() {
   clock_.Refresh();
   group_->memory.Poll(MonoMs());
   const bool turns_left = conns_.RunTurns(clock_.NowMs());
+  const bool copy_left =
+      applier_ != nullptr &&
+      applier_->Poll(config_.replication->copy_durable(index_), *engine_, rooms_);
   engine_->ExpireDue();
   if (commit_.log() != nullptr && !draining_) StepSnapshot();
   if (rooms_active_ && !draining_) {
@@ -398,7 +415,8 @@ int64_t Shard::OnPass() {
     wait = 0;  // keep encoding between requests
   }
   if (draining_ || rooms_active_) wait = std::min<int64_t>(wait, 10);  // rooms admit every 10 ms
-  if (turns_left) wait = 0;  // connections wait for their next turn
+  if (applier_ != nullptr) wait = std::min<int64_t>(wait, 10);         // the copy grows
+  if (turns_left || copy_left) wait = 0;  // connections wait for their next turn
   if (config_.replication != nullptr && commit_.log() != nullptr && commit_.log()->waiting() > 0) {
     wait = std::min<int64_t>(wait, 20);  // sync timeouts (acks themselves wake the loop)
   }

@@ -8,6 +8,7 @@
 //   - ShardBus: typed messages to and from the other shards;
 //   - CommitPipeline: log records, replies held until durable, fencing;
 //   - recovery.h: snapshot + log replay, resharding;
+//   - ReplicaApplier: a replica's standby shard applies its copy, for reads;
 //   - RunOp (here): an op this shard owns, run on its engine.
 //
 // Ownership: a Shard owns its loop, engine, rooms, change feed and parts.
@@ -32,6 +33,7 @@
 #include "server/connection_table.h"
 #include "server/event_loop.h"
 #include "server/recovery.h"
+#include "server/replica_applier.h"
 #include "server/rooms.h"
 #include "server/router.h"
 #include "server/shard_bus.h"
@@ -82,6 +84,8 @@ class Shard final : public LoopHandler,
   void FillStats(wire::Response* resp);
   // NOT_PRIMARY, naming the primary when this node knows it.
   wire::Response NotPrimary(uint64_t request_id) const;
+  // Whether a replica answers `op` from its applied copy.
+  static bool IsReplicaRead(wire::Request::OpCase op);
   void StepSnapshot();
   void BeginShutdown();
   // Shard 0, once a second: logs when the host's wall clock stepped.
@@ -123,6 +127,8 @@ class Shard final : public LoopHandler,
   ConnectionTable conns_;
   Router router_;
   std::unique_ptr<Snapshotter> snapshotter_;
+  // A replica's standby shard: applies the copy so it can serve reads.
+  std::unique_ptr<ReplicaApplier> applier_;
   RecoveredShard recovered_;  // from Recover until the log opens
   // Shutdown.
   bool draining_ = false;

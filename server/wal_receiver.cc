@@ -137,6 +137,7 @@ absl::Status WalReceiver::Copy() {
   }
   const uint64_t target = start.primary_durable_lsn();
   durable_ = start.first_lsn() - 1;
+  if (options_.hub != nullptr) options_.hub->SetCopyDurable(options_.shard, durable_.load());
   primary_durable_ = target;
   if (durable_.load() >= target) caught_up_ = true;
   LogInfo("replication: copying shard ", options_.shard, " from ", options_.primary, " (epoch ",
@@ -169,6 +170,7 @@ absl::Status WalReceiver::Copy() {
     const uint64_t last = r.first_lsn() + r.count() - 1;
     if (st = wal->Advance(r.data().size(), last + 1); !st.ok()) return st;
     durable_ = last;
+    if (options_.hub != nullptr) options_.hub->SetCopyDurable(options_.shard, last);
     if (last >= target) caught_up_ = true;
     f.Clear();
     f.mutable_ack()->set_durable_lsn(last);

@@ -3,9 +3,10 @@
 // port, says which shard and epoch it wants, writes the snapshot the
 // primary sends (if any) and then every WAL record, byte for byte and with
 // the same LSNs, into its own <data-dir>/shard-<i>/, fdatasyncs each batch
-// and acknowledges the highest LSN on its disk. It never applies anything:
-// when this node is promoted, its server starts from these files with the
-// ordinary recovery code.
+// and acknowledges the highest LSN on its disk. It applies nothing itself:
+// it publishes that LSN to the hub, and the standby shard's ReplicaApplier
+// reads the files back to serve reads; when this node is promoted, its
+// server starts from these files with the ordinary recovery code.
 //
 // For a fresh copy the shard directory must be empty (ClusterNode moves the
 // old copy aside: a copy from another epoch is never kept, so a replica
@@ -26,6 +27,7 @@
 
 #include "absl/status/status.h"
 #include "server/repl_stream.h"
+#include "server/replication_hub.h"
 
 namespace seatlock {
 
@@ -45,6 +47,9 @@ class WalReceiver {
     // Continue a copy from this same epoch that a lost connection cut: keep
     // the files, cut a torn tail, ask for the records after the last one.
     bool resume = false;
+    // Where to publish the fsynced LSN for the standby shard's applier
+    // (ReplicationHub::SetCopyDurable); nullptr: nowhere.
+    ReplicationHub* hub = nullptr;
   };
 
   explicit WalReceiver(Options options);

@@ -20,145 +20,13 @@
 #include "persistence/wal_record.h"
 #include "server/listen_socket.h"
 #include "server/log.h"
+#include "server/log_tail.h"
 
 namespace seatlock {
 namespace {
 
-constexpr size_t kChunkBytes = 1 << 20;  // records read and sent per frame
-constexpr int64_t kHeartbeatMs = 200;    // a Records frame with count 0 when idle
+constexpr int64_t kHeartbeatMs = 200;  // a Records frame with count 0 when idle
 constexpr int64_t kHelloTimeoutMs = 5'000;
-
-// The newest complete snapshot in `dir` (snapshot-<20 digits>.snap), or ""
-// Read-only: unlike Snapshotter::Latest it never removes a *.tmp, which may
-// be the shard's snapshot being written.
-std::string NewestSnapshot(const std::string& dir, uint64_t* lsn) {
-  std::string best;
-  std::error_code ec;
-  for (std::filesystem::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    const std::string name = it->path().filename().string();
-    if (name.size() != 9 + 20 + 5 || name.rfind("snapshot-", 0) != 0 ||
-        name.compare(29, 5, ".snap") != 0) {
-      continue;
-    }
-    uint64_t v = 0;
-    bool digits = true;
-    for (size_t i = 9; i < 29; ++i) {
-      if (name[i] < '0' || name[i] > '9') digits = false;
-      v = v * 10 + static_cast<uint64_t>(name[i] - '0');
-    }
-    if (digits && (best.empty() || v > *lsn)) {
-      best = name;
-      *lsn = v;
-    }
-  }
-  return best;
-}
-
-// Reads one shard's log back from its segment files, whole records at a
-// time, following rolls to the next segment. Only records the shard has
-// made durable are read, so each is complete on disk.
-class LogTail {
- public:
-  explicit LogTail(std::string dir) : dir_(std::move(dir)) {}
-  ~LogTail() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-
-  // Positions the tail at `lsn`: opens the segment holding it.
-  absl::Status Seek(uint64_t lsn) {
-    std::vector<uint64_t> firsts;
-    std::error_code ec;
-    for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end;
-         it.increment(ec)) {
-      uint64_t first = 0;
-      if (wal::ParseSegmentName(it->path().filename().string(), &first)) firsts.push_back(first);
-    }
-    std::sort(firsts.begin(), firsts.end());
-    uint64_t start = 0;
-    for (uint64_t f : firsts) {
-      if (f <= lsn) start = f;
-    }
-    if (start == 0) {
-      return absl::NotFoundError(absl::StrCat(dir_, ": no log segment holds LSN ", lsn));
-    }
-    if (absl::Status st = Open(start); !st.ok()) return st;
-    std::string skip;
-    while (next_lsn_ < lsn) {
-      uint32_t n = 0;
-      skip.clear();
-      absl::Status st = Read(lsn - 1, &skip, &n);
-      if (!st.ok()) return st;
-      if (n == 0) return absl::DataLossError(absl::StrCat(dir_, ": LSN ", lsn, " not found"));
-    }
-    return absl::OkStatus();
-  }
-
-  uint64_t next_lsn() const { return next_lsn_; }
-
-  // Appends whole records with LSN in [next_lsn, limit] to *out (about a
-  // chunk's worth) and counts them in *count.
-  absl::Status Read(uint64_t limit, std::string* out, uint32_t* count) {
-    *count = 0;
-    size_t want = kChunkBytes;
-    while (next_lsn_ <= limit) {
-      std::string buf(want, '\0');
-      const ssize_t got = ::pread(fd_, buf.data(), want, static_cast<off_t>(offset_));
-      if (got < 0) return absl::DataLossError(absl::StrCat("read ", path_, ": ", StrError(errno)));
-      buf.resize(static_cast<size_t>(got));
-      wal::RecordReader reader(buf);
-      wal::Record rec;
-      uint64_t used = 0;
-      wal::RecordReader::Result r;
-      while (next_lsn_ <= limit && (r = reader.Next(&rec)) == wal::RecordReader::Result::kRecord) {
-        used = reader.good_offset();
-        ++next_lsn_;
-        ++*count;
-      }
-      if (used > 0) {
-        out->append(buf, 0, used);
-        offset_ += used;
-        return absl::OkStatus();
-      }
-      if (next_lsn_ > limit) return absl::OkStatus();
-      if (r == wal::RecordReader::Result::kEof) {
-        // This segment is done; the durable record next_lsn_ starts the next.
-        if (absl::Status st = Open(next_lsn_); !st.ok()) return st;
-        continue;
-      }
-      if (r == wal::RecordReader::Result::kTruncated && static_cast<size_t>(got) == want &&
-          want < 2 * wal::kMaxPayloadBytes) {
-        want *= 2;  // one record bigger than the chunk
-        continue;
-      }
-      return absl::DataLossError(
-          absl::StrCat(path_, ": unreadable record at offset ", offset_, " (LSN ", next_lsn_, ")"));
-    }
-    return absl::OkStatus();
-  }
-
- private:
-  absl::Status Open(uint64_t first) {
-    const std::string path = absl::StrCat(dir_, "/", wal::SegmentName(first));
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      return absl::NotFoundError(absl::StrCat(
-          "open ", path, ": ", StrError(errno),
-          " (dropped after a snapshot? the replica starts over from the newest snapshot)"));
-    }
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = fd;
-    path_ = path;
-    offset_ = 0;
-    next_lsn_ = first;
-    return absl::OkStatus();
-  }
-
-  const std::string dir_;
-  std::string path_;
-  int fd_ = -1;
-  uint64_t offset_ = 0;
-  uint64_t next_lsn_ = 0;
-};
 
 }  // namespace
 
@@ -339,7 +207,7 @@ absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
       snap_name.clear();
       st = tail.Seek(1);
       if (st.ok()) break;
-      snap_name = NewestSnapshot(dir, &snap_lsn);
+      snap_name = NewestSnapshotName(dir, &snap_lsn);
       if (snap_name.empty()) continue;
       st = tail.Seek(snap_lsn);
       if (st.ok()) break;
@@ -374,7 +242,7 @@ absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
   if (st = conn->stream->Send(f); !st.ok()) return st;
   std::string chunk;
   for (uint64_t off = 0; off < snap_bytes;) {
-    chunk.resize(static_cast<size_t>(std::min<uint64_t>(kChunkBytes, snap_bytes - off)));
+    chunk.resize(static_cast<size_t>(std::min<uint64_t>(kLogTailChunkBytes, snap_bytes - off)));
     const ssize_t r = ::pread(snap_fd, chunk.data(), chunk.size(), static_cast<off_t>(off));
     if (r <= 0) {
       return absl::DataLossError(absl::StrCat("short read of ", dir, "/", snap_name, " at ", off));

@@ -405,6 +405,43 @@ TEST_F(FailoverTest, SeatctlClusterShowsTheGroupAndItsLag) {
   EXPECT_EQ(stats->stats().replicas(0).acked_lsn_size(), 2);
 }
 
+// A replica answers reads from its applied copy (a little behind, without
+// holds), and NOT_PRIMARY to writes.
+TEST_F(FailoverTest, AReplicaServesReadsOfItsCopy) {
+  StartNodes();
+  const int primary = FindPrimary(nodes_, 15'000);
+  ASSERT_GE(primary, 0);
+  ASSERT_TRUE(Define(primary, "reads"));
+  auto p = Connect(primary);
+  ASSERT_NE(p, nullptr);
+  int sold = 0;
+  for (uint32_t seat = 0; seat < 20; ++seat) {
+    auto h = p->Hold("reads", {SeatIndex("A", seat)}, "buyer", 60'000);
+    ASSERT_TRUE(h.ok() && h->code() == wire::OK);
+    auto c = p->Confirm(h->hold().hold_id(), "buyer", "reads-" + std::to_string(seat), "pay");
+    sold += c.ok() && c->code() == wire::OK;
+  }
+  ASSERT_EQ(sold, 20);
+  auto held = p->Hold("reads", {SeatIndex("A", 500)}, "buyer", 60'000);
+  ASSERT_TRUE(held.ok() && held->code() == wire::OK);
+  auto r = Connect(Other(primary));
+  ASSERT_NE(r, nullptr);
+  EXPECT_EQ(r->hello().role(), "replica");
+  auto sold_on_replica = [&]() -> int {
+    auto seats = r->GetSeats("reads", "A");
+    if (!seats.ok() || seats->code() != wire::OK) return -1;
+    int n = 0;
+    for (const auto& s : seats->get_seats().seats()) n += s.state() == wire::SOLD;
+    EXPECT_NE(seats->get_seats().seats(500).state(), wire::HELD) << "holds are not replicated";
+    return n;
+  };
+  EXPECT_TRUE(cluster::testing::WaitFor([&] { return sold_on_replica() == 20; }, 5000))
+      << sold_on_replica();
+  auto write = r->Hold("reads", {SeatIndex("A", 600)}, "buyer", 60'000);
+  ASSERT_TRUE(write.ok());
+  EXPECT_EQ(write->code(), wire::NOT_PRIMARY);
+}
+
 // Sells one seat on `node` by hand; true if the CONFIRM was acknowledged.
 bool SellOne(Client& c, const std::string& event, uint32_t seat, const std::string& key) {
   auto h = c.Hold(event, {SeatIndex("A", seat)}, "by-hand", 60'000);

@@ -97,7 +97,8 @@ class ReplicationTest : public ::testing::Test {
   }
 
   std::unique_ptr<WalReceiver> Receiver(const std::string& node, const std::string& dir,
-                                        int64_t epoch = kEpoch) {
+                                        int64_t epoch = kEpoch,
+                                        ReplicationHub* replica_hub = nullptr) {
     WalReceiver::Options o;
     o.node_id = node;
     o.shard = 0;
@@ -107,6 +108,7 @@ class ReplicationTest : public ::testing::Test {
     o.primary = "127.0.0.1:" + std::to_string(sender_->port());
     o.dir = (root_ / dir / "shard-0").string();
     o.segment_bytes = 8192;
+    o.hub = replica_hub;
     auto r = std::make_unique<WalReceiver>(o);
     r->Start();
     return r;
@@ -119,6 +121,29 @@ class ReplicationTest : public ::testing::Test {
     auto c = client_->Confirm(hold->hold().hold_id(), "buyer", key, "pay-" + key);
     if (code != nullptr) *code = c.ok() ? c->code() : wire::UNAVAILABLE;
     return c.ok() && c->code() == wire::OK ? c->confirm().booking_id() : 0;
+  }
+
+  // A replica's standby server on `dir`, applying what `replica_hub` says
+  // the receiver has fsynced.
+  std::unique_ptr<Server> StartStandby(const std::string& dir, ReplicationHub* replica_hub) {
+    replica_hub->SetRole(NodeRole::kReplica, kEpoch,
+                         "127.0.0.1:" + std::to_string(server_->main_port()));
+    ServerConfig c = Config(dir);
+    c.standby = true;
+    c.replication = replica_hub;
+    auto s = std::make_unique<Server>(c);
+    absl::Status st = s->Start();
+    EXPECT_TRUE(st.ok()) << st;
+    return s;
+  }
+
+  // Seats of section A in state SOLD, as `c` sees them (-1: no answer).
+  static int SoldOn(Client& c) {
+    auto seats = c.GetSeats("show", "A");
+    if (!seats.ok() || seats->code() != wire::OK) return -1;
+    int sold = 0;
+    for (const auto& s : seats->get_seats().seats()) sold += s.state() == wire::SOLD;
+    return sold;
   }
 
   // A standalone server started on a replica's copy: what a promoted
@@ -302,6 +327,41 @@ TEST_F(ReplicationTest, AnAckAboveWhatWasSentCutsTheStreamAndReleasesNothing) {
   EXPECT_EQ(hub_->committed_limit(0), 0u) << "the lie released durable replies";
 }
 
+// Reads on a replica: its standby server applies the copy as it is
+// fsynced and answers GET_SEATS, GET_AVAILABILITY and LIST_EVENTS from it;
+// writes still get NOT_PRIMARY.
+TEST_F(ReplicationTest, AReplicaServesReadsOfWhatItCopied) {
+  StartPrimary(/*require_sync=*/true);
+  hub_->SetSync("r1");
+  ReplicationHub replica_hub(1, true);
+  receiver_ = Receiver("r1", "r1", kEpoch, &replica_hub);
+  auto standby = StartStandby("r1", &replica_hub);
+  ASSERT_EQ(client_->DefineEvent(Hall("show"))->code(), wire::OK);
+  for (uint32_t i = 0; i < 12; ++i) ASSERT_NE(Sell(i, "k" + std::to_string(i)), 0u);
+  auto reader = Client::Connect({.port = standby->main_port()});
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  // Acknowledged means fsynced there; applied follows within a loop pass.
+  EXPECT_TRUE(WaitFor([&] { return SoldOn(**reader) == 12; }, 3000)) << SoldOn(**reader);
+  auto avail = (*reader)->GetAvailability("show");
+  ASSERT_TRUE(avail.ok());
+  EXPECT_EQ(avail->code(), wire::OK) << avail->detail();
+  auto events = (*reader)->ListEvents();
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->list_events().events_size(), 1);
+  EXPECT_EQ(events->list_events().events(0).sold(), 12u);
+  auto hold = (*reader)->Hold("show", {SeatIndex("A", 100)}, "buyer", 60'000);
+  ASSERT_TRUE(hold.ok());
+  EXPECT_EQ(hold->code(), wire::NOT_PRIMARY);
+  // A later sale shows, and so does its refund.
+  const uint64_t booking = Sell(20, "k20");
+  ASSERT_NE(booking, 0u);
+  EXPECT_TRUE(WaitFor([&] { return SoldOn(**reader) == 13; }, 3000)) << SoldOn(**reader);
+  auto refund = client_->CancelBooking(booking);
+  ASSERT_TRUE(refund.ok());
+  ASSERT_EQ(refund->code(), wire::OK) << refund->detail();
+  EXPECT_TRUE(WaitFor([&] { return SoldOn(**reader) == 12; }, 3000)) << SoldOn(**reader);
+}
+
 TEST_F(ReplicationTest, ALateReplicaGetsTheSnapshotThenTheLog) {
   // Asynchronous mode so sales need no replica; small segments and
   // snapshots, so the log no longer starts at LSN 1 when the replica comes.
@@ -319,10 +379,18 @@ TEST_F(ReplicationTest, ALateReplicaGetsTheSnapshotThenTheLog) {
       },
       10'000))
       << "the first segment was never dropped";
-  receiver_ = Receiver("r1", "r1");
+  ReplicationHub replica_hub(1, true);
+  receiver_ = Receiver("r1", "r1", kEpoch, &replica_hub);
   ASSERT_TRUE(WaitFor([&] { return receiver_->caught_up(); }, 5000));
   for (uint32_t i = 150; i < 170; ++i) sold += Sell(i, "k" + std::to_string(i)) != 0;
   ASSERT_TRUE(WaitFor([&] { return receiver_->durable_lsn() >= hub_->local_durable(0); }, 5000));
+  {
+    // Its standby applies the snapshot, then the log after it.
+    auto standby = StartStandby("r1", &replica_hub);
+    auto reader = Client::Connect({.port = standby->main_port()});
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    EXPECT_TRUE(WaitFor([&] { return SoldOn(**reader) == 170; }, 5000)) << SoldOn(**reader);
+  }
   client_.reset();
   sender_->Stop();
   server_.reset();

@@ -1,0 +1,57 @@
+// ReplicaApplier: keeps a replica's standby shard up to date with its copy
+// (docs/cluster.md, "Reads on replicas"). The shard's WalReceiver writes the
+// primary's snapshot and records into <data-dir>/shard-<i>/ and publishes
+// the LSN it has fsynced (ReplicationHub::copy_durable); the applier reads
+// the copy back from those files (LogTail) and applies it to the standby
+// shard's engine and rooms with the recovery code (ApplyRecord), so the
+// replica can answer GET_SEATS and GET_AVAILABILITY. What it shows is the
+// sales, refunds and definitions the replica has fsynced: a little behind
+// the primary, and without holds, which are not replicated.
+//
+// A copy from scratch starts a new standby server, hence a new applier: one
+// applier only ever sees one copy grow.
+//
+// Ownership: owned by its standby Shard; touched only by the shard's thread.
+// It never writes a file.
+#ifndef SEATLOCK_SERVER_REPLICA_APPLIER_H_
+#define SEATLOCK_SERVER_REPLICA_APPLIER_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "engine/seat_engine.h"
+#include "server/log_tail.h"
+#include "server/rooms.h"
+
+namespace seatlock {
+
+class ReplicaApplier {
+ public:
+  explicit ReplicaApplier(std::string dir) : dir_(dir), tail_(std::move(dir)) {}
+
+  // Applies the copy up to `durable` (the receiver's fsynced LSN), about a
+  // chunk per call so the shard's loop stays responsive. Returns whether
+  // more is left to apply.
+  bool Poll(uint64_t durable, SeatEngine& engine, Rooms& rooms);
+
+  // Every record up to here is applied (0: nothing yet).
+  uint64_t applied_lsn() const { return applied_; }
+  // Not ok once the copy could not be applied; the applier then stops, and
+  // the shard answers reads UNAVAILABLE with this reason.
+  const absl::Status& status() const { return status_; }
+
+ private:
+  const std::string dir_;
+  LogTail tail_;
+  bool started_ = false;     // the snapshot (if any) is applied
+  uint64_t first_lsn_ = 1;   // where the log part of the copy starts
+  uint64_t applied_ = 0;
+  uint64_t fencing_seen_ = 0;
+  absl::Status status_;
+  std::string buf_;
+};
+
+}  // namespace seatlock
+
+#endif  // SEATLOCK_SERVER_REPLICA_APPLIER_H_
