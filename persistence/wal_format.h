@@ -31,8 +31,9 @@ enum class RecordType : uint8_t {
   kFencing = 5,
   kRoom = 6,
   kDeleteEvent = 7,
+  kEpoch = 8,
 };
-inline constexpr uint8_t kMaxRecordType = 7;
+inline constexpr uint8_t kMaxRecordType = 8;
 
 }  // namespace seatlock::wal
 

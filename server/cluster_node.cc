@@ -275,6 +275,7 @@ absl::Status ClusterNode::RunPrimary(int64_t epoch) {
   UnlockDataDir();
   ServerConfig c = config_;
   c.standby = false;
+  c.epoch = epoch;
   primary_ = std::make_unique<Server>(c);
   if (absl::Status st = primary_->Start(); !st.ok()) {
     primary_.reset();

@@ -49,7 +49,10 @@ struct ServerConfig {
   EngineLimits limits;
   // Replica groups (docs/cluster.md); nullptr: standalone. Not owned.
   ReplicationHub* replication = nullptr;
-  std::string node_id;              // --node-id, for HELLO
+  std::string node_id;  // --node-id, for HELLO
+  // A primary of a replica group: the epoch it serves (>0), which recovery
+  // writes to each shard's log as an EPOCH record. 0: standalone.
+  int64_t epoch = 0;
   int64_t sync_timeout_ms = 5'000;  // strict mode: a durable reply waits this long for the replica
   // A replica's server: serves HELLO, PING and STATS, and GET_SEATS,
   // GET_AVAILABILITY and LIST_EVENTS from the copy it applies (when

@@ -49,8 +49,7 @@ LogTail::~LogTail() {
 absl::Status LogTail::Seek(uint64_t lsn) {
   std::vector<uint64_t> firsts;
   std::error_code ec;
-  for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end;
-       it.increment(ec)) {
+  for (std::filesystem::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
     uint64_t first = 0;
     if (wal::ParseSegmentName(it->path().filename().string(), &first)) firsts.push_back(first);
   }

@@ -122,6 +122,16 @@ absl::StatusOr<RecoveredShard> RecoverShard(const ServerConfig& config, uint32_t
   f.set_high_water(out.fencing_reserved);
   auto lsn = wal_dir->AppendSync(wal::RecordType::kFencing, f.SerializeAsString(), config.fsync);
   if (!lsn.ok()) return absl::DataLossError(absl::StrCat(dir, ": ", lsn.status().message()));
+  if (config.epoch > 0) {
+    // Where this primary's part of the log begins: the copy a replica takes
+    // from here on is this epoch's.
+    wal::Epoch e;
+    e.set_epoch(config.epoch);
+    e.set_node_id(config.node_id);
+    e.set_at_ms(SystemClock::Get()->NowMs());
+    lsn = wal_dir->AppendSync(wal::RecordType::kEpoch, e.SerializeAsString(), config.fsync);
+    if (!lsn.ok()) return absl::DataLossError(absl::StrCat(dir, ": ", lsn.status().message()));
+  }
   out.next_lsn = wal_dir->next_lsn();
   out.dir = std::make_unique<wal::WalDir>(std::move(*wal_dir));
   return out;

@@ -48,8 +48,8 @@ bool ReplicaApplier::Poll(uint64_t durable, SeatEngine& engine, Rooms& rooms) {
   uint64_t lsn = first;
   while (reader.Next(&rec) == wal::RecordReader::Result::kRecord) {
     if (absl::Status st = ApplyRecord(engine, rooms, rec, &fencing_seen_); !st.ok()) {
-      status_ = absl::DataLossError(
-          absl::StrCat(dir_, ": record ", lsn, " of the copy: ", st.message()));
+      status_ =
+          absl::DataLossError(absl::StrCat(dir_, ": record ", lsn, " of the copy: ", st.message()));
       LogError("replica: ", status_.message(), "; reads answer UNAVAILABLE");
       return false;
     }

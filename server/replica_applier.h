@@ -44,8 +44,8 @@ class ReplicaApplier {
  private:
   const std::string dir_;
   LogTail tail_;
-  bool started_ = false;     // the snapshot (if any) is applied
-  uint64_t first_lsn_ = 1;   // where the log part of the copy starts
+  bool started_ = false;    // the snapshot (if any) is applied
+  uint64_t first_lsn_ = 1;  // where the log part of the copy starts
   uint64_t applied_ = 0;
   uint64_t fencing_seen_ = 0;
   absl::Status status_;

@@ -203,6 +203,15 @@ absl::Status ApplyRecord(SeatEngine& engine, Rooms& rooms, const wal::Record& re
       }
       return rooms.Apply(m);
     }
+    case wal::RecordType::kEpoch: {
+      // A mark for operators and tools (wal_inspect); it changes no state.
+      wal::Epoch m;
+      if (!m.ParseFromArray(rec.payload.data(), size)) {
+        return absl::DataLossError("EPOCH payload does not parse");
+      }
+      if (m.epoch() <= 0) return absl::DataLossError(absl::StrCat("EPOCH ", m.epoch()));
+      return absl::OkStatus();
+    }
   }
   return absl::DataLossError("unknown record type");
 }

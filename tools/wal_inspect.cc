@@ -185,6 +185,8 @@ const char* TypeName(wal::RecordType type) {
       return "ROOM";
     case wal::RecordType::kDeleteEvent:
       return "DELETE_EVENT";
+    case wal::RecordType::kEpoch:
+      return "EPOCH";
   }
   return "UNKNOWN";
 }
@@ -205,6 +207,8 @@ const char* MessageName(wal::RecordType type) {
       return "seatlock.wal.RoomRecord";
     case wal::RecordType::kDeleteEvent:
       return "seatlock.wal.DeleteEvent";
+    case wal::RecordType::kEpoch:
+      return "seatlock.wal.Epoch";
   }
   return "?";
 }
@@ -294,6 +298,14 @@ DecodedRecord Decode(const wal::Record& rec, LayoutBook* book) {
       d.text = absl::StrCat("high_water=", m.high_water());
       if (m.next_booking_seq() != 0)
         absl::StrAppend(&d.text, " next_booking_seq=", m.next_booking_seq());
+      break;
+    }
+    case wal::RecordType::kEpoch: {
+      wal::Epoch m;
+      if (!m.ParseFromString(payload)) return d;
+      d.json = ToJsonValue(m);
+      d.text =
+          absl::StrCat("epoch=", m.epoch(), " node=", Q(m.node_id()), " at=", FormatUtc(m.at_ms()));
       break;
     }
     case wal::RecordType::kDeleteEvent: {

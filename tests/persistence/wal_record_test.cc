@@ -139,6 +139,10 @@ TEST(WalRecordTest, EveryRecordTypeRoundTrips) {
   del.set_event_id("ev1");
   del.set_deleted_ms(1'700'000'000'999);
   del.set_force(true);
+  Epoch epoch;
+  epoch.set_epoch(42);
+  epoch.set_node_id("node-b");
+  epoch.set_at_ms(1'700'000'001'000);
 
   const std::vector<Input> inputs = {
       {RecordType::kDefineEvent, define.SerializeAsString()},
@@ -148,6 +152,7 @@ TEST(WalRecordTest, EveryRecordTypeRoundTrips) {
       {RecordType::kFencing, fencing.SerializeAsString()},
       {RecordType::kRoom, room.SerializeAsString()},
       {RecordType::kDeleteEvent, del.SerializeAsString()},
+      {RecordType::kEpoch, epoch.SerializeAsString()},
   };
   ASSERT_EQ(inputs.size(), kMaxRecordType);
   const std::string data = Encode(inputs);

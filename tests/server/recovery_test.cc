@@ -121,6 +121,36 @@ class RecoveryTest : public ::testing::Test {
   std::unique_ptr<Rooms> rooms_;
 };
 
+// A replica group's primary starts its part of each shard's log with an
+// EPOCH record, after the fencing reservation; a standalone server writes
+// none. Both replay.
+TEST_F(RecoveryTest, APrimaryMarksItsEpochInTheLog) {
+  Write(Name("wal", 1, "log"), DefineRecord("gig"));
+  config_.epoch = 42;
+  config_.node_id = "node-b";
+  ASSERT_TRUE(Recover().ok());
+  config_.epoch = 0;
+  ASSERT_TRUE(Recover().ok());  // the EPOCH record replays (and changes nothing)
+  std::string bytes;
+  ASSERT_TRUE(files::ReadFile(shard_ + "/" + Name("wal", 1, "log"), &bytes).ok());
+  wal::RecordReader reader(bytes);
+  wal::Record rec;
+  std::vector<wal::RecordType> types;
+  wal::Epoch epoch;
+  while (reader.Next(&rec) == wal::RecordReader::Result::kRecord) {
+    types.push_back(rec.type);
+    if (rec.type == wal::RecordType::kEpoch) {
+      ASSERT_TRUE(epoch.ParseFromString(std::string(rec.payload)));
+    }
+  }
+  EXPECT_THAT(types,
+              ::testing::ElementsAre(wal::RecordType::kDefineEvent, wal::RecordType::kFencing,
+                                     wal::RecordType::kEpoch, wal::RecordType::kFencing));
+  EXPECT_EQ(epoch.epoch(), 42);
+  EXPECT_EQ(epoch.node_id(), "node-b");
+  EXPECT_EQ(engine_->Stats().events, 1u);
+}
+
 TEST_F(RecoveryTest, SnapshotReachingTheLogRecovers) {
   Write(Name("snapshot", 5, "snap"), Snapshot());
   WriteLog(5);
