@@ -83,7 +83,9 @@ ABSL_FLAG(int32_t, port, 7400, "Server port (seatlockd main port, or Redis).");
 ABSL_FLAG(std::string, nodes, "",
           "A seatlockd replica group: comma-separated host:port of its nodes. seatbench asks "
           "each node's HELLO and drives the primary (instead of --host/--port); a failover during "
-          "the run shows as errors (docs/cluster.md).");
+          "the run: with --client raw, each lost connection (or NOT_PRIMARY) finds the primary "
+          "again and reconnects; what it had in flight counts as lost to the failover, not as "
+          "errors (docs/cluster.md).");
 ABSL_FLAG(
     std::string, workload, "hold1",
     "hold1 (one random seat), hold4 (4 adjacent seats in a row), contended (one seat; 90% of "
@@ -300,6 +302,9 @@ struct Setup {
   uint64_t start_ns = 0;                  // open loop: the schedule's origin
   std::vector<uint32_t> free_in_section;  // read: expected free seats per section
   uint64_t expected_free_total = 0;
+  // --nodes: the group's nodes. A raw connection that is lost, or answered
+  // NOT_PRIMARY, finds the primary again and reconnects (Worker::Reconnect).
+  std::vector<std::string> nodes;
 
   uint32_t total_seats() const { return static_cast<uint32_t>(sections * seats_per_section); }
   std::string SeatKey(uint32_t g) const {
@@ -332,6 +337,9 @@ struct SaleRec {
 struct Stats {
   LatencyHistogram hist;
   uint64_t ok = 0, refused = 0, errors = 0, late = 0, backlog = 0, unanswered = 0;
+  // --nodes: transactions a failover cost (in flight on a lost connection,
+  // or answered NOT_PRIMARY or UNAVAILABLE), and reconnections to a primary.
+  uint64_t failover_lost = 0, reconnects = 0;
   std::vector<GrantRec> grants;
   std::vector<SaleRec> sales;
 };
@@ -368,6 +376,7 @@ struct Conn {
   size_t section_cursor = 0;
   uint32_t seat_cursor = 0;
   bool sold_out = false;
+  bool lost = false;  // --nodes: reconnect to the primary after this batch
   std::vector<int> my_sections;
   std::mt19937_64 rng;
   std::string holder;
@@ -441,6 +450,7 @@ class Worker {
 
   void Run(const std::atomic<int>* phase) {
     const int ep = epoll_create1(EPOLL_CLOEXEC);
+    ep_ = ep;
     for (size_t i = 0; i < conns_.size(); ++i) {
       epoll_event ev{};
       ev.events = EPOLLIN;
@@ -508,14 +518,23 @@ class Worker {
           continue;
         }
         Conn& c = conns_[events[i].data.u64];
+        if (c.lost) continue;
         char buf[1 << 16];
         const ssize_t r = read(c.fd, buf, sizeof(buf));
-        if (r <= 0) Die(absl::StrCat("connection lost: ", r == 0 ? "closed" : strerror(errno)));
+        if (r <= 0) {
+          if (setup_.nodes.empty())
+            Die(absl::StrCat("connection lost: ", r == 0 ? "closed" : strerror(errno)));
+          c.lost = true;
+          continue;
+        }
         c.in.append(buf, static_cast<size_t>(r));
         if (setup_.redis)
           ParseRedis(c);
         else
           ParseSeatlock(c);
+      }
+      for (auto& c : conns_) {
+        if (c.lost) Reconnect(c);
       }
     }
     if (tfd >= 0) close(tfd);
@@ -654,16 +673,92 @@ class Worker {
   }
   void Flush() {
     for (Conn* c : dirty_) {
-      if (c->out.empty()) continue;
-      WriteAll(c->fd, c->out);
+      if (c->out.empty() || c->lost) continue;
+      if (setup_.nodes.empty()) {
+        WriteAll(c->fd, c->out);
+      } else if (!SendAll(c->fd, c->out)) {
+        c->lost = true;  // reconnected after this batch
+      }
       c->out.clear();
     }
     dirty_.clear();
   }
+  static bool SendAll(int fd, const std::string& s) {
+    size_t off = 0;
+    while (off < s.size()) {
+      const ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      off += static_cast<size_t>(n);
+    }
+    return true;
+  }
 
-  // A transaction ended (its last reply arrived). outcome: 0 ok, 1 refused, 2 error.
+  // --nodes: `c` was lost, or a node that is no longer the primary answered
+  // it. Whatever it had in flight is lost to the failover; it finds the
+  // primary again (HELLO on the nodes, through the client library) and
+  // dials the same shard's port there. The thread waits meanwhile, as a
+  // booking service would; at most 30 s.
+  void Reconnect(Conn& c) {
+    c.lost = false;
+    epoll_ctl(ep_, EPOLL_CTL_DEL, c.fd, nullptr);
+    close(c.fd);
+    c.fd = -1;
+    for (auto& p : c.ring) p.id = 0;
+    stats.failover_lost += static_cast<uint64_t>(c.in_flight);
+    c.in_flight = 0;
+    c.in.clear();
+    c.in_off = 0;
+    c.out.clear();
+    const uint64_t deadline = MonoNs() + 30'000'000'000ull;
+    while (c.fd < 0 && MonoNs() < deadline) {
+      ClientOptions o;
+      o.nodes = setup_.nodes;
+      o.shard_aware = false;
+      o.connect_timeout_ms = 500;
+      o.call_timeout_ms = 1000;
+      auto client = Client::Connect(o);
+      if (client.ok() && (*client)->hello().role() == "primary" &&
+          (*client)->hello().shard_ports_size() > c.shard) {
+        const std::string primary = (*client)->hello().primary_address();
+        const size_t colon = primary.rfind(':');
+        if (colon != std::string::npos) {
+          c.fd = TryDial(primary.substr(0, colon),
+                         static_cast<int>((*client)->hello().shard_ports(c.shard)));
+        }
+      }
+      if (c.fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    if (c.fd < 0) Die("--nodes: no primary answered within 30 s");
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u64 = static_cast<uint64_t>(&c - conns_.data());
+    epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev);
+    stats.reconnects++;
+  }
+  static int TryDial(const std::string& host, int port) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) return -1;
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) {
+      close(fd);
+      return -1;
+    }
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+  }
+
+  // A transaction ended (its last reply arrived). outcome: 0 ok, 1 refused,
+  // 2 error, 3 lost to a failover (--nodes: NOT_PRIMARY or UNAVAILABLE).
   void Done(Conn& c, const Pending& p, uint64_t now, int outcome) {
     c.in_flight--;
+    if (outcome == 3) {
+      stats.failover_lost++;
+      return;
+    }
     if (!measuring_) return;
     stats.hist.Record(now - p.origin_ns);
     if (outcome == 0)
@@ -768,6 +863,14 @@ class Worker {
       }
       const Pending p = slot;
       slot.id = 0;
+      if (!setup_.nodes.empty() &&
+          (resp.code() == wire::NOT_PRIMARY || resp.code() == wire::UNAVAILABLE)) {
+        // A failover: a deposed primary, or a CONFIRM the new primary could
+        // not yet get its replica's ack for.
+        if (resp.code() == wire::NOT_PRIMARY) c.lost = true;
+        Done(c, p, now, 3);
+        continue;
+      }
       OnSeatlockReply(c, p, resp, now);
     }
     c.in.erase(0, c.in_off);
@@ -1049,6 +1152,7 @@ class Worker {
   std::unique_ptr<AsyncClient> client_;
   std::mutex mu_;
   bool closed_ = false;
+  int ep_ = -1;  // Run's epoll set (raw)
 };
 
 // ---- --verify ---------------------------------------------------------------
@@ -1063,10 +1167,21 @@ class Verifier {
         slack_ns_(static_cast<uint64_t>(slack_ms) * 1'000'000) {}
 
   // Returns the number of violations (each printed, up to 20).
+  // The run saw a failover (--nodes): holds are not replicated, so held and
+  // free seats cannot be checked against the grants, and a CONFIRM in flight
+  // at the failover may have sold its seat without the answer arriving.
+  void set_failover(bool f) { failover_ = f; }
+
   uint64_t Run(const std::string& host, int port) {
     CheckSales();
     IndexGrants();
-    CheckGrantOverlaps();
+    if (failover_) {
+      std::printf(
+          "verify: a failover happened: checking sales only (every acknowledged sale SOLD to its "
+          "booking on the new primary, no seat sold twice); holds are not replicated\n");
+    } else {
+      CheckGrantOverlaps();
+    }
     if (setup_.redis)
       ReadBackRedis(host, port);
     else
@@ -1077,6 +1192,12 @@ class Verifier {
           "back)\n",
           static_cast<unsigned long long>(checks_), grants_.size(), sales_.size(),
           setup_.total_seats());
+      if (failover_) {
+        std::printf(
+            "verify: %llu seats SOLD with no acknowledged sale (their CONFIRM was in "
+            "flight at the failover)\n",
+            static_cast<unsigned long long>(unacknowledged_sold_));
+      }
     } else {
       std::printf("verify: FAILED: %llu violations in %llu checks\n",
                   static_cast<unsigned long long>(violations_),
@@ -1087,6 +1208,8 @@ class Verifier {
   uint64_t checks() const { return checks_; }
 
  private:
+  bool failover_ = false;
+  uint64_t unacknowledged_sold_ = 0;  // failover: SOLD seats whose CONFIRM answer was lost
   void Violation(const std::string& msg) {
     if (violations_++ < 20) std::printf("verify: VIOLATION: %s\n", msg.c_str());
   }
@@ -1224,10 +1347,15 @@ class Verifier {
       return;
     }
     if (seen == Seen::kSold) {
+      if (failover_) {
+        unacknowledged_sold_++;  // its CONFIRM's answer was lost in the failover
+        return;
+      }
       Violation(absl::StrCat("seat ", SeatName(s), " reads back as ", shown,
                              " with no acknowledged sale"));
       return;
     }
+    if (failover_) return;
     bool ambiguous;
     const GrantRec* last = Latest(s, &ambiguous);
     if (seen == Seen::kHeld) {
@@ -1503,6 +1631,7 @@ int Main() {
     ClientOptions o;
     o.nodes = absl::StrSplit(nodes, ',', absl::SkipEmpty());
     o.shard_aware = false;
+    setup.nodes = o.nodes;
     auto c = Client::Connect(o);
     if (!c.ok()) Die(absl::StrCat("--nodes: ", c.status().message()));
     const std::string primary = (*c)->hello().primary_address();
@@ -1735,6 +1864,8 @@ int Main() {
     total.late += w->stats.late;
     total.backlog += w->stats.backlog;
     total.unanswered += w->stats.unanswered;
+    total.failover_lost += w->stats.failover_lost;
+    total.reconnects += w->stats.reconnects;
     grants.insert(grants.end(), w->stats.grants.begin(), w->stats.grants.end());
     sales.insert(sales.end(), w->stats.sales.begin(), w->stats.sales.end());
     w->stats.grants = {};
@@ -1779,6 +1910,13 @@ int Main() {
       throughput, ok_word, pct(total.ok), pct(total.refused),
       static_cast<unsigned long long>(total.errors),
       static_cast<unsigned long long>(total.unanswered));
+  if (!setup.nodes.empty()) {
+    std::printf(
+        "  failover: %llu transactions lost (in flight on a lost connection, or answered "
+        "NOT_PRIMARY or UNAVAILABLE), %llu reconnections to a primary\n",
+        static_cast<unsigned long long>(total.failover_lost),
+        static_cast<unsigned long long>(total.reconnects));
+  }
   if (server_pid > 0) {
     std::printf("  server cpu %.2f s over %.2f s  requests per server cpu-second %.0f\n",
                 server_cpu, secs, server_cpu > 0 ? static_cast<double>(n) / server_cpu : 0.0);
@@ -1795,6 +1933,19 @@ int Main() {
   if (setup.verify) {
     Verifier v(setup, std::move(grants), std::move(sales), absl::GetFlag(FLAGS_verify_slack_ms));
     v.set_origin(run_start);
+    if (total.reconnects > 0) {
+      // The primary changed: read back from the one serving now. Holds are
+      // not replicated, so only the sales can be checked exactly.
+      v.set_failover(true);
+      ClientOptions o;
+      o.nodes = setup.nodes;
+      o.shard_aware = false;
+      auto c = Client::Connect(o);
+      if (!c.ok()) Die(absl::StrCat("--verify: no primary: ", c.status().message()));
+      const std::string primary = (*c)->hello().primary_address();
+      host = primary.substr(0, primary.rfind(':'));
+      port = std::atoi(primary.c_str() + primary.rfind(':') + 1);
+    }
     violations = v.Run(host, port);
     checks = v.checks();
   }
@@ -1810,7 +1961,8 @@ int Main() {
       << ",\"rate_achieved\":" << static_cast<double>(n) / secs << ",\"requests\":" << n
       << ",\"throughput\":" << throughput << ",\"granted\":" << total.ok
       << ",\"refused\":" << total.refused << ",\"errors\":" << total.errors
-      << ",\"unanswered\":" << total.unanswered << ",\"late\":" << total.late
+      << ",\"unanswered\":" << total.unanswered << ",\"failover_lost\":" << total.failover_lost
+      << ",\"reconnects\":" << total.reconnects << ",\"late\":" << total.late
       << ",\"backlog\":" << total.backlog << ",\"p50_us\":" << us(0.5) << ",\"p90_us\":" << us(0.9)
       << ",\"p99_us\":" << us(0.99) << ",\"p999_us\":" << us(0.999)
       << ",\"max_us\":" << static_cast<double>(total.hist.max()) / 1000.0

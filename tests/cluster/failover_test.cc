@@ -464,6 +464,44 @@ TEST_F(FailoverTest, AReplicaServesReadsOfItsCopy) {
   EXPECT_EQ(write->code(), wire::NOT_PRIMARY);
 }
 
+#ifdef SEATBENCH_PATH
+// seatbench --nodes (raw client) follows a failover in the middle of its
+// run: the primary is killed while it sells; seatbench finds the new one,
+// reconnects, and its --verify finds every sale it saw acknowledged SOLD to
+// its booking there.
+TEST_F(FailoverTest, SeatbenchFollowsAFailoverMidRun) {
+  StartNodes(3);
+  const int primary = FindPrimary(nodes_, 15'000);
+  ASSERT_GE(primary, 0);
+  ASSERT_TRUE(Define(primary, "warm"));  // a synchronous replica is named
+  std::string list;
+  for (const auto& n : nodes_) list += (list.empty() ? "" : ",") + n->address();
+  std::string out;
+  int status = -1;
+  std::thread bench([&] {
+    const std::string cmd = std::string(SEATBENCH_PATH) + " --nodes " + list +
+                            " --client raw --workload hold-confirm --connections 4 --seats 20000"
+                            " --duration 7 --warmup 0 --verify 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+    status = pclose(p);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  nodes_[static_cast<size_t>(primary)]->Kill9();
+  bench.join();
+  ASSERT_TRUE(WIFEXITED(status)) << out;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << out;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(out, m, std::regex("(\\d+) reconnections to a primary"))) << out;
+  EXPECT_GT(std::stoll(m[1]), 0) << out;
+  EXPECT_NE(out.find("verify: OK"), std::string::npos) << out;
+  EXPECT_NE(out.find("a failover happened"), std::string::npos) << out;
+  std::printf("%s", out.c_str());
+}
+#endif
+
 // Sells one seat on `node` by hand; true if the CONFIRM was acknowledged.
 bool SellOne(Client& c, const std::string& event, uint32_t seat, const std::string& key) {
   auto h = c.Hold(event, {SeatIndex("A", seat)}, "by-hand", 60'000);
