@@ -676,23 +676,13 @@ class Worker {
       if (c->out.empty() || c->lost) continue;
       if (setup_.nodes.empty()) {
         WriteAll(c->fd, c->out);
-      } else if (!SendAll(c->fd, c->out)) {
+      } else if (!bench::SendAll(c->fd, c->out)) {
         c->lost = true;  // reconnected after this batch
       }
       c->out.clear();
     }
     dirty_.clear();
   }
-  static bool SendAll(int fd, const std::string& s) {
-    size_t off = 0;
-    while (off < s.size()) {
-      const ssize_t n = send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return false;
-      off += static_cast<size_t>(n);
-    }
-    return true;
-  }
-
   // --nodes: `c` was lost, or a node that is no longer the primary answered
   // it. Whatever it had in flight is lost to the failover; it finds the
   // primary again (HELLO on the nodes, through the client library) and
@@ -722,8 +712,8 @@ class Worker {
         const std::string primary = (*client)->hello().primary_address();
         const size_t colon = primary.rfind(':');
         if (colon != std::string::npos) {
-          c.fd = TryDial(primary.substr(0, colon),
-                         static_cast<int>((*client)->hello().shard_ports(c.shard)));
+          c.fd = bench::TryDial(primary.substr(0, colon),
+                                static_cast<int>((*client)->hello().shard_ports(c.shard)));
         }
       }
       if (c.fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -734,21 +724,6 @@ class Worker {
     ev.data.u64 = static_cast<uint64_t>(&c - conns_.data());
     epoll_ctl(ep_, EPOLL_CTL_ADD, c.fd, &ev);
     stats.reconnects++;
-  }
-  static int TryDial(const std::string& host, int port) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    if (inet_pton(AF_INET, host.c_str(), &a.sin_addr) != 1) return -1;
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
-    if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) < 0) {
-      close(fd);
-      return -1;
-    }
-    const int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
   }
 
   // A transaction ended (its last reply arrived). outcome: 0 ok, 1 refused,
