@@ -43,6 +43,7 @@ bool ReplicaApplier::Poll(uint64_t durable, SeatEngine& engine, Rooms& rooms) {
     LogError("replica: cannot read its copy; reads answer UNAVAILABLE: ", st.message());
     return false;
   }
+  bytes_since_snapshot_ += buf_.size();
   wal::RecordReader reader(buf_);
   wal::Record rec;
   uint64_t lsn = first;

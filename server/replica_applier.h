@@ -9,7 +9,10 @@
 // the primary, and without holds, which are not replicated.
 //
 // A copy from scratch starts a new standby server, hence a new applier: one
-// applier only ever sees one copy grow.
+// applier only ever sees one copy grow. The standby shard snapshots the
+// applied state every --snapshot_bytes of log, and the receiver then drops
+// the segments the snapshot covers (ReplicationHub::SetCopyDropBefore), so a
+// replica's disk is bounded like a primary's.
 //
 // Ownership: owned by its standby Shard; touched only by the shard's thread.
 // It never writes a file.
@@ -37,6 +40,12 @@ class ReplicaApplier {
 
   // Every record up to here is applied (0: nothing yet).
   uint64_t applied_lsn() const { return applied_; }
+  // The highest fencing mark applied: a snapshot of the copy records it.
+  uint64_t fencing_seen() const { return fencing_seen_; }
+  // Log bytes applied since the last MarkSnapshotStarted: the standby shard
+  // snapshots its copy after --snapshot_bytes, so the copy's log is bounded.
+  uint64_t bytes_since_snapshot() const { return bytes_since_snapshot_; }
+  void MarkSnapshotStarted() { bytes_since_snapshot_ = 0; }
   // Not ok once the copy could not be applied; the applier then stops, and
   // the shard answers reads UNAVAILABLE with this reason.
   const absl::Status& status() const { return status_; }
@@ -48,6 +57,7 @@ class ReplicaApplier {
   uint64_t first_lsn_ = 1;  // where the log part of the copy starts
   uint64_t applied_ = 0;
   uint64_t fencing_seen_ = 0;
+  uint64_t bytes_since_snapshot_ = 0;
   absl::Status status_;
   std::string buf_;
 };

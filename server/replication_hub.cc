@@ -24,12 +24,14 @@ ReplicationHub::ReplicationHub(uint32_t shards, bool require_sync)
       durable_(new std::atomic<uint64_t>[shards]),
       sync_acked_(new std::atomic<uint64_t>[shards]),
       copy_durable_(new std::atomic<uint64_t>[shards]),
+      copy_drop_before_(new std::atomic<uint64_t>[shards]),
       marks_(shards, std::vector<DurableMark>(kDurableMarks)),
       mark_next_(shards) {
   for (uint32_t i = 0; i < shards; ++i) {
     durable_[i] = 0;
     sync_acked_[i] = 0;
     copy_durable_[i] = 0;
+    copy_drop_before_[i] = 0;
   }
 }
 

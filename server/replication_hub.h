@@ -87,8 +87,15 @@ class ReplicationHub {
   void SetCopyDurable(uint32_t shard, uint64_t lsn) { copy_durable_[shard].store(lsn); }
   uint64_t copy_durable(uint32_t shard) const { return copy_durable_[shard].load(); }
   void ResetCopy() {
-    for (uint32_t i = 0; i < shards_; ++i) copy_durable_[i].store(0);
+    for (uint32_t i = 0; i < shards_; ++i) {
+      copy_durable_[i].store(0);
+      copy_drop_before_[i].store(0);
+    }
   }
+  // The standby shard snapshotted its copy up to (not including) `lsn`: the
+  // receiver drops the closed segments before it.
+  void SetCopyDropBefore(uint32_t shard, uint64_t lsn) { copy_drop_before_[shard].store(lsn); }
+  uint64_t copy_drop_before(uint32_t shard) const { return copy_drop_before_[shard].load(); }
 
   // WalSender: streams open on the replication port, and connections it
   // refused or cut (over --repl_max_streams, a bad Hello, an unknown node,
@@ -127,6 +134,7 @@ class ReplicationHub {
   std::unique_ptr<std::atomic<uint64_t>[]> durable_;
   std::unique_ptr<std::atomic<uint64_t>[]> sync_acked_;
   std::unique_ptr<std::atomic<uint64_t>[]> copy_durable_;
+  std::unique_ptr<std::atomic<uint64_t>[]> copy_drop_before_;
   std::atomic<uint64_t> repl_streams_{0};
   std::atomic<uint64_t> repl_refused_{0};
   mutable std::mutex mu_;  // guards the members below

@@ -352,6 +352,21 @@ void Shard::StepSnapshot() {
   }
 }
 
+void Shard::StepReplicaSnapshot() {
+  if (snapshotter_->active()) {
+    if (const uint64_t covered = snapshotter_->Step(*engine_); covered != 0) {
+      config_.replication->SetCopyDropBefore(index_, covered);
+    }
+  } else if (config_.snapshot_bytes > 0 &&
+             applier_->bytes_since_snapshot() >= config_.snapshot_bytes &&
+             applier_->status().ok()) {
+    applier_->MarkSnapshotStarted();
+    absl::Status st = snapshotter_->Start(*engine_, rooms_, applier_->applied_lsn() + 1,
+                                          applier_->fencing_seen());
+    if (!st.ok()) LogError("replica: cannot start a snapshot of its copy: ", st.message());
+  }
+}
+
 int64_t Shard::DrainPass(int64_t now) {
   const bool idle = conns_.in_flight() == 0 && bus_.calls_waiting() == 0 && bus_.backlog() == 0;
   if ((idle || now >= drain_deadline_ms_) && !counted_idle_) {
@@ -386,6 +401,7 @@ int64_t Shard::OnPass() {
       applier_->Poll(config_.replication->copy_durable(index_), *engine_, rooms_);
   engine_->ExpireDue();
   if (commit_.log() != nullptr && !draining_) StepSnapshot();
+  if (applier_ != nullptr && !draining_) StepReplicaSnapshot();
   if (rooms_active_ && !draining_) {
     rooms_active_ = rooms_.Tick(commit_.log());
     router_.PollSupply(clock_.NowMs());

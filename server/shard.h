@@ -87,6 +87,9 @@ class Shard final : public LoopHandler,
   // Whether a replica answers `op` from its applied copy.
   static bool IsReplicaRead(wire::Request::OpCase op);
   void StepSnapshot();
+  // A replica's standby shard: snapshots the applied copy every
+  // --snapshot_bytes of log; the receiver then drops what it covers.
+  void StepReplicaSnapshot();
   void BeginShutdown();
   // Shard 0, once a second: logs when the host's wall clock stepped.
   void WarnIfWallClockStepped();

@@ -136,6 +136,7 @@ absl::Status WalReceiver::Copy() {
     if (absl::Status st = wal->StartAt(start.first_lsn()); !st.ok()) return st;
   }
   const uint64_t target = start.primary_durable_lsn();
+  uint64_t dropped = 0;  // the last copy_drop_before acted on
   durable_ = start.first_lsn() - 1;
   if (options_.hub != nullptr) options_.hub->SetCopyDurable(options_.shard, durable_.load());
   primary_durable_ = target;
@@ -170,7 +171,17 @@ absl::Status WalReceiver::Copy() {
     const uint64_t last = r.first_lsn() + r.count() - 1;
     if (st = wal->Advance(r.data().size(), last + 1); !st.ok()) return st;
     durable_ = last;
-    if (options_.hub != nullptr) options_.hub->SetCopyDurable(options_.shard, last);
+    if (options_.hub != nullptr) {
+      options_.hub->SetCopyDurable(options_.shard, last);
+      // The standby shard snapshotted the copy: the segments it covers go.
+      if (const uint64_t drop = options_.hub->copy_drop_before(options_.shard); drop > dropped) {
+        dropped = drop;
+        if (absl::Status ds = wal->DropBefore(drop); !ds.ok()) {
+          LogWarning("replication: could not drop segments of shard ", options_.shard,
+                     " covered by its snapshot: ", ds.message());
+        }
+      }
+    }
     if (last >= target) caught_up_ = true;
     f.Clear();
     f.mutable_ack()->set_durable_lsn(last);

@@ -125,12 +125,14 @@ class ReplicationTest : public ::testing::Test {
 
   // A replica's standby server on `dir`, applying what `replica_hub` says
   // the receiver has fsynced.
-  std::unique_ptr<Server> StartStandby(const std::string& dir, ReplicationHub* replica_hub) {
+  std::unique_ptr<Server> StartStandby(const std::string& dir, ReplicationHub* replica_hub,
+                                       uint64_t snapshot_bytes = 256ull << 20) {
     replica_hub->SetRole(NodeRole::kReplica, kEpoch,
                          "127.0.0.1:" + std::to_string(server_->main_port()));
     ServerConfig c = Config(dir);
     c.standby = true;
     c.replication = replica_hub;
+    c.snapshot_bytes = snapshot_bytes;
     auto s = std::make_unique<Server>(c);
     absl::Status st = s->Start();
     EXPECT_TRUE(st.ok()) << st;
@@ -360,6 +362,49 @@ TEST_F(ReplicationTest, AReplicaServesReadsOfWhatItCopied) {
   ASSERT_TRUE(refund.ok());
   ASSERT_EQ(refund->code(), wire::OK) << refund->detail();
   EXPECT_TRUE(WaitFor([&] { return SoldOn(**reader) == 12; }, 3000)) << SoldOn(**reader);
+}
+
+// A replica's log is bounded like a primary's: its standby shard snapshots
+// the applied copy every --snapshot_bytes, and the receiver drops the
+// segments the snapshot covers. Promoted, the copy still has every sale.
+TEST_F(ReplicationTest, AReplicaSnapshotsItsCopyAndDropsTheLogItCovers) {
+  StartPrimary(/*require_sync=*/true);
+  hub_->SetSync("r1");
+  ReplicationHub replica_hub(1, true);
+  receiver_ = Receiver("r1", "r1", kEpoch, &replica_hub);  // 8 KiB segments
+  auto standby = StartStandby("r1", &replica_hub, /*snapshot_bytes=*/4096);
+  ASSERT_EQ(client_->DefineEvent(Hall("show"))->code(), wire::OK);
+  int sold = 0;
+  for (uint32_t i = 0; i < 150; ++i) sold += Sell(i, "k" + std::to_string(i)) != 0;
+  ASSERT_EQ(sold, 150);
+  const auto dir = root_ / "r1" / "shard-0";
+  auto has = [&](const std::string& prefix) {
+    for (const auto& e : std::filesystem::directory_iterator(dir)) {
+      if (e.path().filename().string().rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+  };
+  // One more sale after the snapshot: the receiver drops at its next batch.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        if (sold < 200) sold += Sell(static_cast<uint32_t>(sold), "k" + std::to_string(sold)) != 0;
+        return has("snapshot-") && !has("wal-00000000000000000001.log");
+      },
+      10'000))
+      << "no snapshot of the copy, or its first segment was never dropped";
+  auto reader = Client::Connect({.port = standby->main_port()});
+  ASSERT_TRUE(reader.ok());
+  EXPECT_TRUE(WaitFor([&] { return SoldOn(**reader) == sold; }, 3000)) << SoldOn(**reader);
+  reader->reset();
+  standby.reset();
+  client_.reset();
+  sender_->Stop();
+  server_.reset();
+  receiver_->Stop();
+  auto promoted = StartOnCopy("r1");
+  auto client = Client::Connect({.port = promoted->main_port()});
+  ASSERT_TRUE(client.ok());
+  EXPECT_EQ(SoldOn(**client), sold);
 }
 
 TEST_F(ReplicationTest, ALateReplicaGetsTheSnapshotThenTheLog) {
