@@ -15,10 +15,12 @@
 #include <mutex>
 #include <random>
 #include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "client/async_client.h"
 #include "client/client.h"
 #include "gtest/gtest.h"
 #include "tests/cluster/cluster_node.h"
@@ -87,6 +89,71 @@ struct History {
     for (auto& [k, v] : acked) n += v.size();
     return n;
   }
+};
+
+// The change feed across failovers: SUBSCRIBE (from now) to one event on
+// every shard of each primary in turn, and record what the streams carry.
+// Check() asserts that each stream's sequence numbers have no gap, and that
+// every SOLD change names a booking the final state has (durable before
+// visible: a sale is shown only once the synchronous replica has it).
+class FeedWatcher {
+ public:
+  explicit FeedWatcher(std::string event) : event_(std::move(event)) {}
+  ~FeedWatcher() { clients_.clear(); }  // joins their I/O threads first
+
+  // Subscribes on every shard of the node at `port`.
+  void Watch(uint16_t port) {
+    auto c = AsyncClient::Connect({.port = port, .connect_timeout_ms = 1000});
+    ASSERT_TRUE(c.ok()) << c.status();
+    const uint32_t shards = (*c)->hello().shard_count();
+    for (uint32_t s = 0; s < shards; ++s) {
+      const size_t stream = next_stream_++;
+      wire::Request req;
+      req.mutable_subscribe()->set_event_id(event_);
+      req.mutable_subscribe()->set_shard(s);
+      req.mutable_subscribe()->set_from_now(true);
+      (*c)->Subscribe(std::move(req), [this, stream](absl::StatusOr<wire::Response> r) {
+        if (!r.ok() || r->code() != wire::OK) return;  // the stream ended (the node died)
+        std::lock_guard<std::mutex> lock(mu_);
+        uint64_t& last = last_seq_[stream];
+        if (r->subscribe().changes_size() == 0 && last == 0) {
+          last = r->subscribe().latest_seq();  // the first message: where it starts
+          return;
+        }
+        for (const wire::ChangeEvent& e : r->subscribe().changes()) {
+          if (last != 0 && e.seq() != last + 1) {
+            gaps_.push_back("stream " + std::to_string(stream) + ": seq " +
+                            std::to_string(e.seq()) + " after " + std::to_string(last));
+          }
+          last = e.seq();
+          if (e.kind() == wire::CHANGE_SOLD) sold_.push_back(e.booking_id());
+        }
+      });
+    }
+    clients_.push_back(std::move(*c));
+  }
+
+  // `committed`: the booking ids of the event's SOLD seats on the final primary.
+  void Check(const std::set<uint64_t>& committed) {
+    clients_.clear();
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& g : gaps_) ADD_FAILURE() << event_ << ": feed gap: " << g;
+    size_t missing = 0;
+    for (uint64_t b : sold_) missing += committed.count(b) == 0;
+    EXPECT_EQ(missing, 0u) << event_ << ": " << missing << " of " << sold_.size()
+                           << " SOLD changes name a booking the final state does not have";
+    std::printf("feed %s: %zu SOLD changes on %zu streams, %zu not committed, %zu gaps\n",
+                event_.c_str(), sold_.size(), next_stream_, missing, gaps_.size());
+  }
+
+ private:
+  const std::string event_;
+  std::vector<std::unique_ptr<AsyncClient>> clients_;
+  size_t next_stream_ = 0;
+  std::mutex mu_;  // the I/O threads' callbacks and the test thread
+  std::map<size_t, uint64_t> last_seq_;
+  std::vector<std::string> gaps_;
+  std::vector<uint64_t> sold_;
 };
 
 class FailoverTest : public ::testing::Test {
@@ -226,6 +293,19 @@ class FailoverTest : public ::testing::Test {
 
   int Other(int i) const { return 1 - i; }
 
+  // The booking ids of `event`'s SOLD seats on node `node`.
+  std::set<uint64_t> Committed(int node, const std::string& event) {
+    std::set<uint64_t> out;
+    auto c = Connect(node);
+    if (c == nullptr) return out;
+    auto r = c->GetSeats(event, "A");
+    if (!r.ok() || r->code() != wire::OK) return out;
+    for (const auto& s : r->get_seats().seats()) {
+      if (s.state() == wire::SOLD) out.insert(s.owner_id());
+    }
+    return out;
+  }
+
   EtcdServer etcd_;
   std::vector<std::unique_ptr<ClusterProcess>> nodes_;
 };
@@ -245,6 +325,8 @@ TEST_F(FailoverTest, Kill9OfThePrimaryUnderConfirmLoadLosesNoAcknowledgedSale) {
   for (int round = 0; round < rounds; ++round) {
     const std::string event = "show-" + std::to_string(round);
     ASSERT_TRUE(Define(primary, event)) << "round " << round << ": no replica in sync";
+    FeedWatcher feed(event);
+    feed.Watch(nodes_[static_cast<size_t>(primary)]->port());
     std::atomic<bool> stop{false};
     std::atomic<int> current{primary};
     std::thread load([&] { Sell(event, 3, &stop, &history, &current); });
@@ -258,6 +340,7 @@ TEST_F(FailoverTest, Kill9OfThePrimaryUnderConfirmLoadLosesNoAcknowledgedSale) {
     ASSERT_NE(next, primary);
     serving_ms.push_back(MsSince(killed_at));
     current = next;
+    feed.Watch(nodes_[static_cast<size_t>(next)]->port());
     int64_t first_sale_ms = -1;  // a new sale the new primary acknowledged
     const auto until = Clock::now() + std::chrono::seconds(10);
     while (Clock::now() < until && first_sale_ms < 0) {
@@ -287,6 +370,7 @@ TEST_F(FailoverTest, Kill9OfThePrimaryUnderConfirmLoadLosesNoAcknowledgedSale) {
         static_cast<long long>(first_sale_ms));
     primary = next;
     CheckHistory(primary, history);
+    feed.Check(Committed(primary, event));
     if (HasFailure()) break;
   }
   auto summary = [](const char* what, std::vector<int64_t> v) {
