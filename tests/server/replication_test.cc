@@ -55,6 +55,7 @@ class ReplicationTest : public ::testing::Test {
     std::filesystem::create_directories(root_);
   }
   void TearDown() override {
+    promoted_.reset();
     receiver_.reset();
     sender_.reset();
     server_.reset();
@@ -148,14 +149,22 @@ class ReplicationTest : public ::testing::Test {
     return sold;
   }
 
-  // A standalone server started on a replica's copy: what a promoted
-  // replica would serve.
-  std::unique_ptr<Server> StartOnCopy(const std::string& dir) {
+  // The primary dies (its client, sender and server stop, and the receiver
+  // with them); a standalone server starts on `dir`'s copy, as a promoted
+  // replica would. Returns a client of it (nullptr if it did not start).
+  std::unique_ptr<Client> PromoteCopy(const std::string& dir) {
+    client_.reset();
+    sender_->Stop();
+    server_.reset();
+    receiver_->Stop();
     EXPECT_TRUE(reshard::WriteLayout((root_ / dir).string(), {1, protocol::kDefaultHashSeed}).ok());
-    auto s = std::make_unique<Server>(Config(dir));
-    absl::Status st = s->Start();
+    promoted_ = std::make_unique<Server>(Config(dir));
+    absl::Status st = promoted_->Start();
     EXPECT_TRUE(st.ok()) << st;
-    return s;
+    if (!st.ok()) return nullptr;
+    auto c = Client::Connect({.port = promoted_->main_port()});
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? std::move(*c) : nullptr;
   }
 
   // A raw connection to the replication port, as a hostile peer makes one.
@@ -195,6 +204,7 @@ class ReplicationTest : public ::testing::Test {
   std::unique_ptr<WalSender> sender_;
   std::unique_ptr<WalReceiver> receiver_;
   std::unique_ptr<Client> client_;
+  std::unique_ptr<Server> promoted_;  // PromoteCopy's server
 };
 
 TEST_F(ReplicationTest, ConfirmWaitsForTheSyncReplicaAndSurvivesOnItsCopy) {
@@ -232,14 +242,9 @@ TEST_F(ReplicationTest, ConfirmWaitsForTheSyncReplicaAndSurvivesOnItsCopy) {
   const uint64_t b2 = again->confirm().booking_id();
 
   // The primary dies; r2's copy serves both sales, to the same bookings.
-  client_.reset();
-  sender_->Stop();
-  server_.reset();
-  receiver_->Stop();
-  auto promoted = StartOnCopy("r2");
-  auto client = Client::Connect({.port = promoted->main_port()});
-  ASSERT_TRUE(client.ok());
-  auto seats = (*client)->GetSeats("show", "A");
+  auto client = PromoteCopy("r2");
+  ASSERT_NE(client, nullptr);
+  auto seats = client->GetSeats("show", "A");
   ASSERT_TRUE(seats.ok());
   int sold = 0;
   for (const auto& s : seats->get_seats().seats()) {
@@ -250,7 +255,7 @@ TEST_F(ReplicationTest, ConfirmWaitsForTheSyncReplicaAndSurvivesOnItsCopy) {
   }
   EXPECT_EQ(sold, 2);
   // The key was replicated too: a retry on the new primary gets the same booking.
-  auto replay = (*client)->Confirm(hold->hold().hold_id(), "buyer", "k2", "pay-k2");
+  auto replay = client->Confirm(hold->hold().hold_id(), "buyer", "k2", "pay-k2");
   ASSERT_TRUE(replay.ok());
   EXPECT_EQ(replay->code(), wire::OK) << replay->detail();
   EXPECT_EQ(replay->confirm().booking_id(), b2);
@@ -397,14 +402,9 @@ TEST_F(ReplicationTest, AReplicaSnapshotsItsCopyAndDropsTheLogItCovers) {
   EXPECT_TRUE(WaitFor([&] { return SoldOn(**reader) == sold; }, 3000)) << SoldOn(**reader);
   reader->reset();
   standby.reset();
-  client_.reset();
-  sender_->Stop();
-  server_.reset();
-  receiver_->Stop();
-  auto promoted = StartOnCopy("r1");
-  auto client = Client::Connect({.port = promoted->main_port()});
-  ASSERT_TRUE(client.ok());
-  EXPECT_EQ(SoldOn(**client), sold);
+  auto client = PromoteCopy("r1");
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(SoldOn(*client), sold);
 }
 
 TEST_F(ReplicationTest, ALateReplicaGetsTheSnapshotThenTheLog) {
@@ -436,18 +436,9 @@ TEST_F(ReplicationTest, ALateReplicaGetsTheSnapshotThenTheLog) {
     ASSERT_TRUE(reader.ok()) << reader.status();
     EXPECT_TRUE(WaitFor([&] { return SoldOn(**reader) == 170; }, 5000)) << SoldOn(**reader);
   }
-  client_.reset();
-  sender_->Stop();
-  server_.reset();
-  receiver_->Stop();
-  auto promoted = StartOnCopy("r1");
-  auto client = Client::Connect({.port = promoted->main_port()});
-  ASSERT_TRUE(client.ok());
-  auto seats = (*client)->GetSeats("show", "A");
-  ASSERT_TRUE(seats.ok());
-  int copied = 0;
-  for (const auto& s : seats->get_seats().seats()) copied += s.state() == wire::SOLD;
-  EXPECT_EQ(copied, 170);
+  auto client = PromoteCopy("r1");
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(SoldOn(*client), 170);
 }
 
 }  // namespace
