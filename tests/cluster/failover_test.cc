@@ -221,7 +221,13 @@ class FailoverTest : public ::testing::Test {
           const std::string holder = "buyer-" + std::to_string(t);
           auto hold = c->Hold(event, {SeatIndex("A", seat)}, holder, 30'000);
           if (!hold.ok() || hold->code() != wire::OK) {
-            if (!hold.ok() || hold->code() == wire::NOT_PRIMARY) c.reset();
+            if (!hold.ok() || hold->code() == wire::NOT_PRIMARY) {
+              // Not without a pause: a self-fenced primary answers at once,
+              // and a new connection per answer would use up the ephemeral
+              // ports (TIME_WAIT) within seconds, for this test and the next.
+              c.reset();
+              std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            }
             continue;
           }
           history->Grant(event, seat, hold->hold().fencing_token());
