@@ -112,17 +112,21 @@ std::string RoomPayload(const std::function<void(wal::RoomRecord&)>& fill) {
   return r.SerializeAsString();
 }
 
+// A valid ROOM config record for "gig": the room the join records below go to.
+std::string GigRoomConfig() {
+  return RoomPayload([](wal::RoomRecord& r) {
+    r.mutable_config()->set_rate_per_sec(100);
+    r.mutable_config()->set_batch_size(10);
+    r.mutable_config()->set_pass_ttl_ms(600'000);
+    r.mutable_config()->set_max_seats_per_pass(6);
+  });
+}
+
 // A ROOM join record with number 4,000,000,000 made recovery resize the
 // room's entries to that many (terabytes): two records of 53 bytes in all.
 TEST(WalCodecTest, RoomJoinNumberAboveTheQueueLimitIsRefused) {
   Shard s;
-  ASSERT_TRUE(s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
-                        r.mutable_config()->set_rate_per_sec(100);
-                        r.mutable_config()->set_batch_size(10);
-                        r.mutable_config()->set_pass_ttl_ms(600'000);
-                        r.mutable_config()->set_max_seats_per_pass(6);
-                      }))
-                  .ok());
+  ASSERT_TRUE(s.Apply(wal::RecordType::kRoom, GigRoomConfig()).ok());
   const absl::Status st = s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
                                     r.mutable_join()->set_number(4'000'000'000u);
                                     r.mutable_join()->set_buyer_key("eve");
@@ -142,13 +146,7 @@ TEST(WalCodecTest, RoomJoinNumberAboveTheQueueLimitIsRefused) {
 // a different room.
 TEST(WalCodecTest, RoomJoinWithAnEmptyBuyerKeyIsRefused) {
   Shard s;
-  ASSERT_TRUE(s.Apply(wal::RecordType::kRoom, RoomPayload([](wal::RoomRecord& r) {
-                        r.mutable_config()->set_rate_per_sec(100);
-                        r.mutable_config()->set_batch_size(10);
-                        r.mutable_config()->set_pass_ttl_ms(600'000);
-                        r.mutable_config()->set_max_seats_per_pass(6);
-                      }))
-                  .ok());
+  ASSERT_TRUE(s.Apply(wal::RecordType::kRoom, GigRoomConfig()).ok());
   const absl::Status st =
       s.Apply(wal::RecordType::kRoom,
               RoomPayload([](wal::RoomRecord& r) { r.mutable_join()->set_number(1796); }));
