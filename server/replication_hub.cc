@@ -73,11 +73,13 @@ uint64_t ReplicationHub::WaitDurable(uint32_t shard, uint64_t after, int64_t tim
   return durable_[shard].load();
 }
 
-void ReplicationHub::Ack(const std::string& node, uint32_t shard, uint64_t lsn) {
+void ReplicationHub::Ack(const std::string& node, uint32_t shard, uint64_t stream,
+                         uint64_t lsn) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = nodes_.try_emplace(node, shards_).first;
+    auto it = nodes_.find(node);
+    if (it == nodes_.end() || it->second.stream[shard] != stream) return;
     NodeAcks& n = it->second;
     if (lsn > n.acked[shard]) n.acked[shard] = lsn;
     if (node == sync_ && lsn > sync_acked_[shard].load()) {
@@ -88,13 +90,22 @@ void ReplicationHub::Ack(const std::string& node, uint32_t shard, uint64_t lsn) 
   if (wake) Wake(shard);
 }
 
-void ReplicationHub::SetConnected(const std::string& node, uint32_t shard, bool connected) {
+uint64_t ReplicationHub::OpenStream(const std::string& node, uint32_t shard) {
   std::lock_guard<std::mutex> lock(mu_);
   NodeAcks& n = nodes_.try_emplace(node, shards_).first->second;
-  n.connected[shard] = connected;
+  n.stream[shard] = ++next_stream_;
+  n.connected[shard] = true;
   // A new stream starts from a full copy: its earlier acks say nothing of it.
-  if (connected) n.acked[shard] = 0;
-  if (connected && node == sync_) sync_acked_[shard].store(0);
+  n.acked[shard] = 0;
+  if (node == sync_) sync_acked_[shard].store(0);
+  return n.stream[shard];
+}
+
+void ReplicationHub::CloseStream(const std::string& node, uint32_t shard, uint64_t stream) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = nodes_.find(node);
+  if (it == nodes_.end() || it->second.stream[shard] != stream) return;
+  it->second.connected[shard] = false;
 }
 
 void ReplicationHub::SetSync(const std::string& node) {

@@ -59,10 +59,17 @@ class ReplicationHub {
   // `timeout_ms`; returns local_durable(shard).
   uint64_t WaitDurable(uint32_t shard, uint64_t after, int64_t timeout_ms);
 
-  // A replica node has fsynced every record of `shard` up to `lsn`.
-  void Ack(const std::string& node, uint32_t shard, uint64_t lsn);
-  // A replica's stream of one shard opened or closed.
-  void SetConnected(const std::string& node, uint32_t shard, bool connected);
+  // A replica's stream of one shard opened: its earlier acks say nothing of
+  // the new copy. Returns the stream's number, which its acks and its close
+  // carry: a node that reconnects has a new stream before the old one has
+  // noticed its end, and what the old one says last must not count.
+  uint64_t OpenStream(const std::string& node, uint32_t shard);
+  // Stream `stream` of `node` and `shard` closed (nothing if a newer one
+  // replaced it).
+  void CloseStream(const std::string& node, uint32_t shard, uint64_t stream);
+  // A replica node has fsynced every record of `shard` up to `lsn`, as its
+  // stream `stream` says (ignored if that stream was replaced).
+  void Ack(const std::string& node, uint32_t shard, uint64_t stream, uint64_t lsn);
   // Names the synchronous replica ("" or this node's own id: none yet, so
   // strict mode holds every durable reply). Its acks so far count at once.
   void SetSync(const std::string& node);
@@ -111,10 +118,12 @@ class ReplicationHub {
 
  private:
   struct NodeAcks {
-    explicit NodeAcks(uint32_t shards) : acked(shards), connected(shards) {}
+    explicit NodeAcks(uint32_t shards) : acked(shards), connected(shards), stream(shards) {}
     std::vector<uint64_t> acked;
     std::vector<bool> connected;
+    std::vector<uint64_t> stream;  // the current stream's number, per shard
   };
+  uint64_t next_stream_ = 0;  // under mu_
   // When each recent local durable LSN was published, per shard: a ring of
   // the last kDurableMarks group commits, for the lag in ms.
   static constexpr size_t kDurableMarks = 4096;

@@ -66,6 +66,11 @@ absl::Status WalReceiver::Copy() {
       needs_fresh_copy_ = true;
       return absl::FailedPreconditionError(absl::StrCat(dir, ": nothing to resume"));
     }
+    // A batch written just before a crash may not have been fdatasynced:
+    // sync before acknowledging any of it.
+    if (options_.fsync && ::fdatasync(w->fd()) != 0) {
+      return absl::UnavailableError(absl::StrCat("fdatasync in ", dir, ": ", StrError(errno)));
+    }
     resumed = std::move(*w);
   }
   auto connected = ReplStream::Connect(options_.primary, 2'000);
@@ -141,6 +146,15 @@ absl::Status WalReceiver::Copy() {
   if (options_.hub != nullptr) options_.hub->SetCopyDurable(options_.shard, durable_.load());
   primary_durable_ = target;
   if (durable_.load() >= target) caught_up_ = true;
+  // What the snapshot (or the resumed log) holds is on disk now: say so at
+  // once. Otherwise a shard with nothing new to stream would never ack, and
+  // the primary would count this replica behind (never caught up, never
+  // named `sync`) until the next record on that shard.
+  if (durable_.load() > 0) {
+    f.Clear();
+    f.mutable_ack()->set_durable_lsn(durable_.load());
+    if (absl::Status st = stream->Send(f); !st.ok()) return st;
+  }
   LogInfo("replication: copying shard ", options_.shard, " from ", options_.primary, " (epoch ",
           options_.epoch, ") from LSN ", start.first_lsn(),
           start.snapshot_name().empty() ? "" : absl::StrCat(" after ", start.snapshot_name()));

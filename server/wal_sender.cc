@@ -168,7 +168,7 @@ void WalSender::Serve(Conn* conn) {
       conn->shard = h.shard();
     }
     st = Stream(conn, h);
-    hub_->SetConnected(h.node_id(), h.shard(), false);
+    if (conn->hub_stream != 0) hub_->CloseStream(h.node_id(), h.shard(), conn->hub_stream);
     if (!stopping_.load()) {
       LogWarning("replication: stream of shard ", h.shard(), " to ", h.node_id(),
                  " ended: ", st.message());
@@ -256,7 +256,7 @@ absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
   std::string().swap(chunk);
   // The replica has what came before the first record it is sent.
   conn->sent_lsn = tail.next_lsn() - 1;
-  hub_->SetConnected(hello.node_id(), shard, true);
+  conn->hub_stream = hub_->OpenStream(hello.node_id(), shard);
   LogInfo("replication: streaming shard ", shard, " to ", hello.node_id(), " (",
           conn->stream->peer(), ") from LSN ", tail.next_lsn(),
           snap_name.empty() ? "" : absl::StrCat(" after ", snap_name));
@@ -279,7 +279,7 @@ absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
                    "; closing its stream");
         break;
       }
-      hub_->Ack(node, shard, a.ack().durable_lsn());
+      hub_->Ack(node, shard, conn->hub_stream, a.ack().durable_lsn());
     }
     conn->stream->Shutdown();  // the sender notices at its next send
     conn->done = true;

@@ -73,6 +73,9 @@ class WalSender {
     std::atomic<uint64_t> sent_lsn{0};  // the replica may ack up to here
     std::string node;                   // set once its Hello is accepted (under mu_)
     uint32_t shard = 0;
+    // Its number in the hub (OpenStream), 0 before the copy starts. Set by
+    // the sender thread before the acker thread starts.
+    uint64_t hub_stream = 0;
   };
   void AcceptLoop();
   void Serve(Conn* conn);

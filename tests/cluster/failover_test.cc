@@ -297,6 +297,30 @@ class FailoverTest : public ::testing::Test {
     }
   }
 
+  // On a failure: each node's log, STATS and a probe sale on `event`, for
+  // the reason.
+  void DumpNodes(const std::string& event) {
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      std::printf("---- node %s:\n%s\n", nodes_[i]->id().c_str(), nodes_[i]->Log().c_str());
+      if (auto n = Connect(static_cast<int>(i))) {
+        auto st = n->Stats();
+        if (st.ok()) {
+          wire::StatsReply r = st->stats();
+          r.clear_shards();
+          std::printf("stats: %s\n", r.ShortDebugString().c_str());
+        }
+        auto h = n->Hold(event, {SeatIndex("A", 9999)}, "diag", 60'000);
+        if (h.ok()) {
+          std::printf("hold: %s\n", h->ShortDebugString().c_str());
+          if (h->code() == wire::OK) {
+            auto cf = n->Confirm(h->hold().hold_id(), "diag", "diag-key", "pay");
+            if (cf.ok()) std::printf("confirm: %s\n", cf->ShortDebugString().c_str());
+          }
+        }
+      }
+    }
+  }
+
   int Other(int i) const { return 1 - i; }
 
   // The booking ids of `event`'s SOLD seats on node `node`.
@@ -363,6 +387,7 @@ TEST_F(FailoverTest, Kill9OfThePrimaryUnderConfirmLoadLosesNoAcknowledgedSale) {
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     EXPECT_GE(first_sale_ms, 0) << "round " << round << ": no new sale within 10 s";
+    if (first_sale_ms < 0) DumpNodes(event);
     sale_ms.push_back(first_sale_ms);
     // The killed node comes back: it rejoins as a replica with a fresh copy.
     ASSERT_TRUE(nodes_[static_cast<size_t>(primary)]->Start());
@@ -661,29 +686,7 @@ TEST_F(FailoverTest, AnEtcdPauseKeepsOnePrimaryAndLosesNoSale) {
     if (!sold) std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   EXPECT_TRUE(sold) << "no sale within 30 s of etcd coming back";
-  // On a failure: each node's log, STATS and a probe sale, for the reason.
-  auto dump = [&] {
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      std::printf("---- node %s:\n%s\n", nodes_[i]->id().c_str(), nodes_[i]->Log().c_str());
-      if (auto n = Connect(static_cast<int>(i))) {
-        auto st = n->Stats();
-        if (st.ok()) {
-          wire::StatsReply r = st->stats();
-          r.clear_shards();
-          std::printf("stats: %s\n", r.ShortDebugString().c_str());
-        }
-        auto h = n->Hold("by-hand", {SeatIndex("A", 9999)}, "diag", 60'000);
-        if (h.ok()) {
-          std::printf("hold: %s\n", h->ShortDebugString().c_str());
-          if (h->code() == wire::OK) {
-            auto cf = n->Confirm(h->hold().hold_id(), "diag", "diag-key", "pay");
-            if (cf.ok()) std::printf("confirm: %s\n", cf->ShortDebugString().c_str());
-          }
-        }
-      }
-    }
-  };
-  if (!sold) dump();
+  if (!sold) DumpNodes("by-hand");
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   stop = true;
   load.join();
@@ -708,7 +711,7 @@ TEST_F(FailoverTest, AnEtcdPauseKeepsOnePrimaryAndLosesNoSale) {
       10'000);
   EXPECT_TRUE(one) << primaries << " nodes answer writes";
   const int after = FindPrimary(nodes_, 5'000);
-  if ((!one || after < 0) && sold) dump();
+  if ((!one || after < 0) && sold) DumpNodes("by-hand");
   ASSERT_GE(after, 0);
   CheckHistory(after, history);
 }

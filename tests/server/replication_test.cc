@@ -99,7 +99,8 @@ class ReplicationTest : public ::testing::Test {
 
   std::unique_ptr<WalReceiver> Receiver(const std::string& node, const std::string& dir,
                                         int64_t epoch = kEpoch,
-                                        ReplicationHub* replica_hub = nullptr) {
+                                        ReplicationHub* replica_hub = nullptr,
+                                        bool resume = false) {
     WalReceiver::Options o;
     o.node_id = node;
     o.shard = 0;
@@ -110,6 +111,7 @@ class ReplicationTest : public ::testing::Test {
     o.dir = (root_ / dir / "shard-0").string();
     o.segment_bytes = 8192;
     o.hub = replica_hub;
+    o.resume = resume;
     auto r = std::make_unique<WalReceiver>(o);
     r->Start();
     return r;
@@ -405,6 +407,59 @@ TEST_F(ReplicationTest, AReplicaSnapshotsItsCopyAndDropsTheLogItCovers) {
   auto client = PromoteCopy("r1");
   ASSERT_NE(client, nullptr);
   EXPECT_EQ(SoldOn(*client), sold);
+}
+
+// A replica that reconnects has its new stream before the primary has seen
+// the old one end: the old one's close and late acks must not count (they
+// once marked a live stream disconnected, so the node was never caught up,
+// never named `sync`, and every sale waited).
+TEST(ReplicationHubTest, AReplacedStreamSpeaksNoMoreForItsNode) {
+  ReplicationHub hub(1, /*require_sync=*/true);
+  hub.PublishDurable(0, 10);
+  const uint64_t old_stream = hub.OpenStream("r", 0);
+  hub.Ack("r", 0, old_stream, 6);
+  const uint64_t stream = hub.OpenStream("r", 0);
+  ASSERT_NE(stream, old_stream);
+  hub.SetSync("r");
+  hub.Ack("r", 0, old_stream, 10);  // about a copy the new stream replaced
+  hub.CloseStream("r", 0, old_stream);
+  ASSERT_EQ(hub.Replicas().size(), 1u);
+  EXPECT_TRUE(hub.Replicas()[0].connected[0]);
+  EXPECT_EQ(hub.Replicas()[0].acked[0], 0u);
+  EXPECT_EQ(hub.committed_limit(0), 0u);
+  hub.Ack("r", 0, stream, 10);
+  EXPECT_TRUE(hub.Replicas()[0].caught_up);
+  EXPECT_EQ(hub.committed_limit(0), 10u);
+  hub.CloseStream("r", 0, stream);
+  EXPECT_FALSE(hub.Replicas()[0].connected[0]);
+  hub.Ack("r", 0, 12345, 11);  // a stream the hub never opened
+  EXPECT_EQ(hub.Replicas()[0].acked[0], 10u);
+}
+
+// A replica that resumes on a shard with nothing new to stream acks what it
+// has at once: the primary counts it caught up (so it may be named `sync`)
+// without waiting for the next record on that shard.
+TEST_F(ReplicationTest, AResumedCopyWithNothingNewCountsAsCaughtUp) {
+  StartPrimary(/*require_sync=*/false);
+  ASSERT_EQ(client_->DefineEvent(Hall("show"))->code(), wire::OK);
+  for (uint32_t i = 0; i < 5; ++i) ASSERT_NE(Sell(i, "k" + std::to_string(i)), 0u);
+  auto r1_view = [&] {
+    for (const auto& v : hub_->Replicas()) {
+      if (v.node == "r1") return v;
+    }
+    return ReplicationHub::ReplicaView{};
+  };
+  receiver_ = Receiver("r1", "r1");
+  ASSERT_TRUE(WaitFor([&] { return r1_view().caught_up; }, 5000));
+  const uint64_t durable = hub_->local_durable(0);
+  receiver_->Stop();
+  receiver_.reset();
+  ASSERT_TRUE(WaitFor([&] { return !r1_view().connected.at(0); }, 5000));
+  receiver_ = Receiver("r1", "r1", kEpoch, nullptr, /*resume=*/true);
+  ASSERT_TRUE(WaitFor([&] { return r1_view().caught_up; }, 5000))
+      << "acked " << r1_view().acked.at(0) << " of " << durable;
+  EXPECT_EQ(hub_->local_durable(0), durable) << "a record was written meanwhile";
+  EXPECT_EQ(r1_view().acked.at(0), durable);
 }
 
 TEST_F(ReplicationTest, ALateReplicaGetsTheSnapshotThenTheLog) {
