@@ -73,8 +73,7 @@ uint64_t ReplicationHub::WaitDurable(uint32_t shard, uint64_t after, int64_t tim
   return durable_[shard].load();
 }
 
-void ReplicationHub::Ack(const std::string& node, uint32_t shard, uint64_t stream,
-                         uint64_t lsn) {
+void ReplicationHub::Ack(const std::string& node, uint32_t shard, uint64_t stream, uint64_t lsn) {
   bool wake = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
