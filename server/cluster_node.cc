@@ -365,13 +365,19 @@ bool ClusterNode::IsMember(const std::string& node_id) {
   {
     std::lock_guard<std::mutex> lock(members_mu_);
     if (members_.contains(node_id)) return true;
-    // A replica registers just before it connects: read etcd again, but at
-    // most every 200 ms, whoever knocks.
+  }
+  // A replica registers just before it connects: read etcd again, but at
+  // most every 200 ms, whoever knocks. A replica's shards say Hello at the
+  // same moment: the others wait for the first one's read, and look again.
+  std::lock_guard<std::mutex> reading(members_read_mu_);
+  {
+    std::lock_guard<std::mutex> lock(members_mu_);
+    if (members_.contains(node_id)) return true;
     if (MonoMs() - members_read_ms_ < 200) return false;
-    members_read_ms_ = MonoMs();
   }
   RefreshMembers();
   std::lock_guard<std::mutex> lock(members_mu_);
+  members_read_ms_ = MonoMs();
   return members_.contains(node_id);
 }
 

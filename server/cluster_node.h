@@ -93,6 +93,9 @@ class ClusterNode {
   mutable std::mutex members_mu_;  // guards members_ (the cluster and repl threads)
   absl::flat_hash_set<std::string> members_;
   int64_t members_read_ms_ = 0;  // when a miss last read etcd
+  // Held across a miss's etcd read, so that the Hellos of a replica's other
+  // shards, arriving together, wait for that read instead of being refused.
+  std::mutex members_read_mu_;
   int lock_fd_ = -1;
   // The epoch the copy in --data-dir came from, while this process knows
   // it (0: none, or it must start over): a new stream of the same epoch
