@@ -503,41 +503,19 @@ HoldResult SeatEngine::Grant(Event& ev, absl::Span<const SeatKey> seats, std::st
     return fail(ResultCode::kCapacityExhausted,
                 "no fencing tokens are reserved durably (is the write-ahead log failing?)");
   }
-  uint32_t slot;
-  if (!free_hold_slots_.empty()) {
-    slot = free_hold_slots_.back();
-    free_hold_slots_.pop_back();
-  } else {
-    slot = static_cast<uint32_t>(holds_.size());
-    holds_.emplace_back();
-    hold_deadline_.push_back(0);
-  }
-  HoldSlot& h = holds_[slot];
-  h.state = HoldSlot::kLive;
-  h.generation = (h.generation + 1) & kGenerationMask;
-  if (h.generation == 0) h.generation = 1;
+  HoldSlot& h = TakeSlot();
   h.event = &ev;
   h.holder.assign(holder.data(), holder.size());
   h.seats.assign(seats.begin(), seats.end());
   h.created_ms = now;
   h.expires_ms = now + ttl_ms;
-  hold_deadline_[slot] = h.expires_ms;
   h.fencing = next_fencing_++;
-  const int64_t deadline_tick =
-      (h.expires_ms + options_.limits.tick_ms - 1) / options_.limits.tick_ms;
-  h.timer = wheel_.Arm(deadline_tick, TimerPayload(h));
-  for (const SeatKey k : seats) {
-    Section& sec = ev.sections[k.section];
-    sec.words[k.seat] = kHeldTag | slot;
-    sec.rows[sec.seat_row[k.seat]].free--;
-    sec.free--;
-    sec.held++;
-  }
-  stats_.live_holds++;
+  ArmTimer(h);
+  MarkHeld(h);
   stats_.holds_granted++;
   const uint64_t id = MakeHoldId(h.fencing);
-  live_ids_.emplace(id, slot);
   Emit(ChangeKind::kHeld, ev, id, 0, h.fencing, h.seats, now);
+  if (options_.journal != nullptr) options_.journal->OnHoldSet(ImageOf(h, now));
   r.hold_id = id;
   r.fencing_token = h.fencing;
   r.expires_ms = h.expires_ms;
@@ -661,10 +639,9 @@ ExtendResult SeatEngine::Extend(uint64_t hold_id, std::string_view holder, int64
   }
   wheel_.Cancel(h->timer);
   h->expires_ms = deadline;
-  hold_deadline_[static_cast<size_t>(h - holds_.data())] = deadline;
-  const int64_t tick = (deadline + options_.limits.tick_ms - 1) / options_.limits.tick_ms;
-  h->timer = wheel_.Arm(tick, TimerPayload(*h));
+  ArmTimer(*h);
   stats_.holds_extended++;
+  if (options_.journal != nullptr) options_.journal->OnHoldSet(ImageOf(*h, now));
   r.expires_ms = deadline;
   r.remaining_ms = deadline - now;
   return r;
@@ -733,6 +710,7 @@ SimpleResult SeatEngine::Release(uint64_t hold_id, std::string_view holder) {
 
 void SeatEngine::FreeSlot(HoldSlot& h) {
   live_ids_.erase(MakeHoldId(h.fencing));
+  if (options_.journal != nullptr) options_.journal->OnHoldGone(MakeHoldId(h.fencing));
   h.state = HoldSlot::kFreeSlot;
   h.holder.clear();
   h.seats.clear();
@@ -1075,7 +1053,16 @@ bool SeatEngine::RestoreSale(const DurableSale& sale) {
     const Section& sec = ev->sections[k.section];
     if (!sec.owned) continue;
     owns_any = true;
-    if (sec.words[k.seat] != 0) return false;  // sold twice, or still held: inconsistent
+    if ((sec.words[k.seat] & kTagMask) == kSoldTag) return false;  // sold twice: inconsistent
+  }
+  if (owns_any) {
+    // A replicated hold on a seat the log sold (usually the sale's own):
+    // the log wins.
+    for (const SeatKey k : sale.seats) {
+      const Section& sec = ev->sections[k.section];
+      if (!sec.owned || (sec.words[k.seat] & kTagMask) != kHeldTag) continue;
+      DropHold(MakeHoldId(holds_[sec.words[k.seat] & kIndexMask].fencing));
+    }
   }
   if (!owns_any) return true;  // another shard's sale
   if (bookings_.size() >= kIndexMask) return false;
@@ -1147,6 +1134,117 @@ bool SeatEngine::RestoreCancel(uint64_t booking_id) {
   if (it == booking_index_.end()) return false;
   if (!bookings_[it->second].cancelled) FreeSoldSeats(it->second);
   return true;
+}
+
+HoldImage SeatEngine::ImageOf(const HoldSlot& h, int64_t now) const {
+  HoldImage img;
+  img.hold_id = MakeHoldId(h.fencing);
+  img.fencing_token = h.fencing;
+  img.event_id = h.event->id;
+  img.holder = h.holder;
+  img.seats = h.seats;
+  img.remaining_ms = h.expires_ms - now;
+  img.age_ms = now - h.created_ms;
+  return img;
+}
+
+SeatEngine::HoldSlot& SeatEngine::TakeSlot() {
+  uint32_t slot;
+  if (!free_hold_slots_.empty()) {
+    slot = free_hold_slots_.back();
+    free_hold_slots_.pop_back();
+  } else {
+    slot = static_cast<uint32_t>(holds_.size());
+    holds_.emplace_back();
+    hold_deadline_.push_back(0);
+  }
+  HoldSlot& h = holds_[slot];
+  h.state = HoldSlot::kLive;
+  h.generation = (h.generation + 1) & kGenerationMask;
+  if (h.generation == 0) h.generation = 1;
+  return h;
+}
+
+void SeatEngine::MarkHeld(HoldSlot& h) {
+  const uint32_t slot = static_cast<uint32_t>(&h - holds_.data());
+  for (const SeatKey k : h.seats) {
+    Section& sec = h.event->sections[k.section];
+    sec.words[k.seat] = kHeldTag | slot;
+    sec.rows[sec.seat_row[k.seat]].free--;
+    sec.free--;
+    sec.held++;
+  }
+  stats_.live_holds++;
+  live_ids_.emplace(MakeHoldId(h.fencing), slot);
+}
+
+void SeatEngine::ArmTimer(HoldSlot& h) {
+  hold_deadline_[static_cast<size_t>(&h - holds_.data())] = h.expires_ms;
+  const int64_t tick = (h.expires_ms + options_.limits.tick_ms - 1) / options_.limits.tick_ms;
+  h.timer = wheel_.Arm(tick, TimerPayload(h));
+}
+
+bool SeatEngine::RestoreHold(const HoldImage& img) {
+  CheckThread();
+  if (img.remaining_ms <= 0 || img.fencing_token == 0 || img.fencing_token > kMaxHoldToken ||
+      ShardOfId(img.hold_id) != options_.shard_index ||
+      img.hold_id != MakeHoldId(img.fencing_token) || img.seats.empty()) {
+    return false;
+  }
+  const int64_t now = Now();
+  if (HoldSlot* live = FindHold(img.hold_id)) {
+    if (live->seats != img.seats || live->holder != img.holder) return false;
+    wheel_.Cancel(live->timer);
+    live->expires_ms = now + img.remaining_ms;
+    ArmTimer(*live);
+    if (options_.journal != nullptr) options_.journal->OnHoldSet(ImageOf(*live, now));
+    return true;
+  }
+  Event* ev = FindEvent(img.event_id);
+  if (ev == nullptr) return false;
+  for (size_t i = 0; i < img.seats.size(); ++i) {
+    const SeatKey k = img.seats[i];
+    if (k.section >= ev->sections.size() || k.seat >= ev->sections[k.section].total) return false;
+    const Section& sec = ev->sections[k.section];
+    if (!sec.owned || sec.words[k.seat] != 0) return false;
+    for (size_t j = 0; j < i; ++j) {
+      if (img.seats[j] == k) return false;
+    }
+  }
+  if (stats_.live_holds >= options_.limits.max_live_holds) return false;
+  HoldSlot& h = TakeSlot();
+  h.event = ev;
+  h.holder = img.holder;
+  h.seats = img.seats;
+  h.created_ms = now - std::max<int64_t>(img.age_ms, 0);
+  h.expires_ms = now + img.remaining_ms;
+  h.fencing = img.fencing_token;
+  ArmTimer(h);
+  MarkHeld(h);
+  RaiseFencingFloor(img.fencing_token);
+  Emit(ChangeKind::kHeld, *ev, img.hold_id, 0, h.fencing, h.seats, now);
+  if (options_.journal != nullptr) options_.journal->OnHoldSet(ImageOf(h, now));
+  return true;
+}
+
+bool SeatEngine::DropHold(uint64_t hold_id) {
+  CheckThread();
+  HoldSlot* h = FindHold(hold_id);
+  if (h == nullptr) return false;
+  wheel_.Cancel(h->timer);
+  FreeHeldSeats(*h);
+  Emit(ChangeKind::kReleased, *h->event, hold_id, 0, h->fencing, h->seats, Now());
+  FreeSlot(*h);
+  return true;
+}
+
+std::vector<HoldImage> SeatEngine::LiveHolds() const {
+  const int64_t now = Now();
+  std::vector<HoldImage> out;
+  for (const HoldSlot& h : holds_) {
+    if (h.state == HoldSlot::kLive) out.push_back(ImageOf(h, now));
+  }
+  return out;
 }
 
 void SeatEngine::RaiseFencingFloor(uint64_t high_water) {

@@ -225,6 +225,30 @@ class ChangeSink {
   virtual void OnChange(const ChangeRecord& record) = 0;
 };
 
+// A live hold as another engine can re-create it (a replica, a promoted
+// node): its times are relative to the clock of the engine that took the
+// image, at the moment it took it.
+struct HoldImage {
+  uint64_t hold_id = 0;
+  uint64_t fencing_token = 0;
+  std::string event_id;
+  std::string holder;
+  SeatList seats;
+  int64_t remaining_ms = 0;  // until it expires
+  int64_t age_ms = 0;        // since it was granted (max_hold_lifetime_ms counts from there)
+};
+
+// Receives every change of the live holds, synchronously on the engine's
+// thread: a hold granted, extended or restored (OnHoldSet, its whole image),
+// and a hold gone (OnHoldGone: released, expired, sold, or deleted with its
+// event). The replication stream sends them to replicas (docs/cluster.md).
+class HoldJournal {
+ public:
+  virtual ~HoldJournal() = default;
+  virtual void OnHoldSet(const HoldImage& hold) = 0;
+  virtual void OnHoldGone(uint64_t hold_id) = 0;
+};
+
 struct EngineStats {
   uint64_t events = 0;
   uint64_t live_holds = 0;
@@ -256,6 +280,7 @@ class SeatEngine {
     EngineLimits limits;
     uint8_t shard_index = 0;     // stamped into hold and booking ids
     ChangeSink* sink = nullptr;  // optional
+    HoldJournal* journal = nullptr;  // optional
     // Which sections this engine owns seat state for. Unset: all of them.
     // Sections it does not own keep their layout (so indices agree across
     // shards) but refuse seat operations with kWrongShard.
@@ -335,12 +360,26 @@ class SeatEngine {
   };
   // Re-creates a sale. Seats of sections this engine does not own are
   // skipped. Returns false (and changes nothing) if the event is unknown or
-  // an owned seat is sold to another booking: the log is inconsistent.
+  // an owned seat is sold to another booking: the log is inconsistent. A
+  // live hold on a seat of the sale (a replicated one: the log is what
+  // counts) is dropped first.
   bool RestoreSale(const DurableSale& sale);
   // Re-creates the idempotency record of a refused late confirm.
   void RestoreRefusal(uint64_t hold_id, std::string_view event_id, const SeatList& seats,
                       const SeatList& taken, std::string_view holder, std::string_view payment_ref,
                       std::string_view idempotency_key, int64_t refused_ms);
+  // ---- Replicated holds (docs/cluster.md) ---------------------------------
+  // Re-creates the live hold `hold` (same id and token, expiring
+  // remaining_ms from now), or moves the deadline of the hold of that id if
+  // it is live here already. False, and nothing changes, if it cannot be:
+  // unknown event or seat, a seat not FREE (sold since, say), another
+  // shard's hold, remaining_ms <= 0, or max_live_holds reached.
+  bool RestoreHold(const HoldImage& hold);
+  // Frees the live hold `hold_id` (a kReleased change record, no lapsed
+  // entry); false if no such hold is live.
+  bool DropHold(uint64_t hold_id);
+  // Every live hold, for a promoted node to take over.
+  std::vector<HoldImage> LiveHolds() const;
   // Re-applies a cancellation; false if the booking is unknown here.
   bool RestoreCancel(uint64_t booking_id);
   // Tokens granted from now on are > high_water.
@@ -406,6 +445,13 @@ class SeatEngine {
   HoldResult Grant(Event& ev, absl::Span<const SeatKey> seats, std::string_view holder,
                    int64_t ttl_ms, int64_t now);
   void FreeHeldSeats(HoldSlot& h);
+  HoldImage ImageOf(const HoldSlot& h, int64_t now) const;
+  // A live slot (reused or new) with a new generation; the caller fills it.
+  HoldSlot& TakeSlot();
+  // Marks h.seats HELD by h and indexes its id (h.fencing is set).
+  void MarkHeld(HoldSlot& h);
+  // Arms the slot's expiry timer at h.expires_ms.
+  void ArmTimer(HoldSlot& h);
   // Marks a booking cancelled and frees the seats it still holds.
   void FreeSoldSeats(uint32_t booking_index);
   // Why the seat whose state word is `word` (not FREE) cannot be taken.
