@@ -1142,8 +1142,9 @@ class Verifier {
         slack_ns_(static_cast<uint64_t>(slack_ms) * 1'000'000) {}
 
   // Returns the number of violations (each printed, up to 20).
-  // The run saw a failover (--nodes): holds are not replicated, so held and
-  // free seats cannot be checked against the grants, and a CONFIRM in flight
+  // The run saw a failover (--nodes): a hold granted just before it may not
+  // have reached the new primary, so held and free seats cannot be checked
+  // against the grants, and a CONFIRM in flight
   // at the failover may have sold its seat without the answer arriving.
   void set_failover(bool f) { failover_ = f; }
 
@@ -1153,7 +1154,8 @@ class Verifier {
     if (failover_) {
       std::printf(
           "verify: a failover happened: checking sales only (every acknowledged sale SOLD to its "
-          "booking on the new primary, no seat sold twice); holds are not replicated\n");
+          "booking on the new primary, no seat sold twice); the holds granted just before the "
+          "failover may not have reached it\n");
     } else {
       CheckGrantOverlaps();
     }
@@ -1909,8 +1911,8 @@ int Main() {
     Verifier v(setup, std::move(grants), std::move(sales), absl::GetFlag(FLAGS_verify_slack_ms));
     v.set_origin(run_start);
     if (total.reconnects > 0) {
-      // The primary changed: read back from the one serving now. Holds are
-      // not replicated, so only the sales can be checked exactly.
+      // The primary changed: read back from the one serving now. The last
+      // holds may not have reached it, so only the sales can be checked exactly.
       v.set_failover(true);
       ClientOptions o;
       o.nodes = setup.nodes;

@@ -1142,7 +1142,7 @@ HoldImage SeatEngine::ImageOf(const HoldSlot& h, int64_t now) const {
   img.fencing_token = h.fencing;
   img.event_id = h.event->id;
   img.holder = h.holder;
-  img.seats = h.seats;
+  img.seats.assign(h.seats.begin(), h.seats.end());
   img.remaining_ms = h.expires_ms - now;
   img.age_ms = now - h.created_ms;
   return img;
@@ -1193,7 +1193,10 @@ bool SeatEngine::RestoreHold(const HoldImage& img) {
   }
   const int64_t now = Now();
   if (HoldSlot* live = FindHold(img.hold_id)) {
-    if (live->seats != img.seats || live->holder != img.holder) return false;
+    if (!std::equal(live->seats.begin(), live->seats.end(), img.seats.begin(), img.seats.end()) ||
+        live->holder != img.holder) {
+      return false;
+    }
     wheel_.Cancel(live->timer);
     live->expires_ms = now + img.remaining_ms;
     ArmTimer(*live);
@@ -1215,7 +1218,7 @@ bool SeatEngine::RestoreHold(const HoldImage& img) {
   HoldSlot& h = TakeSlot();
   h.event = ev;
   h.holder = img.holder;
-  h.seats = img.seats;
+  h.seats.assign(img.seats.begin(), img.seats.end());
   h.created_ms = now - std::max<int64_t>(img.age_ms, 0);
   h.expires_ms = now + img.remaining_ms;
   h.fencing = img.fencing_token;

@@ -233,9 +233,9 @@ struct HoldImage {
   uint64_t fencing_token = 0;
   std::string event_id;
   std::string holder;
-  SeatList seats;
-  int64_t remaining_ms = 0;  // until it expires
-  int64_t age_ms = 0;        // since it was granted (max_hold_lifetime_ms counts from there)
+  std::vector<SeatKey> seats;  // (not a SeatList: GCC 12 misreads moves of an empty one)
+  int64_t remaining_ms = 0;    // until it expires
+  int64_t age_ms = 0;          // since it was granted (max_hold_lifetime_ms counts from there)
 };
 
 // Receives every change of the live holds, synchronously on the engine's
@@ -278,8 +278,8 @@ class SeatEngine {
   struct Options {
     const Clock* clock = nullptr;  // required
     EngineLimits limits;
-    uint8_t shard_index = 0;     // stamped into hold and booking ids
-    ChangeSink* sink = nullptr;  // optional
+    uint8_t shard_index = 0;         // stamped into hold and booking ids
+    ChangeSink* sink = nullptr;      // optional
     HoldJournal* journal = nullptr;  // optional
     // Which sections this engine owns seat state for. Unset: all of them.
     // Sections it does not own keep their layout (so indices agree across

@@ -79,7 +79,8 @@ absl::Status ClusterNode::Run() {
   etcd_ = std::move(*etcd);
   election_ = std::make_unique<cluster::Election>(etcd_.get(), options_.group, options_.node_id);
   keeper_ = std::make_unique<cluster::LeaseKeeper>(etcd_.get(), options_.lease_ttl_ms);
-  hub_ = std::make_unique<ReplicationHub>(config_.shards, options_.sync_replicas > 0);
+  hub_ = std::make_unique<ReplicationHub>(config_.shards, options_.sync_replicas > 0,
+                                          options_.repl_hold_changes);
   config_.replication = hub_.get();
   hub_->SetRole(NodeRole::kReplica, 0, "");
   LogInfo("cluster: node ", options_.node_id, " of group ", options_.group, " (clients at ",
@@ -191,9 +192,10 @@ void ClusterNode::RunReplica(const cluster::LeaderInfo& leader) {
       return;
     }
     copy_epoch_ = leader.epoch;
-    // A new standby server, whose shards apply the new copy from its start.
-    hub_->ResetCopy();
+    // A new standby server, whose shards apply the new copy from its start
+    // (the old one stops before the hub forgets the old copy).
     standby_.reset();
+    hub_->ResetCopy();
     if (absl::Status st = EnsureStandby(); !st.ok()) {
       LogWarning("cluster: cannot start the standby server: ", st.message());
       Sleep(500);
@@ -252,7 +254,15 @@ void ClusterNode::RunReplica(const cluster::LeaderInfo& leader) {
 
 absl::Status ClusterNode::RunPrimary(int64_t epoch) {
   copy_epoch_ = 0;  // what it writes as primary is no copy of anyone's
+  // The holds that reached this replica survive: the primary takes them over.
+  std::shared_ptr<std::vector<std::vector<HoldImage>>> adopted;
+  if (standby_ != nullptr) {
+    standby_->Stop();
+    standby_->Wait();
+    adopted = std::make_shared<std::vector<std::vector<HoldImage>>>(standby_->LiveHolds());
+  }
   standby_.reset();
+  for (uint32_t i = 0; i < config_.shards; ++i) hub_->holds(i).Clear();
   hub_->SetRole(NodeRole::kPrimary, epoch, options_.advertise);
   hub_->set_writes_valid_until_ns(keeper_->valid_until_ns());
   hub_->SetSync("");
@@ -276,6 +286,7 @@ absl::Status ClusterNode::RunPrimary(int64_t epoch) {
   ServerConfig c = config_;
   c.standby = false;
   c.epoch = epoch;
+  c.adopt_holds = std::move(adopted);
   primary_ = std::make_unique<Server>(c);
   if (absl::Status st = primary_->Start(); !st.ok()) {
     primary_.reset();

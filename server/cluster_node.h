@@ -44,10 +44,11 @@ struct ClusterOptions {
   std::vector<std::string> etcd;  // endpoints
   std::string group;
   std::string node_id;
-  std::string advertise;           // host:port clients reach this node's main port at
-  std::string repl_advertise;      // host:port replicas reach this node's WalSender at
-  uint16_t repl_port = 0;          // bound on ServerConfig::bind
-  uint32_t repl_max_streams = 64;  // WalSender::Options::max_streams
+  std::string advertise;             // host:port clients reach this node's main port at
+  std::string repl_advertise;        // host:port replicas reach this node's WalSender at
+  uint16_t repl_port = 0;            // bound on ServerConfig::bind
+  uint32_t repl_max_streams = 64;    // WalSender::Options::max_streams
+  size_t repl_hold_changes = 65536;  // capacity of each hold change ring (ReplicationHub)
   int64_t lease_ttl_ms = 3'000;
   uint32_t sync_replicas = 1;  // 0: asynchronous replication
 };

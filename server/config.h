@@ -4,9 +4,12 @@
 #define SEATLOCK_SERVER_CONFIG_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/limits.h"
+#include "engine/seat_engine.h"
 #include "server/event_loop.h"
 
 namespace seatlock {
@@ -59,6 +62,10 @@ struct ServerConfig {
   // `replication` is set: ReplicaApplier), answers everything else
   // NOT_PRIMARY, and never writes --data-dir (the replication threads do).
   bool standby = false;
+  // A promoted replica: the live holds its standby shards had (by shard),
+  // which the new primary's shards take over after recovery, before they
+  // serve (docs/cluster.md, "Holds reach the replicas"). Null: none.
+  std::shared_ptr<const std::vector<std::vector<HoldImage>>> adopt_holds;
 };
 
 }  // namespace seatlock

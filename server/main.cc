@@ -101,6 +101,10 @@ ABSL_FLAG(int32_t, repl_max_streams, 0,
           "Replication streams the primary serves at once (a replica needs one per shard); a "
           "connection past this is refused (0: 4 x --shards, room for two replicas that "
           "reconnect).");
+ABSL_FLAG(int64_t, repl_hold_changes, 65536,
+          "Hold changes (grants, extends, ends) kept per shard for the replication streams, and "
+          "for a replica's standby shard to apply; past it the oldest go, and a stream or "
+          "replica that missed some forgets its replicated holds (1024..16777216).");
 ABSL_FLAG(int64_t, lease_ttl_ms, 3000,
           "The primary's etcd lease; it stops answering writes when it could not renew it within "
           "half of this, and a replica takes over after it expires.");
@@ -287,6 +291,11 @@ int main(int argc, char** argv) {
     }
     copts.repl_max_streams =
         max_streams == 0 ? 4 * config.shards : static_cast<uint32_t>(max_streams);
+    const int64_t hold_changes = absl::GetFlag(FLAGS_repl_hold_changes);
+    if (hold_changes < 1024 || hold_changes > (int64_t{1} << 24)) {
+      return Fail("--repl_hold_changes must be between 1024 and 16777216");
+    }
+    copts.repl_hold_changes = static_cast<size_t>(hold_changes);
     copts.lease_ttl_ms = absl::GetFlag(FLAGS_lease_ttl_ms);
     if (copts.lease_ttl_ms < 1000) return Fail("--lease_ttl_ms must be at least 1000");
     const int32_t sync = absl::GetFlag(FLAGS_sync_replicas);

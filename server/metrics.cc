@@ -192,6 +192,15 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
          "Connections the replication port refused or cut: over --repl_max_streams, a bad "
          "Hello, a node not in the group, another epoch or layout, an ack above what was sent.");
   absl::StrAppend(&out, "seatlock_repl_streams_refused_total ", stats.repl_streams_refused(), "\n");
+  Family(&out, "seatlock_repl_hold_changes_dropped_total", "counter",
+         "Hold changes dropped past --repl_hold_changes before a stream or the standby read "
+         "them.");
+  absl::StrAppend(&out, "seatlock_repl_hold_changes_dropped_total ", stats.hold_changes_dropped(),
+                  "\n");
+  Family(&out, "seatlock_repl_hold_resyncs_total", "counter",
+         "Times a replication stream or a replica shard missed hold changes and started its "
+         "replicated holds over (the missed holds are lost: their seats read free there).");
+  absl::StrAppend(&out, "seatlock_repl_hold_resyncs_total ", stats.hold_resyncs(), "\n");
   Family(&out, "seatlock_uptime_seconds", "gauge", "Seconds since seatlockd started.");
   absl::StrAppend(&out, "seatlock_uptime_seconds ",
                   Num(static_cast<double>(stats.uptime_ms()) / 1000.0), "\n");

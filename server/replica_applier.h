@@ -5,8 +5,12 @@
 // the copy back from those files (LogTail) and applies it to the standby
 // shard's engine and rooms with the recovery code (ApplyRecord), so the
 // replica can answer GET_SEATS and GET_AVAILABILITY. What it shows is the
-// sales, refunds and definitions the replica has fsynced: a little behind
-// the primary, and without holds, which are not replicated.
+// sales, refunds and definitions the replica has fsynced, a little behind
+// the primary. It also applies the primary's hold changes the stream brought
+// (ReplicationHub::copy_holds), each once the copy is applied up to the LSN
+// the primary had appended when the hold changed, so a hold meets the seat
+// states it was granted on: the standby shows the primary's live holds, and
+// a promoted node takes them over (Server::LiveHolds).
 //
 // A copy from scratch starts a new standby server, hence a new applier: one
 // applier only ever sees one copy grow. The standby shard snapshots the
@@ -20,10 +24,12 @@
 #define SEATLOCK_SERVER_REPLICA_APPLIER_H_
 
 #include <cstdint>
+#include <deque>
 #include <string>
 
 #include "absl/status/status.h"
 #include "engine/seat_engine.h"
+#include "server/hold_change_ring.h"
 #include "server/log_tail.h"
 #include "server/rooms.h"
 
@@ -34,9 +40,10 @@ class ReplicaApplier {
   explicit ReplicaApplier(std::string dir) : dir_(dir), tail_(std::move(dir)) {}
 
   // Applies the copy up to `durable` (the receiver's fsynced LSN), about a
-  // chunk per call so the shard's loop stays responsive. Returns whether
+  // chunk per call so the shard's loop stays responsive, and the hold
+  // changes of `holds` (may be null) whose turn has come. Returns whether
   // more is left to apply.
-  bool Poll(uint64_t durable, SeatEngine& engine, Rooms& rooms);
+  bool Poll(uint64_t durable, SeatEngine& engine, Rooms& rooms, HoldChangeRing* holds = nullptr);
 
   // Every record up to here is applied (0: nothing yet).
   uint64_t applied_lsn() const { return applied_; }
@@ -60,6 +67,16 @@ class ReplicaApplier {
   uint64_t bytes_since_snapshot_ = 0;
   absl::Status status_;
   std::string buf_;
+
+  // Hold changes taken from the ring, waiting for the copy to reach their
+  // after_lsn (at most kMaxPendingHolds: the ring keeps the rest).
+  static constexpr size_t kMaxPendingHolds = 4096;
+  void TakeHolds(HoldChangeRing& ring, SeatEngine& engine);
+  void ApplyDueHolds(SeatEngine& engine);
+  bool HoldsDue() const { return !pending_.empty() && pending_.front().after_lsn <= applied_; }
+  static void ForgetHolds(SeatEngine& engine);
+  std::deque<HoldChange> pending_;
+  uint64_t hold_cursor_ = 0;
 };
 
 }  // namespace seatlock

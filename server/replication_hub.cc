@@ -18,7 +18,7 @@ const char* RoleName(NodeRole role) {
   return "?";
 }
 
-ReplicationHub::ReplicationHub(uint32_t shards, bool require_sync)
+ReplicationHub::ReplicationHub(uint32_t shards, bool require_sync, size_t hold_changes)
     : shards_(shards),
       require_sync_(require_sync),
       durable_(new std::atomic<uint64_t>[shards]),
@@ -28,6 +28,8 @@ ReplicationHub::ReplicationHub(uint32_t shards, bool require_sync)
       marks_(shards, std::vector<DurableMark>(kDurableMarks)),
       mark_next_(shards) {
   for (uint32_t i = 0; i < shards; ++i) {
+    holds_.push_back(std::make_unique<HoldChangeRing>(hold_changes));
+    copy_holds_.push_back(std::make_unique<HoldChangeRing>(hold_changes));
     durable_[i] = 0;
     sync_acked_[i] = 0;
     copy_durable_[i] = 0;
@@ -170,6 +172,18 @@ void ReplicationHub::SetWaker(std::function<void(uint32_t)> waker) {
 void ReplicationHub::Wake(uint32_t shard) {
   std::lock_guard<std::mutex> lock(mu_);
   if (waker_) waker_(shard);
+}
+
+uint64_t ReplicationHub::hold_resyncs() const {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < shards_; ++i) n += holds_[i]->missed() + copy_holds_[i]->missed();
+  return n;
+}
+
+uint64_t ReplicationHub::hold_changes_dropped() const {
+  uint64_t n = 0;
+  for (uint32_t i = 0; i < shards_; ++i) n += holds_[i]->dropped() + copy_holds_[i]->dropped();
+  return n;
 }
 
 }  // namespace seatlock

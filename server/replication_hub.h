@@ -8,7 +8,10 @@
 //     shard's ShardLog, read by WalSender threads, which wait on it);
 //   - per replica node and shard, the highest LSN that replica has fsynced
 //     (its acks), and which node is the synchronous replica whose acks a
-//     durable reply waits for (the ack rule: docs/cluster.md).
+//     durable reply waits for (the ack rule: docs/cluster.md);
+//   - per shard, two rings of hold changes (HoldChangeRing): on a primary
+//     what its shard's holds did, for the streams to send; on a replica
+//     what the stream brought, for the standby shard to apply.
 //
 // Ownership: created by the cluster node (ClusterNode) or a test, outlives
 // every Server it is given to (ServerConfig::replication). Thread-safe: every
@@ -27,6 +30,8 @@
 #include <string>
 #include <vector>
 
+#include "server/hold_change_ring.h"
+
 namespace seatlock {
 
 enum class NodeRole { kStandalone, kPrimary, kReplica };
@@ -36,7 +41,9 @@ class ReplicationHub {
  public:
   // `require_sync`: a durable reply waits for the synchronous replica's ack
   // (strict mode, the default); false: replication is asynchronous.
-  ReplicationHub(uint32_t shards, bool require_sync);
+  // `hold_changes`: the capacity of each hold change ring
+  // (--repl_hold_changes).
+  ReplicationHub(uint32_t shards, bool require_sync, size_t hold_changes = 65536);
 
   uint32_t shards() const { return shards_; }
   bool require_sync() const { return require_sync_; }
@@ -97,8 +104,20 @@ class ReplicationHub {
     for (uint32_t i = 0; i < shards_; ++i) {
       copy_durable_[i].store(0);
       copy_drop_before_[i].store(0);
+      copy_holds_[i]->Clear();
     }
   }
+  // Hold changes. holds(shard): on a primary, what the shard's holds did
+  // (its HoldJournal pushes, each stream reads). copy_holds(shard): on a
+  // replica, what the stream brought (the receiver pushes, the standby
+  // shard reads).
+  HoldChangeRing& holds(uint32_t shard) { return *holds_[shard]; }
+  HoldChangeRing& copy_holds(uint32_t shard) { return *copy_holds_[shard]; }
+  // For STATS and /metrics, over every ring of this node, ever: hold
+  // changes dropped past --repl_hold_changes, and the times a stream or a
+  // standby shard found it had missed some (and started its holds over).
+  uint64_t hold_changes_dropped() const;
+  uint64_t hold_resyncs() const;
   // The standby shard snapshotted its copy up to (not including) `lsn`: the
   // receiver drops the closed segments before it.
   void SetCopyDropBefore(uint32_t shard, uint64_t lsn) { copy_drop_before_[shard].store(lsn); }
@@ -137,6 +156,8 @@ class ReplicationHub {
 
   const uint32_t shards_;
   const bool require_sync_;
+  std::vector<std::unique_ptr<HoldChangeRing>> holds_;
+  std::vector<std::unique_ptr<HoldChangeRing>> copy_holds_;
   std::atomic<NodeRole> role_{NodeRole::kStandalone};
   std::atomic<int64_t> epoch_{0};
   std::atomic<int64_t> valid_until_ns_{INT64_MAX};

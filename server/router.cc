@@ -167,6 +167,8 @@ void Router::FillReplication(wire::StatsReply* s) const {
   }
   s->set_role(RoleName(hub->role()));
   s->set_epoch(hub->epoch());
+  s->set_hold_changes_dropped(hub->hold_changes_dropped());
+  s->set_hold_resyncs(hub->hold_resyncs());
   if (hub->role() != NodeRole::kPrimary) return;
   s->set_sync_replica(hub->sync());
   s->set_repl_streams(hub->repl_streams());

@@ -193,4 +193,10 @@ void Server::Wait() {
   }
 }
 
+std::vector<std::vector<HoldImage>> Server::LiveHolds() const {
+  std::vector<std::vector<HoldImage>> out;
+  for (const auto& shard : shards_) out.push_back(shard->LiveHolds());
+  return out;
+}
+
 }  // namespace seatlock

@@ -30,6 +30,9 @@ class Server {
   void Stop();
   // Blocks until every shard thread has exited.
   void Wait();
+  // Every live hold, by shard. Only after Wait (a standby server that is
+  // being replaced by a primary: ClusterNode hands them to it).
+  std::vector<std::vector<HoldImage>> LiveHolds() const;
 
   uint16_t main_port() const { return group_.main_port; }
   const std::vector<uint16_t>& shard_ports() const { return group_.shard_ports; }

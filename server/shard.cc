@@ -25,10 +25,11 @@ using wire::Request;
 using wire::Response;
 
 std::unique_ptr<SeatEngine> MakeEngine(uint32_t index, const ServerConfig& config, uint64_t seed,
-                                       const Clock* clock, ChangeSink* sink) {
+                                       const Clock* clock, ChangeSink* sink, HoldJournal* journal) {
   SeatEngine::Options opts;
   opts.clock = clock;
   opts.sink = sink;
+  opts.journal = journal;
   opts.limits = config.limits;
   // --max_lapsed_hold_bytes is for the whole server.
   opts.limits.max_lapsed_hold_bytes = config.limits.max_lapsed_hold_bytes / config.shards;
@@ -57,7 +58,14 @@ Shard::Shard(uint32_t index, const ServerConfig& config, ShardGroup* group, int 
       shard_listen_fd_(shard_listen_fd),
       metrics_listen_fd_(metrics_listen_fd),
       feed_(index, config.feed_ring),
-      engine_(MakeEngine(index, config, group->hash_seed, &clock_, &feed_)),
+      journal_(config.replication != nullptr && !config.standby
+                   ? std::make_unique<ReplicatedHolds>(config.replication, index,
+                                                       [this] {
+                                                         const ShardLog* log = commit_.log();
+                                                         return log ? log->last_lsn() : 0;
+                                                       })
+                   : nullptr),
+      engine_(MakeEngine(index, config, group->hash_seed, &clock_, &feed_, journal_.get())),
       rooms_(index, config.shards, group->hash_seed, &clock_),
       bus_(group->bus.get(), index),
       commit_(engine_.get(), &clock_),
@@ -128,6 +136,9 @@ void Shard::Run(std::promise<absl::Status>* started) {
       log->SetReplication(config_.replication, index_, config_.sync_timeout_ms);
     }
     commit_.Open(std::move(log), recovered->fencing_reserved);
+    if (config_.adopt_holds != nullptr && index_ < config_.adopt_holds->size()) {
+      AdoptHolds((*config_.adopt_holds)[index_]);
+    }
   }
   snapshotter_ =
       std::make_unique<Snapshotter>(absl::StrCat(config_.data_dir, "/shard-", index_), loop_.get());
@@ -390,6 +401,16 @@ int64_t Shard::DrainPass(int64_t now) {
   return 10;
 }
 
+void Shard::AdoptHolds(const std::vector<HoldImage>& holds) {
+  size_t adopted = 0;
+  for (const HoldImage& h : holds) adopted += engine_->RestoreHold(h);
+  if (!holds.empty()) {
+    LogInfo("took over ", adopted, " of the ", holds.size(),
+            " live hold(s) this node had as a replica (the rest had expired, or their seats "
+            "were sold)");
+  }
+}
+
 int64_t Shard::OnPass() {
   if (bus_.HasIncoming()) OnWake();  // messages that raced with the last wake
   arena_.Reset();
@@ -397,8 +418,8 @@ int64_t Shard::OnPass() {
   group_->memory.Poll(MonoMs());
   const bool turns_left = conns_.RunTurns(clock_.NowMs());
   const bool copy_left =
-      applier_ != nullptr &&
-      applier_->Poll(config_.replication->copy_durable(index_), *engine_, rooms_);
+      applier_ != nullptr && applier_->Poll(config_.replication->copy_durable(index_), *engine_,
+                                            rooms_, &config_.replication->copy_holds(index_));
   engine_->ExpireDue();
   if (commit_.log() != nullptr && !draining_) StepSnapshot();
   if (applier_ != nullptr && !draining_) StepReplicaSnapshot();

@@ -34,6 +34,7 @@
 #include "server/event_loop.h"
 #include "server/recovery.h"
 #include "server/replica_applier.h"
+#include "server/replicated_holds.h"
 #include "server/rooms.h"
 #include "server/router.h"
 #include "server/shard_bus.h"
@@ -59,6 +60,9 @@ class Shard final : public LoopHandler,
   void Wake();
 
   uint32_t index() const { return index_; }
+  // Every live hold of this shard. Only once its thread has returned from
+  // Run (Server::LiveHolds, for a promoted node).
+  std::vector<HoldImage> LiveHolds() const { return engine_->LiveHolds(); }
 
   // LoopHandler.
   void OnAccept(int listener_tag, int fd) override;
@@ -90,6 +94,8 @@ class Shard final : public LoopHandler,
   // A replica's standby shard: snapshots the applied copy every
   // --snapshot_bytes of log; the receiver then drops what it covers.
   void StepReplicaSnapshot();
+  // A promoted node: re-creates the holds its standby shard had.
+  void AdoptHolds(const std::vector<HoldImage>& holds);
   void BeginShutdown();
   // Shard 0, once a second: logs when the host's wall clock stepped.
   void WarnIfWallClockStepped();
@@ -119,6 +125,8 @@ class Shard final : public LoopHandler,
   std::unique_ptr<EventLoop> loop_;
   PassClock clock_;
   ChangeFeed feed_;  // the engine's change sink: declared before the engine
+  // A primary's hold journal (replica groups only): declared before the engine.
+  std::unique_ptr<ReplicatedHolds> journal_;
   std::unique_ptr<SeatEngine> engine_;
   Rooms rooms_;
   bool rooms_active_ = false;

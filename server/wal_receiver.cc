@@ -7,12 +7,47 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/mono_clock.h"
 #include "common/str_error.h"
 #include "persistence/file_util.h"
 #include "persistence/wal_log.h"
 #include "server/log.h"
 
 namespace seatlock {
+namespace {
+
+// A HoldChanges frame into the replica's ring, stamped with the time here.
+absl::Status PushHolds(const repl::HoldChanges& in, HoldChangeRing& ring) {
+  const int64_t now = MonoMs();
+  if (in.reset()) {
+    HoldChange c;
+    c.forget_all = true;
+    c.at_ms = now;
+    ring.Push(std::move(c));
+  }
+  for (const repl::HoldChange& h : in.changes()) {
+    if (h.hold_id() == 0 || h.seats_size() % 2 != 0) {
+      return absl::DataLossError("a malformed hold change from the primary");
+    }
+    HoldChange c;
+    c.after_lsn = h.after_lsn();
+    c.at_ms = now;
+    c.gone = h.gone();
+    c.hold.hold_id = h.hold_id();
+    c.hold.fencing_token = h.fencing_token();
+    c.hold.event_id = h.event_id();
+    c.hold.holder = h.holder();
+    for (int i = 0; i + 1 < h.seats_size(); i += 2) {
+      c.hold.seats.push_back(SeatKey{h.seats(i), h.seats(i + 1)});
+    }
+    c.hold.remaining_ms = h.remaining_ms();
+    c.hold.age_ms = h.age_ms();
+    ring.Push(std::move(c));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
 
 WalReceiver::WalReceiver(Options options) : options_(std::move(options)) {}
 
@@ -165,7 +200,12 @@ absl::Status WalReceiver::Copy() {
           absl::StrCat("the primary sent nothing for ", options_.silence_ms, " ms"));
     }
     if (!st.ok()) return st;
-    if (!f.has_records()) return absl::DataLossError("expected records");
+    if (f.has_holds()) {
+      if (options_.hub == nullptr) continue;
+      if (st = PushHolds(f.holds(), options_.hub->copy_holds(options_.shard)); !st.ok()) return st;
+      continue;
+    }
+    if (!f.has_records()) return absl::DataLossError("expected records or hold changes");
     const repl::Records& r = f.records();
     primary_durable_ = r.primary_durable_lsn();
     if (r.count() == 0) {

@@ -26,6 +26,35 @@ namespace seatlock {
 namespace {
 
 constexpr int64_t kHeartbeatMs = 200;  // a Records frame with count 0 when idle
+// Hold changes are polled this often (they wake no one: a HOLD must not pay
+// for a futex wake), and sent at most this many to a frame.
+constexpr int64_t kHoldPollMs = 10;
+constexpr size_t kHoldChangesPerFrame = 4096;
+
+// `changes` as a HoldChanges frame; times moved on to `now`.
+void FillHoldChanges(const std::vector<HoldChange>& changes, bool reset, int64_t now,
+                     repl::Frame* f) {
+  repl::HoldChanges* out = f->mutable_holds();
+  out->set_reset(reset);
+  for (const HoldChange& c : changes) {
+    repl::HoldChange* h = out->add_changes();
+    h->set_after_lsn(c.after_lsn);
+    h->set_hold_id(c.hold.hold_id);
+    if (c.gone) {
+      h->set_gone(true);
+      continue;
+    }
+    h->set_fencing_token(c.hold.fencing_token);
+    h->set_event_id(c.hold.event_id);
+    h->set_holder(c.hold.holder);
+    for (const SeatKey k : c.hold.seats) {
+      h->add_seats(k.section);
+      h->add_seats(k.seat);
+    }
+    h->set_remaining_ms(c.hold.remaining_ms - (now - c.at_ms));
+    h->set_age_ms(c.hold.age_ms + (now - c.at_ms));
+  }
+}
 constexpr int64_t kHelloTimeoutMs = 5'000;
 
 }  // namespace
@@ -285,11 +314,18 @@ absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
     conn->done = true;
   });
   std::string data;
+  // Hold changes: from the oldest the ring keeps, after a reset (so a
+  // replica that reconnects drops what it may have missed meanwhile).
+  uint64_t hold_cursor = 0;
+  bool hold_reset = true;
+  std::vector<HoldChange> changes;
+  int64_t last_sent_ms = MonoMs();
   while (!stopping_.load() && !conn->done.load()) {
     if (hub_->role() != NodeRole::kPrimary) {
       return absl::FailedPreconditionError("this node is no longer the primary");
     }
-    const uint64_t durable = hub_->WaitDurable(shard, tail.next_lsn() - 1, kHeartbeatMs);
+    const uint64_t durable = hub_->WaitDurable(shard, tail.next_lsn() - 1, kHoldPollMs);
+    bool sent = false;
     data.clear();
     uint32_t count = 0;
     if (tail.next_lsn() <= durable) {
@@ -302,13 +338,29 @@ absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
       r->set_data(std::move(data));
       r->set_primary_durable_lsn(durable);
       conn->sent_lsn = first + count - 1;
-    } else {
+      if (st = conn->stream->Send(f); !st.ok()) return st;
+      sent = true;
+    }
+    changes.clear();
+    if (!hub_->holds(shard).Read(&hold_cursor, kHoldChangesPerFrame, &changes)) {
+      hold_reset = true;  // the ring overflowed past this stream
+    }
+    if (!changes.empty() || hold_reset) {
+      f.Clear();
+      FillHoldChanges(changes, hold_reset, MonoMs(), &f);
+      hold_reset = false;
+      if (st = conn->stream->Send(f); !st.ok()) return st;
+      sent = true;
+    }
+    if (!sent && MonoMs() - last_sent_ms >= kHeartbeatMs) {
       f.Clear();
       repl::Records* r = f.mutable_records();  // heartbeat
       r->set_first_lsn(tail.next_lsn());
       r->set_primary_durable_lsn(durable);
+      if (st = conn->stream->Send(f); !st.ok()) return st;
+      sent = true;
     }
-    if (st = conn->stream->Send(f); !st.ok()) return st;
+    if (sent) last_sent_ms = MonoMs();
   }
   return absl::CancelledError("stopping");
 }

@@ -159,8 +159,9 @@ int FindPrimary(const std::vector<std::unique_ptr<ClusterProcess>>& nodes, int64
                                 .backoff_max_ms = 100});
       if (!c.ok()) continue;
       if ((*c)->hello().role() == "primary") {
-        // Writes allowed: an unknown hold, not NOT_PRIMARY.
-        auto probe = (*c)->GetHold(1);
+        // Writes allowed: an unknown hold, not NOT_PRIMARY. (Shard 0's last
+        // token: never granted; hold 1 may be a live one a failover kept.)
+        auto probe = (*c)->GetHold((uint64_t{1} << 56) - 1);
         if (probe.ok() && probe->code() == wire::HOLD_NOT_FOUND) return static_cast<int>(i);
       }
     }

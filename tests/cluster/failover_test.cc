@@ -564,19 +564,71 @@ TEST_F(FailoverTest, AReplicaServesReadsOfItsCopy) {
   auto r = Connect(Other(primary));
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->hello().role(), "replica");
-  auto sold_on_replica = [&]() -> int {
+  auto on_replica = [&](wire::SeatState state) -> int {
     auto seats = r->GetSeats("reads", "A");
     if (!seats.ok() || seats->code() != wire::OK) return -1;
     int n = 0;
-    for (const auto& s : seats->get_seats().seats()) n += s.state() == wire::SOLD;
-    EXPECT_NE(seats->get_seats().seats(500).state(), wire::HELD) << "holds are not replicated";
+    for (const auto& s : seats->get_seats().seats()) n += s.state() == state;
     return n;
   };
-  EXPECT_TRUE(cluster::testing::WaitFor([&] { return sold_on_replica() == 20; }, 5000))
-      << sold_on_replica();
+  EXPECT_TRUE(cluster::testing::WaitFor([&] { return on_replica(wire::SOLD) == 20; }, 5000))
+      << on_replica(wire::SOLD);
+  // Holds are replicated too.
+  EXPECT_TRUE(cluster::testing::WaitFor([&] { return on_replica(wire::HELD) == 1; }, 5000))
+      << on_replica(wire::HELD);
   auto write = r->Hold("reads", {SeatIndex("A", 600)}, "buyer", 60'000);
   ASSERT_TRUE(write.ok());
   EXPECT_EQ(write->code(), wire::NOT_PRIMARY);
+}
+
+// A hold that reached the replicas survives the primary's kill -9: the
+// holder confirms it on the new primary with the id the old one gave, and
+// nobody else can take its seats meanwhile.
+TEST_F(FailoverTest, AHoldSurvivesTheFailover) {
+  StartNodes(3);
+  const int primary = FindPrimary(nodes_, 15'000);
+  ASSERT_GE(primary, 0);
+  ASSERT_TRUE(Define(primary, "kept"));
+  auto p = Connect(primary);
+  ASSERT_NE(p, nullptr);
+  auto held = p->Hold("kept", {SeatIndex("A", 42), SeatIndex("A", 43)}, "ann", 60'000);
+  ASSERT_TRUE(held.ok() && held->code() == wire::OK);
+  auto held_on = [&](int node) {
+    auto c = Connect(node);
+    if (c == nullptr) return false;
+    auto seats = c->GetSeats("kept", "A");
+    return seats.ok() && seats->code() == wire::OK &&
+           seats->get_seats().seats(42).state() == wire::HELD &&
+           seats->get_seats().seats(43).state() == wire::HELD;
+  };
+  for (int i = 0; i < 3; ++i) {
+    if (i == primary) continue;
+    ASSERT_TRUE(cluster::testing::WaitFor([&] { return held_on(i); }, 5000)) << "node " << i;
+  }
+  p.reset();
+  nodes_[static_cast<size_t>(primary)]->Kill9();
+  const int next = FindPrimary(nodes_, 10'000);
+  ASSERT_GE(next, 0);
+  ASSERT_NE(next, primary);
+  auto n = Connect(next);
+  ASSERT_NE(n, nullptr);
+  auto other = n->Hold("kept", {SeatIndex("A", 42)}, "zed", 60'000);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->code(), wire::SEAT_UNAVAILABLE) << other->ShortDebugString();
+  // The confirm waits for the remaining replica to copy the new primary.
+  bool bought = false;
+  for (int attempt = 0; attempt < 40 && !bought; ++attempt) {
+    auto c = n->Confirm(held->hold().hold_id(), "ann", "kept-key", "pay");
+    ASSERT_TRUE(c.ok()) << c.status();
+    if (c->code() == wire::OK) {
+      bought = true;
+      EXPECT_FALSE(c->confirm().hold_lapsed());
+      break;
+    }
+    ASSERT_EQ(c->code(), wire::UNAVAILABLE) << c->detail();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(bought);
 }
 
 #ifdef SEATBENCH_PATH

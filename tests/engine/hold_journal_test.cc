@@ -4,8 +4,11 @@
 // nothing sleeps.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <memory>
+#include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/clock.h"
@@ -174,8 +177,7 @@ TEST(HoldJournalTest, DropFreesTheSeatsAndLeavesNoLapsedHold) {
   EXPECT_EQ(replica.engine->Stats().live_holds, 0u);
   EXPECT_EQ(replica.engine->Stats().lapsed_holds, 0u);
   // A late confirm of a dropped hold finds nothing to sell.
-  EXPECT_EQ(replica.engine->Confirm(a.hold_id, "ann", "k", "pay").code,
-            ResultCode::kHoldNotFound);
+  EXPECT_EQ(replica.engine->Confirm(a.hold_id, "ann", "k", "pay").code, ResultCode::kHoldNotFound);
 }
 
 TEST(HoldJournalTest, ASaleFromTheLogDropsTheHoldOnItsSeats) {
@@ -204,6 +206,107 @@ TEST(HoldJournalTest, ASaleFromTheLogDropsTheHoldOnItsSeats) {
   // A sold seat is never held again from an image.
   const HoldImage again{a.hold_id, a.fencing_token, "show", "ann", {{0, 5}}, 5'000, 0};
   EXPECT_FALSE(replica.engine->RestoreHold(again));
+}
+
+// Applies what a primary's journal says to a replica's engine, as the
+// replica's applier does (without the wait for the log: a test drives both).
+class Mirror : public HoldJournal {
+ public:
+  explicit Mirror(SeatEngine** replica) : replica_(replica) {}
+  void OnHoldSet(const HoldImage& h) override { pending.push_back({h, false}); }
+  void OnHoldGone(uint64_t id) override {
+    HoldImage h;
+    h.hold_id = id;
+    pending.push_back({h, true});
+  }
+  void Flush() {
+    for (auto& [h, gone] : pending) {
+      if (gone || !(*replica_)->RestoreHold(h)) (*replica_)->DropHold(h.hold_id);
+    }
+    pending.clear();
+  }
+  std::vector<std::pair<HoldImage, bool>> pending;
+
+ private:
+  SeatEngine** replica_;
+};
+
+// Random holds, extends, releases, sales (the sale reaches the replica
+// through the log: RestoreSale), cancels and expiries on a primary; after
+// each, the replica's live holds equal the primary's, seat for seat.
+TEST(HoldJournalTest, AReplicaFollowingTheJournalHasThePrimarysHolds) {
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    SeatEngine* replica_engine = nullptr;
+    Mirror mirror(&replica_engine);
+    Node primary(1'000'000, &mirror);
+    Node replica(9'000'000);
+    replica_engine = replica.engine.get();
+    std::mt19937 rng(seed);
+    auto seat = [&] { return static_cast<uint32_t>(rng() % 10); };
+    std::vector<std::pair<uint64_t, std::string>> live;  // hold id, holder
+    for (int op = 0; op < 400; ++op) {
+      SeatEngine& e = *primary.engine;
+      const uint32_t what = rng() % 10;
+      if (what < 4) {
+        const std::string holder = "h" + std::to_string(rng() % 5);
+        std::vector<SeatKey> seats = {{0, seat()}};
+        if (rng() % 3 == 0) seats.push_back({0, seat()});
+        const HoldResult r = e.Hold("show", seats, holder, 1'000 + rng() % 20'000);
+        if (r.code == ResultCode::kOk) live.emplace_back(r.hold_id, holder);
+      } else if (what < 5 && !live.empty()) {
+        const auto& [id, holder] = live[rng() % live.size()];
+        e.Extend(id, holder, 1'000 + rng() % 20'000);
+      } else if (what < 6 && !live.empty()) {
+        const auto& [id, holder] = live[rng() % live.size()];
+        e.Release(id, holder);
+      } else if (what < 8 && !live.empty()) {
+        const auto& [id, holder] = live[rng() % live.size()];
+        const ConfirmResult c = e.Confirm(id, holder, "k" + std::to_string(op), "pay");
+        if (c.code == ResultCode::kOk) {
+          SeatEngine::DurableSale sale;
+          sale.booking_id = c.booking_id;
+          sale.hold_id = id;
+          sale.fencing_token = c.fencing_token;
+          sale.event_id = "show";
+          sale.seats = c.seats;
+          sale.holder = holder;
+          sale.payment_ref = "pay";
+          sale.confirmed_ms = c.confirmed_ms;
+          sale.hold_lapsed = c.hold_lapsed;
+          // The log record and the hold's end race to the replica: either first.
+          if (rng() % 2 == 0) mirror.Flush();
+          ASSERT_TRUE(replica.engine->RestoreSale(sale)) << "seed " << seed << " op " << op;
+          if (rng() % 4 == 0) {
+            ASSERT_TRUE(e.CancelBooking(c.booking_id).ok());
+            ASSERT_TRUE(replica.engine->RestoreCancel(c.booking_id));
+          }
+        }
+      } else {
+        const int64_t step = rng() % 3'000;
+        primary.clock.AdvanceMs(step);
+        replica.clock.AdvanceMs(step);
+        e.ExpireDue();
+      }
+      mirror.Flush();
+      replica.engine->ExpireDue();
+      std::vector<HoldImage> want = primary.engine->LiveHolds();
+      std::vector<HoldImage> got = replica.engine->LiveHolds();
+      auto by_id = [](const HoldImage& a, const HoldImage& b) { return a.hold_id < b.hold_id; };
+      std::sort(want.begin(), want.end(), by_id);
+      std::sort(got.begin(), got.end(), by_id);
+      ASSERT_EQ(got.size(), want.size()) << "seed " << seed << " op " << op;
+      for (size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(got[i].hold_id, want[i].hold_id);
+        EXPECT_EQ(got[i].holder, want[i].holder);
+        EXPECT_EQ(got[i].seats, want[i].seats);
+        EXPECT_EQ(got[i].remaining_ms, want[i].remaining_ms);
+      }
+      for (uint32_t seat = 0; seat < 10; ++seat) {
+        ASSERT_EQ(replica.StateOf(seat), primary.StateOf(seat))
+            << "seed " << seed << " op " << op << " seat " << seat;
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -55,6 +55,8 @@ class ReplicationTest : public ::testing::Test {
     std::filesystem::create_directories(root_);
   }
   void TearDown() override {
+    reader_.reset();
+    standby_.reset();
     promoted_.reset();
     receiver_.reset();
     sender_.reset();
@@ -76,7 +78,7 @@ class ReplicationTest : public ::testing::Test {
   }
 
   void StartPrimary(bool require_sync, uint64_t snapshot_bytes = 256ull << 20) {
-    hub_ = std::make_unique<ReplicationHub>(1, require_sync);
+    hub_ = std::make_unique<ReplicationHub>(1, require_sync, hold_changes_);
     ServerConfig c = Config("primary");
     c.replication = hub_.get();
     c.snapshot_bytes = snapshot_bytes;
@@ -154,13 +156,18 @@ class ReplicationTest : public ::testing::Test {
   // The primary dies (its client, sender and server stop, and the receiver
   // with them); a standalone server starts on `dir`'s copy, as a promoted
   // replica would. Returns a client of it (nullptr if it did not start).
-  std::unique_ptr<Client> PromoteCopy(const std::string& dir) {
+  // `holds`: what its standby had, to take over (ServerConfig::adopt_holds).
+  std::unique_ptr<Client> PromoteCopy(
+      const std::string& dir,
+      std::shared_ptr<const std::vector<std::vector<HoldImage>>> holds = nullptr) {
     client_.reset();
     sender_->Stop();
     server_.reset();
     receiver_->Stop();
     EXPECT_TRUE(reshard::WriteLayout((root_ / dir).string(), {1, protocol::kDefaultHashSeed}).ok());
-    promoted_ = std::make_unique<Server>(Config(dir));
+    ServerConfig config = Config(dir);
+    config.adopt_holds = std::move(holds);
+    promoted_ = std::make_unique<Server>(config);
     absl::Status st = promoted_->Start();
     EXPECT_TRUE(st.ok()) << st;
     if (!st.ok()) return nullptr;
@@ -199,14 +206,32 @@ class ReplicationTest : public ::testing::Test {
     return false;
   }
 
+  // A primary (asynchronous) with the event "show", and replica "r1"
+  // copying it, with its standby server and a client of it (reader_).
+  void StartPrimaryAndStandby(size_t replica_hold_changes = 65536) {
+    StartPrimary(/*require_sync=*/false);
+    ASSERT_EQ(client_->DefineEvent(Hall("show"))->code(), wire::OK);
+    replica_hub_ = std::make_unique<ReplicationHub>(1, true, replica_hold_changes);
+    receiver_ = Receiver("r1", "r1", kEpoch, replica_hub_.get());
+    standby_ = StartStandby("r1", replica_hub_.get());
+    auto reader = Client::Connect({.port = standby_->main_port()});
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    reader_ = std::move(*reader);
+  }
+
   std::filesystem::path root_;
   uint32_t max_streams_ = 64;
+  size_t hold_changes_ = 65536;  // the primary hub's --repl_hold_changes
   std::unique_ptr<ReplicationHub> hub_;
   std::unique_ptr<Server> server_;
   std::unique_ptr<WalSender> sender_;
   std::unique_ptr<WalReceiver> receiver_;
   std::unique_ptr<Client> client_;
   std::unique_ptr<Server> promoted_;  // PromoteCopy's server
+  // StartPrimaryAndStandby's.
+  std::unique_ptr<ReplicationHub> replica_hub_;
+  std::unique_ptr<Server> standby_;
+  std::unique_ptr<Client> reader_;
 };
 
 TEST_F(ReplicationTest, ConfirmWaitsForTheSyncReplicaAndSurvivesOnItsCopy) {
@@ -434,6 +459,104 @@ TEST(ReplicationHubTest, AReplacedStreamSpeaksNoMoreForItsNode) {
   EXPECT_FALSE(hub.Replicas()[0].connected[0]);
   hub.Ack("r", 0, 12345, 11);  // a stream the hub never opened
   EXPECT_EQ(hub.Replicas()[0].acked[0], 10u);
+}
+
+// A seat's state (wire::SeatState) as `c` reads it; -1: no answer.
+int StateOn(Client& c, uint32_t seat) {
+  auto seats = c.GetSeats("show", "A");
+  if (!seats.ok() || seats->code() != wire::OK) return -1;
+  return seats->get_seats().seats(static_cast<int>(seat)).state();
+}
+
+// Holds reach the replica: its standby shows them, and follows their
+// release, expiry and sale on the primary.
+TEST_F(ReplicationTest, HoldsReachTheReplicaAndItsStandbyShowsThem) {
+  StartPrimaryAndStandby();
+  auto a = client_->Hold("show", {SeatIndex("A", 1)}, "ann", 60'000);
+  auto b = client_->Hold("show", {SeatIndex("A", 2)}, "bob", 60'000);
+  auto c = client_->Hold("show", {SeatIndex("A", 3)}, "cat", 1'000);
+  ASSERT_EQ(a->code(), wire::OK);
+  ASSERT_EQ(b->code(), wire::OK);
+  ASSERT_EQ(c->code(), wire::OK);
+  EXPECT_TRUE(WaitFor([&] { return StateOn(*reader_, 1) == wire::HELD; }, 5000));
+  EXPECT_TRUE(WaitFor([&] { return StateOn(*reader_, 2) == wire::HELD; }, 5000));
+  ASSERT_EQ(client_->Release(a->hold().hold_id(), "ann")->code(), wire::OK);
+  auto sold = client_->Confirm(b->hold().hold_id(), "bob", "kb", "pay-kb");
+  ASSERT_EQ(sold->code(), wire::OK) << sold->detail();
+  EXPECT_TRUE(WaitFor([&] { return StateOn(*reader_, 1) == wire::FREE; }, 5000));
+  EXPECT_TRUE(WaitFor([&] { return StateOn(*reader_, 2) == wire::SOLD; }, 5000));
+  // Cat's 1 s hold expires on both.
+  EXPECT_TRUE(WaitFor([&] { return StateOn(*reader_, 3) == wire::FREE; }, 5000));
+}
+
+// Hold changes pushed faster than a stream reads overflow the primary's
+// ring (--repl_hold_changes): the stream tells the replica to forget its
+// holds, counts it, and goes on; holds granted afterwards still arrive.
+TEST_F(ReplicationTest, AStreamThatMissedHoldChangesStartsItsHoldsOver) {
+  hold_changes_ = 1024;
+  StartPrimaryAndStandby(/*replica_hold_changes=*/1024);
+  auto a = client_->Hold("show", {SeatIndex("A", 1)}, "ann", 60'000);
+  ASSERT_EQ(a->code(), wire::OK);
+  ASSERT_TRUE(WaitFor([&] { return StateOn(*reader_, 1) == wire::HELD; }, 5000));
+  // A burst far past the ring within a poll of the stream (10 ms; the ends
+  // of holds that never were: nothing to apply).
+  for (uint64_t i = 0; i < 50'000; ++i) {
+    HoldChange c;
+    c.gone = true;
+    c.hold.hold_id = (uint64_t{1} << 40) + i;
+    hub_->holds(0).Push(std::move(c));
+  }
+  ASSERT_GT(hub_->hold_changes_dropped(), 0u);
+  EXPECT_TRUE(WaitFor([&] { return hub_->hold_resyncs() > 0; }, 5000));
+  // Ann's hold was forgotten there (a lost hold only frees its seat) ...
+  EXPECT_TRUE(WaitFor([&] { return StateOn(*reader_, 1) == wire::FREE; }, 5000));
+  // ... and what comes next arrives again.
+  auto b = client_->Hold("show", {SeatIndex("A", 2)}, "bob", 60'000);
+  ASSERT_EQ(b->code(), wire::OK);
+  EXPECT_TRUE(WaitFor([&] { return StateOn(*reader_, 2) == wire::HELD; }, 5000));
+  auto stats = client_->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_GT(stats->stats().hold_changes_dropped(), 0u);
+  EXPECT_GT(stats->stats().hold_resyncs(), 0u);
+}
+
+// A promoted node takes over the holds its standby had: the holder
+// confirms with the id the old primary gave, and gets the seats.
+TEST_F(ReplicationTest, APromotedCopyKeepsTheHoldsThatReachedIt) {
+  StartPrimaryAndStandby();
+  auto a = client_->Hold("show", {SeatIndex("A", 5), SeatIndex("A", 6)}, "ann", 60'000);
+  ASSERT_EQ(a->code(), wire::OK);
+  const uint64_t sold = Sell(7, "k7");
+  ASSERT_NE(sold, 0u);
+  ASSERT_TRUE(WaitFor([&] { return StateOn(*reader_, 6) == wire::HELD; }, 5000));
+  ASSERT_TRUE(WaitFor([&] { return StateOn(*reader_, 7) == wire::SOLD; }, 5000));
+  reader_.reset();
+  standby_->Stop();
+  standby_->Wait();
+  auto holds = std::make_shared<std::vector<std::vector<HoldImage>>>(standby_->LiveHolds());
+  standby_.reset();
+  ASSERT_EQ(holds->size(), 1u);
+  ASSERT_EQ((*holds)[0].size(), 1u);
+  EXPECT_GT((*holds)[0][0].remaining_ms, 50'000);
+
+  auto client = PromoteCopy("r1", holds);
+  ASSERT_NE(client, nullptr);
+  EXPECT_EQ(StateOn(*client, 5), wire::HELD);
+  EXPECT_EQ(StateOn(*client, 7), wire::SOLD);
+  // Someone else cannot take the held seat; the holder buys it.
+  auto other = client->Hold("show", {SeatIndex("A", 5)}, "zed", 60'000);
+  ASSERT_TRUE(other.ok());
+  EXPECT_EQ(other->code(), wire::SEAT_UNAVAILABLE);
+  auto bought = client->Confirm(a->hold().hold_id(), "ann", "ka", "pay-ka");
+  ASSERT_TRUE(bought.ok());
+  ASSERT_EQ(bought->code(), wire::OK) << bought->detail();
+  EXPECT_FALSE(bought->confirm().hold_lapsed());
+  EXPECT_EQ(StateOn(*client, 5), wire::SOLD);
+  EXPECT_EQ(StateOn(*client, 6), wire::SOLD);
+  // New holds there get tokens above the old primary's.
+  auto fresh = client->Hold("show", {SeatIndex("A", 9)}, "bob", 60'000);
+  ASSERT_EQ(fresh->code(), wire::OK);
+  EXPECT_GT(fresh->hold().fencing_token(), a->hold().fencing_token());
 }
 
 // A replica that resumes on a shard with nothing new to stream acks what it
