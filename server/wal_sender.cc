@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -119,6 +121,11 @@ void WalSender::AcceptLoop() {
     }
     const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0) continue;
+    // Frames go out at once: a HoldChanges frame gets no reply, so with
+    // Nagle the next Records frame would wait for the replica's delayed ACK
+    // (40 ms), and every CONFIRM with it.
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     auto conn = std::make_unique<Conn>();
     conn->stream = std::make_unique<ReplStream>(fd);
     Conn* c = conn.get();
