@@ -349,10 +349,14 @@ void ClusterNode::ManageSync(int64_t epoch) {
     if (v.node != cur) continue;
     bool connected = true;
     for (bool c : v.connected) connected = connected && c;
-    if (connected) return;  // keep it, caught up or catching up
+    if (connected && v.copy_complete) return;  // keep it, caught up or catching up
+    // A synchronous replica that began a copy from scratch in this epoch
+    // cannot lead until it is complete: were the primary to die meanwhile, no
+    // node could. Another caught-up replica takes its place if there is
+    // one; if none, it stays named.
   }
   for (const auto& v : views) {
-    if (!v.caught_up || v.node == cur || !IsMember(v.node)) continue;
+    if (!v.caught_up || !v.copy_complete || v.node == cur || !IsMember(v.node)) continue;
     auto named = election_->SetSync(epoch, v.node);
     if (named.ok() && *named) {
       hub_->SetSync(v.node);

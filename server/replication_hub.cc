@@ -91,9 +91,10 @@ void ReplicationHub::Ack(const std::string& node, uint32_t shard, uint64_t strea
   if (wake) Wake(shard);
 }
 
-uint64_t ReplicationHub::OpenStream(const std::string& node, uint32_t shard) {
+uint64_t ReplicationHub::OpenStream(const std::string& node, uint32_t shard, bool from_scratch) {
   std::lock_guard<std::mutex> lock(mu_);
   NodeAcks& n = nodes_.try_emplace(node, shards_).first->second;
+  if (from_scratch) n.copying = true;
   n.stream[shard] = ++next_stream_;
   n.connected[shard] = true;
   // A new stream starts from a full copy: its earlier acks say nothing of it.
@@ -159,6 +160,8 @@ std::vector<ReplicationHub::ReplicaView> ReplicationHub::Replicas() const {
       v.lag_ms.push_back(since > 0 ? now - since : 0);
       if (behind || !n.connected[i]) v.caught_up = false;
     }
+    if (v.caught_up) n.copying = false;  // the replica drops RESYNCING now too
+    v.copy_complete = !n.copying;
     out.push_back(std::move(v));
   }
   return out;

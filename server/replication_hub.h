@@ -70,7 +70,11 @@ class ReplicationHub {
   // the new copy. Returns the stream's number, which its acks and its close
   // carry: a node that reconnects has a new stream before the old one has
   // noticed its end, and what the old one says last must not count.
-  uint64_t OpenStream(const std::string& node, uint32_t shard);
+  // `from_scratch`: the replica asked for a whole copy (no from_lsn). Its
+  // copy is then incomplete, and the node may not lead, until it has caught
+  // up on every shard (ReplicaView::copy_complete), even across resumed
+  // streams.
+  uint64_t OpenStream(const std::string& node, uint32_t shard, bool from_scratch);
   // Stream `stream` of `node` and `shard` closed (nothing if a newer one
   // replaced it).
   void CloseStream(const std::string& node, uint32_t shard, uint64_t stream);
@@ -92,6 +96,10 @@ class ReplicationHub {
     std::vector<bool> connected;  // per shard
     std::vector<int64_t> lag_ms;  // per shard: ms since it last had all durable records
     bool caught_up = false;       // every shard acked everything durable here
+    // False from a copy from scratch until the node first caught up on every
+    // shard: meanwhile it keeps <data-dir>/RESYNCING and may not lead, so it
+    // must not stay (or be named) the synchronous replica if another can.
+    bool copy_complete = true;
   };
   std::vector<ReplicaView> Replicas() const;
 
@@ -141,6 +149,9 @@ class ReplicationHub {
     std::vector<uint64_t> acked;
     std::vector<bool> connected;
     std::vector<uint64_t> stream;  // the current stream's number, per shard
+    // A copy from scratch began and the node has not yet caught up on every
+    // shard since (cleared by Replicas(), which is why it is mutable).
+    mutable bool copying = false;
   };
   uint64_t next_stream_ = 0;  // under mu_
   // When each recent local durable LSN was published, per shard: a ring of

@@ -292,7 +292,7 @@ absl::Status WalSender::Stream(Conn* conn, const repl::Hello& hello) {
   std::string().swap(chunk);
   // The replica has what came before the first record it is sent.
   conn->sent_lsn = tail.next_lsn() - 1;
-  conn->hub_stream = hub_->OpenStream(hello.node_id(), shard);
+  conn->hub_stream = hub_->OpenStream(hello.node_id(), shard, hello.from_lsn() == 0);
   LogInfo("replication: streaming shard ", shard, " to ", hello.node_id(), " (",
           conn->stream->peer(), ") from LSN ", tail.next_lsn(),
           snap_name.empty() ? "" : absl::StrCat(" after ", snap_name));

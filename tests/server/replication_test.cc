@@ -441,9 +441,9 @@ TEST_F(ReplicationTest, AReplicaSnapshotsItsCopyAndDropsTheLogItCovers) {
 TEST(ReplicationHubTest, AReplacedStreamSpeaksNoMoreForItsNode) {
   ReplicationHub hub(1, /*require_sync=*/true);
   hub.PublishDurable(0, 10);
-  const uint64_t old_stream = hub.OpenStream("r", 0);
+  const uint64_t old_stream = hub.OpenStream("r", 0, /*from_scratch=*/true);
   hub.Ack("r", 0, old_stream, 6);
-  const uint64_t stream = hub.OpenStream("r", 0);
+  const uint64_t stream = hub.OpenStream("r", 0, /*from_scratch=*/true);
   ASSERT_NE(stream, old_stream);
   hub.SetSync("r");
   hub.Ack("r", 0, old_stream, 10);  // about a copy the new stream replaced
@@ -459,6 +459,45 @@ TEST(ReplicationHubTest, AReplacedStreamSpeaksNoMoreForItsNode) {
   EXPECT_FALSE(hub.Replicas()[0].connected[0]);
   hub.Ack("r", 0, 12345, 11);  // a stream the hub never opened
   EXPECT_EQ(hub.Replicas()[0].acked[0], 10u);
+}
+
+// A replica that begins a copy from scratch keeps RESYNCING, and may not
+// lead, until it has caught up on every shard; the hub says so across its
+// resumed streams, so the primary does not keep it as the synchronous replica
+// (ClusterNode::ManageSync) while another could take its place.
+TEST(ReplicationHubTest, ACopyFromScratchIsIncompleteUntilEveryShardCaughtUp) {
+  ReplicationHub hub(2, /*require_sync=*/true);
+  hub.PublishDurable(0, 10);
+  hub.PublishDurable(1, 20);
+  uint64_t s0 = hub.OpenStream("r", 0, /*from_scratch=*/false);
+  uint64_t s1 = hub.OpenStream("r", 1, /*from_scratch=*/false);
+  hub.Ack("r", 0, s0, 10);
+  hub.Ack("r", 1, s1, 20);
+  ASSERT_EQ(hub.Replicas().size(), 1u);
+  EXPECT_TRUE(hub.Replicas()[0].caught_up);
+  EXPECT_TRUE(hub.Replicas()[0].copy_complete);
+  // It starts over from scratch: incomplete, even once shard 0 caught up and
+  // shard 1's stream ends and resumes.
+  s0 = hub.OpenStream("r", 0, /*from_scratch=*/true);
+  s1 = hub.OpenStream("r", 1, /*from_scratch=*/true);
+  EXPECT_FALSE(hub.Replicas()[0].copy_complete);
+  hub.Ack("r", 0, s0, 10);
+  hub.Ack("r", 1, s1, 5);
+  EXPECT_FALSE(hub.Replicas()[0].caught_up);
+  EXPECT_FALSE(hub.Replicas()[0].copy_complete);
+  hub.CloseStream("r", 1, s1);
+  s1 = hub.OpenStream("r", 1, /*from_scratch=*/false);
+  hub.Ack("r", 1, s1, 19);
+  EXPECT_FALSE(hub.Replicas()[0].copy_complete) << "a resumed stream does not complete a copy";
+  hub.Ack("r", 1, s1, 20);
+  EXPECT_TRUE(hub.Replicas()[0].caught_up);
+  EXPECT_TRUE(hub.Replicas()[0].copy_complete);
+  // Complete stays complete while it falls behind and resumes.
+  hub.PublishDurable(1, 30);
+  hub.CloseStream("r", 1, s1);
+  s1 = hub.OpenStream("r", 1, /*from_scratch=*/false);
+  EXPECT_FALSE(hub.Replicas()[0].caught_up);
+  EXPECT_TRUE(hub.Replicas()[0].copy_complete);
 }
 
 // A seat's state (wire::SeatState) as `c` reads it; -1: no answer.
