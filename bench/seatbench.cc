@@ -13,8 +13,8 @@
 //
 // --target seatlock --client async (default): requests go through the client
 // library's pipelined AsyncClient (client/async_client.h), so the figures
-// include its cost. K = max(1, connections / shards) clients, each with its
-// own I/O thread and one socket per shard port; every logical connection
+// include its cost. K = --threads clients, each with its own I/O thread and
+// connections / (K x shards) sockets per shard port; every logical connection
 // (Conn: holder, rng, cursors, verify records) belongs to one client and one
 // shard, and keeps its transactions in flight through AsyncClient::Call. The
 // callbacks (on that client's I/O thread) record the reply and start the next
@@ -100,9 +100,10 @@ ABSL_FLAG(int32_t, server_pid, 0,
           "workers included, from /proc/PID/stat) over the measured window is reported, with "
           "requests per server CPU-second.");
 ABSL_FLAG(int32_t, pipeline, 1, "Closed loop: transactions in flight per connection.");
-ABSL_FLAG(int32_t, threads, 1,
-          "Load-generator threads (raw: epoll loops; --client async: open-loop pacing threads, the "
-          "clients' I/O threads doing the rest).");
+ABSL_FLAG(
+    int32_t, threads, 1,
+    "Load-generator threads (raw: epoll loops; --client async: clients, each with its own I/O "
+    "thread and, open loop, a pacing thread).");
 ABSL_FLAG(double, duration, 10, "Seconds to measure.");
 ABSL_FLAG(double, warmup, 2, "Seconds to run before measuring.");
 ABSL_FLAG(
@@ -1748,10 +1749,11 @@ int Main() {
   std::vector<std::unique_ptr<Worker>> workers;
   int clients = 0;
   if (async) {
-    // K clients, so that K x shards sockets to the shard ports ~ --connections.
-    // Connection i (on shard usable[i % U]) belongs to client (i / U) % K: one
-    // logical connection per (client, shard) when U divides --connections.
-    clients = std::max(1, connections / usable_shards);
+    // K = --threads clients (one I/O thread each, as a booking service would
+    // run), each with connections / (K x shards) sockets per shard port, so
+    // that K x shards x that ~ --connections. Connection i (on shard
+    // usable[i % U]) belongs to client (i / U) % K.
+    clients = std::max(1, std::min(threads, connections / usable_shards));
     std::vector<std::vector<Conn>> mine(static_cast<size_t>(clients));
     for (int i = 0; i < connections; ++i) {
       mine[static_cast<size_t>((i / usable_shards) % clients)].push_back(std::move(conns[i]));
@@ -1761,6 +1763,7 @@ int Main() {
     opts.port = static_cast<uint16_t>(port);
     opts.call_timeout_ms = kCallTimeoutMs;
     opts.client_name = "seatbench";
+    opts.connections_per_port = std::clamp(connections / (clients * usable_shards), 1, 64);
     for (int k = 0; k < clients; ++k) {
       auto client = AsyncClient::Connect(opts);
       if (!client.ok()) Die(absl::StrCat("AsyncClient::Connect: ", client.status().ToString()));

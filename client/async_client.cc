@@ -172,6 +172,10 @@ absl::StatusOr<std::unique_ptr<AsyncClient>> AsyncClient::Connect(const ClientOp
 }
 
 absl::Status AsyncClient::Start() {
+  if (options_.connections_per_port < 1 || options_.connections_per_port > 64) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "ClientOptions::connections_per_port must be 1..64, not ", options_.connections_per_port));
+  }
   wire::Request hello;
   hello.set_request_id(0);
   hello.mutable_hello()->set_protocol_version(protocol::kProtocolVersion);
@@ -196,10 +200,15 @@ absl::Status AsyncClient::Start() {
     ep->backoff_ms = options_.backoff_initial_ms;
     endpoints_.push_back(std::move(ep));
   };
-  add(options_.port);
+  for (int k = 0; k < options_.connections_per_port; ++k) add(options_.port);
   if (options_.shard_aware && hello_.shard_count() > 1) {
-    for (uint32_t p : hello_.shard_ports()) add(static_cast<uint16_t>(p));
+    for (uint32_t p : hello_.shard_ports()) {
+      for (int k = 0; k < options_.connections_per_port; ++k) add(static_cast<uint16_t>(p));
+    }
   }
+  const size_t ports = endpoints_.size() / static_cast<size_t>(options_.connections_per_port);
+  next_socket_ = std::make_unique<std::atomic<uint32_t>[]>(ports);
+  for (size_t i = 0; i < ports; ++i) next_socket_[i].store(0);
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   evfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (epfd_ < 0 || evfd_ < 0) return absl::InternalError("epoll/eventfd failed");
@@ -226,7 +235,7 @@ AsyncClient::~AsyncClient() {
 
 int AsyncClient::RouteFor(const wire::Request& req) const {
   const uint32_t n = hello_.shard_count();
-  if (endpoints_.size() <= 1 || n <= 1) return -1;
+  if (endpoints_.size() <= static_cast<size_t>(options_.connections_per_port) || n <= 1) return -1;
   // The server's own routing table (protocol/op_table.h). A hold that
   // carries a pass goes to its room's home, which checks the pass first.
   const bool has_pass = (req.op_case() == wire::Request::kHold && !req.hold().pass().empty()) ||
@@ -264,7 +273,11 @@ void AsyncClient::Send(wire::Request req, Callback done, int64_t timeout_ms, boo
   const uint64_t id = next_id_.fetch_add(1, std::memory_order_relaxed);
   req.set_request_id(id);
   const int route = RouteFor(req);
-  Endpoint& ep = *endpoints_[route < 0 ? 0 : static_cast<size_t>(route) + 1];
+  const size_t per = static_cast<size_t>(options_.connections_per_port);
+  const size_t port = route < 0 ? 0 : static_cast<size_t>(route) + 1;
+  const size_t socket =
+      stream || per == 1 ? 0 : next_socket_[port].fetch_add(1, std::memory_order_relaxed) % per;
+  Endpoint& ep = *endpoints_[port * per + socket];
   const int64_t deadline =
       stream ? std::numeric_limits<int64_t>::max()
              : MonoMs() + (timeout_ms < 0 ? options_.call_timeout_ms : timeout_ms);

@@ -47,6 +47,12 @@ struct ClientOptions {
   int64_t backoff_initial_ms = 50;
   int64_t backoff_max_ms = 2000;
   std::string client_name = "libseatlock_client";
+  // Sockets to each port (the main port, and each shard's), 1..64, all
+  // served by the client's one I/O thread; calls to a port take its sockets
+  // in turn. More than 1 spreads a busy client over more of the server's
+  // connections; calls that were not waited for may then be answered out of
+  // order (one socket keeps their order). A SUBSCRIBE stream uses the first.
+  int connections_per_port = 1;
   // A replica group (docs/cluster.md): every node's "host:port". When set,
   // the blocking Client ignores host/port, connects to whichever node's
   // HELLO says "primary", and finds it again after NOT_PRIMARY or a lost
@@ -58,8 +64,9 @@ class AsyncClient {
  public:
   using Callback = std::function<void(absl::StatusOr<wire::Response>)>;
 
-  // Connects to the main port, says HELLO, and (shard-aware) prepares one
-  // connection per shard, dialled on first use.
+  // Connects to the main port, says HELLO, and (shard-aware) prepares
+  // connections_per_port connections per shard, dialled on first use.
+  // INVALID_ARGUMENT if connections_per_port is out of range.
   static absl::StatusOr<std::unique_ptr<AsyncClient>> Connect(const ClientOptions& options);
   ~AsyncClient();
   AsyncClient(const AsyncClient&) = delete;
@@ -97,7 +104,12 @@ class AsyncClient {
 
   ClientOptions options_;
   wire::HelloReply hello_;
-  std::vector<std::unique_ptr<Endpoint>> endpoints_;  // [0] main, [1+i] shard i
+  // connections_per_port endpoints per port: [0, per) the main port, then
+  // shard i's at [(1 + i) * per, (2 + i) * per).
+  std::vector<std::unique_ptr<Endpoint>> endpoints_;
+  // Per port (endpoints_.size() / connections_per_port of them): the next of
+  // its sockets, round robin.
+  std::unique_ptr<std::atomic<uint32_t>[]> next_socket_;
   std::atomic<uint64_t> next_id_{1};
   int epfd_ = -1;
   int evfd_ = -1;

@@ -7,10 +7,13 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
 
+#include "client/async_client.h"
 #include "client/client.h"
 #include "gtest/gtest.h"
 #include "protocol/framing.h"
@@ -223,6 +226,60 @@ TEST_P(ServerTest, ShardAwareClientNeverMakesTheServerForward) {
   uint64_t forwarded = 0;
   for (const auto& s : stats->stats().shards()) forwarded += s.forwarded_out();
   EXPECT_LE(forwarded, 2u);
+}
+
+// ClientOptions::connections_per_port: one client, several sockets per shard
+// port, every call answered once; out of range is refused at Connect.
+TEST_P(ServerTest, AnAsyncClientSpreadsItsCallsOverItsSocketsPerPort) {
+  ASSERT_EQ(client_->DefineEvent(Arena("gig"))->code(), wire::OK);
+  ClientOptions opts;
+  opts.port = daemon_->port();
+  for (int bad : {0, 65}) {
+    opts.connections_per_port = bad;
+    auto refused = AsyncClient::Connect(opts);
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+  }
+  opts.connections_per_port = 3;
+  auto async = AsyncClient::Connect(opts);
+  ASSERT_TRUE(async.ok()) << async.status();
+  const auto base = client_->Stats();
+  ASSERT_EQ(base->code(), wire::OK);
+  uint64_t base_conns = 0;
+  for (const auto& sh : base->stats().shards()) base_conns += sh.connections();
+  // 6 sections over 2 shards, 4 rows of seats: 60 one-seat holds, in flight
+  // together, none of them waited for before the next is sent.
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0, granted = 0;
+  constexpr int kCalls = 60;
+  for (int i = 0; i < kCalls; ++i) {
+    wire::Request r;
+    auto* h = r.mutable_hold();
+    h->set_event_id("gig");
+    *h->add_seats() = SeatAt(std::to_string(101 + i % 6), "A", std::to_string(1 + i / 6));
+    h->set_holder("spread");
+    h->set_ttl_ms(60'000);
+    (*async)->Call(std::move(r), [&](absl::StatusOr<wire::Response> resp) {
+      std::lock_guard<std::mutex> l(mu);
+      ++answered;
+      if (resp.ok() && resp->code() == wire::OK) ++granted;
+      cv.notify_all();
+    });
+  }
+  {
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] { return answered == kCalls; }));
+  }
+  EXPECT_EQ(granted, kCalls);
+  EXPECT_EQ((*async)->in_flight(), 0u);
+  // Each shard port got its 3 sockets (the main port's are dialled only for
+  // what is routed there: none of these holds).
+  const auto after = client_->Stats();
+  ASSERT_EQ(after->code(), wire::OK);
+  uint64_t conns = 0;
+  for (const auto& sh : after->stats().shards()) conns += sh.connections();
+  EXPECT_EQ(conns, base_conns + 6);
 }
 
 TEST_P(ServerTest, HoldAcrossShardsIsAllOrNothing) {
