@@ -31,12 +31,24 @@ bool PortFree(uint16_t port) {
   return ok;
 }
 
-// A main port whose shard ports (up to 8 shards) are free too.
+// The lowest port the kernel hands out for outgoing connections.
+int EphemeralLow() {
+  std::ifstream f("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 0;
+  return (f >> low) && low > 12000 ? low : 32768;
+}
+
+// A main port whose shard ports (up to 8 shards) are free too. Below the
+// ephemeral range: a node that is killed and restarted keeps its ports, and
+// while it is down an outgoing connection (a client, a replica's stream)
+// could otherwise be given one of them, and the restart fail to bind (seen
+// once in CI: "cannot bind ... Address already in use", then no replica).
 uint16_t FreePortRun(int count) {
   static std::mt19937 rng(static_cast<uint32_t>(getpid()) ^
                           static_cast<uint32_t>(std::random_device{}()));
+  static const int span = EphemeralLow() - 10000 - 16;
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    const uint16_t base = static_cast<uint16_t>(20000 + rng() % 30000);
+    const uint16_t base = static_cast<uint16_t>(10000 + rng() % static_cast<uint32_t>(span));
     bool ok = true;
     for (int i = 0; i < count && ok; ++i) ok = PortFree(static_cast<uint16_t>(base + i));
     if (ok) return base;
