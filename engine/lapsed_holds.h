@@ -69,7 +69,6 @@ class LapsedHolds {
     }
     Node& n = At(i);
     n.entry = std::move(e);
-    n.used = true;
     n.prev = tail_;
     n.next = kNone;
     if (tail_ != kNone) At(tail_).next = i;
@@ -157,7 +156,6 @@ class LapsedHolds {
   struct Node {
     Entry entry;
     uint32_t prev = kNone, next = kNone;
-    bool used = false;
   };
 
   Node& At(uint32_t i) { return chunks_[i / kChunk][i % kChunk]; }
@@ -176,7 +174,6 @@ class LapsedHolds {
     // keep a long holder's buffer for the node's next use).
     n.entry.~Entry();
     new (&n.entry) Entry();
-    n.used = false;
     n.prev = kNone;
     n.next = free_;
     free_ = i;
