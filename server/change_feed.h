@@ -28,12 +28,12 @@
 #define SEATLOCK_SERVER_CHANGE_FEED_H_
 
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "common/ring_deque.h"
 #include "engine/seat_engine.h"
 #include "engine/string_util.h"
 #include "protocol/seatlock.pb.h"
@@ -46,7 +46,8 @@ class ChangeFeed final : public ChangeSink {
   static constexpr size_t kMaxBacklogBytes = 8u << 20;
   static constexpr size_t kMinPendingCapacity = 4096;
 
-  ChangeFeed(uint32_t shard, size_t ring_capacity) : shard_(shard), capacity_(ring_capacity) {}
+  ChangeFeed(uint32_t shard, size_t ring_capacity)
+      : shard_(shard), capacity_(ring_capacity), ring_(ring_capacity) {}
   void set_engine(const SeatEngine* engine) { engine_ = engine; }
   void set_loop(EventLoop* loop) { loop_ = loop; }
 
@@ -103,8 +104,8 @@ class ChangeFeed final : public ChangeSink {
   size_t capacity_;
   const SeatEngine* engine_ = nullptr;
   EventLoop* loop_ = nullptr;
-  std::deque<Stored> ring_;        // released changes, newest last
-  std::deque<Stored> pending_;     // changes waiting for the log, in order
+  RingDeque<Stored> ring_;         // released changes, newest last
+  RingDeque<Stored> pending_;      // changes waiting for the log, in order
   uint64_t emitted_ = 0;           // changes reported by the engine
   StringMap<uint64_t> event_seq_;  // newest sequence number given, per event
   StringMap<uint64_t> released_;   // newest sequence number released, per event

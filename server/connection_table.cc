@@ -381,7 +381,14 @@ void ConnectionTable::HandleRequest(uint64_t id, Conn& conn, Request&& req) {
   conn.in_flight++;
   const bool large = op->large_reply;
   if (large) conn.large_in_flight++;
-  handler_->Dispatch(std::move(req), [this, id, large](Response&& resp) {
+  // `this` and one word: small enough for std::function's inline buffer, so
+  // a request's callback allocates nothing. Ids count up from 1; the top bit
+  // carries `large`.
+  static constexpr uint64_t kLargeBit = uint64_t{1} << 63;
+  const uint64_t tagged = id | (large ? kLargeBit : 0);
+  handler_->Dispatch(std::move(req), [this, tagged](Response&& resp) {
+    const uint64_t id = tagged & ~kLargeBit;
+    const bool large = (tagged & kLargeBit) != 0;
     auto it = conns_.find(id);
     if (it == conns_.end()) return;
     Conn& c = it->second;

@@ -51,6 +51,19 @@ void CallInTurn(CallFn call, CallSteps steps) {
   Step(s);
 }
 
+std::optional<uint32_t> SoleHoldShard(const Request& req, uint32_t n, uint64_t seed) {
+  const wire::HoldRequest& h = req.hold();
+  if (h.seats().empty()) return 0;  // shard 0's engine refuses it: no seats requested
+  const std::string& first = h.seats(0).section();
+  const uint32_t owner = protocol::ShardFor(h.event_id(), first, n, seed);
+  for (const wire::SeatRef& s : h.seats()) {
+    if (s.section() != first && protocol::ShardFor(h.event_id(), s.section(), n, seed) != owner) {
+      return std::nullopt;
+    }
+  }
+  return owner;
+}
+
 std::map<uint32_t, Request> SplitHoldByShard(const Request& req, uint32_t n, uint64_t seed) {
   const wire::HoldRequest& h = req.hold();
   std::map<uint32_t, Request> parts;

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <vector>
 
 #include "protocol/seatlock.pb.h"
@@ -40,6 +41,12 @@ struct CallSteps {
   std::function<void()> on_end;
 };
 void CallInTurn(CallFn call, CallSteps steps);
+
+// The one shard that owns every seat of a HOLD (shard 0 if it names none,
+// for its engine to refuse), or nullopt if its seats span shards. Most holds name one section, so
+// the router sends them on as they are: no split, no copy.
+std::optional<uint32_t> SoleHoldShard(const wire::Request& hold, uint32_t shard_count,
+                                      uint64_t seed);
 
 // Splits a HOLD's seats by owner shard; each part keeps the request id,
 // event, holder and TTL. Ordered by shard.

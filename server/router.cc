@@ -105,11 +105,12 @@ void Router::RouteHold(Request&& req, Callback done) {
         absl::StrCat(h.seats_size(), " seats exceeds the maximum of ", max_seats, " per hold")));
     return;
   }
-  auto parts = SplitHoldByShard(req, p_.config->shards, p_.group->hash_seed);
-  if (parts.size() == 1) {
-    CallShard(parts.begin()->first, std::move(req), std::move(done));
+  if (const std::optional<uint32_t> owner =
+          SoleHoldShard(req, p_.config->shards, p_.group->hash_seed)) {
+    CallShard(*owner, std::move(req), std::move(done));
     return;
   }
+  auto parts = SplitHoldByShard(req, p_.config->shards, p_.group->hash_seed);
   HoldAcrossShards(Caller(), req.request_id(), h.holder(), std::move(parts), std::move(done));
 }
 

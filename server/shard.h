@@ -131,8 +131,12 @@ class Shard final : public LoopHandler,
   Rooms rooms_;
   bool rooms_active_ = false;
   // Requests and local responses of one input batch live here; reset after
-  // the batch (responses are serialized before the batch ends).
-  google::protobuf::Arena arena_;
+  // the batch (responses are serialized before the batch ends). The arena
+  // starts in arena_block_, which a reset keeps: a batch that fits in it
+  // allocates nothing.
+  static constexpr size_t kArenaBlockBytes = 64 << 10;
+  std::unique_ptr<char[]> arena_block_ = std::make_unique<char[]>(kArenaBlockBytes);
+  google::protobuf::Arena arena_{arena_block_.get(), kArenaBlockBytes};
   ShardBus bus_;
   CommitPipeline commit_;
   ConnectionTable conns_;

@@ -132,6 +132,18 @@ TEST(SplitHoldByShard, GroupsSeatsByOwnerKeepingHolderAndTtl) {
   EXPECT_EQ(parts.at(5).request_id(), 77u);
 }
 
+TEST(SoleHoldShard, NamesTheOwnerOnlyWhenEverySeatIsOnIt) {
+  const uint64_t seed = protocol::kDefaultHashSeed;
+  EXPECT_EQ(SoleHoldShard(TwoShardHold(), 8, seed), std::nullopt);  // shards 5, 0, 5
+  Request one = TwoShardHold();
+  one.mutable_hold()->mutable_seats()->DeleteSubrange(1, 1);  // A, A: both on shard 5
+  EXPECT_EQ(SoleHoldShard(one, 8, seed), std::optional<uint32_t>(5));
+  EXPECT_EQ(SoleHoldShard(TwoShardHold(), 1, seed), std::optional<uint32_t>(0));
+  Request none = TwoShardHold();
+  none.mutable_hold()->clear_seats();  // shard 0's engine answers: no seats requested
+  EXPECT_EQ(SoleHoldShard(none, 8, seed), std::optional<uint32_t>(0));
+}
+
 TEST(HoldAcrossShards, TakesThePartsInShardOrderAndMergesThem) {
   FakeShards shards;
   Response got;
