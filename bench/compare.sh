@@ -45,6 +45,9 @@ Options:
                      rates (requests/s; "half" = half of that system's own
                      closed-loop hold1 median), one run each, with a CDF plot.
                      Default with --pinned: "20000 100000 half"; else none
+  --tag T            name the report bench/results/<date>-<host>[-pinned]-T.md
+                     (and its raw runs and plots), so a second report of
+                     the same day does not overwrite the first
   --help             this text
 
 Workloads: hold1 hold4 contended read hold-confirm hold-release ping.
@@ -62,6 +65,7 @@ PIPELINE=16
 WORKLOADS=""
 CLIENT=async
 PINNED=0
+EXTRA_TAG=""
 RATES=""
 RATES_SET=0
 while [[ $# -gt 0 ]]; do
@@ -74,6 +78,7 @@ while [[ $# -gt 0 ]]; do
     --workloads) WORKLOADS="$2"; shift 2 ;;
     --client) CLIENT="$2"; shift 2 ;;
     --pinned) PINNED=1; shift ;;
+    --tag) EXTRA_TAG="$2"; shift 2 ;;
     --rates) RATES="$2"; RATES_SET=1; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "compare.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -141,6 +146,7 @@ DATE="$(date +%F)"
 HOSTNAME_S="$(hostname -s)"
 TAG="$DATE-$HOSTNAME_S"
 ((PINNED)) && TAG="$TAG-pinned"
+[[ -n "$EXTRA_TAG" ]] && TAG="$TAG-$EXTRA_TAG"
 RESULTS="bench/results"
 RAW="$RESULTS/raw"
 mkdir -p "$RAW"
