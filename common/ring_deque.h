@@ -1,23 +1,25 @@
-// RingDeque: a first-in first-out queue on one circular array of slots,
-// for queues that are pushed and popped at a steady rate (the change feed's
+// RingDeque: a first-in first-out queue in fixed-size chunks that are
+// recycled, for queues pushed and popped at a steady rate (the change feed's
 // ring and its changes waiting for the log).
 //
 // Why not std::deque: a deque allocates a block every few pushes and frees
 // one every few pops, so a queue in steady state calls malloc and free
-// without end. A RingDeque allocates only when it grows past its slots, and
-// a popped slot is reused by a later push.
+// without end. Why not one circular array: growing it moves every element,
+// and a queue of 100,000 changes took up to 100 ms to move, a stall for
+// every request queued behind it. A RingDeque never moves an element: it
+// grows a chunk (kChunk elements) at a time, a chunk emptied at the front is
+// kept (up to kSpareChunks of them) for the next chunk at the back, and only
+// the array of chunk pointers is ever copied.
 //
-// Slots grow by doubling, up to `slot_limit` if one is given (a queue kept
-// at most N long need never have more than N slots). A popped or cleared
-// slot is reset to T{}, so it keeps none of the element's memory. T must be
-// default-constructible and move-assignable.
+// A popped or cleared element is reset to T{}, so it keeps none of its
+// memory. T must be default-constructible and move-assignable.
 //
 // Owns its elements. Not thread-safe: one thread at a time.
 #ifndef SEATLOCK_COMMON_RING_DEQUE_H_
 #define SEATLOCK_COMMON_RING_DEQUE_H_
 
-#include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -26,34 +28,44 @@ namespace seatlock {
 template <typename T>
 class RingDeque {
  public:
-  // `slot_limit` 0: no limit on growth beyond doubling.
-  explicit RingDeque(size_t slot_limit = 0) : slot_limit_(slot_limit) {}
+  static constexpr size_t kChunk = 256;
+  // Emptied chunks kept for reuse; beyond this they are freed, so a queue
+  // gives back what a burst made it take.
+  static constexpr size_t kSpareChunks = 2;
 
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  // Slots allocated: the most elements held without growing.
-  size_t slots() const { return slots_.size(); }
+  // Chunks allocated, in use or spare.
+  size_t chunks() const { return map_size_ + spare_.size(); }
 
   // Element `i` from the front (0) to the back (size() - 1).
-  T& operator[](size_t i) { return slots_[Slot(i)]; }
-  const T& operator[](size_t i) const { return slots_[Slot(i)]; }
+  T& operator[](size_t i) { return At(head_ + i); }
+  const T& operator[](size_t i) const { return At(head_ + i); }
   T& front() { return (*this)[0]; }
   T& back() { return (*this)[size_ - 1]; }
 
   void push_back(T&& v) {
-    if (size_ == slots_.size()) Grow();
-    slots_[Slot(size_)] = std::move(v);
+    const size_t p = head_ + size_;
+    if (p == map_size_ * kChunk) AddChunk();
+    At(p) = std::move(v);
     ++size_;
   }
   void pop_front() {
-    slots_[head_] = T{};
-    head_ = head_ + 1 == slots_.size() ? 0 : head_ + 1;
+    At(head_) = T{};
+    ++head_;
     --size_;
+    if (head_ == kChunk) {  // the front chunk is empty: recycle it
+      std::unique_ptr<T[]>& first = map_[map_head_];
+      if (spare_.size() < kSpareChunks) spare_.push_back(std::move(first));
+      first.reset();
+      map_head_ = map_head_ + 1 == map_.size() ? 0 : map_head_ + 1;
+      --map_size_;
+      head_ = 0;
+    }
   }
-  // Empties the queue; the slots stay allocated.
+  // Empties the queue.
   void clear() {
     while (!empty()) pop_front();
-    head_ = 0;
   }
 
   template <typename Ring, typename Value>
@@ -81,23 +93,42 @@ class RingDeque {
   const_iterator end() const { return const_iterator(this, size_); }
 
  private:
-  size_t Slot(size_t i) const {
-    const size_t s = head_ + i;
-    return s >= slots_.size() ? s - slots_.size() : s;
+  // Position `p` counts from the start of the front chunk.
+  T& At(size_t p) const {
+    size_t c = map_head_ + p / kChunk;
+    if (c >= map_.size()) c -= map_.size();
+    return map_[c][p % kChunk];
   }
-  // Moves the elements, front first, into a larger array starting at slot 0.
-  void Grow() {
-    size_t n = std::max<size_t>(16, slots_.size() * 2);
-    if (slot_limit_ > slots_.size()) n = std::min(n, slot_limit_);
-    std::vector<T> bigger(n);
-    for (size_t i = 0; i < size_; ++i) bigger[i] = std::move((*this)[i]);
-    slots_.swap(bigger);
-    head_ = 0;
+  // Appends a chunk at the back: a spare one if there is one.
+  void AddChunk() {
+    if (map_size_ == map_.size()) {  // the chunk map is full: double it, front first
+      std::vector<std::unique_ptr<T[]>> bigger(map_.empty() ? 4 : map_.size() * 2);
+      for (size_t i = 0; i < map_size_; ++i) {
+        size_t c = map_head_ + i;
+        if (c >= map_.size()) c -= map_.size();
+        bigger[i] = std::move(map_[c]);
+      }
+      map_.swap(bigger);
+      map_head_ = 0;
+    }
+    std::unique_ptr<T[]> chunk;
+    if (!spare_.empty()) {
+      chunk = std::move(spare_.back());
+      spare_.pop_back();
+    } else {
+      chunk = std::make_unique<T[]>(kChunk);
+    }
+    size_t c = map_head_ + map_size_;
+    if (c >= map_.size()) c -= map_.size();
+    map_[c] = std::move(chunk);
+    ++map_size_;
   }
 
-  size_t slot_limit_;
-  std::vector<T> slots_;
-  size_t head_ = 0;  // slot of the front element
+  std::vector<std::unique_ptr<T[]>> map_;  // circular: map_size_ chunks from map_head_
+  size_t map_head_ = 0;
+  size_t map_size_ = 0;
+  std::vector<std::unique_ptr<T[]>> spare_;
+  size_t head_ = 0;  // the front element's index in the front chunk
   size_t size_ = 0;
 };
 

@@ -46,8 +46,7 @@ class ChangeFeed final : public ChangeSink {
   static constexpr size_t kMaxBacklogBytes = 8u << 20;
   static constexpr size_t kMinPendingCapacity = 4096;
 
-  ChangeFeed(uint32_t shard, size_t ring_capacity)
-      : shard_(shard), capacity_(ring_capacity), ring_(ring_capacity) {}
+  ChangeFeed(uint32_t shard, size_t ring_capacity) : shard_(shard), capacity_(ring_capacity) {}
   void set_engine(const SeatEngine* engine) { engine_ = engine; }
   void set_loop(EventLoop* loop) { loop_ = loop; }
 

@@ -1,5 +1,5 @@
 // RingDeque against std::deque: random pushes, pops, clears and reads, with
-// growth past the slot limit; and slot reuse in a steady queue.
+// growth over many chunks; chunk reuse, stable addresses, memory given back.
 #include "common/ring_deque.h"
 
 #include <deque>
@@ -12,13 +12,14 @@ namespace seatlock {
 namespace {
 
 TEST(RingDequeTest, BehavesAsADequeUnderRandomOps) {
-  for (size_t limit : {size_t{0}, size_t{5}, size_t{40}}) {
-    std::mt19937 rng(static_cast<uint32_t>(limit) + 7);
-    RingDeque<std::string> ring(limit);
+  // Mostly pushes (the queue grows over many chunks), then mostly pops.
+  for (int push_share : {55, 75, 45}) {
+    std::mt19937 rng(static_cast<uint32_t>(push_share));
+    RingDeque<std::string> ring;
     std::deque<std::string> model;
     for (int step = 0; step < 20000; ++step) {
       const int op = static_cast<int>(rng() % 100);
-      if (op < 55) {
+      if (op < push_share) {
         // Long enough to live on the heap, so a leak would show under ASan.
         std::string v = std::to_string(step) + std::string(rng() % 40, 'x');
         model.push_back(v);
@@ -49,27 +50,38 @@ TEST(RingDequeTest, BehavesAsADequeUnderRandomOps) {
   }
 }
 
-TEST(RingDequeTest, ASteadyQueueStopsGrowingAndReusesItsSlots) {
+TEST(RingDequeTest, ASteadyQueueReusesItsChunks) {
   RingDeque<int> ring;
-  for (int i = 0; i < 100; ++i) ring.push_back(int{i});
-  const size_t slots = ring.slots();
-  EXPECT_GE(slots, 100u);
-  for (int i = 100; i < 100000; ++i) {
+  for (int i = 0; i < 1000; ++i) ring.push_back(int{i});
+  const size_t chunks = ring.chunks();
+  EXPECT_EQ(chunks, 4u);  // 1,000 elements in chunks of 256
+  for (int i = 1000; i < 200000; ++i) {
     ring.pop_front();
     ring.push_back(int{i});
   }
-  EXPECT_EQ(ring.slots(), slots);
-  EXPECT_EQ(ring.front(), 100000 - 100);
-  EXPECT_EQ(ring.back(), 99999);
+  EXPECT_LE(ring.chunks(), chunks + RingDeque<int>::kSpareChunks);
+  EXPECT_EQ(ring.front(), 200000 - 1000);
+  EXPECT_EQ(ring.back(), 199999);
 }
 
-TEST(RingDequeTest, GrowsToItsSlotLimitNotPastIt) {
-  RingDeque<int> ring(/*slot_limit=*/100);
-  for (int i = 0; i < 100; ++i) ring.push_back(int{i});
-  EXPECT_EQ(ring.slots(), 100u);  // 16, 32, 64, then the limit
-  ring.push_back(100);            // a limit is a hint: it grows past when full
-  EXPECT_EQ(ring.size(), 101u);
-  EXPECT_EQ(ring[100], 100);
+TEST(RingDequeTest, GrowingNeverMovesAnElement) {
+  RingDeque<int> ring;
+  ring.push_back(7);
+  const int* first = &ring.front();
+  for (int i = 0; i < 100000; ++i) ring.push_back(int{i});
+  EXPECT_EQ(&ring.front(), first);
+  EXPECT_EQ(*first, 7);
+}
+
+TEST(RingDequeTest, AnEmptiedQueueKeepsOnlyItsSpareChunks) {
+  RingDeque<int> ring;
+  for (int i = 0; i < 100000; ++i) ring.push_back(int{i});
+  EXPECT_EQ(ring.chunks(), (100000 + RingDeque<int>::kChunk - 1) / RingDeque<int>::kChunk);
+  ring.clear();
+  EXPECT_TRUE(ring.empty());
+  EXPECT_LE(ring.chunks(), RingDeque<int>::kSpareChunks + 1);
+  ring.push_back(1);
+  EXPECT_EQ(ring.front(), 1);
 }
 
 }  // namespace
