@@ -43,8 +43,9 @@ struct CallSteps {
 void CallInTurn(CallFn call, CallSteps steps);
 
 // The one shard that owns every seat of a HOLD (shard 0 if it names none,
-// for its engine to refuse), or nullopt if its seats span shards. Most holds name one section, so
-// the router sends them on as they are: no split, no copy.
+// for its engine to refuse), or nullopt if its seats span shards. Most holds
+// name one section, so the router sends them on as they are: no split, no
+// copy.
 std::optional<uint32_t> SoleHoldShard(const wire::Request& hold, uint32_t shard_count,
                                       uint64_t seed);
 
