@@ -96,20 +96,18 @@ class RingDeque {
 
  private:
   // Position `p` counts from the start of the front chunk.
-  T& At(size_t p) const {
-    size_t c = map_head_ + p / kChunk;
-    if (c >= map_.size()) c -= map_.size();
-    return map_[c][p % kChunk];
+  T& At(size_t p) { return map_[MapSlot(p / kChunk)][p % kChunk]; }
+  const T& At(size_t p) const { return map_[MapSlot(p / kChunk)][p % kChunk]; }
+  // The index in map_ of the i-th chunk from the front.
+  size_t MapSlot(size_t i) const {
+    const size_t c = map_head_ + i;
+    return c >= map_.size() ? c - map_.size() : c;
   }
   // Appends a chunk at the back: a spare one if there is one.
   void AddChunk() {
     if (map_size_ == map_.size()) {  // the chunk map is full: double it, front first
       std::vector<std::unique_ptr<T[]>> bigger(map_.empty() ? 4 : map_.size() * 2);
-      for (size_t i = 0; i < map_size_; ++i) {
-        size_t c = map_head_ + i;
-        if (c >= map_.size()) c -= map_.size();
-        bigger[i] = std::move(map_[c]);
-      }
+      for (size_t i = 0; i < map_size_; ++i) bigger[i] = std::move(map_[MapSlot(i)]);
       map_.swap(bigger);
       map_head_ = 0;
     }
@@ -120,9 +118,7 @@ class RingDeque {
     } else {
       chunk = std::make_unique<T[]>(kChunk);
     }
-    size_t c = map_head_ + map_size_;
-    if (c >= map_.size()) c -= map_.size();
-    map_[c] = std::move(chunk);
+    map_[MapSlot(map_size_)] = std::move(chunk);
     ++map_size_;
   }
 

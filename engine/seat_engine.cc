@@ -140,7 +140,22 @@ struct SeatEngine::IdemRecord {
   std::string payment_ref;
   ConfirmResult result;
   std::string event_id;  // set for refusals (snapshots need it)
+  std::string key;
+  int64_t expires_ms = 0;
+  bool erased = false;  // dropped with its event; no longer in the index
 };
+
+const SeatEngine::IdemRecord* SeatEngine::FindIdem(std::string_view key) const {
+  auto it = idempotency_.find(key);
+  return it == idempotency_.end() ? nullptr : &idem_records_[it->second - idem_first_seq_];
+}
+
+void SeatEngine::AddIdem(std::string_view key, int64_t expires, IdemRecord rec) {
+  rec.key.assign(key.data(), key.size());
+  rec.expires_ms = expires;
+  idempotency_.emplace(rec.key, idem_first_seq_ + idem_records_.size());
+  idem_records_.push_back(std::move(rec));
+}
 
 SeatEngine::SeatEngine(Options options)
     : options_(std::move(options)),
@@ -768,9 +783,10 @@ int64_t SeatEngine::MsUntilNextTimer() const {
 // Confirm and bookings
 
 void SeatEngine::PurgeIdempotency(int64_t now) {
-  while (!idempotency_order_.empty() && idempotency_order_.front().first <= now) {
-    idempotency_.erase(idempotency_order_.front().second);
-    idempotency_order_.pop_front();
+  while (!idem_records_.empty() && idem_records_.front().expires_ms <= now) {
+    if (!idem_records_.front().erased) idempotency_.erase(idem_records_.front().key);
+    idem_records_.pop_front();
+    ++idem_first_seq_;
   }
 }
 
@@ -797,8 +813,8 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
                 absl::StrCat("payment ref longer than ", options_.limits.max_payment_ref_len));
   }
   PurgeIdempotency(now);
-  if (auto it = idempotency_.find(idempotency_key); it != idempotency_.end()) {
-    const IdemRecord& rec = it->second;
+  if (const IdemRecord* found = FindIdem(idempotency_key)) {
+    const IdemRecord& rec = *found;
     if (rec.hold_id != hold_id || rec.holder != holder || rec.payment_ref != payment_ref) {
       return fail(ResultCode::kIdempotencyMismatch,
                   "this idempotency key was used with a different hold, holder or payment ref");
@@ -832,11 +848,8 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
       r.seats = seats;
       r.confirmed_ms = now;
       stats_.late_confirms_refused++;
-      idempotency_.emplace(
-          std::string(idempotency_key),
-          IdemRecord{hold_id, std::string(holder), std::string(payment_ref), r, ev.id});
-      idempotency_order_.emplace_back(now + options_.limits.idempotency_retention_ms,
-                                      std::string(idempotency_key));
+      AddIdem(idempotency_key, now + options_.limits.idempotency_retention_ms,
+              IdemRecord{hold_id, std::string(holder), std::string(payment_ref), r, ev.id});
       return r;
     }
   }
@@ -889,10 +902,8 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
   r.confirmed_ms = now;
   r.change_seq = change_seq_;
   if (lapsed) r.detail = kLapsedSoldDetail;
-  idempotency_.emplace(std::string(idempotency_key),
-                       IdemRecord{hold_id, std::string(holder), std::string(payment_ref), r});
-  idempotency_order_.emplace_back(now + options_.limits.idempotency_retention_ms,
-                                  std::string(idempotency_key));
+  AddIdem(idempotency_key, now + options_.limits.idempotency_retention_ms,
+          IdemRecord{hold_id, std::string(holder), std::string(payment_ref), r});
   return r;
 }
 
@@ -911,12 +922,39 @@ SimpleResult SeatEngine::CancelBooking(uint64_t booking_id) {
 }
 
 std::optional<BookingInfo> SeatEngine::GetBooking(uint64_t booking_id) const {
+  BookingInfo out;
+  if (!CopyBooking(booking_id, &out)) return std::nullopt;
+  return out;
+}
+
+bool SeatEngine::CopyBooking(uint64_t booking_id, BookingInfo* out) const {
   auto it = booking_index_.find(booking_id);
-  if (it == booking_index_.end()) return std::nullopt;
+  if (it == booking_index_.end()) return false;
   const Booking& b = bookings_[it->second];
-  return BookingInfo{b.id,        b.hold_id,         b.fencing,    b.event->id,
-                     b.holder,    b.payment_ref,     b.seats,      b.confirmed_ms,
-                     b.cancelled, b.idempotency_key, b.hold_lapsed};
+  out->booking_id = b.id;
+  out->hold_id = b.hold_id;
+  out->fencing_token = b.fencing;
+  out->event_id.assign(b.event->id);
+  out->holder.assign(b.holder);
+  out->payment_ref.assign(b.payment_ref);
+  out->seats.assign(b.seats.begin(), b.seats.end());
+  out->confirmed_ms = b.confirmed_ms;
+  out->cancelled = b.cancelled;
+  out->idempotency_key.assign(b.idempotency_key);
+  out->hold_lapsed = b.hold_lapsed;
+  return true;
+}
+
+std::string_view SeatEngine::EventIdOfHold(uint64_t hold_id) {
+  CheckThread();
+  if (const HoldSlot* h = FindHold(hold_id)) return h->event->id;
+  if (const LapsedHold* l = lapsed_.Find(hold_id)) return l->event->id;
+  return {};
+}
+
+std::string_view SeatEngine::EventIdOfBooking(uint64_t booking_id) const {
+  auto it = booking_index_.find(booking_id);
+  return it == booking_index_.end() ? std::string_view() : bookings_[it->second].event->id;
 }
 
 // ---------------------------------------------------------------------------
@@ -1091,8 +1129,7 @@ bool SeatEngine::RestoreSale(const DurableSale& sale) {
   if (!sale.idempotency_key.empty()) {
     const int64_t expires = sale.confirmed_ms + options_.limits.idempotency_retention_ms;
     if (expires <= Now()) return true;
-    auto [it, inserted] = idempotency_.try_emplace(sale.idempotency_key);
-    if (!inserted) return true;
+    if (idempotency_.contains(sale.idempotency_key)) return true;
     ConfirmResult r;
     r.code = ResultCode::kOk;
     r.booking_id = sale.booking_id;
@@ -1101,8 +1138,8 @@ bool SeatEngine::RestoreSale(const DurableSale& sale) {
     r.seats = sale.seats;
     r.confirmed_ms = sale.confirmed_ms;
     if (sale.hold_lapsed) r.detail = kLapsedSoldDetail;
-    it->second = IdemRecord{sale.hold_id, sale.holder, sale.payment_ref, std::move(r)};
-    idempotency_order_.emplace_back(expires, sale.idempotency_key);
+    AddIdem(sale.idempotency_key, expires,
+            IdemRecord{sale.hold_id, sale.holder, sale.payment_ref, std::move(r)});
   }
   return true;
 }
@@ -1122,10 +1159,9 @@ void SeatEngine::RestoreRefusal(uint64_t hold_id, std::string_view event_id, con
   r.confirmed_ms = refused_ms;
   for (const SeatKey k : taken) r.conflicts.push_back({k, SeatState::kSold, 0});
   r.detail = SeatsTakenDetail(taken.size());
-  idempotency_.emplace(std::string(idempotency_key),
-                       IdemRecord{hold_id, std::string(holder), std::string(payment_ref),
-                                  std::move(r), std::string(event_id)});
-  idempotency_order_.emplace_back(expires, std::string(idempotency_key));
+  AddIdem(idempotency_key, expires,
+          IdemRecord{hold_id, std::string(holder), std::string(payment_ref), std::move(r),
+                     std::string(event_id)});
 }
 
 bool SeatEngine::RestoreCancel(uint64_t booking_id) {
@@ -1265,8 +1301,8 @@ BookingInfo SeatEngine::BookingAt(size_t index) const {
 
 std::vector<RefusalInfo> SeatEngine::Refusals() const {
   std::vector<RefusalInfo> out;
-  for (const auto& [key, rec] : idempotency_) {
-    if (rec.result.code != ResultCode::kHoldExpiredSeatsTaken) continue;
+  for (const IdemRecord& rec : idem_records_) {
+    if (rec.erased || rec.result.code != ResultCode::kHoldExpiredSeatsTaken) continue;
     RefusalInfo r;
     r.hold_id = rec.hold_id;
     r.event_id = rec.event_id;
@@ -1274,7 +1310,7 @@ std::vector<RefusalInfo> SeatEngine::Refusals() const {
     for (const SeatConflict& c : rec.result.conflicts) r.taken.push_back(c.seat);
     r.holder = rec.holder;
     r.payment_ref = rec.payment_ref;
-    r.idempotency_key = key;
+    r.idempotency_key = rec.key;
     r.refused_ms = rec.result.confirmed_ms;
     out.push_back(std::move(r));
   }
@@ -1313,7 +1349,8 @@ size_t SeatEngine::MemoryBytes() const {
            live_ids_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1) + lapsed_.MemoryBytes();
   bytes += bookings_.capacity() * sizeof(Booking) +
            booking_index_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1);
-  bytes += idempotency_.capacity() * (sizeof(std::string) + sizeof(IdemRecord) + 1);
+  bytes += idempotency_.capacity() * (sizeof(std::string) + sizeof(uint64_t) + 1) +
+           idem_records_.chunks() * RingDeque<IdemRecord>::kChunk * sizeof(IdemRecord);
   return bytes;
 }
 
@@ -1388,13 +1425,16 @@ DeleteEventResult SeatEngine::DeleteEvent(std::string_view event_id, bool force)
   // Idempotency records of its sales and refusals: a retried CONFIRM then
   // finds no record and no hold (HOLD_NOT_FOUND), and can never sell a seat
   // of an event defined again under the same id.
-  absl::flat_hash_set<std::string> keys;
-  for (const auto& [key, rec] : idempotency_) {
-    if (dropped.contains(rec.result.booking_id) || rec.event_id == event_id) keys.insert(key);
-  }
-  for (const std::string& key : keys) idempotency_.erase(key);
-  if (!keys.empty()) {
-    std::erase_if(idempotency_order_, [&](const auto& e) { return keys.contains(e.second); });
+  // The records stay in idem_records_ (marked, for the purge to pop).
+  for (IdemRecord& rec : idem_records_) {
+    if (rec.erased) continue;
+    if (dropped.contains(rec.result.booking_id) || rec.event_id == event_id) {
+      idempotency_.erase(rec.key);
+      const int64_t expires = rec.expires_ms;
+      rec = IdemRecord();  // frees its strings now
+      rec.expires_ms = expires;
+      rec.erased = true;
+    }
   }
   events_.erase(it);
   stats_.events--;

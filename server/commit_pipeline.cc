@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "absl/hash/hash.h"
+#include "common/mono_clock.h"
 #include "persistence/wal.pb.h"
 #include "server/wal_codec.h"
 
@@ -24,14 +26,15 @@ uint64_t CommitPipeline::Record(const Request& req, const Response& resp, bool n
   const auto op = req.op_case();
   if (op == Request::kConfirm &&
       (resp.code() == wire::OK || resp.code() == wire::HOLD_EXPIRED_SEATS_TAKEN)) {
-    const std::string& key = req.confirm().idempotency_key();
+    const uint64_t key = absl::Hash<std::string_view>()(req.confirm().idempotency_key());
     if (resp.confirm().replayed()) {
       // The first attempt may still be on its way to disk: answer when it is.
       auto it = undurable_keys_.find(key);
       if (it != undurable_keys_.end() && it->second > log_->durable_lsn()) lsn = it->second;
     } else {
       lsn = LogConfirm(req, resp);
-      undurable_keys_[key] = lsn;
+      uint64_t& newest = undurable_keys_[key];
+      newest = std::max(newest, lsn);
     }
   } else if (op == Request::kCancelBooking && resp.code() == wire::OK) {
     wal::Cancel c;
@@ -80,24 +83,61 @@ uint64_t CommitPipeline::ReadBarrier() const {
   return last > log_->durable_lsn() ? last : 0;
 }
 
-void CommitPipeline::ReplyWhenDurable(uint64_t lsn, Response resp, Callback done) {
+void CommitPipeline::ReplyWhenDurable(uint64_t lsn, const Response& resp, Callback done,
+                                      LatencyHistogram* latency, uint64_t started_ns) {
   if (lsn == 0 || log_ == nullptr) {
-    done(std::move(resp));
+    if (latency != nullptr) latency->Record(MonoNs() - started_ns);
+    Response copy = resp;
+    done(std::move(copy));
     return;
   }
-  const uint64_t rid = resp.request_id();
-  auto held = std::make_shared<Response>(std::move(resp));
-  log_->WhenDurable(lsn, [held, rid, done = std::move(done)](const absl::Status& st) {
-    if (st.ok()) {
-      done(std::move(*held));
-      return;
+  uint32_t slot;
+  if (free_reply_slots_.empty()) {
+    slot = static_cast<uint32_t>(reply_slots_.size());
+    reply_slots_.push_back(std::make_unique<PendingReply>());
+  } else {
+    slot = free_reply_slots_.back();
+    free_reply_slots_.pop_back();
+    if (reply_slots_[slot] == nullptr) {
+      reply_slots_[slot] = std::make_unique<PendingReply>();
+    } else {
+      spare_reply_slots_--;
     }
+  }
+  PendingReply& p = *reply_slots_[slot];
+  p.resp = google::protobuf::Arena::CreateMessage<Response>(&p.arena);
+  p.resp->CopyFrom(resp);
+  p.done = std::move(done);
+  p.latency = latency;
+  p.started_ns = started_ns;
+  // `this` and a slot number: small enough for std::function's inline buffer.
+  log_->WhenDurable(lsn, [this, slot](const absl::Status& st) { FinishReply(slot, st); });
+}
+
+void CommitPipeline::FinishReply(uint32_t slot, const absl::Status& status) {
+  // The slot stays taken while done runs, so a reply it sends (and any
+  // ReplyWhenDurable that causes) cannot reuse it; PendingReply objects do
+  // not move when reply_slots_ grows.
+  PendingReply& p = *reply_slots_[slot];
+  Callback done = std::move(p.done);
+  if (p.latency != nullptr) p.latency->Record(MonoNs() - p.started_ns);
+  if (status.ok()) {
+    done(std::move(*p.resp));  // the receiver reads it (or copies it out)
+  } else {
     Response r;
-    r.set_request_id(rid);
+    r.set_request_id(p.resp->request_id());
     r.set_code(wire::UNAVAILABLE);
-    r.set_detail(std::string(st.message()));
+    r.set_detail(std::string(status.message()));
     done(std::move(r));
-  });
+  }
+  free_reply_slots_.push_back(slot);
+  p.resp = nullptr;
+  if (spare_reply_slots_ < kSpareReplySlots) {
+    p.arena.Reset();  // back to its first block
+    spare_reply_slots_++;
+  } else {
+    reply_slots_[slot].reset();
+  }
 }
 
 void CommitPipeline::Flush() {
@@ -116,8 +156,9 @@ void CommitPipeline::Flush() {
 uint64_t CommitPipeline::LogConfirm(const Request& req, const Response& resp) {
   const wire::ConfirmRequest& c = req.confirm();
   if (resp.code() == wire::OK) {
-    return log_->Append(wal::RecordType::kConfirm,
-                        ConfirmRecordOf(*engine_->GetBooking(resp.confirm().booking_id())));
+    engine_->CopyBooking(resp.confirm().booking_id(), &booking_scratch_);  // it was just made
+    FillConfirmRecord(booking_scratch_, &record_scratch_);
+    return log_->Append(wal::RecordType::kConfirm, record_scratch_);
   }
   // HOLD_EXPIRED_SEATS_TAKEN: the lapsed hold is still remembered.
   RefusalInfo r;

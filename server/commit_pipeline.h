@@ -8,18 +8,27 @@
 // one. Durable before visible (docs/durability.md): no reply shows a sale or
 // refund before its record is durable.
 //
-// Ownership: owns the shard's ShardLog once Open() gave it one. Reads and
-// writes the engine it was built with. Threads: the shard's thread only.
+// A sale allocates nothing here once the pipeline has warmed up: the record
+// is built in reused scratch messages, and a reply waiting for the disk sits
+// in a recycled slot (at most kSpareReplySlots idle slots are kept).
+//
+// Ownership: owns the shard's ShardLog once Open() gave it one, and the
+// copies of the replies it holds. Reads and writes the engine it was built
+// with. Threads: the shard's thread only.
 #ifndef SEATLOCK_SERVER_COMMIT_PIPELINE_H_
 #define SEATLOCK_SERVER_COMMIT_PIPELINE_H_
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "common/histogram.h"
 #include "engine/clock.h"
 #include "engine/seat_engine.h"
-#include "engine/string_util.h"
+#include "google/protobuf/arena.h"
+#include "persistence/wal.pb.h"
 #include "protocol/seatlock.pb.h"
 #include "server/coordinators.h"
 #include "server/shard_log.h"
@@ -59,22 +68,55 @@ class CommitPipeline {
   // appended, if it is not durable yet (0: none, answer now).
   uint64_t ReadBarrier() const;
   // Calls done(resp) once `lsn` is durable, or done(UNAVAILABLE) if the log
-  // failed first. `lsn` 0 answers at once.
-  void ReplyWhenDurable(uint64_t lsn, wire::Response resp, Callback done);
+  // failed first. `lsn` 0 answers at once. A copy of `resp` waits in a
+  // recycled slot, so `resp` may live in a batch arena. If `latency` is set,
+  // the time since `started_ns` (MonoNs) is recorded in it just before done
+  // runs.
+  void ReplyWhenDurable(uint64_t lsn, const wire::Response& resp, Callback done,
+                        LatencyHistogram* latency = nullptr, uint64_t started_ns = 0);
+  // Reply slots: in use, and idle ones kept for reuse (for tests and STATS).
+  size_t replies_waiting() const { return reply_slots_.size() - free_reply_slots_.size(); }
+  size_t spare_reply_slots() const { return spare_reply_slots_; }
+  static constexpr size_t kSpareReplySlots = 2048;
 
   // End of a loop pass: one write + fdatasync for everything appended.
   void Flush();
 
  private:
+  // A reply waiting for its record to be durable. The copy lives in the
+  // slot's own arena, which a reset returns to its first block: a Response
+  // on the heap would free its oneof reply on every Clear.
+  struct PendingReply {
+    static constexpr size_t kBlockBytes = 1024;
+    alignas(16) char block[kBlockBytes];
+    google::protobuf::Arena arena{block, kBlockBytes};
+    wire::Response* resp = nullptr;  // on `arena` while the slot is taken
+    Callback done;
+    LatencyHistogram* latency = nullptr;
+    uint64_t started_ns = 0;
+  };
+
   uint64_t LogConfirm(const wire::Request& req, const wire::Response& resp);
   void ReserveFencing();
+  void FinishReply(uint32_t slot, const absl::Status& status);
 
   SeatEngine* const engine_;
   const Clock* const clock_;
   std::unique_ptr<ShardLog> log_;
-  uint64_t fencing_reserved_ = 0;       // tokens up to here are reserved (maybe not durably)
-  uint64_t reservation_lsn_ = 0;        // the newest reservation's record, until durable
-  StringMap<uint64_t> undurable_keys_;  // confirm key -> LSN not yet durable
+  uint64_t fencing_reserved_ = 0;  // tokens up to here are reserved (maybe not durably)
+  uint64_t reservation_lsn_ = 0;   // the newest reservation's record, until durable
+  // Hash of a confirm's idempotency key -> the highest LSN, not yet
+  // durable, of a confirm with a key of that hash. A collision only makes a
+  // replay wait for a later LSN, which is still correct.
+  absl::flat_hash_map<uint64_t, uint64_t> undurable_keys_;
+  BookingInfo booking_scratch_;  // LogConfirm's copy of the sale
+  wal::Confirm record_scratch_;  // and its record
+  // Slots of replies waiting for the disk; free_reply_slots_ indexes the idle
+  // ones. An idle slot keeps its PendingReply (and the Response's memory)
+  // while there are at most kSpareReplySlots of them, and is emptied beyond.
+  std::vector<std::unique_ptr<PendingReply>> reply_slots_;
+  std::vector<uint32_t> free_reply_slots_;
+  size_t spare_reply_slots_ = 0;  // idle slots that still hold a PendingReply
 };
 
 }  // namespace seatlock

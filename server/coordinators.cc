@@ -42,6 +42,40 @@ std::vector<uint32_t> FirstThenOthers(uint32_t first, uint32_t shard_count) {
   return order;
 }
 
+// Every shard but `skip` (all of them if it names none), in order.
+std::vector<uint32_t> OthersThan(uint32_t skip, uint32_t shard_count) {
+  std::vector<uint32_t> order;
+  for (uint32_t s = 0; s < shard_count; ++s) {
+    if (s != skip) order.push_back(s);
+  }
+  return order;
+}
+
+// CONFIRM's search: asks `targets` in turn; the first answer other than
+// HOLD_NOT_FOUND, or the last answer, is the reply.
+void AskInTurn(CallFn call, Request&& confirm, std::vector<uint32_t> targets, Callback done) {
+  struct State {
+    Request req;
+    Callback done;
+  };
+  auto state = std::make_shared<State>();
+  state->req = std::move(confirm);
+  state->done = std::move(done);
+  CallSteps steps;
+  steps.targets = std::move(targets);
+  const size_t last = steps.targets.size() - 1;
+  steps.request = [state](size_t) { return state->req; };
+  steps.on_reply = [state, last](size_t i, Response&& r) {
+    if (r.code() != wire::HOLD_NOT_FOUND || i == last) {
+      state->done(std::move(r));
+      return Next::kStop;
+    }
+    return Next::kContinue;
+  };
+  steps.on_end = [] {};  // the last reply always stops
+  CallInTurn(std::move(call), std::move(steps));
+}
+
 }  // namespace
 
 void CallInTurn(CallFn call, CallSteps steps) {
@@ -134,26 +168,33 @@ void HoldAcrossShards(CallFn call, uint64_t request_id, std::string holder,
 }
 
 void ConfirmAcrossShards(CallFn call, Request&& confirm, uint32_t shard_count, Callback done) {
-  struct State {
+  if (shard_count == 1) {  // no one else to ask: no state, no copy
+    call(0, std::move(confirm), std::move(done));
+    return;
+  }
+  const uint32_t owner = protocol::ShardOfId(confirm.confirm().hold_id());
+  if (owner >= shard_count) {  // an id no shard of this server issued
+    AskInTurn(std::move(call), std::move(confirm), OthersThan(owner, shard_count), std::move(done));
+    return;
+  }
+  // The usual case: the owner answers, and only its HOLD_NOT_FOUND (the sale
+  // was made before a reshard) sends the CONFIRM on to the others. The copy
+  // kept for them is the one allocation.
+  struct Fallback {
     Request req;
     Callback done;
   };
-  auto state = std::make_shared<State>();
-  state->req = std::move(confirm);
-  state->done = std::move(done);
-  CallSteps steps;
-  steps.targets = FirstThenOthers(protocol::ShardOfId(state->req.confirm().hold_id()), shard_count);
-  const size_t last = steps.targets.size() - 1;
-  steps.request = [state](size_t) { return state->req; };
-  steps.on_reply = [state, last](size_t i, Response&& r) {
-    if (r.code() != wire::HOLD_NOT_FOUND || i == last) {
-      state->done(std::move(r));
-      return Next::kStop;
+  auto fb = std::make_shared<Fallback>();
+  fb->req = confirm;
+  fb->done = std::move(done);
+  call(owner, std::move(confirm), [call, fb, owner, shard_count](Response&& r) mutable {
+    if (r.code() != wire::HOLD_NOT_FOUND) {
+      fb->done(std::move(r));
+      return;
     }
-    return Next::kContinue;
-  };
-  steps.on_end = [] {};  // the last reply always stops
-  CallInTurn(std::move(call), std::move(steps));
+    AskInTurn(std::move(call), std::move(fb->req), OthersThan(owner, shard_count),
+              std::move(fb->done));
+  });
 }
 
 void HoldBestAnywhere(CallFn call, Request&& req, uint32_t self, uint32_t shard_count,

@@ -60,6 +60,8 @@ std::map<uint32_t, wire::Request> SplitHoldByShard(const wire::Request& hold, ui
 void HoldAcrossShards(CallFn call, uint64_t request_id, std::string holder,
                       std::map<uint32_t, wire::Request>&& parts, Callback done);
 
+// With one shard the CONFIRM goes on as it is; with more, the owner is asked
+// first, and a copy is kept only for the others its HOLD_NOT_FOUND sends it to.
 void ConfirmAcrossShards(CallFn call, wire::Request&& confirm, uint32_t shard_count, Callback done);
 
 // `self` is the receiving shard. The refusal reported when no shard has the

@@ -192,13 +192,10 @@ void DoHoldBest(SeatEngine& engine, const wire::HoldBestAvailableRequest& h, Res
 
 void DoConfirm(SeatEngine& engine, const wire::ConfirmRequest& c, Response* resp) {
   // The hold's event is needed to label seats; look it up before the confirm
-  // consumes the hold.
-  std::string event_id;
-  if (auto info = engine.GetHold(c.hold_id())) event_id = info->event_id;
+  // consumes the hold. A confirm deletes no event, so the view stays valid.
+  std::string_view event_id = engine.EventIdOfHold(c.hold_id());
   ConfirmResult r = engine.Confirm(c.hold_id(), c.holder(), c.idempotency_key(), c.payment_ref());
-  if (event_id.empty() && r.booking_id != 0) {
-    if (auto b = engine.GetBooking(r.booking_id)) event_id = b->event_id;
-  }
+  if (event_id.empty() && r.booking_id != 0) event_id = engine.EventIdOfBooking(r.booking_id);
   SetCode(resp, r.code, r.detail);
   if (r.code != ResultCode::kOk && r.code != ResultCode::kHoldExpiredSeatsTaken) return;
   wire::ConfirmReply* out = resp->mutable_confirm();
@@ -209,7 +206,7 @@ void DoConfirm(SeatEngine& engine, const wire::ConfirmRequest& c, Response* resp
   out->set_confirmed_ms(r.confirmed_ms);
   FillConflicts(engine, event_id, r.conflicts, out->mutable_conflicts());
   out->set_replayed(r.replayed);
-  out->set_event_id(event_id);
+  out->set_event_id(event_id.data(), event_id.size());
 }
 
 void DoGetSeats(SeatEngine& engine, const wire::GetSeatsRequest& g, Response* resp) {

@@ -242,8 +242,12 @@ void Shard::RunOp(const Request& req, Callback done) {
     ++count;
     Response resp;
     const uint64_t lsn = RunRoomOp(req, *engine_, rooms_, commit_.log(), &resp, &rooms_active_);
-    if (lsn != 0) feed_.HoldUntilDurable(changes_before, lsn);
-    commit_.ReplyWhenDurable(lsn, std::move(resp), std::move(done));
+    if (lsn == 0) {
+      done(std::move(resp));
+      return;
+    }
+    feed_.HoldUntilDurable(changes_before, lsn);
+    commit_.ReplyWhenDurable(lsn, resp, std::move(done));
     return;
   }
   if (applier_ != nullptr && !applier_->status().ok() && IsReplicaRead(op)) {
@@ -284,13 +288,9 @@ void Shard::RunOp(const Request& req, Callback done) {
     done(std::move(*resp));
     return;
   }
-  // The copy outlives this batch's arena.
-  commit_.ReplyWhenDurable(lsn, *resp,
-                           [this, op, started_ns, done = std::move(done)](Response&& r) {
-                             if (op == Request::kConfirm)
-                               confirm_latency_.Record(MonoNs() - started_ns);
-                             done(std::move(r));
-                           });
+  // The pipeline keeps a copy: it outlives this batch's arena.
+  commit_.ReplyWhenDurable(lsn, *resp, std::move(done),
+                           op == Request::kConfirm ? &confirm_latency_ : nullptr, started_ns);
 }
 
 void Shard::FillStats(Response* resp) {

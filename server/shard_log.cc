@@ -23,7 +23,8 @@ ShardLog::ShardLog(wal::WalDir dir, uint64_t next_lsn, EventLoop* loop, FsyncMod
 uint64_t ShardLog::Append(wal::RecordType type, const google::protobuf::MessageLite& payload) {
   const uint64_t lsn = next_lsn_++;
   const size_t before = buffer_.size();
-  wal::AppendRecord(type, payload.SerializeAsString(), &buffer_);
+  payload.SerializeToString(&encoded_);  // reuses encoded_'s capacity
+  wal::AppendRecord(type, encoded_, &buffer_);
   bytes_since_snapshot_ += buffer_.size() - before;
   buffer_last_lsn_ = lsn;
   return lsn;

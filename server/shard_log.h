@@ -97,7 +97,8 @@ class ShardLog {
   FsyncMode mode_;
   uint64_t next_lsn_;
   uint64_t durable_lsn_;
-  std::string buffer_;  // records appended since the last submit
+  std::string buffer_;   // records appended since the last submit
+  std::string encoded_;  // Append's payload scratch, kept between calls
   uint64_t buffer_last_lsn_ = 0;
   std::string writing_;  // the group being written
   uint64_t writing_last_lsn_ = 0;

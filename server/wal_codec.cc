@@ -25,17 +25,22 @@ SeatList SeatsOf(const google::protobuf::RepeatedPtrField<wal::SeatPos>& in) {
 
 wal::Confirm ConfirmRecordOf(const BookingInfo& b) {
   wal::Confirm rec;
-  rec.set_booking_id(b.booking_id);
-  rec.set_hold_id(b.hold_id);
-  rec.set_fencing_token(b.fencing_token);
-  rec.set_event_id(b.event_id);
-  AddSeats(b.seats, rec.mutable_seats());
-  rec.set_holder(b.holder);
-  rec.set_payment_ref(b.payment_ref);
-  rec.set_idempotency_key(b.idempotency_key);
-  rec.set_confirmed_ms(b.confirmed_ms);
-  rec.set_hold_lapsed(b.hold_lapsed);
+  FillConfirmRecord(b, &rec);
   return rec;
+}
+
+void FillConfirmRecord(const BookingInfo& b, wal::Confirm* rec) {
+  rec->Clear();  // keeps the seat elements and string capacity for reuse
+  rec->set_booking_id(b.booking_id);
+  rec->set_hold_id(b.hold_id);
+  rec->set_fencing_token(b.fencing_token);
+  rec->set_event_id(b.event_id);
+  AddSeats(b.seats, rec->mutable_seats());
+  rec->set_holder(b.holder);
+  rec->set_payment_ref(b.payment_ref);
+  rec->set_idempotency_key(b.idempotency_key);
+  rec->set_confirmed_ms(b.confirmed_ms);
+  rec->set_hold_lapsed(b.hold_lapsed);
 }
 
 wal::ConfirmRefused RefusalRecordOf(const RefusalInfo& r) {

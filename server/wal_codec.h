@@ -23,6 +23,9 @@ namespace seatlock {
 inline constexpr uint64_t kMaxFencingMark = uint64_t{1} << 62;
 
 wal::Confirm ConfirmRecordOf(const BookingInfo& booking);
+// ConfirmRecordOf into `rec` (cleared first), which keeps the memory it had:
+// the sale path's encoder.
+void FillConfirmRecord(const BookingInfo& booking, wal::Confirm* rec);
 wal::ConfirmRefused RefusalRecordOf(const RefusalInfo& refusal);
 
 // Snapshot encoding, shared by the background Snapshotter and resharding:

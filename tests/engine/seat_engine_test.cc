@@ -1333,6 +1333,58 @@ TEST_F(SeatEngineIdempotency, KeyIsForgottenAfterRetention) {
   EXPECT_FALSE(c2.replayed);
 }
 
+TEST_F(SeatEngineIdempotency, RecordsAcrossManyChunksAreFoundUntilEachExpires) {
+  // More records than one chunk of the record queue holds (256), made 1 ms
+  // apart, each sale then cancelled so the seat can be sold again.
+  EngineLimits lim;
+  lim.idempotency_retention_ms = 1000;
+  Build(lim);
+  DefineGig();
+  constexpr int kSales = 700;
+  std::vector<uint64_t> holds;
+  for (int i = 0; i < kSales; ++i) {
+    HoldResult h = HoldOk({{0, static_cast<uint32_t>(i % 200)}}, "b", 10 * kMin);
+    ConfirmResult c = engine_->Confirm(h.hold_id, "b", absl::StrCat("key-", i), "p");
+    ASSERT_EQ(c.code, ResultCode::kOk);
+    ASSERT_EQ(engine_->CancelBooking(c.booking_id).code, ResultCode::kOk);
+    holds.push_back(h.hold_id);
+    clock_.AdvanceMs(1);
+  }
+  EXPECT_EQ(engine_->Stats().idempotency_records, static_cast<size_t>(kSales));
+  // Sale i was made at i ms and expires at 1000 + i ms; now it is 700 ms.
+  clock_.AdvanceMs(1000 - kSales + 300);  // 1000 ms: sales 0..300 expire when purged
+  for (int i : {301, 302, 450, 699}) {
+    ConfirmResult replay = engine_->Confirm(holds[i], "b", absl::StrCat("key-", i), "p");
+    EXPECT_TRUE(replay.replayed) << i;
+  }
+  EXPECT_EQ(engine_->Stats().idempotency_records, static_cast<size_t>(kSales - 301));
+  EXPECT_EQ(engine_->Confirm(holds[300], "b", "key-300", "p").code, ResultCode::kHoldNotFound);
+}
+
+TEST_F(SeatEngineIdempotency, ARecordDroppedWithItsEventDoesNotTakeANewerOneWhenPurged) {
+  EngineLimits lim;
+  lim.idempotency_retention_ms = 60 * kMin;
+  Build(lim);
+  DefineGig();
+  HoldResult h1 = HoldOk({{0, 0}}, "b", 10 * kMin);
+  ASSERT_EQ(engine_->Confirm(h1.hold_id, "b", "key", "p").code, ResultCode::kOk);
+  ASSERT_EQ(engine_->DeleteEvent("gig", /*force=*/true).code, ResultCode::kOk);
+  EXPECT_EQ(engine_->Stats().idempotency_records, 0u);
+  DefineGig();
+  clock_.AdvanceMs(30 * kMin);
+  HoldResult h2 = HoldOk({{0, 0}}, "b", 10 * kMin);
+  ConfirmResult c2 = engine_->Confirm(h2.hold_id, "b", "key", "p");
+  ASSERT_EQ(c2.code, ResultCode::kOk);
+  EXPECT_FALSE(c2.replayed);
+  // Past the dropped record's expiry but not the new one's: the purge pops
+  // the dropped record and leaves the key's new record in place.
+  clock_.AdvanceMs(31 * kMin);
+  ConfirmResult replay = engine_->Confirm(h2.hold_id, "b", "key", "p");
+  EXPECT_TRUE(replay.replayed);
+  EXPECT_TRUE(replay.SameOutcome(c2));
+  EXPECT_EQ(engine_->Stats().idempotency_records, 1u);
+}
+
 // ---------------------------------------------------------------------------
 // CancelBooking
 

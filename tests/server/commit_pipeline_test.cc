@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "common/histogram.h"
+#include "common/mono_clock.h"
 #include "gtest/gtest.h"
 #include "persistence/wal_record.h"
 #include "server/engine_ops.h"
@@ -89,6 +91,42 @@ TEST_F(CommitPipelineTest, AFailedLogAnswersUnavailableAndStaysFailed) {
   EXPECT_EQ(replies_[0].request_id(), hold);
   EXPECT_TRUE(pipeline_->failed());
   EXPECT_FALSE(pipeline_->status().ok());
+}
+
+TEST_F(CommitPipelineTest, RepliesWaitInSlotsThatAreReused) {
+  Sync();
+  replies_.clear();
+  LatencyHistogram latency;
+  for (int round = 0; round < 2; ++round) {
+    std::vector<uint64_t> holds;
+    for (uint32_t i = 0; i < 4; ++i) {
+      const uint64_t hold = HoldSeat(round * 4 + i, "ann");
+      holds.push_back(hold);
+      const Request c = Confirm(hold, "ann", "key-" + std::to_string(hold));
+      Response resp;
+      ExecuteEngineOp(*engine_, 0, c, &resp);
+      const uint64_t lsn = pipeline_->Record(c, resp, false);
+      ASSERT_NE(lsn, 0u);
+      pipeline_->ReplyWhenDurable(
+          lsn, resp, [this](Response&& r) { replies_.push_back(r); }, &latency, MonoNs());
+    }
+    EXPECT_EQ(pipeline_->replies_waiting(), 4u);
+    EXPECT_TRUE(replies_.empty());
+    Sync();
+    // Each reply is the one its request got, in order, and the slots are
+    // idle again: the second round reuses the first round's four.
+    ASSERT_EQ(replies_.size(), 4u);
+    for (size_t i = 0; i < 4; ++i) {
+      EXPECT_EQ(replies_[i].request_id(), holds[i]);
+      EXPECT_EQ(replies_[i].code(), wire::OK);
+      ASSERT_EQ(replies_[i].confirm().seats_size(), 1);
+      EXPECT_EQ(replies_[i].confirm().seats(0).index(), round * 4 + i);
+    }
+    EXPECT_EQ(pipeline_->replies_waiting(), 0u);
+    EXPECT_EQ(pipeline_->spare_reply_slots(), 4u);
+    replies_.clear();
+  }
+  EXPECT_EQ(latency.count(), 8u);
 }
 
 TEST_F(CommitPipelineTest, FencingIsReservedAheadOfTheTokensHandedOut) {

@@ -216,6 +216,34 @@ TEST(ConfirmAcrossShards, AsksTheHoldsShardFirstThenTheOthersOnHoldNotFound) {
   EXPECT_TRUE(shards.calls.empty());
 }
 
+TEST(ConfirmAcrossShards, EveryShardAskedGetsTheWholeRequest) {
+  FakeShards shards;
+  Request c = Confirm(1);
+  c.set_request_id(42);
+  c.mutable_confirm()->set_holder("ann");
+  c.mutable_confirm()->set_idempotency_key("key-1");
+  ConfirmAcrossShards(shards.fn(), Request(c), 2, [](Response&&) {});
+  ASSERT_EQ(shards.calls.size(), 1u);
+  EXPECT_EQ(shards.calls.front().shard, 1u);
+  EXPECT_EQ(shards.calls.front().request.SerializeAsString(), c.SerializeAsString());
+  shards.Answer(Code(wire::HOLD_NOT_FOUND));
+  ASSERT_EQ(shards.calls.size(), 1u);
+  EXPECT_EQ(shards.calls.front().shard, 0u);
+  EXPECT_EQ(shards.calls.front().request.SerializeAsString(), c.SerializeAsString());
+}
+
+TEST(ConfirmAcrossShards, OneShardIsAskedOnceWhateverTheIdNames) {
+  FakeShards shards;
+  Response got;
+  ConfirmAcrossShards(shards.fn(), Confirm(7), 1, [&](Response&& r) { got = std::move(r); });
+  ASSERT_EQ(shards.calls.size(), 1u);
+  EXPECT_EQ(shards.calls.front().request.confirm().hold_id(), (uint64_t{7} << 56) | 3);
+  shards.Answer(Code(wire::HOLD_NOT_FOUND, "only"));
+  EXPECT_EQ(shards.answered, (std::vector<uint32_t>{0}));
+  EXPECT_EQ(got.detail(), "only");
+  EXPECT_TRUE(shards.calls.empty());
+}
+
 TEST(ConfirmAcrossShards, AnyOtherAnswerEndsTheSearch) {
   FakeShards shards;
   Response got;
