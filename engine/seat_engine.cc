@@ -146,14 +146,14 @@ struct SeatEngine::IdemRecord {
 };
 
 const SeatEngine::IdemRecord* SeatEngine::FindIdem(std::string_view key) const {
-  auto it = idempotency_.find(key);
-  return it == idempotency_.end() ? nullptr : &idem_records_[it->second - idem_first_seq_];
+  const uint64_t* seq = idempotency_.Find(key);
+  return seq == nullptr ? nullptr : &idem_records_[*seq - idem_first_seq_];
 }
 
 void SeatEngine::AddIdem(std::string_view key, int64_t expires, IdemRecord rec) {
   rec.key.assign(key.data(), key.size());
   rec.expires_ms = expires;
-  idempotency_.emplace(rec.key, idem_first_seq_ + idem_records_.size());
+  idempotency_.Emplace(rec.key, idem_first_seq_ + idem_records_.size());
   idem_records_.push_back(std::move(rec));
 }
 
@@ -784,7 +784,7 @@ int64_t SeatEngine::MsUntilNextTimer() const {
 
 void SeatEngine::PurgeIdempotency(int64_t now) {
   while (!idem_records_.empty() && idem_records_.front().expires_ms <= now) {
-    if (!idem_records_.front().erased) idempotency_.erase(idem_records_.front().key);
+    if (!idem_records_.front().erased) idempotency_.Erase(idem_records_.front().key);
     idem_records_.pop_front();
     ++idem_first_seq_;
   }
@@ -870,7 +870,7 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
   b.confirmed_ms = now;
   b.hold_lapsed = lapsed;
   b.idempotency_key.assign(idempotency_key.data(), idempotency_key.size());
-  booking_index_.emplace(b.id, bidx);
+  booking_index_.Emplace(b.id, bidx);
   for (const SeatKey k : b.seats) {
     Section& sec = ev.sections[k.section];
     if (!lapsed) {
@@ -910,13 +910,13 @@ ConfirmResult SeatEngine::Confirm(uint64_t hold_id, std::string_view holder,
 SimpleResult SeatEngine::CancelBooking(uint64_t booking_id) {
   CheckThread();
   ExpireDue();
-  auto it = booking_index_.find(booking_id);
-  if (it == booking_index_.end()) {
+  const uint32_t* index = booking_index_.Find(booking_id);
+  if (index == nullptr) {
     return Fail(ResultCode::kBookingNotFound, absl::StrCat("no booking ", booking_id));
   }
-  Booking& b = bookings_[it->second];
+  Booking& b = bookings_[*index];
   if (b.cancelled) return Fail(ResultCode::kBookingCancelled, "the booking was already cancelled");
-  FreeSoldSeats(it->second);
+  FreeSoldSeats(*index);
   Emit(ChangeKind::kCancelled, *b.event, b.hold_id, b.id, b.fencing, b.seats, Now());
   return {};
 }
@@ -928,9 +928,9 @@ std::optional<BookingInfo> SeatEngine::GetBooking(uint64_t booking_id) const {
 }
 
 bool SeatEngine::CopyBooking(uint64_t booking_id, BookingInfo* out) const {
-  auto it = booking_index_.find(booking_id);
-  if (it == booking_index_.end()) return false;
-  const Booking& b = bookings_[it->second];
+  const uint32_t* index = booking_index_.Find(booking_id);
+  if (index == nullptr) return false;
+  const Booking& b = bookings_[*index];
   out->booking_id = b.id;
   out->hold_id = b.hold_id;
   out->fencing_token = b.fencing;
@@ -953,8 +953,8 @@ std::string_view SeatEngine::EventIdOfHold(uint64_t hold_id) {
 }
 
 std::string_view SeatEngine::EventIdOfBooking(uint64_t booking_id) const {
-  auto it = booking_index_.find(booking_id);
-  return it == booking_index_.end() ? std::string_view() : bookings_[it->second].event->id;
+  const uint32_t* index = booking_index_.Find(booking_id);
+  return index == nullptr ? std::string_view() : bookings_[*index].event->id;
 }
 
 // ---------------------------------------------------------------------------
@@ -1116,7 +1116,7 @@ bool SeatEngine::RestoreSale(const DurableSale& sale) {
   b.confirmed_ms = sale.confirmed_ms;
   b.hold_lapsed = sale.hold_lapsed;
   b.idempotency_key = sale.idempotency_key;
-  booking_index_.emplace(b.id, bidx);
+  booking_index_.Emplace(b.id, bidx);
   for (const SeatKey k : sale.seats) {
     Section& sec = ev->sections[k.section];
     if (!sec.owned) continue;
@@ -1166,9 +1166,9 @@ void SeatEngine::RestoreRefusal(uint64_t hold_id, std::string_view event_id, con
 
 bool SeatEngine::RestoreCancel(uint64_t booking_id) {
   CheckThread();
-  auto it = booking_index_.find(booking_id);
-  if (it == booking_index_.end()) return false;
-  if (!bookings_[it->second].cancelled) FreeSoldSeats(it->second);
+  const uint32_t* index = booking_index_.Find(booking_id);
+  if (index == nullptr) return false;
+  if (!bookings_[*index].cancelled) FreeSoldSeats(*index);
   return true;
 }
 
@@ -1400,7 +1400,7 @@ DeleteEventResult SeatEngine::DeleteEvent(std::string_view event_id, bool force)
   for (uint32_t i = 0; i < bookings_.size(); ++i) {
     if (bookings_[i].event == ev) {
       dropped.insert(bookings_[i].id);
-      booking_index_.erase(bookings_[i].id);
+      booking_index_.Erase(bookings_[i].id);
       continue;
     }
     remap[i] = kept;
@@ -1408,9 +1408,8 @@ DeleteEventResult SeatEngine::DeleteEvent(std::string_view event_id, bool force)
     ++kept;
   }
   if (!dropped.empty()) {
-    bookings_.resize(kept);
-    if (bookings_.capacity() > 2 * bookings_.size() + 1024) bookings_.shrink_to_fit();
-    for (auto& [id, index] : booking_index_) index = remap[index];
+    bookings_.truncate(kept);  // frees the chunks no longer used
+    booking_index_.ForEach([&remap](uint64_t, uint32_t& index) { index = remap[index]; });
     for (auto& [id, other] : events_) {
       if (other.get() == ev) continue;
       for (Section& sec : other->sections) {
@@ -1429,7 +1428,7 @@ DeleteEventResult SeatEngine::DeleteEvent(std::string_view event_id, bool force)
   for (IdemRecord& rec : idem_records_) {
     if (rec.erased) continue;
     if (dropped.contains(rec.result.booking_id) || rec.event_id == event_id) {
-      idempotency_.erase(rec.key);
+      idempotency_.Erase(rec.key);
       const int64_t expires = rec.expires_ms;
       rec = IdemRecord();  // frees its strings now
       rec.expires_ms = expires;

@@ -41,12 +41,14 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/types/span.h"
+#include "common/chunked_vector.h"
 #include "common/ring_deque.h"
 #include "engine/clock.h"
 #include "engine/lapsed_holds.h"
 #include "engine/layout.h"
 #include "engine/limits.h"
 #include "engine/result_code.h"
+#include "engine/segmented_hash_map.h"
 #include "engine/string_util.h"
 #include "engine/timer_wheel.h"
 
@@ -488,8 +490,10 @@ class SeatEngine {
   std::vector<uint32_t> free_hold_slots_;
   absl::flat_hash_map<uint64_t, uint32_t> live_ids_;  // live hold id -> slot
   LapsedHolds<Event> lapsed_;
-  std::vector<Booking> bookings_;
-  absl::flat_hash_map<uint64_t, uint32_t> booking_index_;
+  // The tables a sale adds to grow without a stall: bookings in chunks that
+  // never move, the indexes in segments that grow one at a time.
+  ChunkedVector<Booking> bookings_;
+  SegmentedHashMap<uint64_t, uint32_t> booking_index_;  // booking id -> index
   // Idempotency records, in the order they were made (so by expiry): purged
   // from the front once expired, never moved. A record is named by its
   // sequence number; idem_first_seq_ is the front's. The index maps a key to
@@ -498,7 +502,7 @@ class SeatEngine {
   // time it doubled past 250 K sales (docs/benchmarks.md).
   RingDeque<IdemRecord> idem_records_;
   uint64_t idem_first_seq_ = 0;
-  StringMap<uint64_t> idempotency_;  // key -> record sequence number
+  SegmentedHashMap<std::string, uint64_t, StringHash, StringEq> idempotency_;  // key -> number
   TimerWheel wheel_;
   uint64_t next_fencing_;
   uint64_t fencing_ceiling_ = ~uint64_t{0};

@@ -4,8 +4,8 @@
 #include <string>
 #include <utility>
 
-#include "absl/hash/hash.h"
 #include "common/mono_clock.h"
+#include "engine/string_util.h"
 #include "persistence/wal.pb.h"
 #include "server/wal_codec.h"
 
@@ -26,7 +26,7 @@ uint64_t CommitPipeline::Record(const Request& req, const Response& resp, bool n
   const auto op = req.op_case();
   if (op == Request::kConfirm &&
       (resp.code() == wire::OK || resp.code() == wire::HOLD_EXPIRED_SEATS_TAKEN)) {
-    const uint64_t key = absl::Hash<std::string_view>()(req.confirm().idempotency_key());
+    const uint64_t key = StringHash()(req.confirm().idempotency_key());
     if (resp.confirm().replayed()) {
       // The first attempt may still be on its way to disk: answer when it is.
       auto it = undurable_keys_.find(key);
