@@ -18,8 +18,9 @@
 // (Conn: holder, rng, cursors, verify records) belongs to one client and one
 // shard, and keeps its transactions in flight through AsyncClient::Call. The
 // callbacks (on that client's I/O thread) record the reply and start the next
-// transaction; a per-client mutex guards the client's connections and stats,
-// which open-loop pacing threads (--threads) also touch.
+// transaction; open loop, the pacer runs on the same I/O thread
+// (AsyncClient::RunAt). A per-client mutex guards the client's connections
+// and stats, which main also reads.
 //
 // --client raw (and --target redis): threads (--threads) each run an epoll
 // loop over their share of the connections; requests are encoded straight
@@ -103,7 +104,7 @@ ABSL_FLAG(int32_t, pipeline, 1, "Closed loop: transactions in flight per connect
 ABSL_FLAG(
     int32_t, threads, 1,
     "Load-generator threads (raw: epoll loops; --client async: clients, each with its own I/O "
-    "thread and, open loop, a pacing thread).");
+    "thread, which also paces its open-loop sends).");
 ABSL_FLAG(double, duration, 10, "Seconds to measure.");
 ABSL_FLAG(double, warmup, 2, "Seconds to run before measuring.");
 ABSL_FLAG(
@@ -408,14 +409,25 @@ class Worker {
       for (auto& c : conns_) Fill(c);
     }
   }
-  // Open loop: send what is due; returns the next intended time (UINT64_MAX: none).
-  uint64_t AsyncPace() {
-    std::lock_guard<std::mutex> l(mu_);
-    if (draining_) return UINT64_MAX;
-    const uint64_t now = MonoNs();
-    uint64_t wake = UINT64_MAX;
-    for (auto& c : conns_) wake = std::min(wake, IssueDue(c, now));
-    return wake;
+  // Open loop: the pacer runs on the client's own I/O thread (RunAt), with
+  // the reply callbacks: a pacing thread of its own would compete with the
+  // I/O thread for the load generator's core and send late. Each pass sends
+  // what is due and schedules the next at the earliest intended time (within
+  // 1 ms: a connection at --pipeline depth has none until a reply frees it,
+  // and the reply's callback sends for it).
+  void AsyncPaceFrom(uint64_t start_ns) {
+    client_->RunAt(start_ns, [this] { AsyncPaceTick(); });
+  }
+  void AsyncPaceTick() {
+    uint64_t wake;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (draining_ || closed_) return;
+      const uint64_t now = MonoNs();
+      wake = now + 1'000'000;
+      for (auto& c : conns_) wake = std::min(wake, IssueDue(c, now));
+    }
+    client_->RunAt(wake, [this] { AsyncPaceTick(); });
   }
   void AsyncMeasure() {
     std::lock_guard<std::mutex> l(mu_);
@@ -1124,7 +1136,7 @@ class Worker {
   bool draining_ = false;
   std::vector<Conn*> dirty_;
   // --client async. mu_ guards conns_, stats and the flags above once the
-  // client's callbacks may run (its I/O thread, the pacers, main).
+  // client's callbacks may run (its I/O thread, which also paces, and main).
   std::unique_ptr<AsyncClient> client_;
   std::mutex mu_;
   bool closed_ = false;
@@ -1783,21 +1795,8 @@ int Main() {
   std::vector<std::thread> ts;
   if (async) {
     for (auto& w : workers) w->AsyncStart();
-    if (setup.open_loop) {  // pacing threads, each over every threads-th client
-      for (int t = 0; t < std::min(threads, clients); ++t) {
-        ts.emplace_back([&workers, &phase, t, threads] {
-          while (phase.load(std::memory_order_relaxed) < 2) {
-            uint64_t wake = MonoNs() + 1'000'000;  // look at the phase at least every ms
-            for (size_t k = static_cast<size_t>(t); k < workers.size();
-                 k += static_cast<size_t>(threads)) {
-              wake = std::min(wake, workers[k]->AsyncPace());
-            }
-            timespec until{static_cast<time_t>(wake / 1'000'000'000),
-                           static_cast<long>(wake % 1'000'000'000)};
-            clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr);
-          }
-        });
-      }
+    if (setup.open_loop) {  // each client paces its connections on its I/O thread
+      for (auto& w : workers) w->AsyncPaceFrom(setup.start_ns);
     }
   } else {
     for (auto& w : workers) ts.emplace_back([&w, &phase] { w->Run(&phase); });

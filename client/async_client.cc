@@ -11,6 +11,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +28,13 @@ namespace seatlock {
 namespace {
 
 constexpr uint64_t kWakeTag = ~uint64_t{0};
+constexpr uint64_t kTimerTag = ~uint64_t{0} - 1;
+
+uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
 
 int64_t MonoMs() {
   timespec ts;
@@ -211,11 +219,16 @@ absl::Status AsyncClient::Start() {
   for (size_t i = 0; i < ports; ++i) next_socket_[i].store(0);
   epfd_ = epoll_create1(EPOLL_CLOEXEC);
   evfd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (epfd_ < 0 || evfd_ < 0) return absl::InternalError("epoll/eventfd failed");
+  timerfd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (epfd_ < 0 || evfd_ < 0 || timerfd_ < 0) {
+    return absl::InternalError(absl::StrCat("epoll/eventfd/timerfd failed: ", StrError(errno)));
+  }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.u64 = kWakeTag;
   epoll_ctl(epfd_, EPOLL_CTL_ADD, evfd_, &ev);
+  ev.data.u64 = kTimerTag;
+  epoll_ctl(epfd_, EPOLL_CTL_ADD, timerfd_, &ev);
   io_ = std::thread([this] { IoLoop(); });
   return absl::OkStatus();
 }
@@ -231,6 +244,44 @@ AsyncClient::~AsyncClient() {
   }
   if (epfd_ >= 0) close(epfd_);
   if (evfd_ >= 0) close(evfd_);
+  if (timerfd_ >= 0) close(timerfd_);
+}
+
+void AsyncClient::RunAt(uint64_t when_ns, std::function<void()> fn) {
+  std::lock_guard<std::mutex> l(timers_mu_);
+  timers_.emplace(when_ns, std::move(fn));
+  if (armed_ns_ != 0 && armed_ns_ <= when_ns) return;  // an earlier wake-up is set
+  armed_ns_ = std::max<uint64_t>(when_ns, 1);          // 0 would disarm the timer
+  itimerspec spec{};
+  spec.it_value.tv_sec = static_cast<time_t>(armed_ns_ / 1'000'000'000);
+  spec.it_value.tv_nsec = static_cast<long>(armed_ns_ % 1'000'000'000);
+  timerfd_settime(timerfd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+void AsyncClient::RunDueTimers() {
+  const uint64_t now = NowNs();
+  for (;;) {
+    std::function<void()> fn;
+    {
+      std::lock_guard<std::mutex> l(timers_mu_);
+      auto it = timers_.begin();
+      if (it == timers_.end() || it->first > now) {
+        // Re-arm for the earliest left (a due time already past fires at once).
+        const uint64_t next = it == timers_.end() ? 0 : it->first;
+        if (next != armed_ns_) {
+          armed_ns_ = next;
+          itimerspec spec{};
+          spec.it_value.tv_sec = static_cast<time_t>(next / 1'000'000'000);
+          spec.it_value.tv_nsec = static_cast<long>(next % 1'000'000'000);
+          timerfd_settime(timerfd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+        }
+        return;
+      }
+      fn = std::move(it->second);
+      timers_.erase(it);
+    }
+    fn();  // outside the lock: it may call RunAt
+  }
 }
 
 int AsyncClient::RouteFor(const wire::Request& req) const {
@@ -469,10 +520,11 @@ void AsyncClient::IoLoop() {
     const int n = epoll_wait(epfd_, events, 64, 10);
     const int64_t now = MonoMs();
     for (int i = 0; i < n; ++i) {
-      if (events[i].data.u64 == kWakeTag) {
+      if (events[i].data.u64 == kWakeTag || events[i].data.u64 == kTimerTag) {
         uint64_t v;
-        ssize_t unused = read(evfd_, &v, sizeof(v));
+        ssize_t unused = read(events[i].data.u64 == kWakeTag ? evfd_ : timerfd_, &v, sizeof(v));
         (void)unused;
+        if (events[i].data.u64 == kTimerTag) RunDueTimers();
         continue;
       }
       Endpoint& ep = *endpoints_[events[i].data.u64];

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -88,6 +89,14 @@ class AsyncClient {
   // Requests sent but not yet answered, over all connections.
   size_t in_flight() const;
 
+  // Runs `fn` once on the I/O thread at `when_ns` (CLOCK_MONOTONIC, in ns) or
+  // as soon after as the thread is free; at once if that time has passed.
+  // For work that must share the I/O thread with the callbacks, such as an
+  // open-loop pacer: a second thread doing it would contend with the I/O
+  // thread for the core and send late. `fn` may call RunAt and Call. Timers
+  // not yet run when the client is destroyed are dropped, not run.
+  void RunAt(uint64_t when_ns, std::function<void()> fn);
+
  private:
   struct Endpoint;
   struct Pending;
@@ -101,6 +110,7 @@ class AsyncClient {
   void FlushWrites(Endpoint& ep);
   void ExpireDeadlines(int64_t now);
   void WakeIo();
+  void RunDueTimers();
 
   ClientOptions options_;
   wire::HelloReply hello_;
@@ -113,6 +123,12 @@ class AsyncClient {
   std::atomic<uint64_t> next_id_{1};
   int epfd_ = -1;
   int evfd_ = -1;
+  // RunAt's timers, by time; timerfd_ is armed for the earliest
+  // (armed_ns_, 0 when disarmed). Guarded by timers_mu_.
+  std::mutex timers_mu_;
+  std::multimap<uint64_t, std::function<void()>> timers_;
+  uint64_t armed_ns_ = 0;
+  int timerfd_ = -1;
   std::atomic<bool> stop_{false};
   std::thread io_;
 };

@@ -12,9 +12,11 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "client/async_client.h"
 #include "client/client.h"
+#include "common/mono_clock.h"
 #include "gtest/gtest.h"
 #include "protocol/framing.h"
 #include "protocol/sharding.h"
@@ -282,6 +284,58 @@ TEST_P(ServerTest, AnAsyncClientSpreadsItsCallsOverItsSocketsPerPort) {
     for (const auto& sh : stats->stats().shards()) conns += sh.connections();
   }
   EXPECT_EQ(conns, 7u);
+}
+
+// AsyncClient::RunAt: timers run once each, in time order, no earlier than
+// asked, on the I/O thread that runs the call callbacks; a timer may set
+// another; timers still waiting when the client is destroyed never run.
+TEST_P(ServerTest, AnAsyncClientRunsTimersOnItsIoThreadInTimeOrder) {
+  ClientOptions opts;
+  opts.port = daemon_->port();
+  auto async = AsyncClient::Connect(opts);
+  ASSERT_TRUE(async.ok()) << async.status();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::string> order;
+  std::vector<std::thread::id> threads;
+  bool late_timer_ran = false;
+  std::thread::id io_thread;
+  {
+    wire::Request ping;
+    ping.mutable_ping();
+    (*async)->Call(std::move(ping), [&](absl::StatusOr<wire::Response>) {
+      std::lock_guard<std::mutex> l(mu);
+      io_thread = std::this_thread::get_id();
+      cv.notify_all();
+    });
+  }
+  const uint64_t t0 = MonoNs();
+  auto timer = [&](std::string name, uint64_t at) {
+    return [&, name, at] {
+      std::lock_guard<std::mutex> l(mu);
+      EXPECT_GE(MonoNs(), at) << name << " ran early";
+      order.push_back(name);
+      threads.push_back(std::this_thread::get_id());
+      cv.notify_all();
+    };
+  };
+  (*async)->RunAt(t0 + 60'000'000, timer("c", t0 + 60'000'000));
+  (*async)->RunAt(t0 + 20'000'000, timer("a", t0 + 20'000'000));
+  (*async)->RunAt(t0 + 40'000'000, [&, t0, inner = timer("b", t0 + 40'000'000)] {
+    inner();
+    (*async)->RunAt(t0, timer("d", t0));  // already due: runs next
+  });
+  (*async)->RunAt(0, timer("first", 0));
+  {
+    std::unique_lock<std::mutex> l(mu);
+    ASSERT_TRUE(cv.wait_for(l, std::chrono::seconds(10), [&] { return order.size() == 5; }));
+    EXPECT_EQ(order, (std::vector<std::string>{"first", "a", "b", "d", "c"}));
+    for (const std::thread::id& id : threads) EXPECT_EQ(id, io_thread);
+  }
+  (*async)->RunAt(MonoNs() + 10'000'000'000, [&] { late_timer_ran = true; });
+  async->reset();  // returns at once: the 10 s timer is dropped
+  EXPECT_LT(MonoNs() - t0, 5'000'000'000u);
+  EXPECT_FALSE(late_timer_ran);
 }
 
 TEST_P(ServerTest, HoldAcrossShardsIsAllOrNothing) {
