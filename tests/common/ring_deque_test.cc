@@ -84,5 +84,34 @@ TEST(RingDequeTest, AnEmptiedQueueKeepsOnlyItsSpareChunks) {
   EXPECT_EQ(ring.front(), 1);
 }
 
+// Counts the live objects of its type, to check that every element pushed is
+// destroyed exactly once: by pop_front, clear or the queue's destructor.
+struct Counted {
+  static inline int live = 0;
+  explicit Counted(int v) : value(v) { ++live; }
+  Counted(Counted&& o) noexcept : value(o.value) { ++live; }
+  Counted(const Counted&) = delete;
+  ~Counted() { --live; }
+  int value;
+};
+
+TEST(RingDequeTest, EveryElementIsDestroyedOnce) {
+  {
+    RingDeque<Counted> ring;
+    for (int i = 0; i < 1000; ++i) ring.push_back(Counted(i));
+    EXPECT_EQ(Counted::live, 1000);
+    for (int i = 0; i < 600; ++i) {
+      EXPECT_EQ(ring.front().value, i);
+      ring.pop_front();
+    }
+    EXPECT_EQ(Counted::live, 400);
+    ring.clear();
+    EXPECT_EQ(Counted::live, 0);
+    for (int i = 0; i < 300; ++i) ring.push_back(Counted(i));
+    EXPECT_EQ(Counted::live, 300);
+  }  // the destructor destroys the 300 left
+  EXPECT_EQ(Counted::live, 0);
+}
+
 }  // namespace
 }  // namespace seatlock
