@@ -129,6 +129,28 @@ TEST_F(CommitPipelineTest, RepliesWaitInSlotsThatAreReused) {
   EXPECT_EQ(latency.count(), 8u);
 }
 
+TEST_F(CommitPipelineTest, IdleReplySlotsBeyondTheSpareBoundAreFreed) {
+  Sync();
+  replies_.clear();
+  // One sale, then more replies waiting for its record than the pipeline
+  // keeps idle slots for.
+  const uint64_t hold = HoldSeat(9, "ann");
+  const uint64_t lsn = Run(Confirm(hold, "ann", "k-bound"));
+  ASSERT_NE(lsn, 0u);
+  const size_t kWaiting = CommitPipeline::kSpareReplySlots + 100;
+  for (size_t i = 1; i < kWaiting; ++i) {
+    Response r;
+    r.set_request_id(i);
+    pipeline_->ReplyWhenDurable(lsn, r, [this](Response&& got) { replies_.push_back(got); });
+  }
+  EXPECT_EQ(pipeline_->replies_waiting(), kWaiting);
+  Sync();
+  ASSERT_EQ(replies_.size(), kWaiting);
+  for (size_t i = 1; i < kWaiting; ++i) ASSERT_EQ(replies_[i].request_id(), i);
+  EXPECT_EQ(pipeline_->replies_waiting(), 0u);
+  EXPECT_EQ(pipeline_->spare_reply_slots(), CommitPipeline::kSpareReplySlots);
+}
+
 TEST_F(CommitPipelineTest, FencingIsReservedAheadOfTheTokensHandedOut) {
   Sync();
   EXPECT_EQ(pipeline_->fencing_reserved(), kFencingBlock);
