@@ -251,10 +251,14 @@ void AsyncClient::RunAt(uint64_t when_ns, std::function<void()> fn) {
   std::lock_guard<std::mutex> l(timers_mu_);
   timers_.emplace(when_ns, std::move(fn));
   if (armed_ns_ != 0 && armed_ns_ <= when_ns) return;  // an earlier wake-up is set
-  armed_ns_ = std::max<uint64_t>(when_ns, 1);          // 0 would disarm the timer
+  ArmTimerLocked(std::max<uint64_t>(when_ns, 1));      // 0 would disarm the timer
+}
+
+void AsyncClient::ArmTimerLocked(uint64_t when_ns) {
+  armed_ns_ = when_ns;
   itimerspec spec{};
-  spec.it_value.tv_sec = static_cast<time_t>(armed_ns_ / 1'000'000'000);
-  spec.it_value.tv_nsec = static_cast<long>(armed_ns_ % 1'000'000'000);
+  spec.it_value.tv_sec = static_cast<time_t>(when_ns / 1'000'000'000);
+  spec.it_value.tv_nsec = static_cast<long>(when_ns % 1'000'000'000);
   timerfd_settime(timerfd_, TFD_TIMER_ABSTIME, &spec, nullptr);
 }
 
@@ -268,13 +272,7 @@ void AsyncClient::RunDueTimers() {
       if (it == timers_.end() || it->first > now) {
         // Re-arm for the earliest left (a due time already past fires at once).
         const uint64_t next = it == timers_.end() ? 0 : it->first;
-        if (next != armed_ns_) {
-          armed_ns_ = next;
-          itimerspec spec{};
-          spec.it_value.tv_sec = static_cast<time_t>(next / 1'000'000'000);
-          spec.it_value.tv_nsec = static_cast<long>(next % 1'000'000'000);
-          timerfd_settime(timerfd_, TFD_TIMER_ABSTIME, &spec, nullptr);
-        }
+        if (next != armed_ns_) ArmTimerLocked(next);
         return;
       }
       fn = std::move(it->second);

@@ -111,6 +111,9 @@ class AsyncClient {
   void ExpireDeadlines(int64_t now);
   void WakeIo();
   void RunDueTimers();
+  // Sets the timerfd to fire at `when_ns` (CLOCK_MONOTONIC, absolute; 0
+  // disarms it) and records it in armed_ns_. Caller holds timers_mu_.
+  void ArmTimerLocked(uint64_t when_ns);
 
   ClientOptions options_;
   wire::HelloReply hello_;

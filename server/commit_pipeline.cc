@@ -52,8 +52,13 @@ uint64_t CommitPipeline::Record(const Request& req, const Response& resp, bool n
     d.set_define_event_request(req.define_event().SerializeAsString());
     lsn = log_->Append(wal::RecordType::kDefineEvent, d);
   }
-  if (engine_->fencing_high_water() + kFencingBlock / 2 >= fencing_reserved_) ReserveFencing();
+  TopUpFencing();
   return lsn;
+}
+
+void CommitPipeline::TopUpFencing() {
+  if (log_ == nullptr) return;
+  if (engine_->fencing_high_water() + kFencingBlock / 2 >= fencing_reserved_) ReserveFencing();
 }
 
 bool CommitPipeline::ShowsSeatStates(const Request& req, const Response& resp) {

@@ -58,6 +58,10 @@ class CommitPipeline {
   // the LSN its reply must wait for (0: answer now). `new_event`: a
   // DEFINE_EVENT of an event that did not exist before it ran.
   uint64_t Record(const wire::Request& req, const wire::Response& resp, bool new_event);
+  // After an engine op that appends no record (a HOLD on the fast path,
+  // which has no wire::Request): Record's other duty, reserving the next
+  // block of fencing tokens once the engine nears the reserved mark.
+  void TopUpFencing();
   // Whether `resp` shows seat states a sale or refund not yet durable could
   // have changed: seat and availability reads, and refused holds (their
   // conflicts say SOLD). Such a reply waits for ReadBarrier().

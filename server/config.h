@@ -39,6 +39,7 @@ struct ServerConfig {
   int64_t output_stall_ms = 10'000;        // over budget and draining nothing this long: close
   int64_t auth_timeout_ms = 10'000;        // with --auth_token_file: AUTH within this
   uint32_t frames_per_turn = 64;           // frames one connection may run per loop pass
+  bool hold_fast_path = true;              // HOLD by index without protobuf messages (hold_codec.h)
   int64_t bind_retry_ms = 5'000;           // retry a port in use this long at start
   uint64_t max_memory = 0;                 // memory guard (memory_guard.h); 0: off
   uint64_t hash_seed = 0;                  // 0: protocol::kDefaultHashSeed

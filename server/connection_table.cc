@@ -168,6 +168,11 @@ void ConnectionTable::DrainFramesLoop(uint64_t id) {
         return;
       case protocol::FrameDecoder::Result::kFrame: {
         ++frames;
+        if (config_.hold_fast_path &&
+            protocol::DecodeHoldCall(body, config_.limits.max_seats_per_hold, &hold_call_) &&
+            HandleHoldCall(id, c)) {
+          break;
+        }
         Request* req = google::protobuf::Arena::CreateMessage<Request>(arena_);
         if (!req->ParseFromArray(body.data(), static_cast<int>(body.size()))) {
           ProtocolError(id, wire::BAD_FRAME, 0, "frame body is not a valid Request message");
@@ -345,6 +350,28 @@ bool ConnectionTable::HandleSessionOp(uint64_t id, Conn& conn, const Request& re
     default:
       return false;
   }
+}
+
+bool ConnectionTable::HandleHoldCall(uint64_t id, Conn& conn) {
+  // HandleRequest's checks, in its order; each refusal it would send goes
+  // back to it. The decoder took only well-formed HOLDs (Malformed passes).
+  if (!conn.authed) return false;
+  if (group_->memory.exceeded()) return false;
+  std::string* out = loop_->Output(id);
+  if (out == nullptr) return false;
+  const size_t at = out->size();
+  if (!handler_->RunHoldCall(hold_call_, out)) return false;
+  ++requests_;
+  if (out->size() - at - protocol::kFrameHeaderBytes > config_.max_reply_bytes) {
+    // Only with a --max_reply_bytes smaller than any seat map: as Dispatch's reply.
+    const size_t size = out->size() - at - protocol::kFrameHeaderBytes;
+    out->resize(at);
+    Reply(id, ErrorResponse(hold_call_.request_id, wire::LIMIT_EXCEEDED,
+                            absl::StrCat("the reply would be ", size,
+                                         " bytes, over the server's limit of ",
+                                         config_.max_reply_bytes, " (--max_reply_bytes)")));
+  }
+  return true;
 }
 
 void ConnectionTable::HandleRequest(uint64_t id, Conn& conn, Request&& req) {

@@ -34,6 +34,7 @@
 #include "engine/clock.h"
 #include "google/protobuf/arena.h"
 #include "protocol/framing.h"
+#include "protocol/hold_codec.h"
 #include "protocol/seatlock.pb.h"
 #include "server/config.h"
 #include "server/coordinators.h"
@@ -59,6 +60,12 @@ class ConnectionTable {
     virtual wire::Response Subscribe(uint64_t conn, const wire::Request& request) = 0;
     // `conn` is gone (drop its subscriptions).
     virtual void OnClosed(uint64_t conn) = 0;
+    // The HOLD fast path: an authenticated, well-formed HOLD decoded without
+    // protobuf (protocol/hold_codec.h). Runs it and appends its reply frame
+    // to *out, or returns false, having done nothing, when it must take the
+    // general path (Dispatch) instead: routed elsewhere, gated, or waiting
+    // on the log.
+    virtual bool RunHoldCall(const protocol::HoldCall& call, std::string* out) = 0;
   };
 
   // `clock`, `group`, `arena` and `handler` must outlive the table.
@@ -116,6 +123,10 @@ class ConnectionTable {
   void DrainFrames(uint64_t id);
   void DrainFramesLoop(uint64_t id);
   void HandleRequest(uint64_t id, Conn& conn, wire::Request&& req);
+  // hold_call_, decoded from a frame: runs it on the fast path and returns
+  // true, or returns false for HandleRequest to take it (having done
+  // nothing, so the general path answers it as if this were not here).
+  bool HandleHoldCall(uint64_t id, Conn& conn);
   // HELLO, AUTH and PING: answered here. Returns false for other ops.
   bool HandleSessionOp(uint64_t id, Conn& conn, const wire::Request& req);
   void HandleHttp(uint64_t id, Conn& conn, const char* data, size_t n);
@@ -142,6 +153,9 @@ class ConnectionTable {
   std::vector<uint64_t> ready_;    // connections with a turn to come
   std::vector<uint64_t> blocked_;  // connections over their output budget
   std::vector<uint64_t> scratch_;
+  // The fast path's decoded HOLD (its seats keep their capacity; at most
+  // --max_seats_per_hold of them).
+  protocol::HoldCall hold_call_;
 };
 
 }  // namespace seatlock

@@ -31,23 +31,20 @@ void Step(const std::shared_ptr<Sequence>& s) {
   });
 }
 
-// The shards to ask, `first` first (if it is a shard), then the others in
-// ascending order.
-std::vector<uint32_t> FirstThenOthers(uint32_t first, uint32_t shard_count) {
-  std::vector<uint32_t> order;
-  if (first < shard_count) order.push_back(first);
-  for (uint32_t s = 0; s < shard_count; ++s) {
-    if (s != first) order.push_back(s);
-  }
-  return order;
-}
-
 // Every shard but `skip` (all of them if it names none), in order.
 std::vector<uint32_t> OthersThan(uint32_t skip, uint32_t shard_count) {
   std::vector<uint32_t> order;
   for (uint32_t s = 0; s < shard_count; ++s) {
     if (s != skip) order.push_back(s);
   }
+  return order;
+}
+
+// The shards to ask, `first` first (if it is a shard), then the others in
+// ascending order.
+std::vector<uint32_t> FirstThenOthers(uint32_t first, uint32_t shard_count) {
+  std::vector<uint32_t> order = OthersThan(first, shard_count);
+  if (first < shard_count) order.insert(order.begin(), first);
   return order;
 }
 

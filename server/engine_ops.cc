@@ -171,6 +171,16 @@ void DoHold(SeatEngine& engine, const wire::HoldRequest& h, Response* resp) {
   }
 }
 
+// The request's section label for `key` (HoldCall's seats match `keys` one
+// to one), as FillAsAsked gives it.
+std::string_view SectionAsAsked(const protocol::HoldCall& call, absl::Span<const SeatKey> keys,
+                                SeatKey key) {
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (keys[i] == key) return call.seats[i].section;
+  }
+  return {};
+}
+
 void DoHoldBest(SeatEngine& engine, const wire::HoldBestAvailableRequest& h, Response* resp) {
   int section = -1;
   if (!h.section().empty()) {
@@ -277,6 +287,56 @@ void DoListBookings(const SeatEngine& engine, uint32_t shard_index,
 }
 
 }  // namespace
+
+wire::ResultCode ExecuteHoldCall(SeatEngine& engine, const protocol::HoldCall& call,
+                                 HoldCallScratch* scratch, std::string* out) {
+  protocol::HoldReplyFields reply;
+  reply.request_id = call.request_id;
+  scratch->keys.clear();
+  std::string detail;
+  int si = -1;
+  for (size_t i = 0; i < call.seats.size(); ++i) {
+    const protocol::HoldCall::Seat& seat = call.seats[i];
+    if (i == 0 || seat.section != call.seats[i - 1].section) {
+      si = engine.SectionIndex(call.event_id, seat.section);
+    }
+    if (si < 0) {  // as SectionOrFail: the reply carries no `hold`
+      const bool no_event = engine.Layout(call.event_id) == nullptr;
+      reply.code = no_event ? wire::EVENT_NOT_FOUND : wire::UNKNOWN_SEAT;
+      detail = no_event ? absl::StrCat("no event '", std::string(call.event_id), "'")
+                        : absl::StrCat("no section '", std::string(seat.section), "'");
+      reply.detail = detail;
+      protocol::AppendHoldReplyFrame(reply, out);
+      return static_cast<wire::ResultCode>(reply.code);
+    }
+    scratch->keys.push_back({static_cast<uint32_t>(si), seat.index});
+  }
+  const HoldResult r = engine.Hold(call.event_id, scratch->keys, call.holder, call.ttl_ms);
+  reply.code = ToWire(r.code);
+  reply.detail = r.detail;
+  reply.has_hold = true;
+  scratch->seats.clear();
+  scratch->conflicts.clear();
+  if (r.ok()) {
+    reply.hold_id = r.hold_id;
+    reply.part_hold_ids = {&r.hold_id, 1};
+    reply.fencing_token = r.fencing_token;
+    reply.expires_ms = r.expires_ms;
+    reply.remaining_ms = r.remaining_ms;
+    for (const SeatKey k : r.seats) {
+      scratch->seats.push_back({SectionAsAsked(call, scratch->keys, k), k.seat});
+    }
+    reply.seats = scratch->seats;
+  }
+  for (const SeatConflict& c : r.conflicts) {
+    scratch->conflicts.push_back({{SectionAsAsked(call, scratch->keys, c.seat), c.seat.seat},
+                                  static_cast<uint32_t>(ToWire(c.state)),
+                                  c.held_until_ms});
+  }
+  reply.conflicts = scratch->conflicts;
+  protocol::AppendHoldReplyFrame(reply, out);
+  return static_cast<wire::ResultCode>(reply.code);
+}
 
 wire::ResultCode ToWire(ResultCode code) { return static_cast<wire::ResultCode>(code); }
 

@@ -7,7 +7,11 @@
 #ifndef SEATLOCK_SERVER_ENGINE_OPS_H_
 #define SEATLOCK_SERVER_ENGINE_OPS_H_
 
+#include <string>
+#include <vector>
+
 #include "engine/seat_engine.h"
+#include "protocol/hold_codec.h"
 #include "protocol/seatlock.pb.h"
 
 namespace seatlock {
@@ -17,6 +21,21 @@ namespace seatlock {
 // LIST_EVENTS, STATS) it fills this shard's part, which the router merges.
 void ExecuteEngineOp(SeatEngine& engine, uint32_t shard_index, const wire::Request& req,
                      wire::Response* resp);
+
+// Scratch space ExecuteHoldCall reuses from call to call (one per shard), so
+// a HOLD on the fast path allocates nothing once it has grown.
+struct HoldCallScratch {
+  SeatList keys;
+  std::vector<protocol::ReplySeat> seats;
+  std::vector<protocol::ReplyConflict> conflicts;
+};
+
+// HOLD from a HoldCall (protocol/hold_codec.h: every seat by index): the
+// same engine call as ExecuteEngineOp makes for the equivalent wire Request,
+// and the same reply, serialized as one frame at the end of *out. Returns the
+// reply's code.
+wire::ResultCode ExecuteHoldCall(SeatEngine& engine, const protocol::HoldCall& call,
+                                 HoldCallScratch* scratch, std::string* out);
 
 wire::ResultCode ToWire(ResultCode code);
 

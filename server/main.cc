@@ -50,6 +50,10 @@ ABSL_FLAG(int64_t, auth_timeout_ms, 10000,
           "With --auth_token_file: close a connection that has not authenticated within this.");
 ABSL_FLAG(int32_t, frames_per_turn, 64,
           "Requests one connection may run per loop pass before the shard serves the others.");
+ABSL_FLAG(bool, hold_fast_path, true,
+          "Decode a HOLD that names its seats by index, and encode its reply, without protobuf "
+          "messages (the same bytes, less work; docs/engine.md). false: every request goes "
+          "through protobuf (to compare the two).");
 ABSL_FLAG(int64_t, max_memory, -1,
           "Memory guard, in bytes of resident memory: at or over it, new holds, joins and "
           "connections get RESOURCE_EXHAUSTED (confirms, releases and reads go on). -1: three "
@@ -214,6 +218,7 @@ int main(int argc, char** argv) {
   config.auth_timeout_ms = absl::GetFlag(FLAGS_auth_timeout_ms);
   if (absl::GetFlag(FLAGS_frames_per_turn) < 1) return Fail("--frames_per_turn must be positive");
   config.frames_per_turn = static_cast<uint32_t>(absl::GetFlag(FLAGS_frames_per_turn));
+  config.hold_fast_path = absl::GetFlag(FLAGS_hold_fast_path);
   if (absl::GetFlag(FLAGS_bind_retry_ms) < 0) return Fail("--bind_retry_ms must be >= 0");
   config.bind_retry_ms = absl::GetFlag(FLAGS_bind_retry_ms);
   const int64_t max_memory = absl::GetFlag(FLAGS_max_memory);

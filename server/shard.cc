@@ -219,6 +219,32 @@ Response Shard::Subscribe(uint64_t conn, const Request& req) {
 
 void Shard::OnClosed(uint64_t conn) { feed_.DropConnection(conn); }
 
+bool Shard::RunHoldCall(const protocol::HoldCall& call, std::string* out) {
+  // What Dispatch and the router would not run here at once goes to them.
+  if (const ReplicationHub* hub = config_.replication; hub != nullptr && !hub->writes_allowed()) {
+    return false;  // NOT_PRIMARY
+  }
+  if (rooms_.gated(call.event_id)) return false;  // the room's home checks the pass
+  if (config_.shards > 1) {
+    for (const protocol::HoldCall::Seat& s : call.seats) {
+      if (protocol::ShardFor(call.event_id, s.section, config_.shards, group_->hash_seed) !=
+          index_) {
+        return false;  // another shard's seats: SoleHoldShard, or a multi-shard hold
+      }
+    }
+  }
+  // RunOp holds a refusal (it shows seat states) until the log is durable;
+  // with nothing undurable before the op, there is nothing to wait for. A
+  // fencing reservation TopUpFencing appends changes no seat.
+  if (commit_.ReadBarrier() != 0) return false;
+  ++ops_[protocol::OpIndex(wire::Request::kHold)];
+  const uint64_t started_ns = MonoNs();
+  ExecuteHoldCall(*engine_, call, &hold_scratch_, out);
+  hold_latency_.Record(MonoNs() - started_ns);
+  commit_.TopUpFencing();
+  return true;
+}
+
 void Shard::OnRunOp(const Request& req, Callback reply) { RunOp(req, std::move(reply)); }
 
 void Shard::OnGateHold(Request&& req, Callback reply) {

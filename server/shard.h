@@ -31,6 +31,7 @@
 #include "server/commit_pipeline.h"
 #include "server/config.h"
 #include "server/connection_table.h"
+#include "server/engine_ops.h"
 #include "server/event_loop.h"
 #include "server/recovery.h"
 #include "server/replica_applier.h"
@@ -76,6 +77,7 @@ class Shard final : public LoopHandler,
   void Dispatch(wire::Request&& req, Callback done) override;
   wire::Response Subscribe(uint64_t conn, const wire::Request& req) override;
   void OnClosed(uint64_t conn) override;
+  bool RunHoldCall(const protocol::HoldCall& call, std::string* out) override;
   // ShardBus::Receiver.
   void OnRunOp(const wire::Request& req, Callback reply) override;
   void OnGateHold(wire::Request&& req, Callback reply) override;
@@ -121,6 +123,7 @@ class Shard final : public LoopHandler,
   int metrics_listen_fd_;
   std::array<uint64_t, protocol::kOpCount> ops_{};  // by protocol::OpIndex
   LatencyHistogram hold_latency_;
+  HoldCallScratch hold_scratch_;  // RunHoldCall's
   LatencyHistogram confirm_latency_;
   std::unique_ptr<EventLoop> loop_;
   PassClock clock_;
