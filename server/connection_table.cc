@@ -366,10 +366,10 @@ bool ConnectionTable::HandleHoldCall(uint64_t id, Conn& conn) {
     // Only with a --max_reply_bytes smaller than any seat map: as Dispatch's reply.
     const size_t size = out->size() - at - protocol::kFrameHeaderBytes;
     out->resize(at);
-    Reply(id, ErrorResponse(hold_call_.request_id, wire::LIMIT_EXCEEDED,
-                            absl::StrCat("the reply would be ", size,
-                                         " bytes, over the server's limit of ",
-                                         config_.max_reply_bytes, " (--max_reply_bytes)")));
+    Reply(id, ErrorResponse(
+                  hold_call_.request_id, wire::LIMIT_EXCEEDED,
+                  absl::StrCat("the reply would be ", size, " bytes, over the server's limit of ",
+                               config_.max_reply_bytes, " (--max_reply_bytes)")));
   }
   return true;
 }
