@@ -103,6 +103,10 @@ std::string RenderPrometheus(const wire::StatsReply& stats) {
   per_shard("seatlock_feed_overflows_total", "counter",
             "Times more changes waited for the log than --feed_ring: subscribers resynced.",
             [&](const auto& s) { return u(s.feed_overflows()); });
+  per_shard("seatlock_holds_fast_path_total", "counter",
+            "HOLDs by seat index decoded and answered without protobuf messages (of ops_total "
+            "op=\"hold\").",
+            [&](const auto& s) { return u(s.holds_fast_path()); });
   per_shard("seatlock_live_holds", "gauge", "Holds currently live.",
             [&](const auto& s) { return u(s.live_holds()); });
   per_shard("seatlock_lapsed_holds", "gauge", "Expired holds remembered for a late CONFIRM.",

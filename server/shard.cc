@@ -238,6 +238,7 @@ bool Shard::RunHoldCall(const protocol::HoldCall& call, std::string* out) {
   // fencing reservation TopUpFencing appends changes no seat.
   if (commit_.ReadBarrier() != 0) return false;
   ++ops_[protocol::OpIndex(wire::Request::kHold)];
+  ++holds_fast_path_;
   const uint64_t started_ns = MonoNs();
   ExecuteHoldCall(*engine_, call, &hold_scratch_, out);
   hold_latency_.Record(MonoNs() - started_ns);
@@ -349,6 +350,7 @@ void Shard::FillStats(Response* resp) {
   s->set_subscriptions(feed_.subscriptions());
   s->set_feed_pending(feed_.pending());
   s->set_feed_overflows(feed_.overflows());
+  s->set_holds_fast_path(holds_fast_path_);
   FillLatencyBuckets(hold_latency_, s->mutable_hold_latency());
   FillLatencyBuckets(confirm_latency_, s->mutable_confirm_latency());
   if (log != nullptr) {

@@ -124,6 +124,7 @@ class Shard final : public LoopHandler,
   std::array<uint64_t, protocol::kOpCount> ops_{};  // by protocol::OpIndex
   LatencyHistogram hold_latency_;
   HoldCallScratch hold_scratch_;  // RunHoldCall's
+  uint64_t holds_fast_path_ = 0;  // HOLDs RunHoldCall answered (STATS holds_fast_path)
   LatencyHistogram confirm_latency_;
   std::unique_ptr<EventLoop> loop_;
   PassClock clock_;

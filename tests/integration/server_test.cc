@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -289,6 +290,121 @@ TEST_P(ServerTest, AnAsyncClientSpreadsItsCallsOverItsSocketsPerPort) {
 // AsyncClient::RunAt: timers run once each, in time order, no earlier than
 // asked, on the I/O thread that runs the call callbacks; a timer may set
 // another; timers still waiting when the client is destroyed never run.
+// HOLDs by seat index take the server's fast path (protocol/hold_codec.h)
+// when the receiving shard can answer them at once, and the general path
+// otherwise: another shard's seats, seats on two shards, a gated event. The
+// replies are the same either way: codes, hold ids, seats echoed as asked.
+TEST_P(ServerTest, HoldsBySeatIndexAreAnsweredTheSameOnEveryPath) {
+  ASSERT_EQ(client_->DefineEvent(Arena("gig"))->code(), wire::OK);
+  ASSERT_EQ(client_->DefineEvent(Arena("gated"))->code(), wire::OK);
+  wire::RoomConfig room;
+  room.set_mode(wire::ADMIT_CAPACITY);
+  room.set_max_active(10);
+  room.set_batch_size(1);
+  ASSERT_EQ(client_->ConfigureRoom("gated", room)->code(), wire::OK);
+  const auto [a, b] = SectionsOnTwoShards(client_->hello());
+  ASSERT_FALSE(a.empty() || b.empty());
+
+  auto hold = [](uint64_t id, const std::string& event,
+                 std::vector<std::pair<std::string, uint32_t>> seats) {
+    wire::Request r;
+    r.set_request_id(id);
+    wire::HoldRequest* h = r.mutable_hold();
+    h->set_event_id(event);
+    for (const auto& [section, index] : seats) {
+      wire::SeatRef* s = h->add_seats();
+      s->set_section(section);
+      s->set_index(index);
+    }
+    h->set_holder("ann");
+    h->set_ttl_ms(60'000);
+    return r;
+  };
+  // The main port and each shard's port: every shard receives every kind.
+  std::vector<uint16_t> ports = {daemon_->port()};
+  for (uint16_t p : daemon_->shard_ports()) ports.push_back(p);
+  uint32_t seat = 0;
+  for (uint16_t port : ports) {
+    const uint32_t s1 = seat++, s2 = seat++;
+    std::string bytes;
+    protocol::AppendFrame(hold(1, "gig", {{a, s1}}), &bytes);                     // shard of a
+    protocol::AppendFrame(hold(2, "gig", {{b, s1}}), &bytes);                     // shard of b
+    protocol::AppendFrame(hold(3, "gig", {{a, s2}, {b, s2}}), &bytes);            // both
+    protocol::AppendFrame(hold(4, "gig", {{a, s1}, {a, 39}}), &bytes);            // a taken seat
+    protocol::AppendFrame(hold(5, "gig", {{a, 40}}), &bytes);                     // no such index
+    protocol::AppendFrame(hold(6, "gig", {{"999", 0}}), &bytes);                  // no such section
+    protocol::AppendFrame(hold(7, "nope", {{a, 0}}), &bytes);                     // no such event
+    protocol::AppendFrame(hold(8, "gated", {{a, s1}}), &bytes);                   // no pass
+    protocol::AppendFrame(hold(9, "gig", {{a, 30 + s1}, {a, 30 + s1}}), &bytes);  // twice
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    SendAll(fd, bytes);
+    std::vector<wire::Response> replies;
+    protocol::FrameDecoder dec(1 << 20);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (replies.size() < 9 && std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0) continue;
+      char buf[4096];
+      const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+      if (n <= 0) break;
+      dec.Append(buf, static_cast<size_t>(n));
+      std::string_view body;
+      while (dec.Next(&body) == protocol::FrameDecoder::Result::kFrame) {
+        ASSERT_TRUE(
+            replies.emplace_back().ParseFromArray(body.data(), static_cast<int>(body.size())));
+      }
+    }
+    close(fd);
+    ASSERT_EQ(replies.size(), 9u) << "port " << port;
+    std::map<uint64_t, wire::Response> by_id;
+    for (const wire::Response& r : replies) by_id[r.request_id()] = r;
+    SCOPED_TRACE("port " + std::to_string(port));
+    for (uint64_t id : {1, 2}) {
+      const wire::Response& r = by_id[id];
+      ASSERT_EQ(r.code(), wire::OK) << r.ShortDebugString();
+      ASSERT_EQ(r.hold().seats_size(), 1);
+      EXPECT_EQ(r.hold().seats(0).section(), id == 1 ? a : b);
+      EXPECT_EQ(r.hold().seats(0).index(), s1);
+      EXPECT_TRUE(r.hold().seats(0).row().empty());  // as asked: no labels
+      EXPECT_EQ(r.hold().part_hold_ids_size(), 1);
+      EXPECT_EQ(r.hold().part_hold_ids(0), r.hold().hold_id());
+    }
+    EXPECT_EQ(by_id[3].code(), wire::OK) << by_id[3].ShortDebugString();
+    EXPECT_EQ(by_id[3].hold().part_hold_ids_size(), 2);
+    EXPECT_EQ(by_id[3].hold().seats_size(), 2);
+    const wire::Response& taken = by_id[4];
+    EXPECT_EQ(taken.code(), wire::SEAT_UNAVAILABLE);
+    ASSERT_EQ(taken.hold().conflicts_size(), 1) << taken.ShortDebugString();
+    EXPECT_EQ(taken.hold().conflicts(0).seat().section(), a);
+    EXPECT_EQ(taken.hold().conflicts(0).seat().index(), s1);
+    EXPECT_EQ(taken.hold().conflicts(0).state(), wire::HELD);
+    EXPECT_GT(taken.hold().conflicts(0).held_until_ms(), 0);
+    EXPECT_EQ(by_id[5].code(), wire::UNKNOWN_SEAT) << by_id[5].ShortDebugString();
+    EXPECT_EQ(by_id[6].code(), wire::UNKNOWN_SEAT) << by_id[6].ShortDebugString();
+    EXPECT_EQ(by_id[6].detail(), "no section '999'");
+    EXPECT_EQ(by_id[7].code(), wire::EVENT_NOT_FOUND) << by_id[7].ShortDebugString();
+    EXPECT_EQ(by_id[7].detail(), "no event 'nope'");
+    EXPECT_EQ(by_id[8].code(), wire::PASS_INVALID) << by_id[8].ShortDebugString();
+    EXPECT_EQ(by_id[9].code(), wire::DUPLICATE_SEAT) << by_id[9].ShortDebugString();
+  }
+  // Both paths ran: some HOLDs were answered fast, the others (other
+  // shards' seats, two shards, the gated event) by the general path.
+  auto stats = client_->Stats();
+  ASSERT_TRUE(stats.ok()) << stats.status();
+  uint64_t fast = 0, all = 0;
+  for (const wire::ShardStats& s : stats->stats().shards()) {
+    fast += s.holds_fast_path();
+    all += s.ops_hold();
+  }
+  EXPECT_GT(fast, 0u);
+  EXPECT_LT(fast, all);
+}
+
 TEST_P(ServerTest, AnAsyncClientRunsTimersOnItsIoThreadInTimeOrder) {
   ClientOptions opts;
   opts.port = daemon_->port();
