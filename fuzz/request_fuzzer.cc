@@ -4,7 +4,8 @@
 // parsed again (as the server receives it), goes through Malformed()
 // (server/request_validation.h) and, when it passes, ExecuteEngineOp()
 // (server/engine_ops.h) on a real SeatEngine with a ManualClock, as a shard
-// runs it. A broken invariant traps, so libFuzzer reports it.
+// runs it; a HOLD by seat index goes through the shard's fast path instead
+// (protocol::DecodeHoldCall, ExecuteHoldCall), its reply frame parsed back. A broken invariant traps, so libFuzzer reports it.
 //
 // The checks keep a model (class Model) of every seat, hold and booking,
 // updated from the engine's change records; a record that moves a seat from
@@ -49,6 +50,8 @@
 #include "engine/clock.h"
 #include "engine/seat_engine.h"
 #include "fuzz/fuzz_input.h"
+#include "protocol/framing.h"
+#include "protocol/hold_codec.h"
 #include "google/protobuf/stubs/logging.h"
 #include "protocol/seatlock.pb.h"
 #include "server/engine_ops.h"
@@ -635,6 +638,8 @@ struct Run {
   Pools pools;
   uint64_t last_token = 0;
   uint64_t high_water = 0;
+  protocol::HoldCall call;  // the HOLD fast path's (server/engine_ops.h)
+  HoldCallScratch scratch;
 };
 
 // Compares one seat as the engine shows it with the model.
@@ -1138,13 +1143,28 @@ int RunInput(const uint8_t* data, size_t size) {
     if (DecodeRequest(in, run.pools, run.clock, &req)) {
       // As the server gets it: from bytes. A string that is not UTF-8 does not
       // parse (the server answers BAD_FRAME and closes).
+      const std::string body = req.SerializeAsString();
       Request parsed;
-      if (!parsed.ParseFromString(req.SerializeAsString())) continue;
+      if (!parsed.ParseFromString(body)) continue;
       req = std::move(parsed);
       if (!Malformed(req).empty()) continue;  // the server answers INVALID_ARGUMENT and closes
       const Before before = Look(run, req);
       Response resp;
-      ExecuteEngineOp(*run.engine, run.shard, req, &resp);
+      // A HOLD by index takes the server's fast path, as a shard would run
+      // it: its reply frame is parsed back and checked like any other.
+      if (protocol::DecodeHoldCall(body, run.engine->limits().max_seats_per_hold, &run.call)) {
+        std::string frame;
+        const wire::ResultCode code = ExecuteHoldCall(*run.engine, run.call, &run.scratch, &frame);
+        if (frame.size() < protocol::kFrameHeaderBytes ||
+            protocol::GetFrameHeader(frame.data()) != frame.size() - protocol::kFrameHeaderBytes ||
+            !resp.ParseFromArray(frame.data() + protocol::kFrameHeaderBytes,
+                                 static_cast<int>(frame.size() - protocol::kFrameHeaderBytes)) ||
+            resp.code() != code) {
+          Fail("the HOLD fast path wrote a reply frame that does not parse back");
+        }
+      } else {
+        ExecuteEngineOp(*run.engine, run.shard, req, &resp);
+      }
       CheckReply(run, req, resp, before);
       swept = req.has_delete_event() && resp.code() == wire::OK;
     }
