@@ -4,6 +4,13 @@
 // the /metrics HTTP responder, and hands every other request to its
 // Handler (the shard) with a callback that writes the reply.
 //
+// The HOLD fast path (--hold_fast_path, on by default): a frame that
+// protocol::DecodeHoldCall takes (a well-formed HOLD by seat index) is
+// offered to Handler::RunHoldCall before any protobuf parse, after the same
+// auth and memory checks HandleRequest makes. The handler answers it in
+// place or declines, and a declined frame goes the general way, so each
+// request is answered as if the fast path were not there.
+//
 // Limits it enforces (docs/protocol.md §2 and §8):
 //   - frame size, connections per server, the idle timeout;
 //   - requests in flight per connection: beyond it, reading stops until
