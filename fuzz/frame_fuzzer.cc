@@ -28,8 +28,9 @@ void CheckSameAsProtobuf(std::string_view body, const seatlock::protocol::HoldCa
   if (h.event_id().empty() || h.holder().empty() || h.ttl_ms() <= 0) __builtin_trap();
   for (size_t i = 0; i < call.seats.size(); ++i) {
     const seatlock::wire::SeatRef& s = h.seats(static_cast<int>(i));
-    if (!s.has_index() || s.index() != call.seats[i].index || s.section() != call.seats[i].section ||
-        s.section().empty() || !s.row().empty() || !s.seat().empty()) {
+    if (!s.has_index() || s.index() != call.seats[i].index ||
+        s.section() != call.seats[i].section || s.section().empty() || !s.row().empty() ||
+        !s.seat().empty()) {
       __builtin_trap();
     }
   }

@@ -5,7 +5,8 @@
 // (server/request_validation.h) and, when it passes, ExecuteEngineOp()
 // (server/engine_ops.h) on a real SeatEngine with a ManualClock, as a shard
 // runs it; a HOLD by seat index goes through the shard's fast path instead
-// (protocol::DecodeHoldCall, ExecuteHoldCall), its reply frame parsed back. A broken invariant traps, so libFuzzer reports it.
+// (protocol::DecodeHoldCall, ExecuteHoldCall), its reply frame parsed back. A broken invariant
+// traps, so libFuzzer reports it.
 //
 // The checks keep a model (class Model) of every seat, hold and booking,
 // updated from the engine's change records; a record that moves a seat from
@@ -50,9 +51,9 @@
 #include "engine/clock.h"
 #include "engine/seat_engine.h"
 #include "fuzz/fuzz_input.h"
+#include "google/protobuf/stubs/logging.h"
 #include "protocol/framing.h"
 #include "protocol/hold_codec.h"
-#include "google/protobuf/stubs/logging.h"
 #include "protocol/seatlock.pb.h"
 #include "server/engine_ops.h"
 #include "server/request_validation.h"

@@ -90,14 +90,14 @@ TEST(HoldCodec, LeavesEveryOtherShapeToProtobuf) {
   EXPECT_FALSE(Decodes(labels));
   labels.mutable_hold()->mutable_seats(0)->clear_index();
   labels.mutable_hold()->mutable_seats(0)->set_seat("12");
-  EXPECT_FALSE(Decodes(labels));  // by labels only
-  EXPECT_FALSE(Decodes(Hold({{"", 1}})));                       // no section
-  EXPECT_FALSE(Decodes(Hold({})));                              // no seats
-  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "")));                  // no event
-  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "")));           // no holder
-  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann", 0)));     // ttl 0
-  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann", -5)));    // ttl < 0 (10-byte varint)
-  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann\xc3\xa9")));  // UTF-8: protobuf checks it
+  EXPECT_FALSE(Decodes(labels));                                   // by labels only
+  EXPECT_FALSE(Decodes(Hold({{"", 1}})));                          // no section
+  EXPECT_FALSE(Decodes(Hold({})));                                 // no seats
+  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "")));                     // no event
+  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "")));              // no holder
+  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann", 0)));        // ttl 0
+  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann", -5)));       // ttl < 0 (10-byte varint)
+  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann\xc3\xa9")));   // UTF-8: protobuf checks it
   EXPECT_FALSE(Decodes(Hold({{"A", 1}, {"A", 2}, {"A", 3}}), 2));  // over max_seats
   EXPECT_TRUE(Decodes(Hold({{"A", 1}, {"A", 2}}), 2));
 
@@ -128,9 +128,9 @@ TEST(HoldCodec, AgreesWithProtobufOnRandomAndMutatedBodies) {
       seats.emplace_back(std::string(1 + pick(20), static_cast<char>('A' + pick(26))),
                          static_cast<uint32_t>(pick(4) == 0 ? pick(uint64_t{1} << 32) : pick(200)));
     }
-    wire::Request r = Hold(seats, "event-" + std::to_string(pick(1000)),
-                           std::string(1 + pick(40), 'h'), 1 + static_cast<int64_t>(pick(1 << 30)),
-                           pick(uint64_t{1} << 63));
+    wire::Request r =
+        Hold(seats, "event-" + std::to_string(pick(1000)), std::string(1 + pick(40), 'h'),
+             1 + static_cast<int64_t>(pick(1 << 30)), pick(uint64_t{1} << 63));
     if (pick(3) == 0) r.mutable_hold()->set_pass(std::string(pick(30), 'p'));
     std::string body = r.SerializeAsString();
     ASSERT_TRUE(DecodeHoldCall(body, 32, &call));
@@ -169,10 +169,14 @@ TEST(HoldCodec, WritesTheBytesProtobufSerializes) {
     // Each field at its default half the time or so, and large values too.
     auto value = [&]() -> uint64_t {
       switch (pick(4)) {
-        case 0: return 0;
-        case 1: return pick(128);
-        case 2: return pick(uint64_t{1} << 35);
-        default: return rng();
+        case 0:
+          return 0;
+        case 1:
+          return pick(128);
+        case 2:
+          return pick(uint64_t{1} << 35);
+        default:
+          return rng();
       }
     };
     f.request_id = value();
