@@ -4,7 +4,8 @@
 # server on core $SERVER_CPU (1), seatbench on core $LOAD_CPU (0), one shard.
 # Rounds alternate which variant goes first; each run gets a fresh server and
 # data dir. Prints one line per run: throughput, requests per server
-# CPU-second, latency percentiles.
+# CPU-second, latency percentiles (and --verify's verdict); exits 1 if a run
+# printed none of them.
 set -euo pipefail
 
 usage() {
@@ -69,6 +70,7 @@ trap cleanup EXIT
 
 run() {
   local variant="$1" round="$2" bin args
+  shift 2  # the rest: seatbench args
   if [[ "$variant" == base ]]; then bin="$BASE_BIN"; args="$BASE_ARGS"; else bin="$NEW_BIN"; args="$NEW_ARGS"; fi
   rm -rf "$TMP/data"
   # shellcheck disable=SC2086  # the extra flags are word-split on purpose
@@ -90,11 +92,16 @@ run() {
   kill "$SERVER_PID" 2>/dev/null || true
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
-  echo "$variant r$round: $(echo "$out" | grep -iE 'throughput|per server cpu|latency|verify|late' |
-    sed -e 's/^ *//' | tr '\n' ' ' | tr -s ' ')"
+  local summary
+  summary=$(echo "$out" | grep -iE 'throughput|per server cpu|latency|verify|late' |
+    sed -e 's/^ *//' | tr '\n' ' ' | tr -s ' ' || true)
+  [[ -n "$summary" ]] || FAILED=1
+  echo "$variant r$round: ${summary:-FAILED: $out}"
 }
 
+FAILED=0
 for round in $(seq "$ROUNDS"); do
   if ((round % 2 == 1)); then order="base new"; else order="new base"; fi
   for v in $order; do run "$v" "$round" "$@"; done
 done
+exit "$FAILED"
