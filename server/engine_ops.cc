@@ -1,6 +1,7 @@
 #include "server/engine_ops.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -336,6 +337,21 @@ wire::ResultCode ExecuteHoldCall(SeatEngine& engine, const protocol::HoldCall& c
   reply.conflicts = scratch->conflicts;
   protocol::AppendHoldReplyFrame(reply, out);
   return static_cast<wire::ResultCode>(reply.code);
+}
+
+bool HoldCallSeatsFree(const SeatEngine& engine, const protocol::HoldCall& call) {
+  int si = -1;
+  for (size_t i = 0; i < call.seats.size(); ++i) {
+    const protocol::HoldCall::Seat& seat = call.seats[i];
+    if (i == 0 || seat.section != call.seats[i - 1].section) {
+      si = engine.SectionIndex(call.event_id, seat.section);
+    }
+    if (si < 0) return false;
+    const std::optional<SeatView> v =
+        engine.PeekSeat(call.event_id, {static_cast<uint32_t>(si), seat.index});
+    if (!v || v->state != SeatState::kFree) return false;
+  }
+  return true;
 }
 
 wire::ResultCode ToWire(ResultCode code) { return static_cast<wire::ResultCode>(code); }

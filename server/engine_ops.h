@@ -37,6 +37,12 @@ struct HoldCallScratch {
 wire::ResultCode ExecuteHoldCall(SeatEngine& engine, const protocol::HoldCall& call,
                                  HoldCallScratch* scratch, std::string* out);
 
+// Whether every seat of `call` exists and is FREE now, as PeekSeat shows it
+// (a hold past its deadline and not yet expired counts as held). Then the
+// HOLD cannot be refused with SEAT_UNAVAILABLE, the one HOLD refusal that
+// must wait for the log (CommitPipeline::ShowsSeatStates).
+bool HoldCallSeatsFree(const SeatEngine& engine, const protocol::HoldCall& call);
+
 wire::ResultCode ToWire(ResultCode code);
 
 // The engine's layout for a DEFINE_EVENT request (also used to replay the log).

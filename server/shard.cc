@@ -233,10 +233,11 @@ bool Shard::RunHoldCall(const protocol::HoldCall& call, std::string* out) {
       }
     }
   }
-  // RunOp holds a refusal (it shows seat states) until the log is durable;
-  // with nothing undurable before the op, there is nothing to wait for. A
-  // fencing reservation TopUpFencing appends changes no seat.
-  if (commit_.ReadBarrier() != 0) return false;
+  // RunOp holds a SEAT_UNAVAILABLE refusal (it shows seat states) until the
+  // log is durable. Nothing to wait for when nothing is undurable, or when
+  // every seat is free, so that this refusal cannot come. (A fencing
+  // reservation TopUpFencing appends changes no seat.)
+  if (commit_.ReadBarrier() != 0 && !HoldCallSeatsFree(*engine_, call)) return false;
   ++ops_[protocol::OpIndex(wire::Request::kHold)];
   ++holds_fast_path_;
   const uint64_t started_ns = MonoNs();

@@ -891,6 +891,28 @@ TEST(HoldFastPath, AnswersEveryHoldWithTheBytesTheProtobufPathWrites) {
   }
 }
 
+TEST_F(EngineOps, HoldCallSeatsFreeOnlyWhenNoSeatCanRefuseTheHold) {
+  DefineGig();
+  const wire::HoldReply held = HoldOk({SeatAt("A", 1)});
+  ConfirmOk(HoldOk({SeatAt("A", 2)}, "bob").hold_id(), "bob", "key-1");  // A#2 sold
+  auto free = [this](std::vector<wire::SeatRef> seats, const std::string& event = "gig") {
+    const std::string body = HoldReq(seats, "ann", kTtl, event).SerializeAsString();
+    protocol::HoldCall call;
+    EXPECT_TRUE(protocol::DecodeHoldCall(body, 32, &call));
+    return HoldCallSeatsFree(*engine_, call);
+  };
+  EXPECT_TRUE(free({SeatAt("A", 0), SeatAt("VIP", 2), SeatAt("A", 3)}));
+  EXPECT_FALSE(free({SeatAt("A", 0), SeatAt("A", 1)}));  // held
+  EXPECT_FALSE(free({SeatAt("A", 2)}));                  // sold
+  EXPECT_FALSE(free({SeatAt("A", 8)}));                  // no such index
+  EXPECT_FALSE(free({SeatAt("B", 0)}));                  // no such section
+  EXPECT_FALSE(free({SeatAt("A", 0)}, "nope"));          // no such event
+  // Past its deadline but not yet expired, the hold still counts.
+  clock_.AdvanceMs(kTtl + 1);
+  EXPECT_FALSE(free({SeatAt("A", 1)}));
+  EXPECT_NE(held.hold_id(), 0u);
+}
+
 // ---- Translations ---------------------------------------------------------------
 
 TEST(EngineOpsTranslation, LayoutSurvivesAWireRoundTrip) {
