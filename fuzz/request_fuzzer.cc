@@ -4,8 +4,9 @@
 // parsed again (as the server receives it), goes through Malformed()
 // (server/request_validation.h) and, when it passes, ExecuteEngineOp()
 // (server/engine_ops.h) on a real SeatEngine with a ManualClock, as a shard
-// runs it; a HOLD by seat index goes through the shard's fast path instead
-// (protocol::DecodeHoldCall, ExecuteHoldCall), its reply frame parsed back. A broken invariant
+// runs it; every other request, if it is a HOLD by seat index, goes through
+// the shard's fast path instead (protocol::DecodeHoldCall, ExecuteHoldCall),
+// its reply frame parsed back. A broken invariant
 // traps, so libFuzzer reports it.
 //
 // The checks keep a model (class Model) of every seat, hold and booking,
@@ -641,6 +642,7 @@ struct Run {
   uint64_t high_water = 0;
   protocol::HoldCall call;  // the HOLD fast path's (server/engine_ops.h)
   HoldCallScratch scratch;
+  bool fast_turn = false;  // flips per request: HOLDs by index alternate paths
 };
 
 // Compares one seat as the engine shows it with the model.
@@ -1151,9 +1153,12 @@ int RunInput(const uint8_t* data, size_t size) {
       if (!Malformed(req).empty()) continue;  // the server answers INVALID_ARGUMENT and closes
       const Before before = Look(run, req);
       Response resp;
-      // A HOLD by index takes the server's fast path, as a shard would run
-      // it: its reply frame is parsed back and checked like any other.
-      if (protocol::DecodeHoldCall(body, run.engine->limits().max_seats_per_hold, &run.call)) {
+      // Every other HOLD by index takes the server's fast path, as a shard
+      // would run it (its reply frame parsed back and checked like any
+      // other); the rest take ExecuteEngineOp's by-index branch, which a
+      // shard runs when the fast path declines.
+      if ((run.fast_turn = !run.fast_turn) &&
+          protocol::DecodeHoldCall(body, run.engine->limits().max_seats_per_hold, &run.call)) {
         std::string frame;
         const wire::ResultCode code = ExecuteHoldCall(*run.engine, run.call, &run.scratch, &frame);
         if (frame.size() < protocol::kFrameHeaderBytes ||

@@ -46,10 +46,32 @@ class Reader {
     return false;
   }
 
+  // A tag or a length: protobuf 3.21 reads these with ReadTag and ReadSize,
+  // which take at most 5 bytes (a length must also be below 2^31). Longer
+  // encodings fail its parse, so they are refused here too; so is a 5th byte
+  // with bits past 32, which ReadTag would drop.
+  bool Varint32(uint64_t* v) {
+    uint64_t r = 0;
+    for (int shift = 0; shift < 35; shift += 7) {
+      if (p_ == end_) return false;
+      const uint8_t b = *p_++;
+      if (shift == 28 && b >= 0x10) return false;
+      r |= uint64_t{b & 0x7fu} << shift;
+      if (b < 0x80) {
+        *v = r;
+        return true;
+      }
+    }
+    return false;
+  }
+  bool Tag(uint64_t* tag) { return Varint32(tag); }
+
   // A length-delimited field's bytes.
   bool Bytes(std::string_view* out) {
     uint64_t n;
-    if (!Varint(&n) || n > static_cast<uint64_t>(end_ - p_)) return false;
+    if (!Varint32(&n) || n >= (uint64_t{1} << 31) || n > static_cast<uint64_t>(end_ - p_)) {
+      return false;
+    }
     *out = std::string_view(reinterpret_cast<const char*>(p_), static_cast<size_t>(n));
     p_ += n;
     return true;
@@ -81,7 +103,7 @@ bool DecodeSeat(std::string_view body, HoldCall::Seat* seat) {
   bool section = false, index = false;
   while (!r.done()) {
     uint64_t tag;
-    if (!r.Varint(&tag)) return false;
+    if (!r.Tag(&tag)) return false;
     if (tag == Tag(kSeatSection, kLen)) {
       if (!Once(&section) || !r.Ascii(&seat->section)) return false;
     } else if (tag == Tag(kSeatIndex, kVarint)) {
@@ -100,7 +122,7 @@ bool DecodeHold(std::string_view body, size_t max_seats, HoldCall* call) {
   bool event = false, holder = false, ttl = false, pass = false;
   while (!r.done()) {
     uint64_t tag;
-    if (!r.Varint(&tag)) return false;
+    if (!r.Tag(&tag)) return false;
     switch (tag) {
       case Tag(kHoldEventId, kLen):
         if (!Once(&event) || !r.Ascii(&call->event_id)) return false;
@@ -223,7 +245,7 @@ bool DecodeHoldCall(std::string_view body, size_t max_seats, HoldCall* call) {
   bool id = false, hold = false;
   while (!r.done()) {
     uint64_t tag;
-    if (!r.Varint(&tag)) return false;
+    if (!r.Tag(&tag)) return false;
     if (tag == Tag(kRequestId, kVarint)) {
       if (!Once(&id) || !r.Varint(&call->request_id)) return false;
     } else if (tag == Tag(kRequestHold, kLen)) {

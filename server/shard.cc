@@ -234,9 +234,11 @@ bool Shard::RunHoldCall(const protocol::HoldCall& call, std::string* out) {
     }
   }
   // RunOp holds a SEAT_UNAVAILABLE refusal (it shows seat states) until the
-  // log is durable. Nothing to wait for when nothing is undurable, or when
-  // every seat is free, so that this refusal cannot come. (A fencing
-  // reservation TopUpFencing appends changes no seat.)
+  // log is durable, the fencing reservation Record may append included.
+  // Nothing to wait for when nothing is undurable, or when every seat is
+  // free, so that this refusal cannot come. (A refusal takes no token, so
+  // the TopUpFencing after the op appends nothing a refusal would wait for.)
+  commit_.TopUpFencing();
   if (commit_.ReadBarrier() != 0 && !HoldCallSeatsFree(*engine_, call)) return false;
   ++ops_[protocol::OpIndex(wire::Request::kHold)];
   ++holds_fast_path_;

@@ -287,13 +287,11 @@ TEST_P(ServerTest, AnAsyncClientSpreadsItsCallsOverItsSocketsPerPort) {
   EXPECT_EQ(conns, 7u);
 }
 
-// AsyncClient::RunAt: timers run once each, in time order, no earlier than
-// asked, on the I/O thread that runs the call callbacks; a timer may set
-// another; timers still waiting when the client is destroyed never run.
 // HOLDs by seat index take the server's fast path (protocol/hold_codec.h)
 // when the receiving shard can answer them at once, and the general path
-// otherwise: another shard's seats, seats on two shards, a gated event. The
-// replies are the same either way: codes, hold ids, seats echoed as asked.
+// otherwise: another shard's seats, seats on two shards, a gated event. Each
+// gets the reply docs/protocol.md gives it (code, hold ids, seats echoed as
+// asked); tests/server/engine_ops_test.cc compares the two paths' bytes.
 TEST_P(ServerTest, HoldsBySeatIndexAreAnsweredTheSameOnEveryPath) {
   ASSERT_EQ(client_->DefineEvent(Arena("gig"))->code(), wire::OK);
   ASSERT_EQ(client_->DefineEvent(Arena("gated"))->code(), wire::OK);
@@ -405,6 +403,9 @@ TEST_P(ServerTest, HoldsBySeatIndexAreAnsweredTheSameOnEveryPath) {
   EXPECT_LT(fast, all);
 }
 
+// AsyncClient::RunAt: timers run once each, in time order, no earlier than
+// asked, on the I/O thread that runs the call callbacks; a timer may set
+// another; timers still waiting when the client is destroyed never run.
 TEST_P(ServerTest, AnAsyncClientRunsTimersOnItsIoThreadInTimeOrder) {
   ClientOptions opts;
   opts.port = daemon_->port();

@@ -115,6 +115,70 @@ TEST(HoldCodec, LeavesEveryOtherShapeToProtobuf) {
   }
 }
 
+// `v` written in exactly `bytes` bytes: the low groups, then continuation
+// bytes carrying zeros (a longer encoding of the same value).
+std::string PaddedVarint(uint64_t v, int bytes) {
+  std::string out;
+  for (int i = 0; i < bytes; ++i) {
+    uint8_t b = static_cast<uint8_t>(v & 0x7f);
+    v >>= 7;
+    if (i + 1 < bytes) b |= 0x80;
+    out.push_back(static_cast<char>(b));
+  }
+  return out;
+}
+
+// protobuf 3.21 reads a tag or a length in at most 5 bytes and fails the
+// parse on a longer one; the codec must not take such a frame either.
+TEST(HoldCodec, TakesTagsAndLengthsOnlyInTheBytesProtobufReadsThem) {
+  const std::string hold = Hold({{"A", 1}}).hold().SerializeAsString();
+  for (int tag_bytes = 1; tag_bytes <= 7; ++tag_bytes) {
+    for (int len_bytes = 1; len_bytes <= 7; ++len_bytes) {
+      const std::string body = std::string("\x08\x07", 2) + PaddedVarint(14 << 3 | 2, tag_bytes) +
+                               PaddedVarint(hold.size(), len_bytes) + hold;
+      HoldCall call;
+      const bool taken = DecodeHoldCall(body, 32, &call);
+      EXPECT_EQ(taken, tag_bytes <= 5 && len_bytes <= 5) << tag_bytes << " " << len_bytes;
+      if (taken) ExpectSameAsProtobuf(body, call);
+    }
+  }
+  // A 5-byte tag whose last byte has bits past 32: ReadTag drops them (and
+  // would read field 14); the codec leaves it to protobuf.
+  std::string wide = PaddedVarint(14 << 3 | 2, 5);
+  wide.back() = static_cast<char>(0x10);
+  HoldCall call;
+  EXPECT_FALSE(DecodeHoldCall(
+      std::string("\x08\x07", 2) + wide + PaddedVarint(hold.size(), 1) + hold, 32, &call));
+  // Inside the HOLD and its seats too: the seat's tag in 6 bytes.
+  wire::Request r = Hold({{"A", 1}});
+  std::string seat = r.hold().seats(0).SerializeAsString();
+  std::string inner = std::string(
+                          "\x0a\x03"
+                          "gig",
+                          5) +
+                      PaddedVarint(2 << 3 | 2, 6) + PaddedVarint(seat.size(), 1) + seat +
+                      std::string(
+                          "\x1a\x03"
+                          "ann"
+                          "\x20\x01",
+                          7);
+  EXPECT_FALSE(
+      DecodeHoldCall(std::string("\x72", 1) + PaddedVarint(inner.size(), 1) + inner, 32, &call));
+  inner = std::string(
+              "\x0a\x03"
+              "gig",
+              5) +
+          PaddedVarint(2 << 3 | 2, 5) + PaddedVarint(seat.size(), 1) + seat +
+          std::string(
+              "\x1a\x03"
+              "ann"
+              "\x20\x01",
+              7);
+  const std::string ok = std::string("\x72", 1) + PaddedVarint(inner.size(), 1) + inner;
+  ASSERT_TRUE(DecodeHoldCall(ok, 32, &call));
+  ExpectSameAsProtobuf(ok, call);
+}
+
 // Random valid HOLDs, then single-byte mutations and cuts of them: whenever
 // the codec says yes, protobuf parses the body to the same HOLD.
 TEST(HoldCodec, AgreesWithProtobufOnRandomAndMutatedBodies) {
