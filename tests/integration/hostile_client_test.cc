@@ -317,7 +317,10 @@ TEST_P(SlowReaderTest, MemoryStaysWithinTheBudgetAndOthersAreServed) {
     EXPECT_LT(grew, kAllowed) << "RSS grew by " << (grew >> 20) << " MiB";
   }
   EXPECT_EQ(failed.load(), 0);
-  EXPECT_GT(pings.load(), 50);
+  // About 350 in 4 s; a sanitized server on a slow host (each big GET_SEATS
+  // reply costs it milliseconds) answers fewer, so there the worst wait is
+  // the measure of fairness.
+  EXPECT_GT(pings.load(), kSanitized ? 5 : 50);
   EXPECT_LT(worst_ms.load(), kSanitized ? 1000 : 100) << "another client's PING waited";
   close(flooder);
 }
