@@ -298,6 +298,13 @@ void ConnectionTable::Abort(uint64_t id) {
   loop_->Abort(id);
 }
 
+void ConnectionTable::ReplyTooLarge(uint64_t id, uint64_t request_id, size_t size) {
+  Reply(id, ErrorResponse(
+                request_id, wire::LIMIT_EXCEEDED,
+                absl::StrCat("the reply would be ", size, " bytes, over the server's limit of ",
+                             config_.max_reply_bytes, " (--max_reply_bytes)")));
+}
+
 void ConnectionTable::Reply(uint64_t id, const Response& resp) {
   if (!conns_.contains(id)) return;
   std::string* out = loop_->Output(id);
@@ -366,10 +373,7 @@ bool ConnectionTable::HandleHoldCall(uint64_t id, Conn& conn) {
     // Only with a --max_reply_bytes smaller than any seat map: as Dispatch's reply.
     const size_t size = out->size() - at - protocol::kFrameHeaderBytes;
     out->resize(at);
-    Reply(id, ErrorResponse(
-                  hold_call_.request_id, wire::LIMIT_EXCEEDED,
-                  absl::StrCat("the reply would be ", size, " bytes, over the server's limit of ",
-                               config_.max_reply_bytes, " (--max_reply_bytes)")));
+    ReplyTooLarge(id, hold_call_.request_id, size);
   }
   return true;
 }
@@ -422,10 +426,7 @@ void ConnectionTable::HandleRequest(uint64_t id, Conn& conn, Request&& req) {
     c.in_flight--;
     if (large) c.large_in_flight--;
     if (const size_t size = resp.ByteSizeLong(); size > config_.max_reply_bytes) {
-      Reply(id, ErrorResponse(
-                    resp.request_id(), wire::LIMIT_EXCEEDED,
-                    absl::StrCat("the reply would be ", size, " bytes, over the server's limit of ",
-                                 config_.max_reply_bytes, " (--max_reply_bytes)")));
+      ReplyTooLarge(id, resp.request_id(), size);
     } else {
       Reply(id, resp);
     }

@@ -138,6 +138,8 @@ class ConnectionTable {
   bool HandleSessionOp(uint64_t id, Conn& conn, const wire::Request& req);
   void HandleHttp(uint64_t id, Conn& conn, const char* data, size_t n);
   void Reply(uint64_t id, const wire::Response& resp);
+  // LIMIT_EXCEEDED for a reply of `size` bytes over --max_reply_bytes.
+  void ReplyTooLarge(uint64_t id, uint64_t request_id, size_t size);
   void ProtocolError(uint64_t id, wire::ResultCode code, uint64_t request_id, std::string detail);
   void Pause(uint64_t id, Conn& conn);
   uint64_t Budget(const Conn& conn) const;

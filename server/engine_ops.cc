@@ -172,6 +172,19 @@ void DoHold(SeatEngine& engine, const wire::HoldRequest& h, Response* resp) {
   }
 }
 
+// Seat i of `call` as a SeatKey, or nullopt if its event or section does not
+// exist. *si carries the section index from seat i - 1, so a run of seats in
+// one section looks it up once.
+std::optional<SeatKey> KeyOf(const SeatEngine& engine, const protocol::HoldCall& call, size_t i,
+                             int* si) {
+  const protocol::HoldCall::Seat& seat = call.seats[i];
+  if (i == 0 || seat.section != call.seats[i - 1].section) {
+    *si = engine.SectionIndex(call.event_id, seat.section);
+  }
+  if (*si < 0) return std::nullopt;
+  return SeatKey{static_cast<uint32_t>(*si), seat.index};
+}
+
 // The request's section label for `key` (HoldCall's seats match `keys` one
 // to one), as FillAsAsked gives it.
 std::string_view SectionAsAsked(const protocol::HoldCall& call, absl::Span<const SeatKey> keys,
@@ -297,20 +310,17 @@ wire::ResultCode ExecuteHoldCall(SeatEngine& engine, const protocol::HoldCall& c
   std::string detail;
   int si = -1;
   for (size_t i = 0; i < call.seats.size(); ++i) {
-    const protocol::HoldCall::Seat& seat = call.seats[i];
-    if (i == 0 || seat.section != call.seats[i - 1].section) {
-      si = engine.SectionIndex(call.event_id, seat.section);
-    }
-    if (si < 0) {  // as SectionOrFail: the reply carries no `hold`
+    const std::optional<SeatKey> key = KeyOf(engine, call, i, &si);
+    if (!key) {  // as SectionOrFail: the reply carries no `hold`
       const bool no_event = engine.Layout(call.event_id) == nullptr;
       reply.code = no_event ? wire::EVENT_NOT_FOUND : wire::UNKNOWN_SEAT;
       detail = no_event ? absl::StrCat("no event '", std::string(call.event_id), "'")
-                        : absl::StrCat("no section '", std::string(seat.section), "'");
+                        : absl::StrCat("no section '", std::string(call.seats[i].section), "'");
       reply.detail = detail;
       protocol::AppendHoldReplyFrame(reply, out);
       return static_cast<wire::ResultCode>(reply.code);
     }
-    scratch->keys.push_back({static_cast<uint32_t>(si), seat.index});
+    scratch->keys.push_back(*key);
   }
   const HoldResult r = engine.Hold(call.event_id, scratch->keys, call.holder, call.ttl_ms);
   reply.code = ToWire(r.code);
@@ -342,13 +352,9 @@ wire::ResultCode ExecuteHoldCall(SeatEngine& engine, const protocol::HoldCall& c
 bool HoldCallSeatsFree(const SeatEngine& engine, const protocol::HoldCall& call) {
   int si = -1;
   for (size_t i = 0; i < call.seats.size(); ++i) {
-    const protocol::HoldCall::Seat& seat = call.seats[i];
-    if (i == 0 || seat.section != call.seats[i - 1].section) {
-      si = engine.SectionIndex(call.event_id, seat.section);
-    }
-    if (si < 0) return false;
-    const std::optional<SeatView> v =
-        engine.PeekSeat(call.event_id, {static_cast<uint32_t>(si), seat.index});
+    const std::optional<SeatKey> key = KeyOf(engine, call, i, &si);
+    if (!key) return false;
+    const std::optional<SeatView> v = engine.PeekSeat(call.event_id, *key);
     if (!v || v->state != SeatState::kFree) return false;
   }
   return true;
