@@ -305,14 +305,12 @@ SimpleResult SeatEngine::DefineEvent(const EventLayout& layout) {
   return {};
 }
 
-SeatEngine::Event* SeatEngine::FindEvent(std::string_view event_id) {
+SeatEngine::Event* SeatEngine::FindEvent(std::string_view event_id) const {
+  if (last_event_ != nullptr && last_event_->id == event_id) return last_event_;
   auto it = events_.find(event_id);
-  return it == events_.end() ? nullptr : it->second.get();
-}
-
-const SeatEngine::Event* SeatEngine::FindEvent(std::string_view event_id) const {
-  auto it = events_.find(event_id);
-  return it == events_.end() ? nullptr : it->second.get();
+  if (it == events_.end()) return nullptr;
+  last_event_ = it->second.get();
+  return last_event_;
 }
 
 const EventLayout* SeatEngine::Layout(std::string_view event_id) const {
@@ -448,7 +446,8 @@ void SeatEngine::Emit(ChangeKind kind, const Event& ev, uint64_t hold_id, uint64
 HoldResult SeatEngine::Hold(std::string_view event_id, absl::Span<const SeatKey> seats,
                             std::string_view holder, int64_t ttl_ms) {
   CheckThread();
-  ExpireDue();
+  const int64_t now = Now();  // one instant for the expiry and the grant
+  ExpireDueAt(now);
   HoldResult r;
   auto fail = [&](SimpleResult s) {
     r.code = s.code;
@@ -468,7 +467,7 @@ HoldResult SeatEngine::Hold(std::string_view event_id, absl::Span<const SeatKey>
   if (!ev)
     return fail(
         Fail(ResultCode::kEventNotFound, absl::StrCat("no event '", ToAbsl(event_id), "'")));
-  return Grant(*ev, seats, holder, ttl_ms, Now());
+  return Grant(*ev, seats, holder, ttl_ms, now);
 }
 
 HoldResult SeatEngine::Grant(Event& ev, absl::Span<const SeatKey> seats, std::string_view holder,
@@ -766,8 +765,9 @@ void SeatEngine::PurgeLapsed(int64_t now) {
   stats_.lapsed_holds = lapsed_.size();
 }
 
-size_t SeatEngine::ExpireDue() {
-  const int64_t now = Now();
+size_t SeatEngine::ExpireDue() { return ExpireDueAt(Now()); }
+
+size_t SeatEngine::ExpireDueAt(int64_t now) {
   const size_t n = wheel_.Advance(TickOf(now), [this](uint64_t payload) { OnTimer(payload); });
   PurgeLapsed(now);
   return n;
@@ -1435,6 +1435,7 @@ DeleteEventResult SeatEngine::DeleteEvent(std::string_view event_id, bool force)
       rec.erased = true;
     }
   }
+  if (last_event_ == it->second.get()) last_event_ = nullptr;
   events_.erase(it);
   stats_.events--;
   ++deletions_;

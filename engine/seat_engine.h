@@ -444,8 +444,12 @@ class SeatEngine {
   const IdemRecord* FindIdem(std::string_view key) const;
   void AddIdem(std::string_view key, int64_t expires, IdemRecord rec);
   int64_t Now() const { return options_.clock->NowMs(); }
-  Event* FindEvent(std::string_view event_id);
-  const Event* FindEvent(std::string_view event_id) const;
+  // ExpireDue at a time the caller has read (an op that reads the clock once).
+  size_t ExpireDueAt(int64_t now);
+  // The event `event_id`, or nullptr. The last event found is remembered, so
+  // a run of ops on one event (a flash sale) compares its id instead of
+  // hashing it; DeleteEvent forgets it.
+  Event* FindEvent(std::string_view event_id) const;
   // The live hold `hold_id`, or nullptr (lapsed holds are in lapsed_).
   HoldSlot* FindHold(uint64_t hold_id);
   // Returns the slot to the free list and forgets its id.
@@ -483,6 +487,7 @@ class SeatEngine {
   Options options_;
   std::thread::id owner_thread_;
   StringMap<std::unique_ptr<Event>> events_;
+  mutable Event* last_event_ = nullptr;  // FindEvent's last find; owned by events_
   std::vector<HoldSlot> holds_;
   // holds_[i].expires_ms, kept dense so a refusal's "held until" does not
   // touch the (large, cold) hold slot.

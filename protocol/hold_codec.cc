@@ -1,5 +1,8 @@
 #include "protocol/hold_codec.h"
 
+#include <bit>
+#include <cstring>
+
 #include "protocol/framing.h"
 
 namespace seatlock::protocol {
@@ -32,6 +35,10 @@ class Reader {
 
   // A varint of at most 64 bits (10 bytes); false if truncated or longer.
   bool Varint(uint64_t* v) {
+    if (p_ != end_ && *p_ < 0x80) {  // one byte: most tags, lengths and indexes
+      *v = *p_++;
+      return true;
+    }
     uint64_t r = 0;
     for (int shift = 0; shift < 64; shift += 7) {
       if (p_ == end_) return false;
@@ -51,6 +58,10 @@ class Reader {
   // encodings fail its parse, so they are refused here too; so is a 5th byte
   // with bits past 32, which ReadTag would drop.
   bool Varint32(uint64_t* v) {
+    if (p_ != end_ && *p_ < 0x80) {
+      *v = *p_++;
+      return true;
+    }
     uint64_t r = 0;
     for (int shift = 0; shift < 35; shift += 7) {
       if (p_ == end_) return false;
@@ -80,10 +91,17 @@ class Reader {
   // A string field of ASCII bytes only; other bytes need protobuf's UTF-8 check.
   bool Ascii(std::string_view* out) {
     if (!Bytes(out)) return false;
-    for (const char c : *out) {
-      if (static_cast<unsigned char>(c) >= 0x80) return false;
+    // Eight bytes at a time: a byte >= 0x80 has its top bit set.
+    const char* c = out->data();
+    const char* const end = c + out->size();
+    uint64_t high = 0;
+    for (; end - c >= 8; c += 8) {
+      uint64_t w;
+      std::memcpy(&w, c, 8);
+      high |= w;
     }
-    return true;
+    for (; c != end; ++c) high |= static_cast<unsigned char>(*c);
+    return (high & 0x8080808080808080u) == 0;
   }
 
  private:
@@ -155,14 +173,8 @@ bool DecodeHold(std::string_view body, size_t max_seats, HoldCall* call) {
 
 // ---- Encoding ----
 
-size_t VarintSize(uint64_t v) {
-  size_t n = 1;
-  while (v >= 0x80) {
-    v >>= 7;
-    ++n;
-  }
-  return n;
-}
+// Seven bits per byte; 0 takes one byte.
+size_t VarintSize(uint64_t v) { return (static_cast<size_t>(std::bit_width(v | 1)) + 6) / 7; }
 
 // A length-delimited field of `n` bytes, tag included (tags here are one byte).
 size_t LenFieldSize(size_t n) { return 1 + VarintSize(n) + n; }
@@ -217,7 +229,8 @@ class Writer {
   void String(uint32_t field, std::string_view s) {
     if (s.empty()) return;
     LenHeader(field, s.size());
-    for (const char c : s) *p_++ = static_cast<uint8_t>(c);
+    std::memcpy(p_, s.data(), s.size());
+    p_ += s.size();
   }
   void Seat(uint32_t field, const ReplySeat& s) {
     LenHeader(field, SeatSize(s));

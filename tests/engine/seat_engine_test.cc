@@ -2069,6 +2069,25 @@ TEST_F(SeatEngineDelete, ARedefinedEventStartsCleanAndOldIdsNameNothing) {
   EXPECT_EQ(engine_->Confirm(fresh.hold_id, "buyer", "key-1", "pay").code, ResultCode::kOk);
 }
 
+// FindEvent remembers the last event it found: deleting that event, or
+// another, must leave no lookup that finds a deleted event.
+TEST_F(SeatEngineDelete, LookupsAfterADeleteFindOnlyLiveEvents) {
+  DefineGig();
+  DefineOther();
+  HoldOk({Key("103", "A", "1")}, "buyer", 10 * kMin);  // gig was the last found
+  ASSERT_EQ(engine_->DeleteEvent("gig", true).code, ResultCode::kOk);
+  EXPECT_EQ(engine_->Layout("gig"), nullptr);
+  EXPECT_EQ(engine_->SectionIndex("gig", "103"), -1);
+  ASSERT_NE(engine_->Layout("other"), nullptr);  // other is the last found now
+  ASSERT_EQ(engine_->DeleteEvent("other", true).code, ResultCode::kOk);
+  EXPECT_EQ(engine_->Layout("other"), nullptr);
+  EXPECT_EQ(engine_->Hold("other", {SeatKey{0, 0}}, "buyer", kMin).code,
+            ResultCode::kEventNotFound);
+  ASSERT_EQ(engine_->DefineEvent(GigLayout()).code, ResultCode::kOk);
+  EXPECT_EQ(StateOf(Key("103", "A", "1")), SeatState::kFree);
+  HoldOk({Key("103", "A", "1")}, "buyer", 10 * kMin);
+}
+
 TEST_F(SeatEngineDelete, ReplayOfTheDurableRecordsGivesTheSameState) {
   // DEFINE, sale, DELETE, DEFINE, sale of the same seat: what recovery does.
   DefineGig();

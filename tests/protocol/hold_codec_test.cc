@@ -98,6 +98,16 @@ TEST(HoldCodec, LeavesEveryOtherShapeToProtobuf) {
   EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann", 0)));        // ttl 0
   EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann", -5)));       // ttl < 0 (10-byte varint)
   EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann\xc3\xa9")));   // UTF-8: protobuf checks it
+  // The ASCII check reads eight bytes at a time: a byte >= 0x80 anywhere in
+  // a longer string (in a word or in the tail) still sends it to protobuf.
+  const std::string ascii = "buyer-0123456789abcdef";
+  EXPECT_TRUE(Decodes(Hold({{ascii, 1}}, ascii, ascii)));
+  for (size_t i = 0; i < ascii.size(); ++i) {
+    const std::string high = ascii.substr(0, i) + "\xc3\xa9" + ascii.substr(i);  // valid UTF-8
+    EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", high))) << "holder byte " << i;
+    EXPECT_FALSE(Decodes(Hold({{"A", 1}}, high))) << "event byte " << i;
+    EXPECT_FALSE(Decodes(Hold({{high, 1}}))) << "section byte " << i;
+  }
   EXPECT_FALSE(Decodes(Hold({{"A", 1}, {"A", 2}, {"A", 3}}), 2));  // over max_seats
   EXPECT_TRUE(Decodes(Hold({{"A", 1}, {"A", 2}}), 2));
 
