@@ -807,20 +807,39 @@ class Worker {
       Fill(c);
     }
   }
+  // Raw: one Request is reused for every HOLD, its strings and seat entries
+  // overwritten in place, so the load generator allocates nothing per HOLD
+  // (its CPU, not the server's, would otherwise cap hold1 on a pinned core).
+  // Async: a fresh Request, which the client takes.
   void EncodeSeatlockHold(Conn& c, const Pending& p) {
     const uint32_t sps = static_cast<uint32_t>(setup_.seats_per_section);
     const uint32_t first = p.seat;
-    wire::Request req;
+    wire::Request fresh;
+    wire::Request& req = client_ == nullptr ? hold_req_ : fresh;
     auto* h = req.mutable_hold();
     h->set_event_id(setup_.event);
+    auto* seats = h->mutable_seats();
+    while (seats->size() > setup_.hold_seats) seats->RemoveLast();
     for (int k = 0; k < setup_.hold_seats; ++k) {
-      auto* s = h->add_seats();
-      s->set_section(absl::StrCat("S", first / sps));
+      auto* s = k < seats->size() ? seats->Mutable(k) : seats->Add();
+      s->set_section(SectionLabel(first / sps));
       s->set_index(first % sps + static_cast<uint32_t>(k));
     }
     h->set_holder(c.holder);
     h->set_ttl_ms(setup_.ttl);
-    SendSeatlock(c, p, std::move(req));
+    if (client_ != nullptr) {
+      SendSeatlock(c, p, std::move(fresh));
+      return;
+    }
+    req.set_request_id(p.id);
+    protocol::AppendFrame(req, &c.out);
+  }
+  // "S<n>", made once per section.
+  const std::string& SectionLabel(uint32_t section) {
+    while (section_labels_.size() <= section) {
+      section_labels_.push_back(absl::StrCat("S", section_labels_.size()));
+    }
+    return section_labels_[section];
   }
   void EncodeSeatlockRead(Conn& c, const Pending& p) {
     wire::Request req;
@@ -839,7 +858,7 @@ class Worker {
       if (avail < 4) break;
       const uint32_t len = protocol::GetFrameHeader(c.in.data() + c.in_off);
       if (avail < 4 + static_cast<size_t>(len)) break;
-      wire::Response resp;
+      wire::Response& resp = resp_;  // reused: parsing clears it, keeping its allocations
       if (!resp.ParseFromArray(c.in.data() + c.in_off + 4, static_cast<int>(len)))
         Die("bad response");
       c.in_off += 4 + len;
@@ -1141,6 +1160,9 @@ class Worker {
   std::mutex mu_;
   bool closed_ = false;
   int ep_ = -1;  // Run's epoll set (raw)
+  wire::Request hold_req_;                   // raw: EncodeSeatlockHold's, reused
+  wire::Response resp_;                      // raw: ParseSeatlock's, reused
+  std::vector<std::string> section_labels_;  // SectionLabel's
 };
 
 // ---- --verify ---------------------------------------------------------------
