@@ -1159,7 +1159,7 @@ class Worker {
   std::unique_ptr<AsyncClient> client_;
   std::mutex mu_;
   bool closed_ = false;
-  int ep_ = -1;  // Run's epoll set (raw)
+  int ep_ = -1;                              // Run's epoll set (raw)
   wire::Request hold_req_;                   // raw: EncodeSeatlockHold's, reused
   wire::Response resp_;                      // raw: ParseSeatlock's, reused
   std::vector<std::string> section_labels_;  // SectionLabel's

@@ -90,14 +90,14 @@ TEST(HoldCodec, LeavesEveryOtherShapeToProtobuf) {
   EXPECT_FALSE(Decodes(labels));
   labels.mutable_hold()->mutable_seats(0)->clear_index();
   labels.mutable_hold()->mutable_seats(0)->set_seat("12");
-  EXPECT_FALSE(Decodes(labels));                                   // by labels only
-  EXPECT_FALSE(Decodes(Hold({{"", 1}})));                          // no section
-  EXPECT_FALSE(Decodes(Hold({})));                                 // no seats
-  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "")));                     // no event
-  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "")));              // no holder
-  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann", 0)));        // ttl 0
-  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann", -5)));       // ttl < 0 (10-byte varint)
-  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann\xc3\xa9")));   // UTF-8: protobuf checks it
+  EXPECT_FALSE(Decodes(labels));                                  // by labels only
+  EXPECT_FALSE(Decodes(Hold({{"", 1}})));                         // no section
+  EXPECT_FALSE(Decodes(Hold({})));                                // no seats
+  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "")));                    // no event
+  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "")));             // no holder
+  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann", 0)));       // ttl 0
+  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann", -5)));      // ttl < 0 (10-byte varint)
+  EXPECT_FALSE(Decodes(Hold({{"A", 1}}, "gig", "ann\xc3\xa9")));  // UTF-8: protobuf checks it
   // The ASCII check reads eight bytes at a time: a byte >= 0x80 anywhere in
   // a longer string (in a word or in the tail) still sends it to protobuf.
   const std::string ascii = "buyer-0123456789abcdef";
