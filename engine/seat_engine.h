@@ -486,6 +486,8 @@ class SeatEngine {
 
   Options options_;
   std::thread::id owner_thread_;
+  // Whatever erases from events_ must first clear last_event_ if it points
+  // to that event (DeleteEvent does); the engine is neither copied nor moved.
   StringMap<std::unique_ptr<Event>> events_;
   mutable Event* last_event_ = nullptr;  // FindEvent's last find; owned by events_
   std::vector<HoldSlot> holds_;
