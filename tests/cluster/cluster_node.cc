@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "client/client.h"
+#include "tests/cluster/process_stop.h"
 
 namespace seatlock::testing {
 namespace {
@@ -119,9 +120,7 @@ void ClusterProcess::Kill9() {
   pid_ = -1;
 }
 
-void ClusterProcess::Pause() {
-  if (pid_ > 0) kill(pid_, SIGSTOP);
-}
+bool ClusterProcess::Pause() { return StopAndWait(pid_); }
 
 void ClusterProcess::Resume() {
   if (pid_ > 0) kill(pid_, SIGCONT);

@@ -24,7 +24,9 @@ class ClusterProcess {
 
   bool Start();
   void Kill9();
-  void Pause();
+  // SIGSTOP, returning once every thread has stopped (process_stop.h);
+  // false if they did not within 5 s.
+  [[nodiscard]] bool Pause();
   void Resume();
   // SIGTERM and wait (bounded); false on timeout.
   bool Stop(int timeout_ms = 10'000);

@@ -236,7 +236,7 @@ TEST_F(ElectionTest, LeaseKeeperTurnsUnhealthyWithinHalfItsTtlOfEtcdStopping) {
   ASSERT_TRUE(keeper.Start().ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // a renewal or two
   EXPECT_TRUE(keeper.Healthy());
-  server_.Pause();  // etcd answers nothing now
+  ASSERT_TRUE(server_.Pause());  // etcd answers nothing now
   const auto paused = std::chrono::steady_clock::now();
   // The last renewal started before the pause, so validity ends by then + 2 s.
   EXPECT_TRUE(WaitFor([&] { return !keeper.Healthy(); }, 2000 + 200));

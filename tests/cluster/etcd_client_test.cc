@@ -285,7 +285,7 @@ TEST_F(EtcdClientTest, ClearErrorWithinTheTimeoutWhenEtcdIsDown) {
   ASSERT_TRUE(server_.Start()) << server_.Log();
   // Connected again within gRPC's reconnect backoff (at most 1 s).
   ASSERT_TRUE(WaitFor([&] { return (*c)->Put("/t/a", "x").ok(); }, 5000));
-  server_.Pause();
+  ASSERT_TRUE(server_.Pause());  // returns once etcd has stopped, not just been signalled
   const auto start2 = std::chrono::steady_clock::now();
   auto put = (*c)->Put("/t/a", "y");
   const auto took2 = std::chrono::steady_clock::now() - start2;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "cluster/etcd_client.h"
+#include "tests/cluster/process_stop.h"
 
 namespace seatlock::cluster::testing {
 
@@ -166,8 +167,10 @@ bool EtcdServer::Restart() {
   return Start();
 }
 
-void EtcdServer::Pause() {
-  if (pid_ > 0 && kill(pid_, SIGSTOP) == 0) paused_ = true;
+bool EtcdServer::Pause() {
+  if (pid_ <= 0) return false;
+  paused_ = true;  // the signal is sent even when the wait times out
+  return ::seatlock::testing::StopAndWait(pid_);
 }
 
 void EtcdServer::Resume() {

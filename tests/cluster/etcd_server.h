@@ -43,7 +43,10 @@ class EtcdServer {
   void Kill9();
   // Stop, then Start with the same data dir and ports.
   bool Restart();
-  void Pause();   // SIGSTOP: etcd holds its connections open but answers nothing
+  // SIGSTOP, returning once every etcd thread has stopped (process_stop.h):
+  // etcd holds its connections open but answers nothing. False if it did not
+  // stop within 5 s.
+  [[nodiscard]] bool Pause();
   void Resume();  // SIGCONT
   bool Running();
 

@@ -427,7 +427,7 @@ TEST_F(FailoverTest, APausedPrimaryAcknowledgesNothingAfterTheTakeover) {
   std::thread load([&] { Sell("paused", 3, &stop, &history, &current); });
   LoadGuard guard{&stop, &load};
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  nodes_[static_cast<size_t>(primary)]->Pause();  // well past its 1 s lease
+  ASSERT_TRUE(nodes_[static_cast<size_t>(primary)]->Pause());  // well past its 1 s lease
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   const int next = FindPrimary(nodes_, 10'000);
   ASSERT_EQ(next, Other(primary));
@@ -702,7 +702,7 @@ TEST_F(FailoverTest, AnEtcdPauseKeepsOnePrimaryAndLosesNoSale) {
   ASSERT_NE(c, nullptr);
   // Short: 900 ms, under the 1.5 s the last renewal (at most 500 ms old)
   // leaves. Sales go on during it.
-  etcd_.Pause();
+  ASSERT_TRUE(etcd_.Pause());
   const auto paused = Clock::now();
   int sold_during = 0;
   for (uint32_t seat = 9000; MsSince(paused) < 700; ++seat) {
@@ -716,7 +716,7 @@ TEST_F(FailoverTest, AnEtcdPauseKeepsOnePrimaryAndLosesNoSale) {
   EXPECT_EQ(FindPrimary(nodes_, 5'000), primary);
   // Long: 4 s, past the whole lease. The primary must stop answering writes
   // within half the lease of its last renewal.
-  etcd_.Pause();
+  ASSERT_TRUE(etcd_.Pause());
   const auto paused2 = Clock::now();
   std::this_thread::sleep_for(std::chrono::milliseconds(2200));
   auto hold = c->Hold("by-hand", {SeatIndex("A", 9990)}, "by-hand", 60'000);
