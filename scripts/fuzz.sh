@@ -1,18 +1,18 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (fuzz/, docs/fuzzing.md) with clang-14, ASan and
-# UBSan into build/fuzz, then runs each for FUZZ_SECONDS (default 60) from a
+# UBSan into build/fuzz, then runs each for FUZZ_SECONDS (default 45) from a
 # copy of its seed corpus (fuzz/corpus/<target>/; the committed seeds are
 # never changed). Fails on any crash, broken invariant, leak, timeout (a
 # single input over 10 s) or out-of-memory (2 GB RSS, 1 GB in one malloc);
 # the failing input is kept in build/fuzz/artifacts/ and its reproduction
 # command printed. CI (.ci/run) runs it after the lint checks.
-#   scripts/fuzz.sh                    every target, 60 s each
+#   scripts/fuzz.sh                    every target, 45 s each
 #   FUZZ_SECONDS=600 scripts/fuzz.sh wal_fuzzer
 # FUZZ_JOBS sets the build's parallelism (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-seconds="${FUZZ_SECONDS:-60}"
+seconds="${FUZZ_SECONDS:-45}"
 if [ $# -gt 0 ]; then
   targets=("$@")
 else
