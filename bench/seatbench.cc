@@ -631,7 +631,7 @@ class Worker {
       } else {
         wire::Request req;
         req.mutable_ping();
-        SendSeatlock(c, *p, std::move(req));
+        SendSeatlock(c, *p, req);
       }
     } else if (setup_.workload == Workload::kRead) {
       p->kind = Kind::kRead;
@@ -764,9 +764,10 @@ class Worker {
 
   // ---- seatlock ----
   // Sends the request of `p`. Raw: into the connection's output buffer, with
-  // the ring slot's id. Async: through the client; the callback handles the
+  // the ring slot's id; `req` is left as it was but for that id, so a caller
+  // may reuse it. Async: moved into the client; the callback handles the
   // reply under mu_ on the client's I/O thread.
-  void SendSeatlock(Conn& c, const Pending& p, wire::Request req) {
+  void SendSeatlock(Conn& c, const Pending& p, wire::Request& req) {
     if (client_ != nullptr) {
       client_->Call(
           std::move(req),
@@ -827,12 +828,7 @@ class Worker {
     }
     h->set_holder(c.holder);
     h->set_ttl_ms(setup_.ttl);
-    if (client_ != nullptr) {
-      SendSeatlock(c, p, std::move(fresh));
-      return;
-    }
-    req.set_request_id(p.id);
-    protocol::AppendFrame(req, &c.out);
+    SendSeatlock(c, p, req);
   }
   // "S<n>", made once per section.
   const std::string& SectionLabel(uint32_t section) {
@@ -850,7 +846,7 @@ class Worker {
       g->set_event_id(setup_.event);
       g->set_section(absl::StrCat("S", p.seat));
     }
-    SendSeatlock(c, p, std::move(req));
+    SendSeatlock(c, p, req);
   }
   void ParseSeatlock(Conn& c) {
     for (;;) {
@@ -906,7 +902,7 @@ class Worker {
             cf->set_holder(c.holder);
             cf->set_idempotency_key(absl::StrCat(setup_.event, "-", c.holder, "-", id));
             cf->set_payment_ref("bench");
-            SendSeatlock(c, *q, std::move(req));
+            SendSeatlock(c, *q, req);
             MarkDirty(c);
             return;
           }
@@ -922,7 +918,7 @@ class Worker {
             wire::Request req;
             req.mutable_release()->set_hold_id(resp.hold().hold_id());
             req.mutable_release()->set_holder(c.holder);
-            SendSeatlock(c, *q, std::move(req));
+            SendSeatlock(c, *q, req);
             MarkDirty(c);
             return;
           }

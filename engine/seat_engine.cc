@@ -305,12 +305,18 @@ SimpleResult SeatEngine::DefineEvent(const EventLayout& layout) {
   return {};
 }
 
-SeatEngine::Event* SeatEngine::FindEvent(std::string_view event_id) const {
+const SeatEngine::Event* SeatEngine::FindEvent(std::string_view event_id) const {
   if (last_event_ != nullptr && last_event_->id == event_id) return last_event_;
   auto it = events_.find(event_id);
   if (it == events_.end()) return nullptr;
   last_event_ = it->second.get();
   return last_event_;
+}
+
+SeatEngine::Event* SeatEngine::FindEvent(std::string_view event_id) {
+  // The memo and the map hold the engine's own, mutable events; only the
+  // const overload's return type adds the const.
+  return const_cast<Event*>(std::as_const(*this).FindEvent(event_id));
 }
 
 const EventLayout* SeatEngine::Layout(std::string_view event_id) const {

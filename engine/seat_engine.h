@@ -448,8 +448,10 @@ class SeatEngine {
   size_t ExpireDueAt(int64_t now);
   // The event `event_id`, or nullptr. The last event found is remembered, so
   // a run of ops on one event (a flash sale) compares its id instead of
-  // hashing it; DeleteEvent forgets it.
-  Event* FindEvent(std::string_view event_id) const;
+  // hashing it; DeleteEvent forgets it. The memo is a cache, so the const
+  // lookup may update it too.
+  Event* FindEvent(std::string_view event_id);
+  const Event* FindEvent(std::string_view event_id) const;
   // The live hold `hold_id`, or nullptr (lapsed holds are in lapsed_).
   HoldSlot* FindHold(uint64_t hold_id);
   // Returns the slot to the free list and forgets its id.

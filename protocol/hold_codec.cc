@@ -33,48 +33,15 @@ class Reader {
 
   bool done() const { return p_ == end_; }
 
-  // A varint of at most 64 bits (10 bytes); false if truncated or longer.
-  bool Varint(uint64_t* v) {
-    if (p_ != end_ && *p_ < 0x80) {  // one byte: most tags, lengths and indexes
-      *v = *p_++;
-      return true;
-    }
-    uint64_t r = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (p_ == end_) return false;
-      const uint8_t b = *p_++;
-      if (shift == 63 && b > 1) return false;  // bits past 64: protobuf decides
-      r |= uint64_t{b & 0x7fu} << shift;
-      if (b < 0x80) {
-        *v = r;
-        return true;
-      }
-    }
-    return false;
-  }
+  // A varint of at most 64 bits (10 bytes); false if truncated or longer, or
+  // if a 10th byte carries bits past 64 (left to protobuf to decide).
+  bool Varint(uint64_t* v) { return BoundedVarint<63, 2>(v); }
 
   // A tag or a length: protobuf 3.21 reads these with ReadTag and ReadSize,
   // which take at most 5 bytes (a length must also be below 2^31). Longer
   // encodings fail its parse, so they are refused here too; so is a 5th byte
   // with bits past 32, which ReadTag would drop.
-  bool Varint32(uint64_t* v) {
-    if (p_ != end_ && *p_ < 0x80) {
-      *v = *p_++;
-      return true;
-    }
-    uint64_t r = 0;
-    for (int shift = 0; shift < 35; shift += 7) {
-      if (p_ == end_) return false;
-      const uint8_t b = *p_++;
-      if (shift == 28 && b >= 0x10) return false;
-      r |= uint64_t{b & 0x7fu} << shift;
-      if (b < 0x80) {
-        *v = r;
-        return true;
-      }
-    }
-    return false;
-  }
+  bool Varint32(uint64_t* v) { return BoundedVarint<28, 0x10>(v); }
   bool Tag(uint64_t* tag) { return Varint32(tag); }
 
   // A length-delimited field's bytes.
@@ -105,6 +72,29 @@ class Reader {
   }
 
  private:
+  // A varint whose last byte may come at bit kLastShift at most, and there
+  // must be below kLastLimit (no continuation bit, no bits past the width).
+  // One byte first: most tags, lengths and indexes.
+  template <int kLastShift, uint8_t kLastLimit>
+  bool BoundedVarint(uint64_t* v) {
+    if (p_ != end_ && *p_ < 0x80) {
+      *v = *p_++;
+      return true;
+    }
+    uint64_t r = 0;
+    for (int shift = 0; shift <= kLastShift; shift += 7) {
+      if (p_ == end_) return false;
+      const uint8_t b = *p_++;
+      if (shift == kLastShift && b >= kLastLimit) return false;
+      r |= uint64_t{b & 0x7fu} << shift;
+      if (b < 0x80) {
+        *v = r;
+        return true;
+      }
+    }
+    return false;
+  }
+
   const uint8_t* p_;
   const uint8_t* end_;
 };

@@ -24,8 +24,8 @@ struct Counters {
 };
 
 TEST(ProcessStopTest, NoThreadRunsOnceStopAndWaitReturns) {
-  void* mem = mmap(nullptr, sizeof(Counters), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                   -1, 0);
+  void* mem =
+      mmap(nullptr, sizeof(Counters), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   ASSERT_NE(mem, MAP_FAILED);
   auto* counters = new (mem) Counters{};
   const pid_t pid = fork();
