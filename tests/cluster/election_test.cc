@@ -209,7 +209,7 @@ TEST_F(ElectionTest, LeaseKeeperKeepsItsLeaseAliveAndStopRevokesIt) {
   Election a(etcd_.get(), "g", "n1");
   const int64_t epoch = *a.TryLead(Node("n1"), keeper.lease());
   ASSERT_GT(epoch, 0);
-  // Two TTLs later, still healthy (renewed every 667 ms, valid 1 s past each
+  // Two TTLs later, still healthy (renewed every 333 ms, valid 1 s past each
   // renewal's start), still leader.
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(4000);
   while (std::chrono::steady_clock::now() < until) {
@@ -238,9 +238,10 @@ TEST_F(ElectionTest, LeaseKeeperTurnsUnhealthyWithinHalfItsTtlOfEtcdStopping) {
   EXPECT_TRUE(keeper.Healthy());
   ASSERT_TRUE(server_.Pause());  // etcd answers nothing now
   const auto paused = std::chrono::steady_clock::now();
-  // The last renewal started before the pause, so validity ends by then + 2 s.
-  EXPECT_TRUE(WaitFor([&] { return !keeper.Healthy(); }, 2000 + 200));
-  EXPECT_LE(std::chrono::steady_clock::now() - paused, std::chrono::milliseconds(2200));
+  // The last renewal started before the pause, so validity ends by then + 2 s;
+  // 500 ms more for this thread to be scheduled on a busy machine.
+  EXPECT_TRUE(WaitFor([&] { return !keeper.Healthy(); }, 2000 + 500));
+  EXPECT_LE(std::chrono::steady_clock::now() - paused, std::chrono::milliseconds(2500));
   EXPECT_FALSE(keeper.lost());  // unreachable is not "gone"
   EXPECT_LT(keeper.valid_until_ns(), static_cast<int64_t>(seatlock::MonoNs()));
   // etcd back well within the TTL (renewed at most 1.33 s before the pause, the

@@ -321,7 +321,9 @@ TEST_P(SlowReaderTest, MemoryStaysWithinTheBudgetAndOthersAreServed) {
   // reply costs it milliseconds) answers fewer, so there the worst wait is
   // the measure of fairness.
   EXPECT_GT(pings.load(), kSanitized ? 5 : 50);
-  EXPECT_LT(worst_ms.load(), kSanitized ? 1000 : 100) << "another client's PING waited";
+  // A starved client would wait for most of the 4 s flood; 250 ms leaves room
+  // for a descheduled thread on a shared CI machine.
+  EXPECT_LT(worst_ms.load(), kSanitized ? 1000 : 250) << "another client's PING waited";
   close(flooder);
 }
 

@@ -436,9 +436,11 @@ TEST_P(ServerTest, AnAsyncClientRunsTimersOnItsIoThreadInTimeOrder) {
       cv.notify_all();
     };
   };
-  (*async)->RunAt(t0 + 60'000'000, timer("c", t0 + 60'000'000));
-  (*async)->RunAt(t0 + 20'000'000, timer("a", t0 + 20'000'000));
-  (*async)->RunAt(t0 + 40'000'000, [&, t0, inner = timer("b", t0 + 40'000'000)] {
+  // 200 ms apart, so that "first", registered last, is in before "a" is due
+  // even if this thread is descheduled for a while (a shared CI machine).
+  (*async)->RunAt(t0 + 600'000'000, timer("c", t0 + 600'000'000));
+  (*async)->RunAt(t0 + 200'000'000, timer("a", t0 + 200'000'000));
+  (*async)->RunAt(t0 + 400'000'000, [&, t0, inner = timer("b", t0 + 400'000'000)] {
     inner();
     (*async)->RunAt(t0, timer("d", t0));  // already due: runs next
   });

@@ -399,9 +399,15 @@ TEST_F(WaitingRoomTest, SoldOutKeepsPollersInLineAndTheRoomReopensWhenSeatsComeB
   // out; buyer 3 cannot (one slot) and is told.
   WaitForState(*client_, "pair", 3, Key(3), wire::QUEUE_SOLD_OUT);
   EXPECT_EQ(client_->JoinQueue("pair", "late-1")->code(), wire::SOLD_OUT);
-  // Buyer 3 keeps polling for longer than the grace period: still in line.
+  // Buyers 2 and 3 keep polling for longer than the grace period: still in
+  // line. Buyer 2 polls too: if the room saw the held seats before the sale
+  // ended buyer 1's pass, buyer 2 was never admitted and, without polling,
+  // would lapse after the grace period like any buyer who stops asking.
   const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1600);
   while (std::chrono::steady_clock::now() < until) {
+    const wire::QueueState s2 = Status(*client_, "pair", 2, Key(2)).state();
+    ASSERT_TRUE(s2 == wire::QUEUE_SOLD_OUT || s2 == wire::QUEUE_ADMITTED)
+        << wire::QueueState_Name(s2);
     ASSERT_EQ(Status(*client_, "pair", 3, Key(3)).state(), wire::QUEUE_SOLD_OUT);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
