@@ -1,9 +1,9 @@
 // EtcdServer: a real etcd (/usr/bin/etcd, Debian's etcd-server) as a child
 // process for tests: one member on 127.0.0.1, client and peer ports chosen
-// free at construction, data in a temp dir. Start waits (at most 10 s) until
-// it answers a read; Stop, Kill9, Pause (SIGSTOP) and Resume (SIGCONT) fault
-// it; Start again (or Restart) brings it back with the same data dir and
-// ports, so its keys, revisions and leases survive.
+// free at construction, data in a temp dir (in /dev/shm when there is one). Start waits (at most 10
+// s) until it answers a read; Stop, Kill9, Pause (SIGSTOP) and Resume (SIGCONT) fault it; Start
+// again (or Restart) brings it back with the same data dir and ports, so its keys, revisions and
+// leases survive.
 //
 // Its election timeout is 500 ms (heartbeat 50 ms), so it accepts leases of
 // 1 s (etcd's minimum TTL is 1.5 election timeouts, rounded up to seconds).
